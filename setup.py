@@ -9,7 +9,9 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-MODULES = ["_tape", "_kernels"]
+# FASTAD_MODULES=_kernels builds a subset (handy while one module is being worked on).
+MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_kernels").split(",")
+           if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 
 
 def compiler_has_openmp():
