@@ -10,7 +10,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 # FASTAD_MODULES=_kernels builds a subset (handy while one module is being worked on).
-MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_kernels").split(",")
+MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_tensor,_kernels").split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 
 

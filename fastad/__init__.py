@@ -1,0 +1,123 @@
+"""fastad: reverse-mode automatic differentiation with a compiled tape and
+PyTorch's interface (``import fastad as torch``)."""
+import builtins as _builtins
+import os as _os
+
+from fastad._tensor import (  # noqa: F401
+    Size, Tensor, allclose, arange, argmax, argmin, as_tensor, bool_ as bool, cat, clamp, empty,
+    empty_like, enable_grad, eye, float32, float64, from_numpy, full, full_like,
+    get_default_dtype, int64, is_grad_enabled, linspace, log_softmax, manual_seed, matmul, max,
+    maximum, mean, min, minimum, no_grad, ones, ones_like, permute, rand, rand_like, randint,
+    randn, randn_like, randperm, reshape, set_default_dtype, set_grad_enabled, softmax, squeeze,
+    stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,
+)
+from fastad import _tensor
+
+float = float32
+double = float64
+long = int64
+dtype = _tensor.dtype
+__version__ = "0.1.0"
+
+
+def _method(name):
+    def f(input, *args, **kwargs):
+        return getattr(as_tensor(input), name)(*args, **kwargs)
+    f.__name__ = name
+    f.__doc__ = f"fastad.{name}(input, ...): same as Tensor.{name}."
+    return f
+
+
+exp = _method("exp")
+log = _method("log")
+sqrt = _method("sqrt")
+abs = _method("abs")
+neg = _method("neg")
+sin = _method("sin")
+cos = _method("cos")
+sigmoid = _method("sigmoid")
+tanh = _method("tanh")
+relu = _method("relu")
+square = _method("square")
+mm = matmul
+clip = clamp
+
+
+def pow(input, exponent):
+    if isinstance(input, Tensor):
+        return input ** exponent
+    return exponent.__rpow__(input)
+
+
+def add(input, other, *, alpha=1):
+    return input + (other if alpha == 1 else other * alpha)
+
+
+def sub(input, other, *, alpha=1):
+    return input - (other if alpha == 1 else other * alpha)
+
+
+def mul(input, other):
+    return input * other
+
+
+def div(input, other):
+    return input / other
+
+
+def t(input):
+    return input.t()
+
+
+def numel(input):
+    return input.numel()
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def is_floating_point(input):
+    return input.is_floating_point()
+
+
+def detach(input):
+    return input.detach()
+
+
+def clone(input):
+    return input.clone()
+
+
+def equal(input, other):
+    return input.equal(other)
+
+
+def eq(input, other):
+    return input == other
+
+
+# ---- threads: OMP_NUM_THREADS is honoured at import; no pool starts until a
+# kernel over a large array runs
+_num_threads = _builtins.max(1, int(_os.environ.get("OMP_NUM_THREADS", "0") or 0) or (_os.cpu_count() or 1))
+
+
+def set_num_threads(n):
+    global _num_threads
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads expects a positive integer, got {n}")
+    _num_threads = n
+    try:
+        from fastad import _kernels
+    except ImportError:
+        return
+    _kernels.set_num_threads(n)
+
+
+def get_num_threads():
+    return _num_threads
+
+
+from fastad import autograd  # noqa: E402,F401
+from fastad.serialization import load, save  # noqa: E402,F401

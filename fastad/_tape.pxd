@@ -1,0 +1,93 @@
+# The reverse-mode tape: one record per differentiable op, in contiguous C arrays.
+#
+# A record is (op code, two input slots, two partial derivatives).  Scalar ops
+# store their local partials at record time, so their backward is one
+# multiply-add per input; ops over arrays are OP_PY records whose backward is a
+# Node object (saved buffers plus a vector-Jacobian rule) kept in Graph.ctx.
+# Slot == record index: a leaf gets an OP_LEAF record the first time an op on
+# this graph uses it.
+from libc.stdint cimport int32_t, int64_t, uint8_t
+
+cdef enum:
+    OP_LEAF = 0
+    OP_PY = 1
+    OP_ADD = 2
+    OP_SUB = 3
+    OP_RSUB = 4
+    OP_MUL = 5
+    OP_DIV = 6
+    OP_POW = 7
+    OP_POWT = 8
+    OP_NEG = 9
+    OP_EXP = 10
+    OP_LOG = 11
+    OP_SQRT = 12
+    OP_ABS = 13
+    OP_SIN = 14
+    OP_COS = 15
+    OP_TANH = 16
+    OP_SIGMOID = 17
+    OP_RELU = 18
+    OP_CLONE = 19
+    OP_COUNT = 20
+    # high bit of an op byte: the record's saved values were freed by a backward
+    OP_FREED = 0x80
+
+
+cdef class Node:
+    # The backward half of an op over arrays: grads = backward(grad_output)
+    # returns one gradient (shaped like that input) or None per input.
+    cdef readonly str name
+    cdef object backward
+    cdef tuple in_slots      # int slot per input, -1 where no gradient flows
+    cdef tuple in_scalar     # True where the input's adjoint lives inline (0-d float)
+    cdef tuple in_dtypes     # numpy dtype per input, to cast its gradient
+    cdef bint out_scalar
+    cdef object out_dtype
+    cdef tuple saved         # ((tensor, version), ...): checked before backward runs
+    cdef bint saves          # whether a backward without retain_graph frees something
+
+
+cdef class Graph:
+    cdef int32_t n, cap, adj_cap
+    cdef uint8_t *op
+    cdef int32_t *in0
+    cdef int32_t *in1
+    cdef double *d0
+    cdef double *d1
+    cdef double *adj
+    cdef uint8_t *reached
+    cdef readonly int64_t gid
+    cdef list ctx
+    cdef list leaves
+    cdef dict aadj           # slot -> ndarray adjoint, alive during one backward
+    cdef object keep         # slots whose array adjoint autograd.grad reads after the sweep
+    cdef readonly bint dead
+
+    cdef int grow(self) except -1
+    cdef void reset(self) noexcept
+    cdef int32_t push_node(self, Node node) except -1
+    cdef int prepare(self, int32_t top) except -1
+    cdef int sweep(self, int32_t top, bint retain) except -1
+    cdef int run_node(self, int32_t i, bint retain) except -1
+    cdef Graph retire(self)
+
+
+cdef inline int32_t graph_push(Graph g, uint8_t op, int32_t a, int32_t b,
+                               double da, double db) except -1:
+    cdef int32_t i = g.n
+    if i == g.cap:
+        g.grow()
+    g.op[i] = op
+    g.in0[i] = a
+    g.in1[i] = b
+    g.d0[i] = da
+    g.d1[i] = db
+    g.n = i + 1
+    return i
+
+
+cdef Graph current_graph()
+cdef Graph fresh_graph()
+cdef bint grad_enabled() noexcept nogil
+cdef bint set_grad_enabled_c(bint on) noexcept nogil

@@ -1,0 +1,270 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""The tape and its reverse sweep.
+
+Every index the sweep follows was written by the tape itself (inputs always
+precede their op), so the loops run without bounds checks.
+"""
+from libc.stdlib cimport free, realloc
+from libc.string cimport memset
+from cpython.object cimport PyObject
+import threading
+
+import numpy as np
+
+cdef extern from "Python.h":
+    Py_ssize_t Py_REFCNT(PyObject *o)
+
+# A graph per thread: the owning reference lives in a threading.local (dropped
+# when the thread ends); the C thread-local is a borrowed copy for the hot path.
+cdef extern from *:
+    """
+    static __thread PyObject *fastad_tls_graph = NULL;
+    static __thread int fastad_tls_nograd = 0;
+    """
+    PyObject *fastad_tls_graph
+    int fastad_tls_nograd
+
+SECOND_BACKWARD = (
+    "Trying to backward through the graph a second time (or directly access saved "
+    "tensors after they have already been freed). Saved intermediate values of the "
+    "graph are freed when you call .backward() or autograd.grad(). Specify "
+    "retain_graph=True if you need to backward through the graph a second time or "
+    "if you need to access saved tensors after calling backward.")
+
+# ops whose backward needs a value saved at record time (PyTorch frees those
+# after a backward without retain_graph; add/sub/neg save nothing)
+cdef uint8_t SAVES[OP_COUNT]
+for _i in range(OP_COUNT):
+    SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_NEG, OP_CLONE)
+
+cdef int64_t _next_gid = 1
+cdef int32_t MAX_NODES = 2147483000
+_owner = threading.local()
+
+
+cdef bint grad_enabled() noexcept nogil:
+    return not fastad_tls_nograd
+
+
+cdef bint set_grad_enabled_c(bint on) noexcept nogil:
+    global fastad_tls_nograd
+    cdef bint was = not fastad_tls_nograd
+    fastad_tls_nograd = not on
+    return was
+
+
+cdef Graph current_graph():
+    """This thread's graph, emptied in place when no tensor can reach it any more."""
+    cdef PyObject *p = fastad_tls_graph
+    if p == NULL or (<Graph>p).dead:
+        return fresh_graph()
+    if Py_REFCNT(p) == 1 and (<Graph>p).n > 0:
+        (<Graph>p).reset()
+    return <Graph>p
+
+
+cdef Graph fresh_graph():
+    cdef Graph g = Graph()
+    _owner.graph = g
+    global fastad_tls_graph
+    fastad_tls_graph = <PyObject *>g
+    return g
+
+
+cdef class Node:
+    pass
+
+
+cdef class Graph:
+    def __cinit__(self):
+        global _next_gid
+        self.gid = _next_gid
+        _next_gid += 1
+        self.ctx = []
+        self.leaves = []
+
+    def __dealloc__(self):
+        free(self.op)
+        free(self.in0)
+        free(self.in1)
+        free(self.d0)
+        free(self.d1)
+        free(self.adj)
+        free(self.reached)
+
+    def __len__(self):
+        return self.n
+
+    cdef int grow(self) except -1:
+        cdef int64_t cap = 1024 if self.cap == 0 else self.cap + self.cap // 2
+        if self.n >= MAX_NODES:
+            raise MemoryError(f"fastad: a graph is limited to {MAX_NODES} recorded ops")
+        if cap > MAX_NODES:
+            cap = MAX_NODES
+        cdef void *p
+        p = realloc(self.op, cap * sizeof(uint8_t))
+        if p == NULL: raise MemoryError()
+        self.op = <uint8_t *>p
+        p = realloc(self.in0, cap * sizeof(int32_t))
+        if p == NULL: raise MemoryError()
+        self.in0 = <int32_t *>p
+        p = realloc(self.in1, cap * sizeof(int32_t))
+        if p == NULL: raise MemoryError()
+        self.in1 = <int32_t *>p
+        p = realloc(self.d0, cap * sizeof(double))
+        if p == NULL: raise MemoryError()
+        self.d0 = <double *>p
+        p = realloc(self.d1, cap * sizeof(double))
+        if p == NULL: raise MemoryError()
+        self.d1 = <double *>p
+        self.cap = <int32_t>cap
+        return 0
+
+    cdef void reset(self) noexcept:
+        global _next_gid
+        self.n = 0
+        self.ctx = []
+        self.leaves = []
+        self.gid = _next_gid
+        _next_gid += 1
+
+    cdef int32_t push_node(self, Node node) except -1:
+        cdef int32_t i = graph_push(self, OP_PY, <int32_t>len(self.ctx), -1, 0.0, 0.0)
+        self.ctx.append(node)
+        return i
+
+    cdef int prepare(self, int32_t top) except -1:
+        """Zeroed adjoints and reach flags for records 0..top."""
+        cdef void *p
+        if self.dead:
+            raise RuntimeError(SECOND_BACKWARD)
+        if self.adj_cap < self.cap:
+            p = realloc(self.adj, self.cap * sizeof(double))
+            if p == NULL: raise MemoryError()
+            self.adj = <double *>p
+            p = realloc(self.reached, self.cap * sizeof(uint8_t))
+            if p == NULL: raise MemoryError()
+            self.reached = <uint8_t *>p
+            self.adj_cap = self.cap
+        memset(self.adj, 0, (top + 1) * sizeof(double))
+        memset(self.reached, 0, (top + 1) * sizeof(uint8_t))
+        self.aadj = {}
+        self.keep = None
+        return 0
+
+    cdef int sweep(self, int32_t top, bint retain) except -1:
+        """One reverse pass over records top..0; only reached records do work."""
+        cdef int32_t i = top
+        cdef int err = 0
+        while i >= 0:
+            if i > 2048:  # releasing the GIL costs more than a short sweep
+                with nogil:
+                    i = scalar_sweep(self, i, retain, &err)
+            else:
+                i = scalar_sweep(self, i, retain, &err)
+            if err:
+                raise RuntimeError(SECOND_BACKWARD)
+            if i < 0:
+                break
+            self.run_node(i, retain)
+            i -= 1
+        return 0
+
+    cdef int run_node(self, int32_t i, bint retain) except -1:
+        cdef Node node = <Node>self.ctx[self.in0[i]]
+        cdef int32_t s
+        cdef Py_ssize_t k
+        if node.backward is None:
+            raise RuntimeError(SECOND_BACKWARD)
+        for counter, version in node.saved:
+            if counter.version != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been "
+                    f"modified by an inplace operation: it is at version {counter.version}; "
+                    f"expected version {version} instead (output of {node.name}). "
+                    "Clone the tensor before modifying it in place.")
+        if node.out_scalar:
+            gout = np.array(self.adj[i], dtype=node.out_dtype)
+        elif self.keep is not None and i in self.keep:
+            gout = self.aadj[i]
+        else:
+            gout = self.aadj.pop(i)
+        grads = node.backward(gout)
+        for k in range(len(node.in_slots)):
+            s = node.in_slots[k]
+            if s < 0:
+                continue
+            gk = grads[k]
+            if gk is None:
+                continue
+            self.reached[s] = 1
+            if node.in_scalar[k]:
+                self.adj[s] += float(gk)
+            else:
+                gk = np.asarray(gk, dtype=node.in_dtypes[k])
+                prev = self.aadj.get(s)
+                self.aadj[s] = gk if prev is None else prev + gk
+        if not retain and node.saves:
+            node.backward = None
+            node.saved = ()
+            self.op[i] |= OP_FREED
+        return 0
+
+    cdef Graph retire(self):
+        """After a backward that consumed every record: hand the buffers to a
+        new graph (which becomes the thread's graph if this one was) and keep
+        this one as an empty husk, so tensors still pointing here cost nothing."""
+        cdef Graph g = Graph()
+        g.op, g.in0, g.in1, g.d0, g.d1 = self.op, self.in0, self.in1, self.d0, self.d1
+        g.adj, g.reached = self.adj, self.reached
+        g.cap, g.adj_cap = self.cap, self.adj_cap
+        self.op = self.reached = NULL
+        self.in0 = self.in1 = NULL
+        self.d0 = self.d1 = self.adj = NULL
+        self.cap = self.adj_cap = self.n = 0
+        self.ctx = []
+        self.leaves = []
+        self.aadj = None
+        self.dead = True
+        global fastad_tls_graph
+        if fastad_tls_graph == <PyObject *>self:
+            _owner.graph = g
+            fastad_tls_graph = <PyObject *>g
+        return g
+
+
+cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept nogil:
+    """Sweeps scalar records from i down; stops at the first reached array
+    record (returned, for the caller to run with the GIL) or at -1."""
+    cdef uint8_t *op = g.op
+    cdef uint8_t *reached = g.reached
+    cdef int32_t *in0 = g.in0
+    cdef int32_t *in1 = g.in1
+    cdef double *d0 = g.d0
+    cdef double *d1 = g.d1
+    cdef double *adj = g.adj
+    cdef int32_t a, b
+    cdef uint8_t o
+    cdef double gi
+    while i >= 0:
+        if reached[i]:
+            o = op[i]
+            if o & OP_FREED:
+                err[0] = 1
+                return i
+            if o == OP_PY:
+                return i
+            if o != OP_LEAF:
+                gi = adj[i]
+                a = in0[i]
+                b = in1[i]
+                if a >= 0:
+                    adj[a] += d0[i] * gi
+                    reached[a] = 1
+                if b >= 0:
+                    adj[b] += d1[i] * gi
+                    reached[b] = 1
+                if not retain and SAVES[o]:
+                    op[i] = o | OP_FREED
+        i -= 1
+    return -1

@@ -1,0 +1,23 @@
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from fastad._tape cimport Graph, Node
+
+
+cdef class VersionCounter:
+    cdef public int64_t version
+
+
+cdef class Tensor:
+    # 0-d float tensors keep their value inline (_data is None, value in _val);
+    # every other tensor keeps a numpy array in _data.
+    cdef object _data
+    cdef double _val
+    cdef int _dt                 # index into DTYPES
+    cdef bint _rg                # requires grad
+    cdef uint8_t _op             # op code of the record that made it (grad_fn name)
+    cdef int32_t _slot           # record index on _graph (non-leaf) or on graph _lgid (leaf)
+    cdef int64_t _lgid
+    cdef Graph _graph            # None for leaves
+    cdef Node _node              # the array op's backward (for its name)
+    cdef object _grad
+    cdef VersionCounter _vc      # created on first save or in-place change
+    cdef Tensor _base            # .data alias of an inline scalar: writes go to the base

@@ -1,0 +1,2227 @@
+# cython: cdivision=True
+"""The Tensor: a thin object over an inline scalar or a numpy buffer, whose
+ops append records to the thread's tape (fastad._tape)."""
+cimport cython
+from libc.math cimport exp, log, sqrt, fabs, sin, cos, tanh, pow, isnan, NAN
+from libc.stdint cimport int32_t, int64_t, uint8_t
+from fastad._tape cimport *
+from fastad._tape import SECOND_BACKWARD
+
+import builtins as _builtins
+import functools
+import numbers
+
+import numpy as np
+
+# ---------------------------------------------------------------- dtypes
+cdef class dtype:
+    cdef readonly str name
+    cdef readonly object np_dtype
+    cdef readonly int code
+    cdef readonly bint is_floating_point
+
+    def __repr__(self):
+        return "torch." + self.name
+
+    def __reduce__(self):
+        return (_dtype_by_name, (self.name,))
+
+    @property
+    def itemsize(self):
+        return self.np_dtype.itemsize
+
+
+cdef dtype _mk_dtype(str name, object np_dtype, int code, bint floating):
+    cdef dtype d = dtype.__new__(dtype)
+    d.name, d.np_dtype, d.code, d.is_floating_point = name, np.dtype(np_dtype), code, floating
+    return d
+
+
+DT_F32, DT_F64, DT_I64, DT_BOOL = 0, 1, 2, 3
+float32 = _mk_dtype("float32", np.float32, 0, True)
+float64 = _mk_dtype("float64", np.float64, 1, True)
+int64 = _mk_dtype("int64", np.int64, 2, False)
+bool_ = _mk_dtype("bool", np.bool_, 3, False)
+cdef tuple DTYPES = (float32, float64, int64, bool_)
+cdef tuple NP_DTYPES = tuple(d.np_dtype for d in DTYPES)
+cdef int _default_dt = 0
+
+
+def _dtype_by_name(name):
+    for d in DTYPES:
+        if d.name == name:
+            return d
+    raise TypeError(f"unknown dtype {name!r}")
+
+
+def get_default_dtype():
+    return DTYPES[_default_dt]
+
+
+def set_default_dtype(d):
+    global _default_dt
+    d = _as_dtype(d)
+    if not d.is_floating_point:
+        raise TypeError("only floating-point types are supported as the default type")
+    _default_dt = d.code
+
+
+cdef int _np_to_dt(object npdt) except -1:
+    """numpy dtype -> fastad dtype code (narrower ints and floats widen)."""
+    kind = npdt.kind
+    if kind == "f":
+        return DT_F64 if npdt.itemsize == 8 else DT_F32
+    if kind in "iu":
+        return DT_I64
+    if kind == "b":
+        return DT_BOOL
+    raise TypeError(f"can't convert np.ndarray of type {npdt}. The only supported types are: "
+                    "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
+
+
+cdef dtype _as_dtype(object d):
+    if isinstance(d, dtype):
+        return d
+    if d is float:
+        return DTYPES[_default_dt]
+    if d is int:
+        return int64
+    if d is bool:
+        return bool_
+    try:
+        return DTYPES[_np_to_dt(np.dtype(d))]
+    except TypeError:
+        raise TypeError(f"{d!r} is not a fastad dtype (use float32, float64, int64 or bool)")
+
+
+cdef int _dt_code(object d) except -1:
+    return (<dtype>_as_dtype(d)).code
+
+
+cdef inline int _cat(int dt) noexcept:
+    return 2 if dt <= DT_F64 else (1 if dt == DT_I64 else 0)
+
+
+cdef int _join(int x, int y) noexcept:
+    cdef int cx = _cat(x), cy = _cat(y)
+    if cx != cy:
+        return x if cx > cy else y
+    if cx == 2:
+        return DT_F64 if (x == DT_F64 or y == DT_F64) else DT_F32
+    return x
+
+
+cdef int _promote(int adt, int ak, int bdt, int bk) noexcept:
+    """PyTorch's promotion: dimensioned tensors > 0-d tensors > Python numbers;
+    a lower group only matters when it is of a higher category (bool<int<float)."""
+    if ak == bk:
+        return _join(adt, bdt)
+    cdef int hi = adt if ak > bk else bdt
+    cdef int lo = bdt if ak > bk else adt
+    return lo if _cat(lo) > _cat(hi) else hi
+
+
+class Size(tuple):
+    def __repr__(self):
+        return f"torch.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+# ---------------------------------------------------------------- grad mode
+def is_grad_enabled():
+    return grad_enabled()
+
+
+def _set_grad_enabled(bint on):
+    return set_grad_enabled_c(on)
+
+
+class _GradMode:
+    _on = True
+
+    def __enter__(self):
+        self._prev = set_grad_enabled_c(self._on)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled_c(self._prev)
+        return False
+
+    def __call__(self, fn):
+        mode = type(self)
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with mode():
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator that turns recording off in this thread."""
+    _on = False
+
+
+class enable_grad(_GradMode):
+    _on = True
+
+
+class set_grad_enabled(_GradMode):
+    def __init__(self, mode):
+        self._on = bool(mode)
+        self._prev = set_grad_enabled_c(self._on)
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        set_grad_enabled_c(self._prev)
+        on = self._on
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(on):
+                return fn(*args, **kwargs)
+        return wrapper
+
+
+# ---------------------------------------------------------------- construction helpers
+cdef class VersionCounter:
+    pass
+
+
+cdef inline Tensor _scalar(double v, int dt):
+    cdef Tensor t = Tensor.__new__(Tensor)
+    if dt == DT_F32:
+        v = <double>(<float>v)
+    t._val = v
+    t._dt = dt
+    return t
+
+
+cdef Tensor _wrap(object arr, int dt):
+    """A tensor over arr (cast to dt); 0-d floats go inline."""
+    cdef Tensor t
+    if dt <= DT_F64 and (not isinstance(arr, np.ndarray) or (<object>arr).ndim == 0):
+        return _scalar(float(arr), dt)
+    t = Tensor.__new__(Tensor)
+    t._dt = dt
+    if not isinstance(arr, np.ndarray) or arr.dtype != NP_DTYPES[dt]:
+        arr = np.asarray(arr, dtype=NP_DTYPES[dt])
+    t._data = arr
+    return t
+
+
+cdef inline object _arr(Tensor t):
+    """The tensor's values as an ndarray (a new 0-d array for inline scalars)."""
+    if t._data is None:
+        return np.array(t._val, dtype=NP_DTYPES[t._dt])
+    return t._data
+
+
+cdef VersionCounter _vc(Tensor t):
+    if t._base is not None:
+        return _vc(t._base)
+    if t._vc is None:
+        t._vc = VersionCounter()
+    return t._vc
+
+
+cdef inline void _bump(Tensor t) noexcept:
+    if t._base is not None:
+        _bump(t._base)
+    elif t._vc is not None:
+        t._vc.version += 1
+
+
+CROSS_GRAPH = ("fastad: these tensors belong to two different graphs (built in different "
+               "threads, or one before a backward that freed its graph); detach() one of them")
+
+
+cdef Graph _graph_of(Tensor a, Tensor b):
+    """The graph an op on a (and b) records on: that of its non-leaf inputs,
+    else this thread's."""
+    cdef Graph g = None
+    if a is not None and a._graph is not None:
+        g = a._graph
+    if b is not None and b._graph is not None:
+        if g is None:
+            g = b._graph
+        elif g is not b._graph:
+            raise RuntimeError(CROSS_GRAPH)
+    if g is None:
+        return current_graph()
+    if g.dead:
+        raise RuntimeError(SECOND_BACKWARD)
+    return g
+
+
+cdef inline int32_t _slot_on(Graph g, Tensor t) except -2:
+    if t is None or not t._rg:
+        return -1
+    if t._graph is not None:
+        return t._slot
+    if t._lgid != g.gid:
+        t._slot = graph_push(g, OP_LEAF, -1, -1, 0.0, 0.0)
+        t._lgid = g.gid
+        g.leaves.append((t, t._slot))
+    return t._slot
+
+
+cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, double db, int dt):
+    """A scalar op: the value, and one tape record holding its local partials."""
+    cdef Tensor out = _scalar(v, dt)
+    cdef Graph g
+    if (a._rg or (b is not None and b._rg)) and grad_enabled():
+        g = _graph_of(a, b)
+        out._slot = graph_push(g, op, _slot_on(g, a), _slot_on(g, b), da, db)
+        out._graph = g
+        out._rg = True
+        out._op = op
+    return out
+
+
+cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple saved=(),
+                    bint saves=True):
+    """Attach an array op's backward to out.  backward(grad_out) returns one
+    gradient per input, shaped like it; it must capture arrays, never tensors
+    (a tensor would tie the graph into a reference cycle)."""
+    cdef Tensor t
+    cdef bint need = False
+    cdef Graph g = None
+    for x in inputs:
+        if x is not None and (<Tensor>x)._rg:
+            need = True
+            t = <Tensor>x
+            if t._graph is not None:
+                if g is None:
+                    g = t._graph
+                elif g is not t._graph:
+                    raise RuntimeError(CROSS_GRAPH)
+    if not need or not grad_enabled():
+        return out
+    if g is None:
+        g = current_graph()
+    elif g.dead:
+        raise RuntimeError(SECOND_BACKWARD)
+    cdef Node node = Node.__new__(Node)
+    node.name = name
+    node.backward = backward
+    node.in_slots = tuple([_slot_on(g, <Tensor>x) if x is not None else -1 for x in inputs])
+    node.in_scalar = tuple([x is not None and (<Tensor>x)._data is None for x in inputs])
+    node.in_dtypes = tuple([NP_DTYPES[(<Tensor>x)._dt] if x is not None else None for x in inputs])
+    node.out_scalar = out._data is None
+    node.out_dtype = NP_DTYPES[out._dt]
+    node.saved = tuple([(_vc(<Tensor>s), _vc(<Tensor>s).version) for s in saved])
+    node.saves = saves
+    out._slot = g.push_node(node)
+    out._graph = g
+    out._rg = True
+    out._op = OP_PY
+    out._node = node
+    return out
+
+
+def _record_function(Tensor out, str name, tuple inputs, backward, tuple saved=()):
+    """autograd.Function's door into the tape (see fastad.autograd)."""
+    return _record(out, name, inputs, backward, saved)
+
+
+cdef object _unbroadcast(object g, tuple shape):
+    if g.shape == shape:
+        return g
+    cdef int nd = g.ndim - len(shape)
+    if nd > 0:
+        g = g.sum(axis=tuple(range(nd)))
+    axes = tuple([i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1])
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+def _unbroadcast_py(g, shape):
+    return _unbroadcast(g, tuple(shape))
+
+
+cdef tuple _operand(object x):
+    """(tensor or None, ndarray or number, priority kind, dtype code) for a
+    binary-op operand; kind 2 = dimensioned, 1 = 0-d tensor, 0 = Python number.
+    None when x is not something fastad can combine with."""
+    cdef Tensor t
+    if isinstance(x, Tensor):
+        t = <Tensor>x
+        return (t, _arr(t), 1 if (t._data is None or t._data.ndim == 0) else 2, t._dt)
+    if isinstance(x, (bool, np.bool_)):
+        return (None, bool(x), 0, DT_BOOL)
+    if isinstance(x, numbers.Integral):
+        return (None, int(x), 0, DT_I64)
+    if isinstance(x, numbers.Real):
+        return (None, float(x), 0, _default_dt)
+    if isinstance(x, np.ndarray):
+        return (None, x, 1 if x.ndim == 0 else 2, _np_to_dt(x.dtype))
+    if isinstance(x, (list, tuple)):
+        return _operand(tensor(x))
+    return None
+
+
+# ---------------------------------------------------------------- binary ops
+cdef dict BINARY_NAMES = {OP_ADD: "AddBackward0", OP_SUB: "SubBackward0", OP_MUL: "MulBackward0",
+                          OP_DIV: "DivBackward0", OP_POW: "PowBackward0"}
+
+
+cdef object _binary(int op, object x, object y, bint reflected=False):
+    """x op y for any mix of tensors, arrays and numbers, with numpy broadcasting
+    and PyTorch's type promotion; gradients are summed back over broadcast dims."""
+    ox = _operand(x)
+    oy = _operand(y)
+    if ox is None or oy is None:
+        return NotImplemented
+    cdef Tensor ta = ox[0], tb = oy[0]
+    a, b = ox[1], oy[1]
+    cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
+    if op == OP_DIV and dt >= DT_I64:
+        dt = _default_dt
+    npdt = NP_DTYPES[dt]
+    if isinstance(a, np.ndarray) and a.dtype != npdt:
+        a = a.astype(npdt)
+    if isinstance(b, np.ndarray) and b.dtype != npdt:
+        b = b.astype(npdt)
+    try:
+        if op == OP_ADD:
+            r = a + b
+        elif op == OP_SUB:
+            if dt == DT_BOOL:
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                                   "supported. Use the `^` or `logical_xor()` operator instead.")
+            r = a - b
+        elif op == OP_MUL:
+            r = a * b
+        elif op == OP_DIV:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.true_divide(a, b)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                r = np.power(a, b)
+    except ValueError as e:
+        raise RuntimeError(f"The size of tensor a ({np.shape(a)}) must match the size of tensor b "
+                           f"({np.shape(b)}): shapes {list(np.shape(a))} and {list(np.shape(b))} "
+                           "cannot be broadcast together") from None
+    cdef Tensor out = _wrap(r, dt)
+    cdef bint na = ta is not None and ta._rg
+    cdef bint nb = tb is not None and tb._rg
+    if not ((na or nb) and grad_enabled()):
+        return out
+    if dt > DT_F64:
+        return out
+    sa, sb = np.shape(a), np.shape(b)
+    name = BINARY_NAMES[op]
+    saved = ()
+    if op == OP_ADD:
+        bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
+    elif op == OP_SUB:
+        if reflected:
+            name = "RsubBackward1"
+        bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(-g, sb) if nb else None)
+    elif op == OP_MUL:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
+    elif op == OP_DIV:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
+                        _unbroadcast(-g * a / (b * b), sb) if nb else None)
+    else:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        if tb is not None and ta is not None:
+            name = "PowBackward1"
+        elif ta is None:
+            name = "PowBackward2"
+        rr = _arr(out)
+        bw = lambda g: (_unbroadcast(_pow_grad_base(g, a, b), sa) if na else None,
+                        _unbroadcast(_pow_grad_exp(g, a, rr), sb) if nb else None)
+    return _record(out, name, (ta, tb), bw, saved)
+
+
+def _pow_grad_base(g, a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(b) == 0, 0.0, g * b * np.power(a, np.asarray(b) - 1))
+
+
+def _pow_grad_exp(g, a, r):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0
+        return np.where((np.asarray(a) == 0) & (np.asarray(r) == np.asarray(r)), 0.0, g * r * np.log(a))
+
+
+# ---------------------------------------------------------------- unary ops
+cdef double _sigmoid(double x) noexcept nogil:
+    cdef double e
+    if x >= 0:
+        return 1.0 / (1.0 + exp(-x))
+    e = exp(x)
+    return e / (1.0 + e)
+
+
+def _np_sigmoid(x):
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+# op code -> (grad_fn name, numpy forward, backward(x, y, g), saves "x" or "y", keeps int dtype)
+cdef dict UNARY = {
+    OP_EXP: ("ExpBackward0", np.exp, lambda x, y, g: g * y, "y", False),
+    OP_LOG: ("LogBackward0", np.log, lambda x, y, g: g / x, "x", False),
+    OP_SQRT: ("SqrtBackward0", np.sqrt, lambda x, y, g: g / (2 * y), "y", False),
+    OP_ABS: ("AbsBackward0", np.abs, lambda x, y, g: g * np.sign(x), "x", True),
+    OP_SIN: ("SinBackward0", np.sin, lambda x, y, g: g * np.cos(x), "x", False),
+    OP_COS: ("CosBackward0", np.cos, lambda x, y, g: -g * np.sin(x), "x", False),
+    OP_TANH: ("TanhBackward0", np.tanh, lambda x, y, g: g * (1 - y * y), "y", False),
+    OP_SIGMOID: ("SigmoidBackward0", _np_sigmoid, lambda x, y, g: g * y * (1 - y), "y", False),
+    OP_RELU: ("ReluBackward0", lambda x: np.maximum(x, 0), lambda x, y, g: g * (y > 0), "y", True),
+    OP_NEG: ("NegBackward0", np.negative, lambda x, y, g: -g, "", True),
+}
+
+
+cdef Tensor _unary(Tensor x, uint8_t op):
+    cdef double v = x._val, r = 0.0, d = 0.0
+    if x._data is None:
+        if op == OP_EXP:
+            r = exp(v); d = r
+        elif op == OP_LOG:
+            r = log(v); d = 1.0 / v
+        elif op == OP_SQRT:
+            r = sqrt(v); d = 0.5 / r
+        elif op == OP_ABS:
+            r = fabs(v); d = (v > 0) - (v < 0)
+        elif op == OP_SIN:
+            r = sin(v); d = cos(v)
+        elif op == OP_COS:
+            r = cos(v); d = -sin(v)
+        elif op == OP_TANH:
+            r = tanh(v)
+            if x._dt == DT_F32:
+                r = <float>r
+            d = 1.0 - r * r
+        elif op == OP_SIGMOID:
+            r = _sigmoid(v)
+            if x._dt == DT_F32:
+                r = <float>r
+            d = r * (1.0 - r)
+        elif op == OP_RELU:
+            r = v if v > 0 else 0.0; d = 1.0 if v > 0 else 0.0
+        else:
+            r = -v; d = -1.0
+        return _sop(op, r, x, None, d, 0.0, x._dt)
+    name, fwd, bwd, saves, keeps = UNARY[op]
+    a = x._data
+    cdef int dt = x._dt
+    if dt >= DT_I64 and not keeps:
+        dt = _default_dt
+        a = a.astype(NP_DTYPES[dt])
+    if dt == DT_BOOL and op in (OP_NEG, OP_RELU):
+        raise RuntimeError(f"{name[:-9].lower()} is not supported for bool tensors")
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        y = fwd(a)
+    cdef Tensor out = _wrap(y, dt)
+    if x._rg and grad_enabled():
+        return _record(out, name, (x,), lambda g: (bwd(a, y, g),),
+                       (x,) if saves == "x" else ((out,) if saves == "y" else ()), saves != "")
+    return out
+
+
+# ---------------------------------------------------------------- the Tensor
+cdef inline bint _is_num(object o) noexcept:
+    return type(o) is float or type(o) is int
+
+
+@cython.freelist(256)
+@cython.no_gc
+cdef class Tensor:
+    """A tensor: PyTorch's interface over an inline scalar or a numpy buffer."""
+    __array_priority__ = 1000
+
+    def __init__(self, *args):
+        # legacy torch.Tensor(...) constructor: data or sizes, default dtype
+        if len(args) == 1 and not isinstance(args[0], int):
+            src = tensor(args[0], dtype=DTYPES[_default_dt])
+        else:
+            src = zeros(*args)
+        _assign_storage(self, src)
+
+    # ---- attributes
+    @property
+    def shape(self):
+        return Size(() if self._data is None else self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self.shape[_norm_dim(dim, self.ndim)]
+
+    def dim(self):
+        return 0 if self._data is None else self._data.ndim
+
+    @property
+    def ndim(self):
+        return 0 if self._data is None else self._data.ndim
+
+    def numel(self):
+        return 1 if self._data is None else self._data.size
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        return NP_DTYPES[self._dt].itemsize
+
+    @property
+    def dtype(self):
+        return DTYPES[self._dt]
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def is_floating_point(self):
+        return self._dt <= DT_F64
+
+    @property
+    def requires_grad(self):
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        self.requires_grad_(value)
+
+    def requires_grad_(self, requires_grad=True):
+        if self._graph is not None:
+            if not requires_grad:
+                raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
+                                   "want to use a computed variable in a subgraph that doesn't require "
+                                   "differentiation use var_no_grad = var.detach().")
+            return self
+        if requires_grad and self._dt > DT_F64:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self._rg = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._graph is None
+
+    @property
+    def grad(self):
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if (<Tensor>value).shape != self.shape:
+                raise RuntimeError(f"assigned grad has data of a different size: "
+                                   f"{(<Tensor>value).shape} vs {self.shape}")
+        self._grad = value
+
+    @property
+    def grad_fn(self):
+        if self._graph is None:
+            return None
+        return BackwardNode(self._graph, self._slot,
+                            self._node.name if self._op == OP_PY else OP_NAMES[self._op])
+
+    @property
+    def _version(self):
+        return 0 if self._vc is None and self._base is None else _vc(self).version
+
+    @property
+    def data(self):
+        cdef Tensor t = Tensor.__new__(Tensor)
+        t._dt = self._dt
+        t._data = self._data
+        t._val = self._val
+        if self._data is None:
+            t._base = self
+        return t
+
+    @data.setter
+    def data(self, value):
+        if not isinstance(value, Tensor):
+            raise TypeError("data must be a Tensor")
+        _assign_storage(self, value)
+
+    @property
+    def T(self):
+        return self.permute(*range(self.ndim - 1, -1, -1))
+
+    @property
+    def mT(self):
+        return self.transpose(-2, -1)
+
+    # ---- conversion
+    def numpy(self, *, force=False):
+        if self._rg and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
+        return _arr(self)
+
+    def __array__(self, dtype=None, copy=None):
+        a = _arr(self)
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return np.array(a, copy=True) if copy else a
+
+    def item(self):
+        if self._data is None:
+            return self._val
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(-1)[0].item()
+
+    def tolist(self):
+        return self._val if self._data is None else self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._dt < DT_I64:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data is not None and self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self.item())
+
+    def __len__(self):
+        if self._data is None or self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data is None or self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __reduce__(self):
+        return (_rebuild, (_arr(self).copy(), self._dt, self._rg))
+
+    def __repr__(self):
+        return _repr(self)
+
+    def __format__(self, spec):
+        if self._data is None or self._data.ndim == 0:
+            return format(self.item(), spec)
+        return repr(self)
+
+    def float(self):
+        return self.to(float32)
+
+    def double(self):
+        return self.to(float64)
+
+    def long(self):
+        return self.to(int64)
+
+    def int(self):
+        return self.to(int64)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {0: "torch.FloatTensor", 1: "torch.DoubleTensor", 2: "torch.LongTensor",
+                    3: "torch.BoolTensor"}[self._dt]
+        return self.to(dtype)
+
+    def to(self, *args, **kwargs):
+        d = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, dtype):
+                d = a
+        if d is None:
+            return self
+        return _to(self, _dt_code(d))
+
+    def cpu(self):
+        return self
+
+    def contiguous(self):
+        return self
+
+    def is_contiguous(self):
+        return self._data is None or self._data.flags.c_contiguous
+
+    def detach(self):
+        cdef Tensor t = Tensor.__new__(Tensor)
+        t._dt = self._dt
+        t._data = self._data
+        t._val = self._val
+        return t
+
+    def detach_(self):
+        self._graph = None
+        self._node = None
+        self._rg = False
+        return self
+
+    def clone(self):
+        cdef Tensor out
+        if self._data is None:
+            return _sop(OP_CLONE, self._val, self, None, 1.0, 0.0, self._dt)
+        out = _wrap(self._data.copy(), self._dt)
+        return _record(out, "CloneBackward0", (self,), lambda g: (g,), (), False)
+
+    # ---- arithmetic (0-d fast paths inline; everything else through _binary)
+    def __add__(self, other):
+        cdef Tensor a = <Tensor>self, b
+        if a._data is None:
+            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+                b = <Tensor>other
+                return _sop(OP_ADD, a._val + b._val, a, b, 1.0, 1.0, _join(a._dt, b._dt))
+            if _is_num(other):
+                return _sop(OP_ADD, a._val + <double>other, a, None, 1.0, 0.0, a._dt)
+        return _binary(OP_ADD, self, other)
+
+    def __radd__(self, other):
+        cdef Tensor a = <Tensor>self
+        if a._data is None and _is_num(other):
+            return _sop(OP_ADD, <double>other + a._val, a, None, 1.0, 0.0, a._dt)
+        return _binary(OP_ADD, other, self, True)
+
+    def __sub__(self, other):
+        cdef Tensor a = <Tensor>self, b
+        if a._data is None:
+            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+                b = <Tensor>other
+                return _sop(OP_SUB, a._val - b._val, a, b, 1.0, -1.0, _join(a._dt, b._dt))
+            if _is_num(other):
+                return _sop(OP_SUB, a._val - <double>other, a, None, 1.0, 0.0, a._dt)
+        return _binary(OP_SUB, self, other)
+
+    def __rsub__(self, other):
+        cdef Tensor a = <Tensor>self
+        if a._data is None and _is_num(other):
+            return _sop(OP_RSUB, <double>other - a._val, a, None, -1.0, 0.0, a._dt)
+        return _binary(OP_SUB, other, self, True)
+
+    def __mul__(self, other):
+        cdef Tensor a = <Tensor>self, b
+        if a._data is None:
+            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+                b = <Tensor>other
+                return _sop(OP_MUL, a._val * b._val, a, b, b._val, a._val, _join(a._dt, b._dt))
+            if _is_num(other):
+                return _sop(OP_MUL, a._val * <double>other, a, None, <double>other, 0.0, a._dt)
+        return _binary(OP_MUL, self, other)
+
+    def __rmul__(self, other):
+        cdef Tensor a = <Tensor>self
+        if a._data is None and _is_num(other):
+            return _sop(OP_MUL, <double>other * a._val, a, None, <double>other, 0.0, a._dt)
+        return _binary(OP_MUL, other, self, True)
+
+    def __truediv__(self, other):
+        cdef Tensor a = <Tensor>self, b
+        cdef double bv
+        if a._data is None:
+            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+                b = <Tensor>other
+                return _sop(OP_DIV, _div(a._val, b._val), a, b, _div(1.0, b._val),
+                            _div(-a._val, b._val * b._val), _join(a._dt, b._dt))
+            if _is_num(other):
+                bv = <double>other
+                return _sop(OP_DIV, _div(a._val, bv), a, None, _div(1.0, bv), 0.0, a._dt)
+        return _binary(OP_DIV, self, other)
+
+    def __rtruediv__(self, other):
+        cdef Tensor a = <Tensor>self
+        cdef double av = a._val
+        if a._data is None and _is_num(other):
+            return _sop(OP_DIV, _div(<double>other, av), a, None, _div(-<double>other, av * av),
+                        0.0, a._dt)
+        return _binary(OP_DIV, other, self, True)
+
+    def __pow__(self, other, mod):
+        cdef Tensor a = <Tensor>self
+        cdef double p, v
+        if a._data is None and _is_num(other):
+            p = <double>other
+            v = pow(a._val, p)
+            return _sop(OP_POW, v, a, None, 0.0 if p == 0 else p * pow(a._val, p - 1), 0.0, a._dt)
+        return _binary(OP_POW, self, other)
+
+    def __rpow__(self, other, mod):
+        return _binary(OP_POW, other, self, True)
+
+    def __matmul__(self, other):
+        return matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return matmul(other, self)
+
+    def __neg__(self):
+        return _unary(self, OP_NEG)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return _unary(self, OP_ABS)
+
+    def __floordiv__(self, other):
+        return _nograd_binary(np.floor_divide, self, other)
+
+    def __rfloordiv__(self, other):
+        return _nograd_binary(np.floor_divide, other, self)
+
+    def __mod__(self, other):
+        return _nograd_binary(np.remainder, self, other)
+
+    def __and__(self, other):
+        return _nograd_binary(np.logical_and if self._dt == DT_BOOL else np.bitwise_and, self, other)
+
+    def __or__(self, other):
+        return _nograd_binary(np.logical_or if self._dt == DT_BOOL else np.bitwise_or, self, other)
+
+    def __xor__(self, other):
+        return _nograd_binary(np.logical_xor if self._dt == DT_BOOL else np.bitwise_xor, self, other)
+
+    def __invert__(self):
+        if self._dt == DT_BOOL:
+            return _wrap(np.logical_not(self._data), DT_BOOL)
+        if self._dt == DT_I64:
+            return _wrap(np.invert(_arr(self)), DT_I64)
+        raise TypeError("~ (bitwise_not) is only supported for integer and bool tensors")
+
+    # in place: x op= y
+    def __iadd__(self, other):
+        return _inplace(self, OP_ADD, other)
+
+    def __isub__(self, other):
+        return _inplace(self, OP_SUB, other)
+
+    def __imul__(self, other):
+        return _inplace(self, OP_MUL, other)
+
+    def __itruediv__(self, other):
+        return _inplace(self, OP_DIV, other)
+
+    def add_(self, other, *, alpha=1):
+        return _inplace(self, OP_ADD, other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, *, alpha=1):
+        return _inplace(self, OP_SUB, other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return _inplace(self, OP_MUL, other)
+
+    def div_(self, other):
+        return _inplace(self, OP_DIV, other)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        _check_inplace(self)
+        _write(self, value)
+        return self
+
+    def copy_(self, src):
+        _check_inplace(self)
+        _write(self, src)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        _check_inplace(self)
+        _write(self, _rng().uniform(a, b, size=self.shape))
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        _check_inplace(self)
+        _write(self, _rng().normal(mean, std, size=self.shape))
+        return self
+
+    def clamp_(self, min=None, max=None):
+        _check_inplace(self)
+        _write(self, np.clip(_arr(self), min, max))
+        return self
+
+    # comparisons: bool tensors, outside the graph
+    def __eq__(self, other):
+        return _compare(np.equal, self, other)
+
+    def __ne__(self, other):
+        return _compare(np.not_equal, self, other)
+
+    def __lt__(self, other):
+        return _compare(np.less, self, other)
+
+    def __le__(self, other):
+        return _compare(np.less_equal, self, other)
+
+    def __gt__(self, other):
+        return _compare(np.greater, self, other)
+
+    def __ge__(self, other):
+        return _compare(np.greater_equal, self, other)
+
+    def eq(self, other): return _compare(np.equal, self, other)
+    def ne(self, other): return _compare(np.not_equal, self, other)
+    def lt(self, other): return _compare(np.less, self, other)
+    def le(self, other): return _compare(np.less_equal, self, other)
+    def gt(self, other): return _compare(np.greater, self, other)
+    def ge(self, other): return _compare(np.greater_equal, self, other)
+
+    def equal(self, other):
+        return bool(np.array_equal(_arr(self), _arr(<Tensor>other)))
+
+    # ---- math methods
+    def add(self, other, *, alpha=1): return self + (other if alpha == 1 else other * alpha)
+    def sub(self, other, *, alpha=1): return self - (other if alpha == 1 else other * alpha)
+    def mul(self, other): return self * other
+    def div(self, other): return self / other
+    def pow(self, exponent): return self ** exponent
+    def exp(self): return _unary(self, OP_EXP)
+    def log(self): return _unary(self, OP_LOG)
+    def sqrt(self): return _unary(self, OP_SQRT)
+    def abs(self): return _unary(self, OP_ABS)
+    def neg(self): return _unary(self, OP_NEG)
+    def sin(self): return _unary(self, OP_SIN)
+    def cos(self): return _unary(self, OP_COS)
+    def tanh(self): return _unary(self, OP_TANH)
+    def sigmoid(self): return _unary(self, OP_SIGMOID)
+    def relu(self): return _unary(self, OP_RELU)
+    def square(self): return self * self
+    def matmul(self, other): return matmul(self, other)
+    def mm(self, other): return matmul(self, other)
+    def dot(self, other): return matmul(self, other)
+    def softmax(self, dim): return softmax(self, dim)
+    def log_softmax(self, dim): return log_softmax(self, dim)
+    def clamp(self, min=None, max=None): return clamp(self, min, max)
+    def clip(self, min=None, max=None): return clamp(self, min, max)
+    def maximum(self, other): return maximum(self, other)
+    def minimum(self, other): return minimum(self, other)
+    def sum(self, dim=None, keepdim=False, *, dtype=None): return sum(self, dim, keepdim, dtype=dtype)
+    def mean(self, dim=None, keepdim=False): return mean(self, dim, keepdim)
+    def max(self, dim=None, keepdim=False): return max(self, dim, keepdim)
+    def min(self, dim=None, keepdim=False): return min(self, dim, keepdim)
+    def argmax(self, dim=None, keepdim=False): return argmax(self, dim, keepdim)
+    def argmin(self, dim=None, keepdim=False): return argmin(self, dim, keepdim)
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return allclose(self, other, rtol, atol, equal_nan)
+
+    # ---- shapes
+    def reshape(self, *shape): return reshape(self, _sizes(shape))
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], dtype):
+            raise NotImplementedError("view(dtype) is not supported")
+        return reshape(self, _sizes(shape), "ViewBackward0")
+    def view_as(self, other): return reshape(self, tuple((<Tensor>other).shape), "ViewBackward0")
+    def reshape_as(self, other): return reshape(self, tuple((<Tensor>other).shape))
+    def flatten(self, start_dim=0, end_dim=-1): return flatten(self, start_dim, end_dim)
+    def squeeze(self, dim=None): return squeeze(self, dim)
+    def unsqueeze(self, dim): return unsqueeze(self, dim)
+    def transpose(self, dim0, dim1): return transpose(self, dim0, dim1)
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.permute(*range(self.ndim - 1, -1, -1))
+    def permute(self, *dims): return permute(self, _sizes(dims))
+    def expand(self, *sizes): return expand(self, _sizes(sizes))
+    def expand_as(self, other): return expand(self, tuple((<Tensor>other).shape))
+
+    # ---- indexing
+    def __getitem__(self, idx):
+        return _getitem(self, idx)
+
+    def __setitem__(self, idx, value):
+        _setitem(self, idx, value)
+
+    # ---- autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        if create_graph:
+            raise NotImplementedError("fastad: create_graph=True (higher-order gradients) is not "
+                                      "supported yet")
+        if inputs is not None:
+            raise NotImplementedError("fastad: backward(inputs=...) is not supported; use "
+                                      "autograd.grad")
+        run_backward([self], [gradient], bool(retain_graph))
+
+    def retain_grad(self):
+        raise NotImplementedError("fastad: retain_grad() is not supported; use autograd.grad to "
+                                  "read the gradient of a non-leaf tensor")
+
+    @staticmethod
+    def _make_subclass(cls, data, requires_grad=False):
+        cdef Tensor src = <Tensor>data
+        cdef Tensor t = <Tensor>cls.__new__(cls)
+        t._dt = src._dt
+        t._data = src._data
+        t._val = src._val
+        t.requires_grad_(requires_grad)
+        return t
+
+
+cdef inline double _div(double a, double b) noexcept:
+    # IEEE division without Python's ZeroDivisionError (cdivision=True)
+    return a / b
+
+
+def _rebuild(arr, dt, rg):
+    t = _wrap(arr, dt)
+    t.requires_grad_(rg)
+    return t
+
+
+# ---------------------------------------------------------------- grad_fn
+cdef dict OP_NAMES = {
+    OP_ADD: "AddBackward0", OP_SUB: "SubBackward0", OP_RSUB: "RsubBackward1",
+    OP_MUL: "MulBackward0", OP_DIV: "DivBackward0", OP_POW: "PowBackward0",
+    OP_NEG: "NegBackward0", OP_EXP: "ExpBackward0", OP_LOG: "LogBackward0",
+    OP_SQRT: "SqrtBackward0", OP_ABS: "AbsBackward0", OP_SIN: "SinBackward0",
+    OP_COS: "CosBackward0", OP_TANH: "TanhBackward0", OP_SIGMOID: "SigmoidBackward0",
+    OP_RELU: "ReluBackward0", OP_CLONE: "CloneBackward0",
+}
+
+
+class BackwardNode:
+    """What tensor.grad_fn returns: names the op that made the tensor."""
+    __slots__ = ("_graph", "_index", "_name")
+
+    def __init__(self, graph, index, name):
+        self._graph, self._index, self._name = graph, index, name
+
+    def name(self):
+        return self._name
+
+    def __repr__(self):
+        return f"<{self._name} object at {id(self):#x}>"
+
+    def __eq__(self, other):
+        return (isinstance(other, BackwardNode) and other._graph is self._graph
+                and other._index == self._index)
+
+    def __hash__(self):
+        return hash((id(self._graph), self._index))
+
+
+# ---------------------------------------------------------------- small helpers
+cdef tuple _sizes(tuple args):
+    """Sizes given as *ints, one tuple/list, or a Size."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = tuple(args[0])
+    for s in args:
+        if not isinstance(s, (int, np.integer)) and not (isinstance(s, Tensor) and (<Tensor>s)._dt == DT_I64):
+            raise TypeError(f"sizes must be integers, got {type(s).__name__}")
+    return tuple([int(s) for s in args])
+
+
+cdef int _norm_dim(object dim, int ndim) except? -999:
+    cdef int n = ndim if ndim > 0 else 1
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"dim must be an int, got {type(dim).__name__}")
+    if dim < -n or dim >= n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
+                         f"but got {dim})")
+    return dim + n if dim < 0 else dim
+
+
+cdef tuple _norm_dims(object dim, int ndim):
+    if dim is None:
+        return tuple(range(ndim))
+    if isinstance(dim, (tuple, list)):
+        dims = tuple(sorted(set([_norm_dim(d, ndim) for d in dim])))
+        if len(dims) != len(dim):
+            raise RuntimeError(f"dim {list(dim)} appears multiple times in the list of dims")
+        return dims
+    return (_norm_dim(dim, ndim),)
+
+
+cdef Tensor _as_tensor(object x):
+    return <Tensor>x if isinstance(x, Tensor) else tensor(x)
+
+
+cdef Tensor _to(Tensor x, int dt):
+    if dt == x._dt:
+        return x
+    cdef Tensor out = _wrap(_arr(x).astype(NP_DTYPES[dt]), dt)
+    if dt <= DT_F64 and x._rg:
+        return _record(out, "ToCopyBackward0", (x,), lambda g: (g,), (), False)
+    return out
+
+
+cdef void _assign_storage(Tensor self, Tensor src):
+    self._dt = src._dt
+    self._data = src._data
+    self._val = src._val
+    _bump(self)
+
+
+cdef object _nograd_binary(f, x, y):
+    ox, oy = _operand(x), _operand(y)
+    if ox is None or oy is None:
+        return NotImplemented
+    cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = f(ox[1], oy[1])
+    return _wrap(r, _np_to_dt(np.asarray(r).dtype) if dt != DT_F32 or np.asarray(r).dtype.kind != "f" else dt)
+
+
+cdef object _compare(f, x, y):
+    if y is None:
+        return f is np.not_equal
+    ox, oy = _operand(x), _operand(y)
+    if ox is None or oy is None:
+        return NotImplemented
+    try:
+        return _wrap(f(ox[1], oy[1]), DT_BOOL)
+    except ValueError:
+        raise RuntimeError(f"The size of tensor a ({list(np.shape(ox[1]))}) must match the size of "
+                           f"tensor b ({list(np.shape(oy[1]))})") from None
+
+
+cdef object _rng_state = None
+
+
+def manual_seed(seed):
+    global _rng_state
+    _rng_state = np.random.Generator(np.random.PCG64(int(seed)))
+    return _rng_state
+
+
+def _rng():
+    global _rng_state
+    if _rng_state is None:
+        _rng_state = np.random.Generator(np.random.PCG64())
+    return _rng_state
+
+
+# ---------------------------------------------------------------- in-place
+cdef void _check_inplace(Tensor t) except *:
+    if t._rg and t._graph is None and grad_enabled():
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+cdef void _write(Tensor t, object value) except *:
+    """Copies value into t's storage (broadcast, cast) and bumps its version."""
+    if isinstance(value, Tensor):
+        value = _arr(<Tensor>value)
+    if t._data is None:
+        v = np.asarray(value, dtype=np.float64)
+        if v.size != 1:
+            raise RuntimeError(f"output with shape [] doesn't match the broadcast shape {list(v.shape)}")
+        t._val = float(v.reshape(-1)[0])
+        if t._dt == DT_F32:
+            t._val = <double>(<float>t._val)
+        if t._base is not None:
+            t._base._val = t._val
+    else:
+        try:
+            np.copyto(t._data, value, casting="unsafe")
+        except ValueError:
+            raise RuntimeError(f"output with shape {list(t._data.shape)} doesn't match the broadcast "
+                               f"shape {list(np.shape(value))}") from None
+    _bump(t)
+
+
+cdef object _inplace(Tensor self, int op, object other):
+    """self op= other: values written into self's storage; when recording, self
+    becomes the new op's output (PyTorch's rebase), computed from a copy of its
+    old values so that no saved buffer is overwritten."""
+    _check_inplace(self)
+    cdef Tensor old, r
+    ot = _operand(other)
+    if ot is None:
+        return NotImplemented
+    cdef bint record = grad_enabled() and (self._rg or (ot[0] is not None and (<Tensor>ot[0])._rg))
+    if record:
+        old = Tensor.__new__(Tensor)
+        old._dt, old._val, old._rg = self._dt, self._val, self._rg
+        old._data = None if self._data is None else self._data.copy()
+        old._graph, old._slot, old._lgid, old._op, old._node = (
+            self._graph, self._slot, self._lgid, self._op, self._node)
+        r = _binary(op, old, other)
+    else:
+        r = _binary(op, self.detach(), other)
+    if r._dt != self._dt and _cat(r._dt) > _cat(self._dt):
+        raise RuntimeError(f"result type {DTYPES[r._dt].name} can't be cast to the desired output "
+                           f"type {DTYPES[self._dt].name}")
+    if self._data is not None and r._data is not None and r._data.shape != self._data.shape:
+        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast "
+                           f"shape {list(r._data.shape)}")
+    _write(self, r)
+    if record:
+        self._graph, self._slot, self._op, self._node, self._rg = r._graph, r._slot, r._op, r._node, True
+    return self
+
+
+# ---------------------------------------------------------------- reductions
+def sum(input, dim=None, keepdim=False, *, dtype=None):
+    cdef Tensor x = _as_tensor(input)
+    cdef int dt = x._dt if x._dt <= DT_F64 else DT_I64
+    if dtype is not None:
+        dt = _dt_code(dtype)
+    a = _arr(x)
+    shape = a.shape
+    dims = _norm_dims(dim, a.ndim)
+    r = a.sum(axis=dims, keepdims=keepdim, dtype=NP_DTYPES[dt])
+    cdef Tensor out = _wrap(r, dt)
+    if x._rg and grad_enabled():
+        return _record(out, "SumBackward0" if dim is None else "SumBackward1", (x,),
+                       lambda g: (_expand_grad(g, shape, dims, keepdim),), (), False)
+    return out
+
+
+def mean(input, dim=None, keepdim=False, *, dtype=None):
+    cdef Tensor x = _as_tensor(input)
+    if x._dt > DT_F64 and dtype is None:
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {DTYPES[x._dt].name.capitalize()}")
+    a = _arr(x)
+    shape = a.shape
+    dims = _norm_dims(dim, a.ndim)
+    cdef int64_t count = 1
+    for d in dims:
+        count *= shape[d]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = a.sum(axis=dims, keepdims=keepdim) / (count if count else np.nan)
+    cdef Tensor out = _wrap(r, x._dt)
+    if x._rg and grad_enabled():
+        return _record(out, "MeanBackward0" if dim is None else "MeanBackward1", (x,),
+                       lambda g: (_expand_grad(g / count, shape, dims, keepdim),), (), False)
+    return out
+
+
+cdef object _expand_grad(object g, tuple shape, tuple dims, bint keepdim):
+    if not keepdim:
+        g = np.expand_dims(g, dims)
+    return np.broadcast_to(g, shape)
+
+
+class _MinMax(tuple):
+    """torch.return_types.max / min: (values, indices)."""
+    @property
+    def values(self):
+        return self[0]
+
+    @property
+    def indices(self):
+        return self[1]
+
+
+cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    name = "max" if is_max else "min"
+    if a.size == 0:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+    shape = a.shape
+    cdef Tensor out
+    if dim is None:
+        r = a.max() if is_max else a.min()
+        out = _wrap(np.asarray(r), x._dt)
+        if x._rg and grad_enabled():
+            def bw(g):
+                # ties share the gradient evenly, as in PyTorch
+                mask = (a == r) | (np.isnan(a) & np.isnan(r)) if a.dtype.kind == "f" else (a == r)
+                return (mask * (g / mask.sum()),)
+            return _record(out, name.capitalize() + "Backward1", (x,), bw, (x,))
+        return out
+    d = _norm_dim(dim, a.ndim)
+    if a.ndim == 0:
+        idx = np.zeros((), dtype=np.int64)
+        vals = a
+    else:
+        idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
+        if a.dtype.kind == "f":  # NaN wins, as in PyTorch
+            nanpos = np.isnan(a)
+            if nanpos.any():
+                idx = np.where(nanpos.any(axis=d), nanpos.argmax(axis=d), idx)
+        vals = np.take_along_axis(a, np.expand_dims(idx, d), d).squeeze(d)
+        if keepdim:
+            vals = np.expand_dims(vals, d)
+            idx = np.expand_dims(idx, d)
+    out = _wrap(vals, x._dt)
+    if x._rg and grad_enabled() and a.ndim > 0:
+        def bwd(g):
+            gi = np.zeros(shape, dtype=g.dtype)
+            ii = idx if keepdim else np.expand_dims(idx, d)
+            gg = g if keepdim else np.expand_dims(g, d)
+            np.put_along_axis(gi, ii, gg, d)
+            return (gi,)
+        out = _record(out, name.capitalize() + "Backward0", (x,), bwd, ())
+    return _MinMax((out, _wrap(np.asarray(idx), DT_I64)))
+
+
+def max(input, dim=None, keepdim=False):
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    return _extreme(input, dim, keepdim, True)
+
+
+def min(input, dim=None, keepdim=False):
+    if isinstance(dim, Tensor):
+        return minimum(input, dim)
+    return _extreme(input, dim, keepdim, False)
+
+
+def argmax(input, dim=None, keepdim=False):
+    a = _arr(_as_tensor(input))
+    if dim is None:
+        return _wrap(np.asarray(a.argmax()), DT_I64)
+    d = _norm_dim(dim, a.ndim)
+    r = a.argmax(axis=d) if a.ndim else np.zeros((), np.int64)
+    return _wrap(np.expand_dims(r, d) if keepdim and a.ndim else r, DT_I64)
+
+
+def argmin(input, dim=None, keepdim=False):
+    a = _arr(_as_tensor(input))
+    if dim is None:
+        return _wrap(np.asarray(a.argmin()), DT_I64)
+    d = _norm_dim(dim, a.ndim)
+    r = a.argmin(axis=d) if a.ndim else np.zeros((), np.int64)
+    return _wrap(np.expand_dims(r, d) if keepdim and a.ndim else r, DT_I64)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+    return bool(np.allclose(_arr(_as_tensor(input)), _arr(_as_tensor(other)), rtol=rtol, atol=atol,
+                            equal_nan=equal_nan))
+
+
+# ---------------------------------------------------------------- elementwise with two sides
+def maximum(input, other):
+    return _pick(input, other, True)
+
+
+def minimum(input, other):
+    return _pick(input, other, False)
+
+
+cdef object _pick(object input, object other, bint is_max):
+    cdef Tensor x = _as_tensor(input), y = _as_tensor(other)
+    a, b = _arr(x), _arr(y)
+    cdef int dt = _promote(x._dt, 2 if a.ndim else 1, y._dt, 2 if b.ndim else 1)
+    npdt = NP_DTYPES[dt]
+    a, b = a.astype(npdt, copy=False), b.astype(npdt, copy=False)
+    r = np.maximum(a, b) if is_max else np.minimum(a, b)
+    cdef Tensor out = _wrap(r, dt)
+    if (x._rg or y._rg) and grad_enabled():
+        sa, sb = a.shape, b.shape
+        def bw(g):
+            # equal values split the gradient, as in PyTorch
+            ga = np.where(a == b, 0.5, (a > b) if is_max else (a < b)) * g
+            return (_unbroadcast(ga, sa), _unbroadcast(g - ga, sb))
+        return _record(out, "MaximumBackward0" if is_max else "MinimumBackward0", (x, y), bw, (x, y))
+    return out
+
+
+def clamp(input, min=None, max=None):
+    cdef Tensor x = _as_tensor(input)
+    if min is None and max is None:
+        raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        r = x
+        if min is not None:
+            r = maximum(r, min)
+        if max is not None:
+            r = minimum(r, max)
+        return r
+    a = _arr(x)
+    r = np.clip(a, min, max)
+    cdef Tensor out = _wrap(r.astype(a.dtype, copy=False), x._dt)
+    if x._rg and grad_enabled():
+        lo = -np.inf if min is None else min
+        hi = np.inf if max is None else max
+        return _record(out, "ClampBackward1", (x,), lambda g: (g * ((a >= lo) & (a <= hi)),), (x,))
+    return out
+
+
+def where(condition, input=None, other=None):
+    cdef Tensor c = _as_tensor(condition)
+    if input is None and other is None:
+        return tuple([_wrap(i, DT_I64) for i in np.nonzero(_arr(c))])
+    ox, oy = _operand(input), _operand(other)
+    if ox is None or oy is None:
+        raise TypeError("where(): input and other must be tensors or numbers")
+    cdef Tensor x = ox[0], y = oy[0]
+    cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
+    npdt = NP_DTYPES[dt]
+    cond = _arr(c).astype(bool)
+    a, b = np.asarray(ox[1], dtype=npdt), np.asarray(oy[1], dtype=npdt)
+    cdef Tensor out = _wrap(np.where(cond, a, b), dt)
+    if ((x is not None and x._rg) or (y is not None and y._rg)) and grad_enabled():
+        sa, sb = a.shape, b.shape
+        return _record(out, "WhereBackward0", (x, y),
+                       lambda g: (_unbroadcast(np.where(cond, g, 0), sa),
+                                  _unbroadcast(np.where(cond, 0, g), sb)), ())
+    return out
+
+
+# ---------------------------------------------------------------- matmul
+def matmul(input, other):
+    cdef Tensor x = _as_tensor(input), y = _as_tensor(other)
+    a, b = _arr(x), _arr(y)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    if x._dt != y._dt:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{DTYPES[x._dt].name} != {DTYPES[y._dt].name}")
+    try:
+        r = np.matmul(a, b)
+    except ValueError:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})") from None
+    cdef Tensor out = _wrap(r, x._dt)
+    if (x._rg or y._rg) and grad_enabled():
+        na, nb = x._rg, y._rg
+        name = ("DotBackward0" if a.ndim == 1 and b.ndim == 1 else
+                "MmBackward0" if a.ndim == 2 and b.ndim == 2 else
+                "MvBackward0" if a.ndim == 2 and b.ndim == 1 else "MatmulBackward0"
+                if a.ndim != 1 else "SqueezeBackward4")
+        return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y))
+    return out
+
+
+cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a.ndim == 1:
+        g = np.expand_dims(g, -2)
+    if b.ndim == 1:
+        g = np.expand_dims(g, -1)
+    ga = gb = None
+    if na:
+        ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+        if a.ndim == 1:
+            ga = ga.squeeze(-2)
+        ga = _unbroadcast(ga, a.shape)
+    if nb:
+        gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+        if b.ndim == 1:
+            gb = gb.squeeze(-1)
+        gb = _unbroadcast(gb, b.shape)
+    return (ga, gb)
+
+
+# ---------------------------------------------------------------- softmax
+def softmax(input, dim=None, dtype=None):
+    return _softmax(input, dim, False)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    return _softmax(input, dim, True)
+
+
+cdef object _softmax(object input, object dim, bint take_log):
+    cdef Tensor x = _as_tensor(input)
+    if x._dt > DT_F64:
+        raise RuntimeError(f"softmax is not implemented for {DTYPES[x._dt].name} tensors")
+    a = _arr(x)
+    if dim is None:
+        dim = 0 if a.ndim in (0, 1, 3) else 1
+    d = _norm_dim(dim, a.ndim)
+    if a.ndim == 0:
+        a = a.reshape(1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        m = a.max(axis=d, keepdims=True) if a.size else a
+        z = a - m
+        if take_log:
+            y = z - np.log(np.exp(z).sum(axis=d, keepdims=True))
+        else:
+            e = np.exp(z)
+            y = e / e.sum(axis=d, keepdims=True)
+    y = y.reshape(_arr(x).shape)
+    cdef Tensor out = _wrap(y, x._dt)
+    if x._rg and grad_enabled():
+        shape = _arr(x).shape
+        if take_log:
+            bw = lambda g: ((g - np.exp(y) * g.reshape(y.shape).sum(axis=d, keepdims=True)).reshape(shape),)
+        else:
+            bw = lambda g: ((y * (g - (g * y).sum(axis=d, keepdims=True))).reshape(shape),)
+        return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), bw, (out,))
+    return out
+
+
+# ---------------------------------------------------------------- shapes
+cdef object _view_op(Tensor x, object r, str name, object bw):
+    cdef Tensor out = _wrap(r, x._dt)
+    if x._rg and grad_enabled():
+        return _record(out, name, (x,), bw, (), False)
+    return out
+
+
+def reshape(input, shape, name="ReshapeAlias0"):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    shape = _sizes(tuple(shape)) if isinstance(shape, (tuple, list)) else (int(shape),)
+    try:
+        r = a.reshape(shape)
+    except ValueError:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {a.size}") from None
+    old = a.shape
+    return _view_op(x, r, "ViewBackward0" if name == "ViewBackward0" else "ReshapeAliasBackward0",
+                    lambda g: (g.reshape(old),))
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    if a.ndim == 0:
+        return reshape(x, (1,))
+    s, e = _norm_dim(start_dim, a.ndim), _norm_dim(end_dim, a.ndim)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    n = 1
+    for k in a.shape[s:e + 1]:
+        n *= k
+    return reshape(x, a.shape[:s] + (n,) + a.shape[e + 1:])
+
+
+def squeeze(input, dim=None):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    if dim is None:
+        dims = tuple([i for i, s in enumerate(a.shape) if s == 1])
+    else:
+        dims = tuple([d for d in _norm_dims(dim, a.ndim) if a.ndim and a.shape[d] == 1])
+    old = a.shape
+    return _view_op(x, a.squeeze(dims) if a.ndim else a, "SqueezeBackward0",
+                    lambda g: (g.reshape(old),))
+
+
+def unsqueeze(input, dim):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    d = _norm_dim(dim, a.ndim + 1)
+    old = a.shape
+    return _view_op(x, np.expand_dims(a, d), "UnsqueezeBackward0", lambda g: (g.reshape(old),))
+
+
+def transpose(input, dim0, dim1):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    if a.ndim == 0:
+        return x
+    d0, d1 = _norm_dim(dim0, a.ndim), _norm_dim(dim1, a.ndim)
+    return _view_op(x, np.swapaxes(a, d0, d1), "TransposeBackward0",
+                    lambda g: (np.swapaxes(g, d0, d1),))
+
+
+def permute(input, dims):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    if a.ndim == 0:
+        return x
+    dims = tuple([_norm_dim(d, a.ndim) for d in dims])
+    if sorted(dims) != list(range(a.ndim)):
+        raise RuntimeError(f"permute(): dims {list(dims)} are not a permutation of "
+                           f"{list(range(a.ndim))}")
+    inv = tuple(np.argsort(dims))
+    return _view_op(x, np.transpose(a, dims), "PermuteBackward0", lambda g: (np.transpose(g, inv),))
+
+
+def expand(input, sizes):
+    cdef Tensor x = _as_tensor(input)
+    a = _arr(x)
+    nd = len(sizes) - a.ndim
+    if nd < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be greater or "
+                           f"equal to the number of dimensions in the tensor ({a.ndim})")
+    target = tuple([a.shape[i - nd] if s == -1 else s for i, s in enumerate(sizes)])
+    try:
+        r = np.broadcast_to(a, target)
+    except ValueError:
+        raise RuntimeError(f"The expanded size of the tensor must match the existing size: "
+                           f"{list(a.shape)} to {list(sizes)}") from None
+    old = a.shape
+    return _view_op(x, r, "ExpandBackward0", lambda g: (_unbroadcast(g, old),))
+
+
+# ---------------------------------------------------------------- indexing
+cdef object _index_key(object idx):
+    """A numpy index from a PyTorch one; says whether it is basic (a view)."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    basic = True
+    for i in idx:
+        if isinstance(i, Tensor):
+            i = _arr(<Tensor>i)
+            if i.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            basic = False
+        elif isinstance(i, (list, np.ndarray)):
+            i = np.asarray(i)
+            if i.dtype.kind == "f":
+                raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
+            basic = False
+        elif isinstance(i, (bool, np.bool_)):
+            basic = False
+        elif not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))):
+            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
+                             f"Variables are valid indices (got {type(i).__name__})")
+        if isinstance(i, slice) and i.step is not None and i.step < 0:
+            raise ValueError("step must be greater than zero")
+        out.append(i)
+    return tuple(out), basic
+
+
+cdef object _getitem(Tensor x, object idx):
+    cdef Tensor out
+    a = _arr(x)
+    key, basic = _index_key(idx)
+    try:
+        r = a[key]
+    except IndexError as e:
+        raise IndexError(str(e)) from None
+    out = _wrap(r, x._dt)
+    if x._rg and grad_enabled():
+        shape, npdt = a.shape, a.dtype
+        if basic:
+            def bw(g):
+                gi = np.zeros(shape, dtype=npdt)
+                gi[key] = g
+                return (gi,)
+        else:
+            def bw(g):
+                gi = np.zeros(shape, dtype=npdt)
+                np.add.at(gi, key, g)
+                return (gi,)
+        return _record(out, "SelectBackward0" if basic and isinstance(idx, int) else "IndexBackward0",
+                       (x,), bw, (), False)
+    return out
+
+
+cdef void _setitem(Tensor x, object idx, object value) except *:
+    _check_inplace(x)
+    if x._data is None:
+        raise IndexError("fastad: cannot assign into a 0-d tensor by index; use fill_() or copy_()")
+    key, basic = _index_key(idx)
+    ov = _operand(value)
+    if ov is None:
+        raise TypeError(f"can't assign a {type(value).__name__} to a tensor")
+    cdef Tensor v = ov[0]
+    if grad_enabled() and (x._rg or (v is not None and v._rg)):
+        # recorded as out = x with x[key] replaced by value (PyTorch's CopySlices)
+        a = x._data
+        old = Tensor.__new__(Tensor)
+        (<Tensor>old)._dt, (<Tensor>old)._data, (<Tensor>old)._rg = x._dt, a.copy(), x._rg
+        (<Tensor>old)._graph, (<Tensor>old)._slot, (<Tensor>old)._lgid = x._graph, x._slot, x._lgid
+        newv = a.copy()
+        newv[key] = ov[1]
+        vshape = np.shape(ov[1])
+        out = _wrap(newv, x._dt)
+
+        def bw(g):
+            gx = np.array(g, copy=True)
+            gx[key] = 0
+            return (gx, _unbroadcast(np.asarray(g[key]), vshape))
+        out = _record(out, "CopySlices", (old, v), bw, (), False)
+        np.copyto(a, newv)
+        _bump(x)
+        x._graph, x._slot, x._op, x._node, x._rg = (<Tensor>out)._graph, (<Tensor>out)._slot, OP_PY, (<Tensor>out)._node, True
+        return
+    x._data[key] = ov[1]
+    _bump(x)
+
+
+# ---------------------------------------------------------------- joining
+def cat(tensors, dim=0):
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+    arrs = [_arr(<Tensor>t) for t in ts]
+    for a in arrs:
+        if a.ndim == 0:
+            raise RuntimeError("zero-dimensional tensor cannot be concatenated")
+    cdef int dt = (<Tensor>ts[0])._dt
+    for t in ts:
+        dt = _join(dt, (<Tensor>t)._dt)
+    d = _norm_dim(dim, arrs[0].ndim)
+    try:
+        r = np.concatenate([a.astype(NP_DTYPES[dt], copy=False) for a in arrs], axis=d)
+    except ValueError as e:
+        raise RuntimeError(f"Sizes of tensors must match except in dimension {d}: "
+                           f"{[list(a.shape) for a in arrs]}") from None
+    cdef Tensor out = _wrap(r, dt)
+    if grad_enabled() and any([(<Tensor>t)._rg for t in ts]):
+        bounds = np.cumsum([a.shape[d] for a in arrs])[:-1]
+        return _record(out, "CatBackward0", tuple(ts),
+                       lambda g: tuple(np.split(g, bounds, axis=d)), (), False)
+    return out
+
+
+def stack(tensors, dim=0):
+    ts = [_as_tensor(t) for t in tensors]
+    if not ts:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shape = _arr(<Tensor>ts[0]).shape
+    for t in ts:
+        if _arr(<Tensor>t).shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} "
+                               f"and {list(_arr(<Tensor>t).shape)}")
+    d = _norm_dim(dim, len(shape) + 1)
+    return cat([unsqueeze(t, d) for t in ts], d)
+
+
+# ---------------------------------------------------------------- creation
+cdef int _infer_dt(object data) except -1:
+    if isinstance(data, Tensor):
+        return (<Tensor>data)._dt
+    if isinstance(data, (np.ndarray, np.generic)):
+        return _np_to_dt(data.dtype)
+    if isinstance(data, (bool, np.bool_)):
+        return DT_BOOL
+    if isinstance(data, numbers.Integral):
+        return DT_I64
+    if isinstance(data, numbers.Real):
+        return _default_dt
+    if isinstance(data, (list, tuple)):
+        dt = -1
+        for e in data:
+            de = _infer_dt(e)
+            dt = de if dt < 0 else _join(dt, de)
+        return DT_F32 if dt < 0 else (_default_dt if dt == DT_F32 else dt)
+    raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+
+
+cdef void _check_ragged(object data, tuple shape, int depth) except *:
+    if isinstance(data, (list, tuple)):
+        if depth >= len(shape) or len(data) != shape[depth]:
+            raise ValueError(f"expected sequence of length {shape[depth] if depth < len(shape) else 0} "
+                             f"at dim {depth} (got {len(data)})")
+        for e in data:
+            _check_ragged(e, shape, depth + 1)
+    elif isinstance(data, Tensor):
+        pass
+    elif depth != len(shape):
+        raise ValueError(f"expected sequence at dim {depth}")
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of data (numbers, nested lists, arrays, tensors)."""
+    cdef int dt = _infer_dt(data) if dtype is None else _dt_code(dtype)
+    if isinstance(data, Tensor):
+        a = np.array(_arr(<Tensor>data), dtype=NP_DTYPES[dt], copy=True)
+    elif isinstance(data, (list, tuple)):
+        conv = [_arr(<Tensor>e) if isinstance(e, Tensor) else e for e in data] if any(
+            [isinstance(e, Tensor) for e in data]) else data
+        try:
+            a = np.array(conv, dtype=NP_DTYPES[dt])
+        except (ValueError, TypeError):
+            _check_ragged(conv, _first_shape(conv), 0)
+            raise TypeError(f"new(): invalid data type in {data!r}") from None
+        if a.dtype == object:
+            raise TypeError("new(): invalid data type 'object'")
+    else:
+        a = np.array(data, dtype=NP_DTYPES[dt], copy=True)
+    cdef Tensor t = _wrap(a, dt)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+cdef tuple _first_shape(object data):
+    shape = []
+    while isinstance(data, (list, tuple)):
+        shape.append(len(data))
+        if not data:
+            break
+        data = data[0]
+    return tuple(shape)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and (dtype is None or _as_dtype(dtype).code == (<Tensor>data)._dt):
+        return data
+    if isinstance(data, np.ndarray) and dtype is None and data.dtype in NP_DTYPES:
+        return _wrap(data, _np_to_dt(data.dtype))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(ndarray):
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype not in NP_DTYPES:
+        raise TypeError(f"can't convert np.ndarray of type {ndarray.dtype}; fastad shares memory "
+                        "only with float32, float64, int64 and bool arrays")
+    if ndarray.ndim == 0 and ndarray.dtype.kind == "f":
+        raise ValueError("fastad keeps 0-d float tensors inline and cannot share a 0-d array's "
+                         "memory; use tensor() for a copy")
+    return _wrap(ndarray, _np_to_dt(ndarray.dtype))
+
+
+cdef Tensor _filled(tuple size, object value, object dtype, bint requires_grad):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    for s in size:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    try:
+        a = np.full(size, value, dtype=NP_DTYPES[dt])
+    except (MemoryError, ValueError) as e:
+        raise RuntimeError(f"fastad: cannot allocate a tensor of size {list(size)}: {e}") from None
+    cdef Tensor t = _wrap(a, dt)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 0, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 1, dtype, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 0, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = DTYPES[_infer_dt(fill_value)]
+    return _filled(_sizes((size,)), fill_value, dtype, requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), 0, dtype or _as_tensor(input).dtype, requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), 1, dtype or _as_tensor(input).dtype, requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return zeros_like(input, dtype, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), fill_value, dtype or _as_tensor(input).dtype,
+                   requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False):
+    return rand(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
+                requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad=False):
+    return randn(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
+                 requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if dtype is None:
+        dtype = DTYPES[_infer_dt([start, end, step])]
+    cdef Tensor t = _wrap(np.arange(start, end, step, dtype=np.float64 if
+                                    _as_dtype(dtype).is_floating_point else np.int64),
+                          _dt_code(dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(np.linspace(float(start), float(end), int(steps)), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(np.eye(n, m), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(_rng().random(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(_rng().standard_normal(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    cdef int dt = DT_I64 if dtype is None else _dt_code(dtype)
+    return _wrap(_rng().integers(low, high, size=_sizes((size,))), dt)
+
+
+def randperm(n, dtype=None):
+    return _wrap(_rng().permutation(n), DT_I64)
+
+
+# ---------------------------------------------------------------- backward
+cdef object _seed(Tensor t, object gradient, int k):
+    if gradient is None:
+        if t.numel() != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return np.ones(() if t._data is None else t._data.shape, dtype=NP_DTYPES[t._dt])
+    g = _arr(<Tensor>gradient) if isinstance(gradient, Tensor) else np.asarray(gradient)
+    if g.shape != (() if t._data is None else t._data.shape):
+        raise RuntimeError(f"Mismatch in shape: grad_output[{k}] has a shape of {Size(g.shape)!r} "
+                           f"and output[{k}] has a shape of {t.shape!r}.")
+    return g.astype(NP_DTYPES[t._dt], copy=False)
+
+
+cdef void _deposit(Tensor leaf, object g) except *:
+    """leaf.grad += g, in place when leaf.grad exists (as PyTorch accumulates)."""
+    cdef Tensor acc
+    if leaf._data is None:
+        if leaf._grad is None:
+            leaf._grad = _scalar(float(g), leaf._dt)
+        else:
+            acc = <Tensor>leaf._grad
+            acc._val = acc._val + float(g)
+            if acc._dt == DT_F32:
+                acc._val = <double>(<float>acc._val)
+    elif leaf._grad is None:
+        leaf._grad = _wrap(np.array(np.broadcast_to(g, leaf._data.shape), dtype=NP_DTYPES[leaf._dt]),
+                           leaf._dt)
+    else:
+        acc = <Tensor>leaf._grad
+        np.add(acc._data, g, out=acc._data, casting="unsafe")
+
+
+cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
+    if not g.reached[slot]:
+        return None
+    if t._data is None:
+        return g.adj[slot]
+    return g.aadj.get(slot)
+
+
+cdef bint _all_reached(Graph g, int32_t top) noexcept:
+    cdef int32_t i
+    if top != g.n - 1:
+        return False
+    for i in range(top + 1):
+        if not g.reached[i]:
+            return False
+    return True
+
+
+cdef object _sweep(list roots, list grads, bint retain, list inputs):
+    """Runs one reverse sweep from roots.  With inputs None, gradients are
+    accumulated into the leaves' .grad; otherwise they are returned per input."""
+    cdef Graph g = None
+    cdef Tensor t
+    cdef int32_t top = -1
+    cdef int k
+    seeds = []
+    leaf_roots = []
+    for k in range(len(roots)):
+        if not isinstance(roots[k], Tensor):
+            raise TypeError(f"outputs must be tensors, got {type(roots[k]).__name__}")
+        t = <Tensor>roots[k]
+        if not t._rg:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a "
+                               "grad_fn")
+        seed = _seed(t, grads[k], k)
+        if t._graph is None:
+            leaf_roots.append((t, seed))
+            continue
+        if g is None:
+            g = t._graph
+        elif g is not t._graph:
+            raise RuntimeError(CROSS_GRAPH)
+        if t._slot > top:
+            top = t._slot
+        seeds.append((t, seed))
+    result = None
+    if g is not None:
+        g.prepare(top)
+        for t, seed in seeds:
+            g.reached[t._slot] = 1
+            if t._data is None:
+                g.adj[t._slot] += float(seed)
+            else:
+                prev = g.aadj.get(t._slot)
+                g.aadj[t._slot] = seed if prev is None else prev + seed
+        if inputs is not None:
+            g.keep = set([(<Tensor>x)._slot for x in inputs
+                          if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
+        g.sweep(top, retain)
+        if inputs is None:
+            for leaf, slot in g.leaves:
+                if slot <= top and g.reached[slot]:
+                    _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot))
+        else:
+            result = []
+            for x in inputs:
+                t = <Tensor>x
+                gx = None
+                if t._graph is g:
+                    gx = _slot_grad(g, t, t._slot)
+                elif t._graph is None:
+                    for leaf, slot in g.leaves:
+                        if leaf is t and slot <= top and g.reached[slot]:
+                            gs = _slot_grad(g, t, slot)
+                            gx = gs if gx is None else gx + gs
+                result.append(gx)
+        g.aadj = None
+        g.keep = None
+        if not retain:
+            if _all_reached(g, top):
+                g.retire()
+            elif g is current_graph():
+                fresh_graph()
+    if inputs is None:
+        for t, seed in leaf_roots:
+            _deposit(t, seed)
+    else:
+        if result is None:
+            result = [None] * len(inputs)
+        for t, seed in leaf_roots:
+            for k in range(len(inputs)):
+                if inputs[k] is t:
+                    result[k] = seed if result[k] is None else result[k] + seed
+    return result
+
+
+def run_backward(tensors, grad_tensors, bint retain_graph):
+    _sweep(list(tensors), list(grad_tensors), retain_graph, None)
+
+
+def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused):
+    cdef Tensor t
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
+        if not (<Tensor>x)._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    grads = _sweep(list(outputs), list(grad_outputs), retain_graph, list(inputs))
+    out = []
+    for k, x in enumerate(inputs):
+        t = <Tensor>x
+        gk = grads[k]
+        if gk is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                                   "in the graph. Set allow_unused=True if this is the desired "
+                                   "behavior.")
+            out.append(None)
+        elif t._data is None:
+            out.append(_scalar(float(gk), t._dt))
+        else:
+            out.append(_wrap(np.array(np.broadcast_to(gk, t._data.shape), dtype=NP_DTYPES[t._dt]),
+                             t._dt))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- repr
+cdef str _fmt_floats(object a):
+    """PyTorch's float formatting: 4 decimals, integer style when every value is
+    whole, scientific when the magnitudes span too far."""
+    finite = a[np.isfinite(a)]
+    nz = np.abs(finite[finite != 0]).astype(np.float64)
+    if finite.size and np.all(finite == np.round(finite)):
+        if nz.size and nz.max() > 1e8:
+            return "sci"
+        return "int"
+    if nz.size and (nz.max() / nz.min() > 1000.0 or nz.max() > 1e8 or nz.min() < 1e-4):
+        return "sci"
+    return "fix"
+
+
+cdef str _fmt_one(object v, str mode, bint is_float):
+    if not is_float:
+        return str(v).replace("True", "True").replace("False", "False")
+    v = float(v)
+    if v != v:
+        return "nan"
+    if v == float("inf"):
+        return "inf"
+    if v == float("-inf"):
+        return "-inf"
+    if mode == "int":
+        return f"{v:.0f}."
+    if mode == "sci":
+        return f"{v:.4e}"
+    return f"{v:.4f}"
+
+
+cdef str _body(object a, int dt):
+    cdef bint is_float = dt <= DT_F64
+    summarize = a.size > 1000
+    flat = a.reshape(-1)
+    if summarize and a.ndim:
+        parts = []
+        k = [slice(None)] * a.ndim
+        sample = np.concatenate([a[(slice(0, 3),) + (Ellipsis,)].reshape(-1),
+                                 a[(slice(-3, None),) + (Ellipsis,)].reshape(-1)])
+        flat = sample
+    mode = _fmt_floats(flat) if is_float else ""
+    strs = [_fmt_one(v, mode, is_float) for v in flat]
+    width = 0
+    for s in strs:
+        if len(s) > width:
+            width = len(s)
+    if a.ndim == 0:
+        return _fmt_one(a.item(), mode, is_float)
+    return _nest(a, mode, is_float, width, 1 + len("tensor("), summarize)
+
+
+cdef str _nest(object a, str mode, bint is_float, int width, int indent, bint summarize):
+    if a.ndim == 1:
+        items = [_fmt_one(v, mode, is_float).rjust(width) for v in a.tolist()] if not (
+            summarize and a.shape[0] > 6) else (
+            [_fmt_one(v, mode, is_float).rjust(width) for v in a[:3].tolist()] + ["..."] +
+            [_fmt_one(v, mode, is_float).rjust(width) for v in a[-3:].tolist()])
+        per_line = _builtins.max(1, (80 - indent) // (width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * indent).join(lines) + "]"
+    rows = range(a.shape[0])
+    if summarize and a.shape[0] > 6:
+        rows = list(range(3)) + [None] + list(range(a.shape[0] - 3, a.shape[0]))
+    parts = ["..." if r is None else _nest(a[r], mode, is_float, width, indent + 1, summarize)
+             for r in rows]
+    sep = "," + "\n" * (a.ndim - 1) + " " * indent
+    return "[" + sep.join(parts) + "]"
+
+
+cdef str _repr(Tensor t):
+    a = _arr(t)
+    if a.size == 0:
+        body = "[]"
+        extra = [f"size={tuple(a.shape)}"] if a.ndim != 1 else []
+    else:
+        body = _body(a, t._dt)
+        extra = []
+    if t._dt == DT_F64 and _default_dt != DT_F64 or t._dt == DT_F32 and _default_dt != DT_F32:
+        extra.append(f"dtype={DTYPES[t._dt]!r}")
+    elif a.size == 0 and t._dt > DT_F64:
+        extra.append(f"dtype={DTYPES[t._dt]!r}")
+    if t._graph is not None:
+        extra.append(f"grad_fn=<{t.grad_fn.name()}>")
+    elif t._rg:
+        extra.append("requires_grad=True")
+    return "tensor(" + body + "".join([", " + e for e in extra]) + ")"
