@@ -327,11 +327,6 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     return out
 
 
-def _record_function(Tensor out, str name, tuple inputs, backward, tuple saved=()):
-    """autograd.Function's door into the tape (see fastad.autograd)."""
-    return _record(out, name, inputs, backward, saved)
-
-
 cdef object _unbroadcast(object g, tuple shape):
     if g.shape == shape:
         return g
@@ -2225,3 +2220,23 @@ cdef str _repr(Tensor t):
     elif t._rg:
         extra.append("requires_grad=True")
     return "tensor(" + body + "".join([", " + e for e in extra]) + ")"
+
+
+# ---------------------------------------------------------------- for Python-level ops
+def make_op(object result, str name, tuple inputs, backward, tuple saved=(), int dt=-1,
+            bint saves=True):
+    """The door for ops written in Python (nn.functional, autograd.Function):
+    wraps the ndarray result as a tensor of dtype code dt (default: the first
+    tensor input's) and, when recording, attaches backward(grad_out) -> one
+    gradient array (or None) per input.  backward must capture arrays only."""
+    if dt < 0:
+        for x in inputs:
+            if x is not None:
+                dt = (<Tensor>x)._dt
+                break
+    return _record(_wrap(result, dt), name, inputs, backward, saved, saves)
+
+
+def array_of(Tensor t):
+    """The tensor's values as an ndarray: its own buffer, or a new 0-d array."""
+    return _arr(t)

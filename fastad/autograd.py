@@ -119,7 +119,7 @@ class Function:
                                        f"with {list(shapes[k])}")
                 result.append(arr)
             return tuple(result)
-        return _tensor._record_function(out, name, tensors, backward, saved)
+        return _tensor.make_op(_tensor.array_of(out), name, tensors, backward, saved)
 
     @staticmethod
     def forward(ctx, *args):
