@@ -37,7 +37,11 @@ cdef dtype _mk_dtype(str name, object np_dtype, int code, bint floating):
     return d
 
 
-DT_F32, DT_F64, DT_I64, DT_BOOL = 0, 1, 2, 3
+cdef enum:
+    DT_F32 = 0
+    DT_F64 = 1
+    DT_I64 = 2
+    DT_BOOL = 3
 float32 = _mk_dtype("float32", np.float32, 0, True)
 float64 = _mk_dtype("float64", np.float64, 1, True)
 int64 = _mk_dtype("int64", np.int64, 2, False)
