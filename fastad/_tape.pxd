@@ -29,7 +29,8 @@ cdef enum:
     OP_SIGMOID = 17
     OP_RELU = 18
     OP_CLONE = 19
-    OP_COUNT = 20
+    OP_GATHER = 20    # a scalar read from an array: in0 = array slot, in1 = flat index
+    OP_COUNT = 21
     # high bit of an op byte: the record's saved values were freed by a backward
     OP_FREED = 0x80
 
@@ -62,6 +63,8 @@ cdef class Graph:
     cdef list leaves
     cdef dict aadj           # slot -> ndarray adjoint, alive during one backward
     cdef object keep         # slots whose array adjoint autograd.grad reads after the sweep
+    cdef set owned           # slots whose adjoint array the sweep allocated (safe to add into)
+    cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
     cdef readonly bint dead
 
     cdef int grow(self) except -1
@@ -70,6 +73,9 @@ cdef class Graph:
     cdef int prepare(self, int32_t top) except -1
     cdef int sweep(self, int32_t top, bint retain) except -1
     cdef int run_node(self, int32_t i, bint retain) except -1
+    cdef int run_gather(self, int32_t i) except -1
+    cdef object own_adjoint(self, int32_t s, object shape, object dtype)
+    cdef int accumulate(self, int32_t s, object g) except -1
     cdef Graph retire(self)
 
 

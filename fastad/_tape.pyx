@@ -10,6 +10,9 @@ from cpython.object cimport PyObject
 import threading
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 cdef extern from "Python.h":
     Py_ssize_t Py_REFCNT(PyObject *o)
@@ -35,7 +38,7 @@ SECOND_BACKWARD = (
 # after a backward without retain_graph; add/sub/neg save nothing)
 cdef uint8_t SAVES[OP_COUNT]
 for _i in range(OP_COUNT):
-    SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_NEG, OP_CLONE)
+    SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_NEG, OP_CLONE, OP_GATHER)
 
 cdef int64_t _next_gid = 1
 cdef int32_t MAX_NODES = 2147483000
@@ -82,6 +85,7 @@ cdef class Graph:
         _next_gid += 1
         self.ctx = []
         self.leaves = []
+        self.layout = {}
 
     def __dealloc__(self):
         free(self.op)
@@ -123,8 +127,12 @@ cdef class Graph:
     cdef void reset(self) noexcept:
         global _next_gid
         self.n = 0
-        self.ctx = []
-        self.leaves = []
+        if self.ctx:
+            self.ctx = []
+        if self.leaves:
+            self.leaves = []
+        if self.layout:
+            self.layout = {}
         self.gid = _next_gid
         _next_gid += 1
 
@@ -149,6 +157,7 @@ cdef class Graph:
         memset(self.adj, 0, (top + 1) * sizeof(double))
         memset(self.reached, 0, (top + 1) * sizeof(uint8_t))
         self.aadj = {}
+        self.owned = set()
         self.keep = None
         return 0
 
@@ -166,7 +175,10 @@ cdef class Graph:
                 raise RuntimeError(SECOND_BACKWARD)
             if i < 0:
                 break
-            self.run_node(i, retain)
+            if self.op[i] == OP_GATHER:
+                self.run_gather(i)
+            else:
+                self.run_node(i, retain)
             i -= 1
         return 0
 
@@ -201,13 +213,46 @@ cdef class Graph:
             if node.in_scalar[k]:
                 self.adj[s] += float(gk)
             else:
-                gk = np.asarray(gk, dtype=node.in_dtypes[k])
-                prev = self.aadj.get(s)
-                self.aadj[s] = gk if prev is None else prev + gk
+                self.accumulate(s, np.asarray(gk, dtype=node.in_dtypes[k]))
         if not retain and node.saves:
             node.backward = None
             node.saved = ()
             self.op[i] |= OP_FREED
+        return 0
+
+    cdef int accumulate(self, int32_t s, object g) except -1:
+        prev = self.aadj.get(s)
+        if prev is None:
+            self.aadj[s] = g
+        elif s in self.owned:
+            np.add(prev, g, out=prev)
+        else:
+            self.aadj[s] = prev + g
+            self.owned.add(s)
+        return 0
+
+    cdef object own_adjoint(self, int32_t s, object shape, object dtype):
+        """The adjoint array of slot s, allocated or copied so it may be written."""
+        buf = self.aadj.get(s)
+        if buf is None:
+            buf = np.zeros(shape, dtype=dtype)
+        elif s in self.owned:
+            return buf
+        else:
+            buf = np.array(buf, dtype=dtype, order="C")
+        self.aadj[s] = buf
+        self.owned.add(s)
+        return buf
+
+    cdef int run_gather(self, int32_t i) except -1:
+        cdef int32_t s = self.in0[i]
+        shape, dtype = self.layout[s]
+        cdef cnp.ndarray buf = self.own_adjoint(s, shape, dtype)
+        if buf.descr.type_num == cnp.NPY_FLOAT64:
+            (<double *>cnp.PyArray_DATA(buf))[self.in1[i]] += self.adj[i]
+        else:
+            (<float *>cnp.PyArray_DATA(buf))[self.in1[i]] += <float>self.adj[i]
+        self.reached[s] = 1
         return 0
 
     cdef Graph retire(self):
@@ -224,7 +269,9 @@ cdef class Graph:
         self.cap = self.adj_cap = self.n = 0
         self.ctx = []
         self.leaves = []
+        self.layout = {}
         self.aadj = None
+        self.owned = None
         self.dead = True
         global fastad_tls_graph
         if fastad_tls_graph == <PyObject *>self:
@@ -252,7 +299,7 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
             if o & OP_FREED:
                 err[0] = 1
                 return i
-            if o == OP_PY:
+            if o == OP_PY or o == OP_GATHER:
                 return i
             if o != OP_LEAF:
                 gi = adj[i]

@@ -12,6 +12,9 @@ import functools
 import numbers
 
 import numpy as np
+cimport numpy as cnp
+
+cnp.import_array()
 
 # ---------------------------------------------------------------- dtypes
 cdef class dtype:
@@ -1093,7 +1096,7 @@ cdef dict OP_NAMES = {
     OP_NEG: "NegBackward0", OP_EXP: "ExpBackward0", OP_LOG: "LogBackward0",
     OP_SQRT: "SqrtBackward0", OP_ABS: "AbsBackward0", OP_SIN: "SinBackward0",
     OP_COS: "CosBackward0", OP_TANH: "TanhBackward0", OP_SIGMOID: "SigmoidBackward0",
-    OP_RELU: "ReluBackward0", OP_CLONE: "CloneBackward0",
+    OP_RELU: "ReluBackward0", OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0",
 }
 
 
@@ -1683,6 +1686,8 @@ cdef object _index_key(object idx):
 
 cdef object _getitem(Tensor x, object idx):
     cdef Tensor out
+    if type(idx) is int and x._data is not None and x._dt <= DT_F64 and x._data.ndim == 1:
+        return _gather1(x, idx)
     a = _arr(x)
     key, basic = _index_key(idx)
     try:
@@ -1704,6 +1709,31 @@ cdef object _getitem(Tensor x, object idx):
                 return (gi,)
         return _record(out, "SelectBackward0" if basic and isinstance(idx, int) else "IndexBackward0",
                        (x,), bw, (), False)
+    return out
+
+
+cdef Tensor _gather1(Tensor x, Py_ssize_t k):
+    """x[k] for a 1-D float array: a scalar record, swept in C (no Python backward)."""
+    cdef cnp.ndarray a = <cnp.ndarray>x._data
+    cdef Py_ssize_t n = a.shape[0]
+    if k < -n or k >= n:
+        raise IndexError(f"index {k} is out of bounds for dimension 0 with size {n}")
+    if k < 0:
+        k += n
+    cdef char *p = <char *>cnp.PyArray_GETPTR1(a, k)
+    cdef double v = (<double *>p)[0] if x._dt == DT_F64 else (<float *>p)[0]
+    cdef Tensor out = _scalar(v, x._dt)
+    cdef Graph g
+    cdef int32_t s
+    if x._rg and grad_enabled() and n < 2147483647:
+        g = _graph_of(x, None)
+        s = _slot_on(g, x)
+        if s not in g.layout:
+            g.layout[s] = (a.shape[0], a.dtype)
+        out._slot = graph_push(g, OP_GATHER, s, <int32_t>k, 1.0, 0.0)
+        out._graph = g
+        out._rg = True
+        out._op = OP_GATHER
     return out
 
 
@@ -1981,6 +2011,8 @@ def randperm(n, dtype=None):
 # ---------------------------------------------------------------- backward
 cdef object _seed(Tensor t, object gradient, int k):
     if gradient is None:
+        if t._data is None:
+            return 1.0
         if t.numel() != 1:
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         return np.ones(() if t._data is None else t._data.shape, dtype=NP_DTYPES[t._dt])
@@ -1991,8 +2023,9 @@ cdef object _seed(Tensor t, object gradient, int k):
     return g.astype(NP_DTYPES[t._dt], copy=False)
 
 
-cdef void _deposit(Tensor leaf, object g) except *:
-    """leaf.grad += g, in place when leaf.grad exists (as PyTorch accumulates)."""
+cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
+    """leaf.grad += g, in place when leaf.grad exists (as PyTorch accumulates);
+    an owned g (allocated by this sweep, nobody else sees it) becomes .grad as is."""
     cdef Tensor acc
     if leaf._data is None:
         if leaf._grad is None:
@@ -2003,8 +2036,11 @@ cdef void _deposit(Tensor leaf, object g) except *:
             if acc._dt == DT_F32:
                 acc._val = <double>(<float>acc._val)
     elif leaf._grad is None:
-        leaf._grad = _wrap(np.array(np.broadcast_to(g, leaf._data.shape), dtype=NP_DTYPES[leaf._dt]),
-                           leaf._dt)
+        if owned and g.shape == leaf._data.shape and g.dtype == NP_DTYPES[leaf._dt]:
+            leaf._grad = _wrap(g, leaf._dt)
+        else:
+            leaf._grad = _wrap(np.array(np.broadcast_to(g, leaf._data.shape),
+                                        dtype=NP_DTYPES[leaf._dt]), leaf._dt)
     else:
         acc = <Tensor>leaf._grad
         np.add(acc._data, g, out=acc._data, casting="unsafe")
@@ -2072,7 +2108,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
         if inputs is None:
             for leaf, slot in g.leaves:
                 if slot <= top and g.reached[slot]:
-                    _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot))
+                    _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot), slot in g.owned)
         else:
             result = []
             for x in inputs:
@@ -2087,6 +2123,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                             gx = gs if gx is None else gx + gs
                 result.append(gx)
         g.aadj = None
+        g.owned = None
         g.keep = None
         if not retain:
             if _all_reached(g, top):
