@@ -66,12 +66,14 @@ cdef class Graph:
     cdef set owned           # slots whose adjoint array the sweep allocated (safe to add into)
     cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
     cdef readonly bint dead
+    cdef bint busy           # a sweep is running (possibly without the GIL)
 
     cdef int grow(self) except -1
     cdef void reset(self) noexcept
     cdef int32_t push_node(self, Node node) except -1
     cdef int prepare(self, int32_t top) except -1
     cdef int sweep(self, int32_t top, bint retain) except -1
+    cdef int _sweep_from(self, int32_t i, bint retain) except -1
     cdef int run_node(self, int32_t i, bint retain) except -1
     cdef int run_gather(self, int32_t i) except -1
     cdef object own_adjoint(self, int32_t s, object shape, object dtype)

@@ -27,6 +27,9 @@ cdef extern from *:
     PyObject *fastad_tls_graph
     int fastad_tls_nograd
 
+BUSY = ("fastad: this graph is being differentiated by another thread; build and "
+        "differentiate a graph in one thread at a time")
+
 SECOND_BACKWARD = (
     "Trying to backward through the graph a second time (or directly access saved "
     "tensors after they have already been freed). Saved intermediate values of the "
@@ -100,6 +103,8 @@ cdef class Graph:
         return self.n
 
     cdef int grow(self) except -1:
+        if self.busy:
+            raise RuntimeError(BUSY)
         cdef int64_t cap = 1024 if self.cap == 0 else self.cap + self.cap // 2
         if self.n >= MAX_NODES:
             raise MemoryError(f"fastad: a graph is limited to {MAX_NODES} recorded ops")
@@ -146,6 +151,8 @@ cdef class Graph:
         cdef void *p
         if self.dead:
             raise RuntimeError(SECOND_BACKWARD)
+        if self.busy:
+            raise RuntimeError(BUSY)
         if self.adj_cap < self.cap:
             p = realloc(self.adj, self.cap * sizeof(double))
             if p == NULL: raise MemoryError()
@@ -163,7 +170,14 @@ cdef class Graph:
 
     cdef int sweep(self, int32_t top, bint retain) except -1:
         """One reverse pass over records top..0; only reached records do work."""
-        cdef int32_t i = top
+        self.busy = True
+        try:
+            self._sweep_from(top, retain)
+        finally:
+            self.busy = False
+        return 0
+
+    cdef int _sweep_from(self, int32_t i, bint retain) except -1:
         cdef int err = 0
         while i >= 0:
             if i > 2048:  # releasing the GIL costs more than a short sweep
