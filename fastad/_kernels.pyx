@@ -201,75 +201,80 @@ cdef void run_blocks(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t cost) noex
 # ---------------------------------------------------------------------------
 # scalar math over `floating`
 # ---------------------------------------------------------------------------
+@cython.cdivision(True)
 cdef inline floating f_exp(floating x) noexcept nogil:
     if floating is float:
         return fad_expf(x)
     else:
         return fad_exp(x)
 
+@cython.cdivision(True)
 cdef inline floating f_tanh(floating x) noexcept nogil:
     if floating is float:
         return fad_tanhf(x)
     else:
         return fad_tanh(x)
 
+@cython.cdivision(True)
 cdef inline floating f_log(floating x) noexcept nogil:
     if floating is float:
         return logf(x)
     else:
         return log(x)
 
+@cython.cdivision(True)
 cdef inline floating f_log1p(floating x) noexcept nogil:
     if floating is float:
         return log1pf(x)
     else:
         return log1p(x)
 
+@cython.cdivision(True)
 cdef inline floating f_expm1(floating x) noexcept nogil:
     if floating is float:
         return expm1f(x)
     else:
         return expm1(x)
 
+@cython.cdivision(True)
 cdef inline floating f_erf(floating x) noexcept nogil:
     if floating is float:
         return erff(x)
     else:
         return erf(x)
 
+@cython.cdivision(True)
 cdef inline floating f_sin(floating x) noexcept nogil:
     if floating is float:
         return sinf(x)
     else:
         return sin(x)
 
+@cython.cdivision(True)
 cdef inline floating f_cos(floating x) noexcept nogil:
     if floating is float:
         return cosf(x)
     else:
         return cos(x)
 
+@cython.cdivision(True)
 cdef inline floating f_sqrt(floating x) noexcept nogil:
     if floating is float:
         return sqrtf(x)
     else:
         return sqrt(x)
 
+@cython.cdivision(True)
 cdef inline floating f_abs(floating x) noexcept nogil:
     if floating is float:
         return fabsf(x)
     else:
         return fabs(x)
 
+@cython.cdivision(True)
 cdef inline floating f_sgn(floating x) noexcept nogil:
-    # torch.sgn for real input: -1, 0, +1; NaN propagates
-    if x > 0:
-        return 1
-    elif x < 0:
-        return -1
-    elif x == 0:
-        return 0
-    return x
+    # torch.sgn for real input: (0 < x) - (x < 0), so sgn(NaN) = 0 as in PyTorch
+    return <floating>(0 < x) - <floating>(x < 0)
 
 # ---------------------------------------------------------------------------
 # activations: forward / backward formulas (PyTorch definitions and kink rules)
@@ -277,48 +282,62 @@ cdef inline floating f_sgn(floating x) noexcept nogil:
 cdef double SELU_ALPHA = 1.6732632423543772848170429916717
 cdef double SELU_SCALE = 1.0507009873554804934193349852946
 
+@cython.cdivision(True)
 cdef inline floating sigmoid_forward(floating x) noexcept nogil:
     cdef floating e = f_exp(-f_abs(x))
     cdef floating r = 1 / (1 + e)
     return r if x >= 0 else e * r
 
+@cython.cdivision(True)
 cdef inline floating sigmoid_backward(floating y, floating gy) noexcept nogil:
     return gy * (1 - y) * y
 
+@cython.cdivision(True)
 cdef inline floating tanh_backward(floating y, floating gy) noexcept nogil:
     return gy * (1 - y * y)
 
+@cython.cdivision(True)
 cdef inline floating relu_forward(floating x) noexcept nogil:
     return 0 if x <= 0 else x
 
+@cython.cdivision(True)
 cdef inline floating relu_backward(floating y, floating gy) noexcept nogil:
     return 0 if y <= 0 else gy
 
+@cython.cdivision(True)
 cdef inline floating hardtanh_forward(floating x, floating lo, floating hi) noexcept nogil:
     return lo if x < lo else (hi if x > hi else x)
 
+@cython.cdivision(True)
 cdef inline floating hardtanh_backward(floating y, floating gy, floating lo, floating hi) noexcept nogil:
     # from y = clamp(x): y <= lo <=> x <= lo and y >= hi <=> x >= hi (lo < hi)
     return 0 if (y <= lo or y >= hi) else gy
 
+@cython.cdivision(True)
 cdef inline floating leaky_relu_forward(floating x, floating slope) noexcept nogil:
     return x if x > 0 else x * slope
 
+@cython.cdivision(True)
 cdef inline floating leaky_relu_backward(floating x, floating gy, floating slope) noexcept nogil:
     return gy if x > 0 else gy * slope
 
+@cython.cdivision(True)
 cdef inline floating elu_forward(floating x, floating alpha, floating scale, floating iscale) noexcept nogil:
     return f_expm1(x * iscale) * alpha * scale if x <= 0 else x * scale
 
+@cython.cdivision(True)
 cdef inline floating elu_backward_from_y(floating y, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
     return gy * iscale * (y + alpha * scale) if y <= 0 else gy * scale
 
+@cython.cdivision(True)
 cdef inline floating elu_backward_from_x(floating x, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
     return gy * iscale * (alpha * scale) * f_exp(x * iscale) if x <= 0 else gy * scale
 
+@cython.cdivision(True)
 cdef inline floating gelu_forward(floating x) noexcept nogil:
     return x * <floating>0.5 * (1 + f_erf(x * <floating>0.70710678118654752440))
 
+@cython.cdivision(True)
 cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
     cdef floating cdf = <floating>0.5 * (1 + f_erf(x * <floating>0.70710678118654752440))
     cdef floating pdf = f_exp(<floating>-0.5 * x * x) * <floating>0.39894228040143267794
@@ -327,10 +346,12 @@ cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
 DEF GELU_KBETA = 0.79788456080286535588   # sqrt(2/pi)
 DEF GELU_KAPPA = 0.044715
 
+@cython.cdivision(True)
 cdef inline floating gelu_tanh_forward(floating x) noexcept nogil:
     cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x * x * x)
     return <floating>0.5 * x * (1 + f_tanh(inner))
 
+@cython.cdivision(True)
 cdef inline floating gelu_tanh_backward(floating x, floating gy) noexcept nogil:
     cdef floating x_sq = x * x
     cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x_sq * x)
@@ -340,67 +361,86 @@ cdef inline floating gelu_tanh_backward(floating x, floating gy) noexcept nogil:
     cdef floating right_d = (1 - th * th) * <floating>GELU_KBETA * (1 + 3 * <floating>GELU_KAPPA * x_sq)
     return gy * (<floating>0.5 * right + left * right_d)
 
+@cython.cdivision(True)
 cdef inline floating silu_forward(floating x) noexcept nogil:
     return x * sigmoid_forward(x)
 
+@cython.cdivision(True)
 cdef inline floating silu_backward(floating x, floating gy) noexcept nogil:
     cdef floating s = sigmoid_forward(x)
     return gy * s * (1 + x * (1 - s))
 
+@cython.cdivision(True)
 cdef inline floating softplus_stable(floating x) noexcept nogil:
     # log(1 + exp(x)) without overflow
     return (x if x > 0 else 0) + f_log1p(f_exp(-f_abs(x)))
 
+@cython.cdivision(True)
 cdef inline floating mish_forward(floating x) noexcept nogil:
     return x * f_tanh(softplus_stable(x))
 
+@cython.cdivision(True)
 cdef inline floating mish_backward(floating x, floating gy) noexcept nogil:
     cdef floating s = sigmoid_forward(x)
     cdef floating t = f_tanh(softplus_stable(x))
     return gy * (t + x * s * (1 - t * t))
 
+@cython.cdivision(True)
 cdef inline floating softplus_forward(floating x, floating beta, floating threshold) noexcept nogil:
     cdef floating z = x * beta
     return x if z > threshold else f_log1p(f_exp(z)) / beta
 
+@cython.cdivision(True)
 cdef inline floating softplus_backward(floating x, floating gy, floating beta, floating threshold) noexcept nogil:
     cdef floating z = f_exp(x * beta)
     return gy if x * beta > threshold else gy * z / (z + 1)
 
+@cython.cdivision(True)
 cdef inline floating softsign_forward(floating x) noexcept nogil:
     return x / (1 + f_abs(x))
 
+@cython.cdivision(True)
 cdef inline floating softsign_backward(floating x, floating gy) noexcept nogil:
-    cdef floating d = 1 + f_abs(x)
-    return gy / (d * d)
+    # PyTorch differentiates x / (|x| + 1) through div and abs: mirror it (inf -> NaN)
+    cdef floating d = f_abs(x) + 1
+    return gy / d + (-gy * x / (d * d)) * f_sgn(x)
 
+@cython.cdivision(True)
 cdef inline floating logsigmoid_forward(floating x) noexcept nogil:
     return (x if x < 0 else 0) - f_log1p(f_exp(-f_abs(x)))
 
+@cython.cdivision(True)
 cdef inline floating logsigmoid_backward(floating x, floating gy) noexcept nogil:
     cdef floating z = f_exp(-f_abs(x))
     cdef floating q = z / (1 + z)
     return gy * (1 - q) if x < 0 else gy * q
 
+@cython.cdivision(True)
 cdef inline floating hardsigmoid_forward(floating x) noexcept nogil:
     return hardtanh_forward(x + 3, <floating>0, <floating>6) / 6
 
+@cython.cdivision(True)
 cdef inline floating hardsigmoid_backward(floating x, floating gy) noexcept nogil:
-    return gy * (<floating>1 / 6) if (x > -3 and x < 3) else 0
+    # PyTorch uses one_sixth = 1.0f / 6.0f (a float constant) for both dtypes
+    return gy * <floating>(<float>(1.0 / 6.0)) if (x > -3 and x < 3) else 0
 
+@cython.cdivision(True)
 cdef inline floating hardswish_forward(floating x) noexcept nogil:
     return x * hardtanh_forward(x + 3, <floating>0, <floating>6) / 6
 
+@cython.cdivision(True)
 cdef inline floating hardswish_backward(floating x, floating gy) noexcept nogil:
-    if x < -3:
+    if x <= -3:
         return 0
-    elif x <= 3:
+    elif x < 3:
         return gy * (x / 3 + <floating>0.5)
     return gy
 
+@cython.cdivision(True)
 cdef inline floating rrelu_forward_elem(floating x, floating slope) noexcept nogil:
     return x if x >= 0 else x * slope
 
+@cython.cdivision(True)
 cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope) noexcept nogil:
     # PyTorch rrelu_with_noise: noise = slope where x <= 0 (so x == 0 takes the slope)
     return gy if x > 0 else gy * slope
@@ -408,22 +448,28 @@ cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope
 # ---------------------------------------------------------------------------
 # elementwise losses
 # ---------------------------------------------------------------------------
+@cython.cdivision(True)
 cdef inline floating mse_forward(floating x, floating t) noexcept nogil:
     return (x - t) * (x - t)
 
+@cython.cdivision(True)
 cdef inline floating mse_backward(floating x, floating t, floating g) noexcept nogil:
     return 2 * (x - t) * g
 
+@cython.cdivision(True)
 cdef inline floating l1_forward(floating x, floating t) noexcept nogil:
     return f_abs(x - t)
 
+@cython.cdivision(True)
 cdef inline floating l1_backward(floating x, floating t, floating g) noexcept nogil:
     return f_sgn(x - t) * g
 
+@cython.cdivision(True)
 cdef inline floating smooth_l1_forward(floating x, floating t, floating beta) noexcept nogil:
     cdef floating z = f_abs(x - t)
     return <floating>0.5 * z * z / beta if z < beta else z - <floating>0.5 * beta
 
+@cython.cdivision(True)
 cdef inline floating smooth_l1_backward(floating x, floating t, floating g, floating beta) noexcept nogil:
     cdef floating d = x - t
     if beta == 0:
@@ -434,10 +480,12 @@ cdef inline floating smooth_l1_backward(floating x, floating t, floating g, floa
         return g
     return d * g / beta
 
+@cython.cdivision(True)
 cdef inline floating huber_forward(floating x, floating t, floating delta) noexcept nogil:
     cdef floating z = f_abs(x - t)
     return <floating>0.5 * z * z if z < delta else delta * (z - <floating>0.5 * delta)
 
+@cython.cdivision(True)
 cdef inline floating huber_backward(floating x, floating t, floating g, floating delta) noexcept nogil:
     cdef floating d = x - t
     if d <= -delta:
@@ -446,40 +494,50 @@ cdef inline floating huber_backward(floating x, floating t, floating g, floating
         return delta * g
     return d * g
 
+@cython.cdivision(True)
 cdef inline floating max_f(floating a, floating b) noexcept nogil:
     # std::max(a, b) semantics: NaN in a propagates
     return b if a < b else a
 
+@cython.cdivision(True)
 cdef inline floating bce_forward(floating x, floating t) noexcept nogil:
     return (t - 1) * max_f(f_log1p(-x), <floating>-100) - t * max_f(f_log(x), <floating>-100)
 
+@cython.cdivision(True)
 cdef inline floating bce_backward(floating x, floating t, floating g) noexcept nogil:
     return g * (x - t) / max_f((1 - x) * x, <floating>1e-12)
 
+@cython.cdivision(True)
 cdef inline floating bce_target_backward(floating x, floating t, floating g) noexcept nogil:
     return -f_log(x / (1 - x)) * g
 
+@cython.cdivision(True)
 cdef inline floating bce_logits_forward_elem(floating x, floating t, floating pw) noexcept nogil:
     cdef floating lw = (pw - 1) * t + 1
     return (1 - t) * x - lw * logsigmoid_forward(x)
 
+@cython.cdivision(True)
 cdef inline floating bce_logits_backward_elem(floating x, floating t, floating pw, floating g) noexcept nogil:
     cdef floating tp = pw * t
     return g * ((tp + 1 - t) * sigmoid_forward(x) - tp)
 
+@cython.cdivision(True)
 cdef inline floating bce_logits_target_backward(floating x, floating t, floating pw, floating g) noexcept nogil:
     return g * (-x - (pw - 1) * logsigmoid_forward(x))
 
+@cython.cdivision(True)
 cdef inline floating kl_div_forward(floating x, floating t, bint log_target) noexcept nogil:
     if log_target:
         return f_exp(t) * (t - x)
     return (0 if t == 0 else t * f_log(t)) - t * x     # xlogy(t, t) - t * x
 
+@cython.cdivision(True)
 cdef inline floating kl_div_backward(floating x, floating t, floating g, bint log_target) noexcept nogil:
     if log_target:
         return -f_exp(t) * g
     return -t * g
 
+@cython.cdivision(True)
 cdef inline floating kl_div_target_backward(floating x, floating t, floating g, bint log_target) noexcept nogil:
     if log_target:
         return g * (f_exp(t) * (t - x + 1))
@@ -505,6 +563,7 @@ cdef enum:
     L_MSE, L_L1, L_SMOOTH_L1, L_HUBER, L_BCE, L_BCE_LOGITS, L_KL_DIV, L_NUM
 
 
+@cython.cdivision(True)
 cdef inline floating ew_value(int kind, int op, floating v0, floating v1, floating v2,
                               floating v3, floating a, floating b) noexcept nogil:
     """kind/op are literals at every call site: the compiler folds this to one formula.
@@ -941,6 +1000,7 @@ cdef struct RowCtx:
 
 @cython.boundscheck(False)
 @cython.wraparound(False)
+@cython.cdivision(True)
 @cython.cdivision(True)
 cdef inline floating row_log_softmax(const floating* x, floating* y, Py_ssize_t C, bint log_out) noexcept nogil:
     """Writes softmax (or log_softmax) of row x into y; returns max + log(sum)."""
