@@ -46,19 +46,53 @@ cdef extern from *:
     """
     #include <stdint.h>
     #include <string.h>
+    /* Force `cdef inline` to really inline (GCC's size heuristics otherwise keep the
+       per-op loops out of line and the op switch is never folded). */
+    #if defined(__GNUC__)
+    /* FP exceptions are never unmasked here: lets the vectoriser if-convert the
+       select-style formulas (IEEE inf/NaN results are unchanged; NOT fast-math). */
+    #pragma GCC optimize ("no-trapping-math")
+    #undef CYTHON_INLINE
+    #define CYTHON_INLINE __inline__ __attribute__((__always_inline__, __unused__))
+    #define FAD_INLINE static __inline__ __attribute__((__always_inline__, __unused__))
+    #else
+    #define FAD_INLINE static inline
+    #endif
+
+    /* Runtime ISA dispatch (GCC function multiversioning): the per-op loop drivers
+       below get an AVX2 clone (8 floats per op) next to the baseline SSE2 one, chosen
+       once at load time by an ifunc resolver.  FMA is deliberately not enabled, so
+       both clones perform the same IEEE operations and give bitwise-equal results.
+       These are forward declarations of the Cython-generated functions (names are
+       Cython's deterministic mangling); if they ever stop matching, the declarations
+       are simply unused and the baseline build is used. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define FAD_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define FAD_CLONES
+    #endif
+    struct __pyx_t_6fastad_8_kernels_RowCtx;
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_act_fwd_dispatch(int, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_act_fwd_dispatch(int, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_act_bwd_dispatch(int, float const *, float const *, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_act_bwd_dispatch(int, double const *, double const *, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_loss_dispatch(int, int, float const *, float const *, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_loss_dispatch(int, int, double const *, double const *, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_rows_impl(struct __pyx_t_6fastad_8_kernels_RowCtx *, float const *, float const *, float *, float const *, Py_ssize_t, Py_ssize_t);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_rows_impl(struct __pyx_t_6fastad_8_kernels_RowCtx *, double const *, double const *, double *, double const *, Py_ssize_t, Py_ssize_t);
     /* 2**k for integer-valued k in [-126, 127] / [-1022, 1023] with FP + shift only */
-    static inline float fad_pow2if(float k) {
+    FAD_INLINE float fad_pow2if(float k) {
         float d = (k + 8388608.0f) + 127.0f;          /* low mantissa bits = k + 127 */
         uint32_t u; memcpy(&u, &d, 4); u <<= 23; memcpy(&d, &u, 4); return d;
     }
-    static inline double fad_pow2i(double k) {
+    FAD_INLINE double fad_pow2i(double k) {
         double d = (k + 4503599627370496.0) + 1023.0;
         uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
     }
     /* exp: clamp (NaN passes), k = rint(x/ln2) via the 1.5*2^p shifter, Cody-Waite
        reduction, Taylor polynomial on |r| <= ln2/2, 2**k applied in two halves so
        that overflow gives +inf and underflow gives (sub)normals / 0. */
-    static inline float fad_expf(float x) {
+    FAD_INLINE float fad_expf(float x) {
         float t = x < -110.0f ? -110.0f : x;
         t = t > 90.0f ? 90.0f : t;
         float kf = t * 1.44269504088896341f + 12582912.0f;
@@ -76,11 +110,9 @@ cdef extern from *:
         float k1 = kf * 0.5f + 12582912.0f;
         k1 = k1 - 12582912.0f;
         float k2 = kf - k1;
-        k1 = (k1 == k1) ? k1 : 0.0f;
-        k2 = (k2 == k2) ? k2 : 0.0f;
         return p * fad_pow2if(k1) * fad_pow2if(k2);
     }
-    static inline double fad_exp(double x) {
+    FAD_INLINE double fad_exp(double x) {
         double t = x < -750.0 ? -750.0 : x;
         t = t > 720.0 ? 720.0 : t;
         double kf = t * 1.4426950408889634 + 6755399441055744.0;
@@ -104,13 +136,11 @@ cdef extern from *:
         double k1 = kf * 0.5 + 6755399441055744.0;
         k1 = k1 - 6755399441055744.0;
         double k2 = kf - k1;
-        k1 = (k1 == k1) ? k1 : 0.0;
-        k2 = (k2 == k2) ? k2 : 0.0;
         return p * fad_pow2i(k1) * fad_pow2i(k2);
     }
     /* tanh: odd polynomial / rational (Cephes) for |x| < 0.625, else
        1 - 2/(exp(2|x|)+1) with the sign restored; both computed, one selected. */
-    static inline float fad_tanhf(float x) {
+    FAD_INLINE float fad_tanhf(float x) {
         float ax = x < 0.0f ? -x : x;
         float z = x * x;
         float s = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
@@ -121,7 +151,7 @@ cdef extern from *:
         l = x < 0.0f ? -l : l;
         return ax < 0.625f ? s : l;
     }
-    static inline double fad_tanh(double x) {
+    FAD_INLINE double fad_tanh(double x) {
         double ax = x < 0.0 ? -x : x;
         double z = x * x;
         double num = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
