@@ -535,7 +535,8 @@ cdef inline floating bce_forward(floating x, floating t) noexcept nogil:
 
 @cython.cdivision(True)
 cdef inline floating bce_backward(floating x, floating t, floating g) noexcept nogil:
-    return g * (x - t) / max_f((1 - x) * x, <floating>1e-12)
+    # PyTorch's EPSILON is the float constant 1e-12f for both dtypes
+    return g * (x - t) / max_f((1 - x) * x, <floating>(<float>1e-12))
 
 @cython.cdivision(True)
 cdef inline floating bce_target_backward(floating x, floating t, floating g) noexcept nogil:
