@@ -207,6 +207,7 @@ set_num_threads(_default_threads())
 ctypedef void (*range_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
 
 
+@cython.cdivision(True)
 cdef void run_blocks(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t cost) noexcept nogil:
     """THE loop driver: items [0, n), each costing ~cost elements of work."""
     cdef int nt = _num_threads
