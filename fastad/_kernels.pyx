@@ -202,6 +202,14 @@ def get_num_threads():
     return _num_threads
 
 
+def _set_parallel_threshold(Py_ssize_t n):
+    """For measuring the break-even point (benchmarks/tests); returns the old value."""
+    global _threshold
+    old = _threshold
+    _threshold = max(n, 1)
+    return old
+
+
 set_num_threads(_default_threads())
 
 ctypedef void (*range_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
