@@ -1,0 +1,1776 @@
+# cython: language_level=3
+# distutils: language = c
+"""Compiled numeric kernels of fastad.
+
+Every kernel is written once over the fused type ``floating`` (float32 and
+float64).  The ``def`` wrappers validate their arguments with the GIL held and
+raise before any work starts; the loops run with the GIL released.
+
+Loop structure: every kernel is a *range function* ``fn(ctx, lo, hi)`` that
+processes items ``[lo, hi)``.  ONE driver, :c:func:`run_blocks`, runs it either
+serially (small inputs: no threads are ever started) or with
+``prange(nblocks, schedule='static', num_threads=n)`` over fixed-size blocks.
+Each item is always computed by the same serial code, so results are bitwise
+identical for any thread count.
+
+Elementwise ops: the op code is dispatched ONCE per block (``*_dispatch``); each
+branch calls the ``cdef inline`` loop ``ew_loop`` with a literal op code, so the
+C compiler inlines the loop per call site, folds the op ``switch`` away and
+vectorises the remaining straight-line body.  ``exp`` and ``tanh`` are
+branch-free polynomial implementations (``fad_exp*``/``fad_tanh*`` below) that
+vectorise with plain SSE2 and keep IEEE inf/NaN semantics (no -ffast-math).
+"""
+cimport cython
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport (exp, expf, log, logf, log1p, log1pf, expm1, expm1f,
+                        erf, erff, sin, sinf, cos, cosf, sqrt, sqrtf, fabs, fabsf,
+                        INFINITY, NAN)
+from libc.stdint cimport int64_t
+from libc.stdlib cimport malloc, free
+cimport numpy as cnp
+import os
+import numpy as np
+
+cnp.import_array()
+
+IF FASTAD_OPENMP:
+    cimport openmp
+
+HAVE_OPENMP = FASTAD_OPENMP
+
+# ---------------------------------------------------------------------------
+# vectorisable exp / tanh (C, branch-free, IEEE special values preserved)
+# ---------------------------------------------------------------------------
+cdef extern from *:
+    """
+    #include <stdint.h>
+    #include <string.h>
+    /* Force `cdef inline` to really inline (GCC's size heuristics otherwise keep the
+       per-op loops out of line and the op switch is never folded). */
+    #if defined(__GNUC__)
+    /* FP exceptions are never unmasked here: lets the vectoriser if-convert the
+       select-style formulas (IEEE inf/NaN results are unchanged; NOT fast-math). */
+    #pragma GCC optimize ("no-trapping-math")
+    #undef CYTHON_INLINE
+    #define CYTHON_INLINE __inline__ __attribute__((__always_inline__, __unused__))
+    #define FAD_INLINE static __inline__ __attribute__((__always_inline__, __unused__))
+    #else
+    #define FAD_INLINE static inline
+    #endif
+
+    /* Runtime ISA dispatch (GCC function multiversioning): the per-op loop drivers
+       below get an AVX2 clone (8 floats per op) next to the baseline SSE2 one, chosen
+       once at load time by an ifunc resolver.  FMA is deliberately not enabled, so
+       both clones perform the same IEEE operations and give bitwise-equal results.
+       These are forward declarations of the Cython-generated functions (names are
+       Cython's deterministic mangling); if they ever stop matching, the declarations
+       are simply unused and the baseline build is used. */
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+    #define FAD_CLONES __attribute__((target_clones("avx2", "default")))
+    #else
+    #define FAD_CLONES
+    #endif
+    struct __pyx_t_6fastad_8_kernels_RowCtx;
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_act_fwd_dispatch(int, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_act_fwd_dispatch(int, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_act_bwd_dispatch(int, float const *, float const *, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_act_bwd_dispatch(int, double const *, double const *, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_loss_dispatch(int, int, float const *, float const *, float const *, float const *, float *, Py_ssize_t, Py_ssize_t, float, float);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_loss_dispatch(int, int, double const *, double const *, double const *, double const *, double *, Py_ssize_t, Py_ssize_t, double, double);
+    FAD_CLONES static void __pyx_fuse_0__pyx_f_6fastad_8_kernels_rows_impl(struct __pyx_t_6fastad_8_kernels_RowCtx *, float const *, float const *, float *, float const *, Py_ssize_t, Py_ssize_t);
+    FAD_CLONES static void __pyx_fuse_1__pyx_f_6fastad_8_kernels_rows_impl(struct __pyx_t_6fastad_8_kernels_RowCtx *, double const *, double const *, double *, double const *, Py_ssize_t, Py_ssize_t);
+    /* 2**k for integer-valued k in [-126, 127] / [-1022, 1023] with FP + shift only */
+    FAD_INLINE float fad_pow2if(float k) {
+        float d = (k + 8388608.0f) + 127.0f;          /* low mantissa bits = k + 127 */
+        uint32_t u; memcpy(&u, &d, 4); u <<= 23; memcpy(&d, &u, 4); return d;
+    }
+    FAD_INLINE double fad_pow2i(double k) {
+        double d = (k + 4503599627370496.0) + 1023.0;
+        uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
+    }
+    /* exp: clamp (NaN passes), k = rint(x/ln2) via the 1.5*2^p shifter, Cody-Waite
+       reduction, Taylor polynomial on |r| <= ln2/2, 2**k applied in two halves so
+       that overflow gives +inf and underflow gives (sub)normals / 0. */
+    FAD_INLINE float fad_expf(float x) {
+        float t = x < -110.0f ? -110.0f : x;
+        t = t > 90.0f ? 90.0f : t;
+        float kf = t * 1.44269504088896341f + 12582912.0f;
+        kf = kf - 12582912.0f;
+        float r = t - kf * 0.693359375f;
+        r = r - kf * -2.12194440e-4f;
+        float p = 1.98412698e-4f;
+        p = p * r + 1.38888889e-3f;
+        p = p * r + 8.33333333e-3f;
+        p = p * r + 4.16666667e-2f;
+        p = p * r + 1.66666667e-1f;
+        p = p * r + 0.5f;
+        p = p * r + 1.0f;
+        p = p * r + 1.0f;
+        float k1 = kf * 0.5f + 12582912.0f;
+        k1 = k1 - 12582912.0f;
+        float k2 = kf - k1;
+        return p * fad_pow2if(k1) * fad_pow2if(k2);
+    }
+    FAD_INLINE double fad_exp(double x) {
+        double t = x < -750.0 ? -750.0 : x;
+        t = t > 720.0 ? 720.0 : t;
+        double kf = t * 1.4426950408889634 + 6755399441055744.0;
+        kf = kf - 6755399441055744.0;
+        double r = t - kf * 6.93147180369123816490e-01;
+        r = r - kf * 1.90821492927058770002e-10;
+        double p = 1.6059043836821613e-10;      /* 1/13! */
+        p = p * r + 2.08767569878681e-09;
+        p = p * r + 2.505210838544172e-08;
+        p = p * r + 2.755731922398589e-07;
+        p = p * r + 2.7557319223985893e-06;
+        p = p * r + 2.48015873015873e-05;
+        p = p * r + 1.984126984126984e-04;
+        p = p * r + 1.388888888888889e-03;
+        p = p * r + 8.333333333333333e-03;
+        p = p * r + 4.1666666666666664e-02;
+        p = p * r + 1.6666666666666666e-01;
+        p = p * r + 0.5;
+        p = p * r + 1.0;
+        p = p * r + 1.0;
+        double k1 = kf * 0.5 + 6755399441055744.0;
+        k1 = k1 - 6755399441055744.0;
+        double k2 = kf - k1;
+        return p * fad_pow2i(k1) * fad_pow2i(k2);
+    }
+    /* tanh: odd polynomial / rational (Cephes) for |x| < 0.625, else
+       1 - 2/(exp(2|x|)+1) with the sign restored; both computed, one selected. */
+    FAD_INLINE float fad_tanhf(float x) {
+        float ax = x < 0.0f ? -x : x;
+        float z = x * x;
+        float s = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z
+                     - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z
+                     - 3.33332819422e-1f) * z * x + x;
+        float e = fad_expf(2.0f * ax);
+        float l = 1.0f - 2.0f / (e + 1.0f);
+        l = x < 0.0f ? -l : l;
+        return ax < 0.625f ? s : l;
+    }
+    FAD_INLINE double fad_tanh(double x) {
+        double ax = x < 0.0 ? -x : x;
+        double z = x * x;
+        double num = (-9.64399179425052238628e-1 * z - 9.92877231001918586564e1) * z
+                     - 1.61468768441708447952e3;
+        double den = ((z + 1.12811678491632931402e2) * z + 2.23548839060100448583e3) * z
+                     + 4.84406305325125486048e3;
+        double s = x + x * z * (num / den);
+        double e = fad_exp(2.0 * ax);
+        double l = 1.0 - 2.0 / (e + 1.0);
+        l = x < 0.0 ? -l : l;
+        return ax < 0.625 ? s : l;
+    }
+    """
+    float fad_expf(float x) noexcept nogil
+    double fad_exp(double x) noexcept nogil
+    float fad_tanhf(float x) noexcept nogil
+    double fad_tanh(double x) noexcept nogil
+
+# ---------------------------------------------------------------------------
+# threads
+# ---------------------------------------------------------------------------
+#: elementwise work items below which kernels never start threads (measured:
+#: at 32768 float32 elements a 2-thread sigmoid is ~break-even with 1 thread
+#: because of the OpenMP fork/join cost; above it the split pays off).
+PARALLEL_THRESHOLD = 32768
+DEF BLOCK = 16384          # work items per prange block (multiple of 64)
+
+cdef Py_ssize_t _threshold = PARALLEL_THRESHOLD
+cdef int _num_threads = 1
+
+
+def _default_threads():
+    env = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    return os.cpu_count() or 1
+
+
+def set_num_threads(int n):
+    """Set the number of threads kernels use above PARALLEL_THRESHOLD."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    _num_threads = n
+
+
+def get_num_threads():
+    return _num_threads
+
+
+def _set_parallel_threshold(Py_ssize_t n):
+    """For measuring the break-even point (benchmarks/tests); returns the old value."""
+    global _threshold
+    old = _threshold
+    _threshold = max(n, 1)
+    return old
+
+
+set_num_threads(_default_threads())
+
+ctypedef void (*range_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
+
+
+@cython.cdivision(True)
+cdef void run_blocks(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t cost) noexcept nogil:
+    """THE loop driver: items [0, n), each costing ~cost elements of work."""
+    cdef int nt = _num_threads
+    cdef Py_ssize_t per, nblk, c, lo, hi
+    if n <= 0:
+        return
+    if nt <= 1 or n * cost < _threshold or n == 1:
+        fn(ctx, 0, n)
+        return
+    per = BLOCK // cost if cost < BLOCK else 1
+    if per < 1:
+        per = 1
+    nblk = (n + per - 1) // per
+    for c in prange(nblk, schedule='static', num_threads=nt):
+        lo = c * per
+        hi = lo + per
+        if hi > n:
+            hi = n
+        fn(ctx, lo, hi)
+
+
+# ---------------------------------------------------------------------------
+# scalar math over `floating`
+# ---------------------------------------------------------------------------
+@cython.cdivision(True)
+cdef inline floating f_exp(floating x) noexcept nogil:
+    if floating is float:
+        return fad_expf(x)
+    else:
+        return fad_exp(x)
+
+@cython.cdivision(True)
+cdef inline floating f_tanh(floating x) noexcept nogil:
+    if floating is float:
+        return fad_tanhf(x)
+    else:
+        return fad_tanh(x)
+
+@cython.cdivision(True)
+cdef inline floating f_log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+@cython.cdivision(True)
+cdef inline floating f_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+@cython.cdivision(True)
+cdef inline floating f_expm1(floating x) noexcept nogil:
+    if floating is float:
+        return expm1f(x)
+    else:
+        return expm1(x)
+
+@cython.cdivision(True)
+cdef inline floating f_erf(floating x) noexcept nogil:
+    if floating is float:
+        return erff(x)
+    else:
+        return erf(x)
+
+@cython.cdivision(True)
+cdef inline floating f_sin(floating x) noexcept nogil:
+    if floating is float:
+        return sinf(x)
+    else:
+        return sin(x)
+
+@cython.cdivision(True)
+cdef inline floating f_cos(floating x) noexcept nogil:
+    if floating is float:
+        return cosf(x)
+    else:
+        return cos(x)
+
+@cython.cdivision(True)
+cdef inline floating f_sqrt(floating x) noexcept nogil:
+    if floating is float:
+        return sqrtf(x)
+    else:
+        return sqrt(x)
+
+@cython.cdivision(True)
+cdef inline floating f_abs(floating x) noexcept nogil:
+    if floating is float:
+        return fabsf(x)
+    else:
+        return fabs(x)
+
+@cython.cdivision(True)
+cdef inline floating f_sgn(floating x) noexcept nogil:
+    # torch.sgn for real input: (0 < x) - (x < 0), so sgn(NaN) = 0 as in PyTorch
+    return <floating>(0 < x) - <floating>(x < 0)
+
+# ---------------------------------------------------------------------------
+# activations: forward / backward formulas (PyTorch definitions and kink rules)
+# ---------------------------------------------------------------------------
+cdef double SELU_ALPHA = 1.6732632423543772848170429916717
+cdef double SELU_SCALE = 1.0507009873554804934193349852946
+
+@cython.cdivision(True)
+cdef inline floating sigmoid_forward(floating x) noexcept nogil:
+    cdef floating e = f_exp(-f_abs(x))
+    cdef floating r = 1 / (1 + e)
+    return r if x >= 0 else e * r
+
+@cython.cdivision(True)
+cdef inline floating sigmoid_backward(floating y, floating gy) noexcept nogil:
+    return gy * (1 - y) * y
+
+@cython.cdivision(True)
+cdef inline floating tanh_backward(floating y, floating gy) noexcept nogil:
+    return gy * (1 - y * y)
+
+@cython.cdivision(True)
+cdef inline floating relu_forward(floating x) noexcept nogil:
+    return 0 if x <= 0 else x
+
+@cython.cdivision(True)
+cdef inline floating relu_backward(floating y, floating gy) noexcept nogil:
+    return 0 if y <= 0 else gy
+
+@cython.cdivision(True)
+cdef inline floating hardtanh_forward(floating x, floating lo, floating hi) noexcept nogil:
+    return lo if x < lo else (hi if x > hi else x)
+
+@cython.cdivision(True)
+cdef inline floating hardtanh_backward(floating y, floating gy, floating lo, floating hi) noexcept nogil:
+    # from y = clamp(x): y <= lo <=> x <= lo and y >= hi <=> x >= hi (lo < hi)
+    return 0 if (y <= lo or y >= hi) else gy
+
+@cython.cdivision(True)
+cdef inline floating leaky_relu_forward(floating x, floating slope) noexcept nogil:
+    return x if x > 0 else x * slope
+
+@cython.cdivision(True)
+cdef inline floating leaky_relu_backward(floating x, floating gy, floating slope) noexcept nogil:
+    return gy if x > 0 else gy * slope
+
+@cython.cdivision(True)
+cdef inline floating elu_forward(floating x, floating alpha, floating scale, floating iscale) noexcept nogil:
+    return f_expm1(x * iscale) * alpha * scale if x <= 0 else x * scale
+
+@cython.cdivision(True)
+cdef inline floating elu_backward_from_y(floating y, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
+    return gy * iscale * (y + alpha * scale) if y <= 0 else gy * scale
+
+@cython.cdivision(True)
+cdef inline floating elu_backward_from_x(floating x, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
+    return gy * iscale * (alpha * scale) * f_exp(x * iscale) if x <= 0 else gy * scale
+
+@cython.cdivision(True)
+cdef inline floating gelu_forward(floating x) noexcept nogil:
+    return x * <floating>0.5 * (1 + f_erf(x * <floating>0.70710678118654752440))
+
+@cython.cdivision(True)
+cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
+    cdef floating cdf = <floating>0.5 * (1 + f_erf(x * <floating>0.70710678118654752440))
+    cdef floating pdf = f_exp(<floating>-0.5 * x * x) * <floating>0.39894228040143267794
+    return gy * (cdf + x * pdf)
+
+DEF GELU_KBETA = 0.79788456080286535588   # sqrt(2/pi)
+DEF GELU_KAPPA = 0.044715
+
+@cython.cdivision(True)
+cdef inline floating gelu_tanh_forward(floating x) noexcept nogil:
+    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x * x * x)
+    return <floating>0.5 * x * (1 + f_tanh(inner))
+
+@cython.cdivision(True)
+cdef inline floating gelu_tanh_backward(floating x, floating gy) noexcept nogil:
+    cdef floating x_sq = x * x
+    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x_sq * x)
+    cdef floating th = f_tanh(inner)
+    cdef floating left = <floating>0.5 * x
+    cdef floating right = 1 + th
+    cdef floating right_d = (1 - th * th) * <floating>GELU_KBETA * (1 + 3 * <floating>GELU_KAPPA * x_sq)
+    return gy * (<floating>0.5 * right + left * right_d)
+
+@cython.cdivision(True)
+cdef inline floating silu_forward(floating x) noexcept nogil:
+    return x * sigmoid_forward(x)
+
+@cython.cdivision(True)
+cdef inline floating silu_backward(floating x, floating gy) noexcept nogil:
+    cdef floating s = sigmoid_forward(x)
+    return gy * s * (1 + x * (1 - s))
+
+@cython.cdivision(True)
+cdef inline floating softplus_stable(floating x) noexcept nogil:
+    # log(1 + exp(x)) without overflow
+    return (x if x > 0 else 0) + f_log1p(f_exp(-f_abs(x)))
+
+@cython.cdivision(True)
+cdef inline floating mish_forward(floating x) noexcept nogil:
+    return x * f_tanh(softplus_stable(x))
+
+@cython.cdivision(True)
+cdef inline floating mish_backward(floating x, floating gy) noexcept nogil:
+    cdef floating s = sigmoid_forward(x)
+    cdef floating t = f_tanh(softplus_stable(x))
+    return gy * (t + x * s * (1 - t * t))
+
+@cython.cdivision(True)
+cdef inline floating softplus_forward(floating x, floating beta, floating threshold) noexcept nogil:
+    cdef floating z = x * beta
+    return x if z > threshold else f_log1p(f_exp(z)) / beta
+
+@cython.cdivision(True)
+cdef inline floating softplus_backward(floating x, floating gy, floating beta, floating threshold) noexcept nogil:
+    cdef floating z = f_exp(x * beta)
+    return gy if x * beta > threshold else gy * z / (z + 1)
+
+@cython.cdivision(True)
+cdef inline floating softsign_forward(floating x) noexcept nogil:
+    return x / (1 + f_abs(x))
+
+@cython.cdivision(True)
+cdef inline floating softsign_backward(floating x, floating gy) noexcept nogil:
+    # PyTorch differentiates x / (|x| + 1) through div and abs: mirror it (inf -> NaN)
+    cdef floating d = f_abs(x) + 1
+    return gy / d + (-gy * x / (d * d)) * f_sgn(x)
+
+@cython.cdivision(True)
+cdef inline floating logsigmoid_forward(floating x) noexcept nogil:
+    return (x if x < 0 else 0) - f_log1p(f_exp(-f_abs(x)))
+
+@cython.cdivision(True)
+cdef inline floating logsigmoid_backward(floating x, floating gy) noexcept nogil:
+    cdef floating z = f_exp(-f_abs(x))
+    cdef floating q = z / (1 + z)
+    return gy * (1 - q) if x < 0 else gy * q
+
+@cython.cdivision(True)
+cdef inline floating hardsigmoid_forward(floating x) noexcept nogil:
+    return hardtanh_forward(x + 3, <floating>0, <floating>6) / 6
+
+@cython.cdivision(True)
+cdef inline floating hardsigmoid_backward(floating x, floating gy) noexcept nogil:
+    # PyTorch uses one_sixth = 1.0f / 6.0f (a float constant) for both dtypes
+    return gy * <floating>(<float>(1.0 / 6.0)) if (x > -3 and x < 3) else 0
+
+@cython.cdivision(True)
+cdef inline floating hardswish_forward(floating x) noexcept nogil:
+    return x * hardtanh_forward(x + 3, <floating>0, <floating>6) / 6
+
+@cython.cdivision(True)
+cdef inline floating hardswish_backward(floating x, floating gy) noexcept nogil:
+    if x <= -3:
+        return 0
+    elif x < 3:
+        return gy * (x / 3 + <floating>0.5)
+    return gy
+
+@cython.cdivision(True)
+cdef inline floating rrelu_forward_elem(floating x, floating slope) noexcept nogil:
+    return x if x >= 0 else x * slope
+
+@cython.cdivision(True)
+cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope) noexcept nogil:
+    # PyTorch rrelu_with_noise: noise = slope where x <= 0 (so x == 0 takes the slope)
+    return gy if x > 0 else gy * slope
+
+# ---------------------------------------------------------------------------
+# elementwise losses
+# ---------------------------------------------------------------------------
+@cython.cdivision(True)
+cdef inline floating mse_forward(floating x, floating t) noexcept nogil:
+    return (x - t) * (x - t)
+
+@cython.cdivision(True)
+cdef inline floating mse_backward(floating x, floating t, floating g) noexcept nogil:
+    return 2 * (x - t) * g
+
+@cython.cdivision(True)
+cdef inline floating l1_forward(floating x, floating t) noexcept nogil:
+    return f_abs(x - t)
+
+@cython.cdivision(True)
+cdef inline floating l1_backward(floating x, floating t, floating g) noexcept nogil:
+    return f_sgn(x - t) * g
+
+@cython.cdivision(True)
+cdef inline floating smooth_l1_forward(floating x, floating t, floating beta) noexcept nogil:
+    cdef floating z = f_abs(x - t)
+    return <floating>0.5 * z * z / beta if z < beta else z - <floating>0.5 * beta
+
+@cython.cdivision(True)
+cdef inline floating smooth_l1_backward(floating x, floating t, floating g, floating beta) noexcept nogil:
+    cdef floating d = x - t
+    if beta == 0:
+        return l1_backward(x, t, g)
+    if d <= -beta:
+        return -g
+    elif d >= beta:
+        return g
+    return d * g / beta
+
+@cython.cdivision(True)
+cdef inline floating huber_forward(floating x, floating t, floating delta) noexcept nogil:
+    cdef floating z = f_abs(x - t)
+    return <floating>0.5 * z * z if z < delta else delta * (z - <floating>0.5 * delta)
+
+@cython.cdivision(True)
+cdef inline floating huber_backward(floating x, floating t, floating g, floating delta) noexcept nogil:
+    cdef floating d = x - t
+    if d <= -delta:
+        return -delta * g
+    elif d >= delta:
+        return delta * g
+    return d * g
+
+@cython.cdivision(True)
+cdef inline floating max_f(floating a, floating b) noexcept nogil:
+    # std::max(a, b) semantics: NaN in a propagates
+    return b if a < b else a
+
+@cython.cdivision(True)
+cdef inline floating bce_forward(floating x, floating t) noexcept nogil:
+    return (t - 1) * max_f(f_log1p(-x), <floating>-100) - t * max_f(f_log(x), <floating>-100)
+
+@cython.cdivision(True)
+cdef inline floating bce_backward(floating x, floating t, floating g) noexcept nogil:
+    # PyTorch's EPSILON is the float constant 1e-12f for both dtypes
+    return g * (x - t) / max_f((1 - x) * x, <floating>(<float>1e-12))
+
+@cython.cdivision(True)
+cdef inline floating bce_target_backward(floating x, floating t, floating g) noexcept nogil:
+    return -f_log(x / (1 - x)) * g
+
+@cython.cdivision(True)
+cdef inline floating bce_logits_forward_elem(floating x, floating t, floating pw) noexcept nogil:
+    cdef floating lw = (pw - 1) * t + 1
+    return (1 - t) * x - lw * logsigmoid_forward(x)
+
+@cython.cdivision(True)
+cdef inline floating bce_logits_backward_elem(floating x, floating t, floating pw, floating g) noexcept nogil:
+    cdef floating tp = pw * t
+    return g * ((tp + 1 - t) * sigmoid_forward(x) - tp)
+
+@cython.cdivision(True)
+cdef inline floating bce_logits_target_backward(floating x, floating t, floating pw, floating g) noexcept nogil:
+    return g * (-x - (pw - 1) * logsigmoid_forward(x))
+
+@cython.cdivision(True)
+cdef inline floating kl_div_forward(floating x, floating t, bint log_target) noexcept nogil:
+    if log_target:
+        return f_exp(t) * (t - x)
+    return (0 if t == 0 else t * f_log(t)) - t * x     # xlogy(t, t) - t * x
+
+@cython.cdivision(True)
+cdef inline floating kl_div_backward(floating x, floating t, floating g, bint log_target) noexcept nogil:
+    if log_target:
+        return -f_exp(t) * g
+    return -t * g
+
+@cython.cdivision(True)
+cdef inline floating kl_div_target_backward(floating x, floating t, floating g, bint log_target) noexcept nogil:
+    if log_target:
+        return g * (f_exp(t) * (t - x + 1))
+    return 0 if t == 0 else g * (f_log(t) + 1 - x)
+
+# ---------------------------------------------------------------------------
+# op codes and per-element dispatch (inlined with a literal op => folded)
+# ---------------------------------------------------------------------------
+cdef enum:
+    K_ACT_FWD = 0
+    K_ACT_BWD = 1
+    K_LOSS_FWD = 2
+    K_LOSS_GX = 3
+    K_LOSS_GT = 4
+
+cdef enum:
+    A_SIGMOID, A_TANH, A_RELU, A_RELU6, A_HARDTANH, A_LEAKY_RELU, A_ELU, A_SELU,
+    A_CELU, A_GELU, A_GELU_TANH, A_SILU, A_MISH, A_SOFTPLUS, A_SOFTSIGN,
+    A_LOGSIGMOID, A_HARDSIGMOID, A_HARDSWISH, A_EXP, A_LOG, A_SQRT, A_SIN, A_COS,
+    A_ABS, A_NEG, A_RRELU, A_ELU_X, A_SELU_X, A_CELU_X, A_NUM
+
+cdef enum:
+    L_MSE, L_L1, L_SMOOTH_L1, L_HUBER, L_BCE, L_BCE_LOGITS, L_KL_DIV, L_NUM
+
+
+@cython.cdivision(True)
+cdef inline floating ew_value(int kind, int op, floating v0, floating v1, floating v2,
+                              floating v3, floating a, floating b) noexcept nogil:
+    """kind/op are literals at every call site: the compiler folds this to one formula.
+    ACT_FWD: v0=x (v1=slope for rrelu); ACT_BWD: v0=x, v1=y, v2=gy (v3=slope);
+    LOSS_*: v0=x, v1=t, v2=gout, v3=pos_weight."""
+    if kind == K_ACT_FWD:
+        if op == A_SIGMOID: return sigmoid_forward(v0)
+        if op == A_TANH: return f_tanh(v0)
+        if op == A_RELU: return relu_forward(v0)
+        if op == A_RELU6: return hardtanh_forward(v0, <floating>0, <floating>6)
+        if op == A_HARDTANH: return hardtanh_forward(v0, a, b)
+        if op == A_LEAKY_RELU: return leaky_relu_forward(v0, a)
+        if op == A_ELU: return elu_forward(v0, a, <floating>1, <floating>1)
+        if op == A_SELU: return elu_forward(v0, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
+        if op == A_CELU: return elu_forward(v0, a, <floating>1, 1 / a)
+        if op == A_GELU: return gelu_forward(v0)
+        if op == A_GELU_TANH: return gelu_tanh_forward(v0)
+        if op == A_SILU: return silu_forward(v0)
+        if op == A_MISH: return mish_forward(v0)
+        if op == A_SOFTPLUS: return softplus_forward(v0, a, b)
+        if op == A_SOFTSIGN: return softsign_forward(v0)
+        if op == A_LOGSIGMOID: return logsigmoid_forward(v0)
+        if op == A_HARDSIGMOID: return hardsigmoid_forward(v0)
+        if op == A_HARDSWISH: return hardswish_forward(v0)
+        if op == A_EXP: return f_exp(v0)
+        if op == A_LOG: return f_log(v0)
+        if op == A_SQRT: return f_sqrt(v0)
+        if op == A_SIN: return f_sin(v0)
+        if op == A_COS: return f_cos(v0)
+        if op == A_ABS: return f_abs(v0)
+        if op == A_NEG: return -v0
+        if op == A_RRELU: return rrelu_forward_elem(v0, v1)
+    elif kind == K_ACT_BWD:
+        if op == A_SIGMOID: return sigmoid_backward(v1, v2)
+        if op == A_TANH: return tanh_backward(v1, v2)
+        if op == A_RELU: return relu_backward(v1, v2)
+        if op == A_RELU6: return hardtanh_backward(v1, v2, <floating>0, <floating>6)
+        if op == A_HARDTANH: return hardtanh_backward(v1, v2, a, b)
+        if op == A_LEAKY_RELU: return leaky_relu_backward(v0, v2, a)
+        if op == A_ELU: return elu_backward_from_y(v1, v2, a, <floating>1, <floating>1)
+        if op == A_SELU: return elu_backward_from_y(v1, v2, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
+        if op == A_CELU: return elu_backward_from_y(v1, v2, a, <floating>1, 1 / a)
+        if op == A_ELU_X: return elu_backward_from_x(v0, v2, a, <floating>1, <floating>1)
+        if op == A_SELU_X: return elu_backward_from_x(v0, v2, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
+        if op == A_CELU_X: return elu_backward_from_x(v0, v2, a, <floating>1, 1 / a)
+        if op == A_GELU: return gelu_backward(v0, v2)
+        if op == A_GELU_TANH: return gelu_tanh_backward(v0, v2)
+        if op == A_SILU: return silu_backward(v0, v2)
+        if op == A_MISH: return mish_backward(v0, v2)
+        if op == A_SOFTPLUS: return softplus_backward(v0, v2, a, b)
+        if op == A_SOFTSIGN: return softsign_backward(v0, v2)
+        if op == A_LOGSIGMOID: return logsigmoid_backward(v0, v2)
+        if op == A_HARDSIGMOID: return hardsigmoid_backward(v0, v2)
+        if op == A_HARDSWISH: return hardswish_backward(v0, v2)
+        if op == A_EXP: return v2 * v1
+        if op == A_LOG: return v2 / v0
+        if op == A_SQRT: return v2 / (2 * v1)
+        if op == A_SIN: return v2 * f_cos(v0)
+        if op == A_COS: return v2 * -f_sin(v0)
+        if op == A_ABS: return v2 * f_sgn(v0)
+        if op == A_NEG: return -v2
+        if op == A_RRELU: return rrelu_backward_elem(v0, v2, v3)
+    elif kind == K_LOSS_FWD:
+        if op == L_MSE: return mse_forward(v0, v1)
+        if op == L_L1: return l1_forward(v0, v1)
+        if op == L_SMOOTH_L1: return smooth_l1_forward(v0, v1, a) if a != 0 else l1_forward(v0, v1)
+        if op == L_HUBER: return huber_forward(v0, v1, a)
+        if op == L_BCE: return bce_forward(v0, v1)
+        if op == L_BCE_LOGITS: return bce_logits_forward_elem(v0, v1, v3)
+        if op == L_KL_DIV: return kl_div_forward(v0, v1, a != 0)
+    elif kind == K_LOSS_GX:
+        if op == L_MSE: return mse_backward(v0, v1, v2)
+        if op == L_L1: return l1_backward(v0, v1, v2)
+        if op == L_SMOOTH_L1: return smooth_l1_backward(v0, v1, v2, a)
+        if op == L_HUBER: return huber_backward(v0, v1, v2, a)
+        if op == L_BCE: return bce_backward(v0, v1, v2)
+        if op == L_BCE_LOGITS: return bce_logits_backward_elem(v0, v1, v3, v2)
+        if op == L_KL_DIV: return kl_div_backward(v0, v1, v2, a != 0)
+    elif kind == K_LOSS_GT:
+        if op == L_MSE: return -mse_backward(v0, v1, v2)
+        if op == L_L1: return -l1_backward(v0, v1, v2)
+        if op == L_SMOOTH_L1: return -smooth_l1_backward(v0, v1, v2, a)
+        if op == L_HUBER: return -huber_backward(v0, v1, v2, a)
+        if op == L_BCE: return bce_target_backward(v0, v1, v2)
+        if op == L_BCE_LOGITS: return bce_logits_target_backward(v0, v1, v3, v2)
+        if op == L_KL_DIV: return kl_div_target_backward(v0, v1, v2, a != 0)
+    return NAN
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p1,
+                         const floating* p2, const floating* p3, floating* out,
+                         Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+    """The one elementwise loop body; unused inputs alias p0 (their loads are dead)."""
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        out[i] = ew_value(kind, op, p0[i], p1[i], p2[i], p3[i], a, b)
+
+
+cdef struct EwCtx:
+    int kind
+    int op
+    int f64
+    void* p0
+    void* p1
+    void* p2
+    void* p3
+    void* out
+    double a
+    double b
+
+
+@cython.cdivision(True)
+cdef void act_fwd_dispatch(int op, const floating* x, const floating* s, floating* y,
+                           Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+    if op == A_SIGMOID: ew_loop(K_ACT_FWD, A_SIGMOID, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_TANH: ew_loop(K_ACT_FWD, A_TANH, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_RELU: ew_loop(K_ACT_FWD, A_RELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_RELU6: ew_loop(K_ACT_FWD, A_RELU6, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_HARDTANH: ew_loop(K_ACT_FWD, A_HARDTANH, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_LEAKY_RELU: ew_loop(K_ACT_FWD, A_LEAKY_RELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_ELU: ew_loop(K_ACT_FWD, A_ELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SELU: ew_loop(K_ACT_FWD, A_SELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_CELU: ew_loop(K_ACT_FWD, A_CELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_GELU: ew_loop(K_ACT_FWD, A_GELU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_GELU_TANH: ew_loop(K_ACT_FWD, A_GELU_TANH, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SILU: ew_loop(K_ACT_FWD, A_SILU, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_MISH: ew_loop(K_ACT_FWD, A_MISH, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SOFTPLUS: ew_loop(K_ACT_FWD, A_SOFTPLUS, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SOFTSIGN: ew_loop(K_ACT_FWD, A_SOFTSIGN, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_LOGSIGMOID: ew_loop(K_ACT_FWD, A_LOGSIGMOID, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_HARDSIGMOID: ew_loop(K_ACT_FWD, A_HARDSIGMOID, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_HARDSWISH: ew_loop(K_ACT_FWD, A_HARDSWISH, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_EXP: ew_loop(K_ACT_FWD, A_EXP, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_LOG: ew_loop(K_ACT_FWD, A_LOG, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SQRT: ew_loop(K_ACT_FWD, A_SQRT, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_SIN: ew_loop(K_ACT_FWD, A_SIN, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_COS: ew_loop(K_ACT_FWD, A_COS, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_ABS: ew_loop(K_ACT_FWD, A_ABS, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_NEG: ew_loop(K_ACT_FWD, A_NEG, x, x, x, x, y, lo, hi, a, b)
+    elif op == A_RRELU: ew_loop(K_ACT_FWD, A_RRELU, x, s, x, x, y, lo, hi, a, b)
+
+
+@cython.cdivision(True)
+cdef void act_bwd_dispatch(int op, const floating* x, const floating* y, const floating* gy,
+                           const floating* s, floating* gx,
+                           Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+    if op == A_SIGMOID: ew_loop(K_ACT_BWD, A_SIGMOID, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_TANH: ew_loop(K_ACT_BWD, A_TANH, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_RELU: ew_loop(K_ACT_BWD, A_RELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_RELU6: ew_loop(K_ACT_BWD, A_RELU6, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_HARDTANH: ew_loop(K_ACT_BWD, A_HARDTANH, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_LEAKY_RELU: ew_loop(K_ACT_BWD, A_LEAKY_RELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_ELU: ew_loop(K_ACT_BWD, A_ELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SELU: ew_loop(K_ACT_BWD, A_SELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_CELU: ew_loop(K_ACT_BWD, A_CELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_ELU_X: ew_loop(K_ACT_BWD, A_ELU_X, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SELU_X: ew_loop(K_ACT_BWD, A_SELU_X, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_CELU_X: ew_loop(K_ACT_BWD, A_CELU_X, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_GELU: ew_loop(K_ACT_BWD, A_GELU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_GELU_TANH: ew_loop(K_ACT_BWD, A_GELU_TANH, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SILU: ew_loop(K_ACT_BWD, A_SILU, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_MISH: ew_loop(K_ACT_BWD, A_MISH, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SOFTPLUS: ew_loop(K_ACT_BWD, A_SOFTPLUS, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SOFTSIGN: ew_loop(K_ACT_BWD, A_SOFTSIGN, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_LOGSIGMOID: ew_loop(K_ACT_BWD, A_LOGSIGMOID, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_HARDSIGMOID: ew_loop(K_ACT_BWD, A_HARDSIGMOID, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_HARDSWISH: ew_loop(K_ACT_BWD, A_HARDSWISH, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_EXP: ew_loop(K_ACT_BWD, A_EXP, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_LOG: ew_loop(K_ACT_BWD, A_LOG, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SQRT: ew_loop(K_ACT_BWD, A_SQRT, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_SIN: ew_loop(K_ACT_BWD, A_SIN, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_COS: ew_loop(K_ACT_BWD, A_COS, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_ABS: ew_loop(K_ACT_BWD, A_ABS, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_NEG: ew_loop(K_ACT_BWD, A_NEG, x, y, gy, s, gx, lo, hi, a, b)
+    elif op == A_RRELU: ew_loop(K_ACT_BWD, A_RRELU, x, y, gy, s, gx, lo, hi, a, b)
+
+
+@cython.cdivision(True)
+cdef void loss_dispatch(int kind, int op, const floating* x, const floating* t,
+                        const floating* g, const floating* pw, floating* out,
+                        Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+    if kind == K_LOSS_FWD:
+        if op == L_MSE: ew_loop(K_LOSS_FWD, L_MSE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_L1: ew_loop(K_LOSS_FWD, L_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_FWD, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_HUBER: ew_loop(K_LOSS_FWD, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE: ew_loop(K_LOSS_FWD, L_BCE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_FWD, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_KL_DIV: ew_loop(K_LOSS_FWD, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+    elif kind == K_LOSS_GX:
+        if op == L_MSE: ew_loop(K_LOSS_GX, L_MSE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_L1: ew_loop(K_LOSS_GX, L_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_GX, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_HUBER: ew_loop(K_LOSS_GX, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE: ew_loop(K_LOSS_GX, L_BCE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_GX, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_KL_DIV: ew_loop(K_LOSS_GX, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+    elif kind == K_LOSS_GT:
+        if op == L_MSE: ew_loop(K_LOSS_GT, L_MSE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_L1: ew_loop(K_LOSS_GT, L_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_GT, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_HUBER: ew_loop(K_LOSS_GT, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE: ew_loop(K_LOSS_GT, L_BCE, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_GT, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
+        elif op == L_KL_DIV: ew_loop(K_LOSS_GT, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+
+
+cdef void ew_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef EwCtx* c = <EwCtx*>vctx
+    if c.f64:
+        if c.kind == K_ACT_FWD:
+            act_fwd_dispatch(c.op, <double*>c.p0, <double*>c.p1, <double*>c.out, lo, hi, c.a, c.b)
+        elif c.kind == K_ACT_BWD:
+            act_bwd_dispatch(c.op, <double*>c.p0, <double*>c.p1, <double*>c.p2, <double*>c.p3,
+                             <double*>c.out, lo, hi, c.a, c.b)
+        else:
+            loss_dispatch(c.kind, c.op, <double*>c.p0, <double*>c.p1, <double*>c.p2, <double*>c.p3,
+                          <double*>c.out, lo, hi, c.a, c.b)
+    else:
+        if c.kind == K_ACT_FWD:
+            act_fwd_dispatch(c.op, <float*>c.p0, <float*>c.p1, <float*>c.out, lo, hi,
+                             <float>c.a, <float>c.b)
+        elif c.kind == K_ACT_BWD:
+            act_bwd_dispatch(c.op, <float*>c.p0, <float*>c.p1, <float*>c.p2, <float*>c.p3,
+                             <float*>c.out, lo, hi, <float>c.a, <float>c.b)
+        else:
+            loss_dispatch(c.kind, c.op, <float*>c.p0, <float*>c.p1, <float*>c.p2, <float*>c.p3,
+                          <float*>c.out, lo, hi, <float>c.a, <float>c.b)
+
+
+# ---------------------------------------------------------------------------
+# validation helpers (GIL held)
+# ---------------------------------------------------------------------------
+cdef int _typenum(object arr, str name) except -1:
+    if not isinstance(arr, cnp.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
+    cdef int t = cnp.PyArray_TYPE(<cnp.ndarray>arr)
+    if t != cnp.NPY_FLOAT32 and t != cnp.NPY_FLOAT64:
+        raise TypeError(f"{name} must be float32 or float64, got {arr.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>arr):
+        raise ValueError(f"{name} must be C-contiguous")
+    return t
+
+
+cdef void* _arr(object arr, str name, int typenum, Py_ssize_t size, bint writable) except NULL:
+    """Check arr is a C-contiguous ndarray of typenum with `size` elements; return data."""
+    if not isinstance(arr, cnp.ndarray):
+        raise TypeError(f"{name} must be a numpy.ndarray, got {type(arr).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>arr
+    if cnp.PyArray_TYPE(a) != typenum:
+        raise TypeError(f"{name} has dtype {a.dtype}, expected "
+                        f"{'float64' if typenum == cnp.NPY_FLOAT64 else 'float32'}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"{name} must be C-contiguous")
+    if size >= 0 and cnp.PyArray_SIZE(a) != size:
+        raise ValueError(f"{name} has {cnp.PyArray_SIZE(a)} elements, expected {size}")
+    if writable and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"{name} is read-only")
+    cdef void* p = cnp.PyArray_DATA(a)
+    if p == NULL:      # zero-size arrays may have a NULL-ish pointer; never dereferenced
+        return <void*>1
+    return p
+
+
+cdef int _matrix(object arr, str name, int typenum, Py_ssize_t* rows, Py_ssize_t* cols) except -1:
+    _arr(arr, name, typenum, -1, False)
+    if cnp.PyArray_NDIM(<cnp.ndarray>arr) != 2:
+        raise ValueError(f"{name} must be 2-D (rows, cols), got shape {arr.shape}")
+    rows[0] = cnp.PyArray_DIM(<cnp.ndarray>arr, 0)
+    cols[0] = cnp.PyArray_DIM(<cnp.ndarray>arr, 1)
+    return 0
+
+
+# ---------------------------------------------------------------------------
+# 1. activations
+# ---------------------------------------------------------------------------
+ACTIVATIONS = {
+    "sigmoid": {"saves": "y", "params": ()},
+    "tanh": {"saves": "y", "params": ()},
+    "relu": {"saves": "y", "params": ()},
+    "relu6": {"saves": "y", "params": ()},
+    "hardtanh": {"saves": "y", "params": (("min_val", -1.0), ("max_val", 1.0))},
+    "leaky_relu": {"saves": "x", "params": (("negative_slope", 0.01),)},
+    # elu/celu from y is valid for alpha > 0 (PyTorch's in-place rule); for alpha <= 0
+    # pass x (activation_backward then uses the input form).
+    "elu": {"saves": "y", "params": (("alpha", 1.0),)},
+    "selu": {"saves": "y", "params": ()},
+    "celu": {"saves": "y", "params": (("alpha", 1.0),)},
+    "gelu": {"saves": "x", "params": ()},
+    "gelu_tanh": {"saves": "x", "params": ()},
+    "silu": {"saves": "x", "params": ()},
+    "mish": {"saves": "x", "params": ()},
+    "softplus": {"saves": "x", "params": (("beta", 1.0), ("threshold", 20.0))},
+    "softsign": {"saves": "x", "params": ()},
+    "logsigmoid": {"saves": "x", "params": ()},
+    "hardsigmoid": {"saves": "x", "params": ()},
+    "hardswish": {"saves": "x", "params": ()},
+    "exp": {"saves": "y", "params": ()},
+    "log": {"saves": "x", "params": ()},
+    "sqrt": {"saves": "y", "params": ()},
+    "sin": {"saves": "x", "params": ()},
+    "cos": {"saves": "x", "params": ()},
+    "abs": {"saves": "x", "params": ()},
+    "neg": {"saves": "", "params": ()},
+}
+
+cdef dict _ACT_CODE = {
+    "sigmoid": A_SIGMOID, "tanh": A_TANH, "relu": A_RELU, "relu6": A_RELU6,
+    "hardtanh": A_HARDTANH, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU, "selu": A_SELU,
+    "celu": A_CELU, "gelu": A_GELU, "gelu_tanh": A_GELU_TANH, "silu": A_SILU,
+    "mish": A_MISH, "softplus": A_SOFTPLUS, "softsign": A_SOFTSIGN,
+    "logsigmoid": A_LOGSIGMOID, "hardsigmoid": A_HARDSIGMOID, "hardswish": A_HARDSWISH,
+    "exp": A_EXP, "log": A_LOG, "sqrt": A_SQRT, "sin": A_SIN, "cos": A_COS,
+    "abs": A_ABS, "neg": A_NEG,
+}
+
+
+cdef int _act_code(str name) except -1:
+    try:
+        return _ACT_CODE[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACT_CODE)}") from None
+
+
+cdef inline void _run_ew(EwCtx* c, Py_ssize_t n) noexcept nogil:
+    run_blocks(ew_range, <void*>c, n, 1)
+
+
+def activation_forward(str name, x, y, double a=0.0, double b=0.0):
+    """y[i] = f(x[i]); x and y flat arrays of one dtype and equal size (y may be x)."""
+    cdef int op = _act_code(name)
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef EwCtx c
+    if op == A_CELU and a == 0:
+        raise ValueError("celu alpha must be nonzero")
+    c.kind = K_ACT_FWD; c.op = op; c.f64 = t == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.p0 = _arr(x, "x", t, n, False)
+    c.out = _arr(y, "y", t, n, True)
+    c.p1 = c.p2 = c.p3 = c.p0
+    with nogil:
+        _run_ew(&c, n)
+
+
+def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0):
+    """gx[i] = gy[i] * f'(x[i]); x or y may be None when ACTIVATIONS[name]['saves'] allows."""
+    cdef int op = _act_code(name)
+    cdef int t = _typenum(gy, "gy")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>gy)
+    cdef EwCtx c
+    if op == A_ELU or op == A_CELU or op == A_SELU:
+        alpha_ok = op == A_SELU or a > 0
+        if y is None or not alpha_ok:
+            if x is None:
+                raise ValueError(f"{name} backward needs x (y=None or alpha <= 0)")
+            op = A_ELU_X if op == A_ELU else (A_SELU_X if op == A_SELU else A_CELU_X)
+    if op == A_CELU_X and a == 0:
+        raise ValueError("celu alpha must be nonzero")
+    c.kind = K_ACT_BWD; c.op = op; c.f64 = t == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.p2 = _arr(gy, "gy", t, n, False)
+    c.out = _arr(gx, "gx", t, n, True)
+    saves = ACTIVATIONS[name]["saves"]
+    need_x = op in (A_ELU_X, A_SELU_X, A_CELU_X) or (
+        "x" in saves and op not in (A_ELU, A_SELU, A_CELU))
+    need_y = "y" in saves and op not in (A_ELU_X, A_SELU_X, A_CELU_X)
+    if need_x and x is None:
+        raise ValueError(f"{name} backward needs x")
+    if need_y and y is None:
+        raise ValueError(f"{name} backward needs y")
+    c.p0 = _arr(x, "x", t, n, False) if x is not None else c.p2
+    c.p1 = _arr(y, "y", t, n, False) if y is not None else c.p2
+    c.p3 = c.p2
+    with nogil:
+        _run_ew(&c, n)
+
+
+def rrelu_forward(x, slopes, y):
+    """y = x if x >= 0 else x * slope (slopes drawn by the engine, same size as x)."""
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef EwCtx c
+    c.kind = K_ACT_FWD; c.op = A_RRELU; c.f64 = t == cnp.NPY_FLOAT64; c.a = 0; c.b = 0
+    c.p0 = _arr(x, "x", t, n, False)
+    c.p1 = _arr(slopes, "slopes", t, n, False)
+    c.out = _arr(y, "y", t, n, True)
+    c.p2 = c.p3 = c.p0
+    with nogil:
+        _run_ew(&c, n)
+
+
+def rrelu_backward(x, slopes, gy, gx):
+    """gx = gy * (1 if x > 0 else slope)  (PyTorch: noise = slope where x <= 0)."""
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef EwCtx c
+    c.kind = K_ACT_BWD; c.op = A_RRELU; c.f64 = t == cnp.NPY_FLOAT64; c.a = 0; c.b = 0
+    c.p0 = _arr(x, "x", t, n, False)
+    c.p3 = _arr(slopes, "slopes", t, n, False)
+    c.p2 = _arr(gy, "gy", t, n, False)
+    c.out = _arr(gx, "gx", t, n, True)
+    c.p1 = c.p0
+    with nogil:
+        _run_ew(&c, n)
+
+
+# ---------------------------------------------------------------------------
+# row kernels: softmax family, cross entropy, nll, prelu
+# ---------------------------------------------------------------------------
+cdef enum:
+    R_SOFTMAX_FWD, R_SOFTMAX_BWD, R_LSM_FWD, R_LSM_BWD, R_CE_FWD, R_CE_BWD,
+    R_CEP_FWD, R_CEP_BWD, R_NLL_BWD, R_PRELU_FWD, R_PRELU_BWD
+
+
+cdef struct RowCtx:
+    int op
+    int f64
+    Py_ssize_t cols
+    Py_ssize_t channels
+    void* a            # input matrix (x / y / lsm / logits)
+    void* b            # second matrix (gy / target probs)
+    void* out          # output matrix
+    void* w            # class weights (C,) or NULL / prelu weight
+    const int64_t* target
+    int64_t ignore
+    double ls          # label smoothing
+    double scale       # gradient scale for mean/sum
+    void* gvec         # per-row gradient (reduction='none') or NULL
+    double* row_loss   # per-row loss output
+    double* row_aux    # per-row partial sums (prelu gw)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+@cython.cdivision(True)
+cdef inline floating row_log_softmax(const floating* x, floating* y, Py_ssize_t C, bint log_out) noexcept nogil:
+    """Writes softmax (or log_softmax) of row x into y; returns max + log(sum)."""
+    cdef Py_ssize_t j
+    cdef floating m = -INFINITY
+    cdef floating s = 0
+    cdef floating lse, inv
+    for j in range(C):
+        if x[j] > m or x[j] != x[j]:
+            m = x[j] if m == m else m
+    if log_out:
+        for j in range(C):
+            s = s + f_exp(x[j] - m)
+        lse = f_log(s)
+        for j in range(C):
+            y[j] = (x[j] - m) - lse
+        return m + lse
+    for j in range(C):
+        y[j] = f_exp(x[j] - m)
+    for j in range(C):
+        s = s + y[j]
+    inv = 1 / s
+    for j in range(C):
+        y[j] = y[j] * inv
+    return m + f_log(s)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+cdef void rows_impl(RowCtx* c, const floating* A, const floating* B, floating* O,
+                    const floating* W, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t C = c.cols, i, j, k
+    cdef const floating* a
+    cdef const floating* bb
+    cdef floating* o
+    cdef floating s, p, wt, coef_t, coef_s, wsum, ls, scale, q
+    cdef double acc, acc2
+    cdef int64_t t
+    ls = <floating>c.ls
+    for i in range(lo, hi):
+        a = A + i * C
+        o = O + i * C
+        if c.op == R_SOFTMAX_FWD:
+            row_log_softmax(a, o, C, False)
+        elif c.op == R_LSM_FWD:
+            row_log_softmax(a, o, C, True)
+        elif c.op == R_SOFTMAX_BWD:          # a = y, B = gy
+            bb = B + i * C
+            s = 0
+            for j in range(C):
+                s = s + bb[j] * a[j]
+            for j in range(C):
+                o[j] = a[j] * (bb[j] - s)
+        elif c.op == R_LSM_BWD:              # a = y (log-probs), B = gy
+            bb = B + i * C
+            s = 0
+            for j in range(C):
+                s = s + bb[j]
+            for j in range(C):
+                o[j] = bb[j] - f_exp(a[j]) * s
+        elif c.op == R_CE_FWD:               # a = logits, O = lsm out
+            row_log_softmax(a, o, C, True)
+            t = c.target[i]
+            if t == c.ignore:
+                c.row_loss[i] = 0
+                c.row_aux[i] = 0
+                continue
+            wt = W[t] if W != NULL else 1
+            acc = -<double>wt * o[t] * (1 - c.ls)
+            if c.ls > 0:
+                acc2 = 0
+                if W != NULL:
+                    for j in range(C):
+                        acc2 -= W[j] * o[j]
+                else:
+                    for j in range(C):
+                        acc2 -= o[j]
+                acc += acc2 * (c.ls / C)
+            c.row_loss[i] = acc
+            c.row_aux[i] = wt
+        elif c.op == R_CE_BWD:               # a = lsm, O = glogits
+            t = c.target[i]
+            if t == c.ignore:
+                for j in range(C):
+                    o[j] = 0
+                continue
+            scale = <floating>c.scale if c.gvec == NULL else (<floating*>c.gvec)[i]
+            wt = W[t] if W != NULL else 1
+            coef_t = scale * wt * (1 - ls)
+            coef_s = scale * (ls / C)
+            if ls > 0:
+                if W != NULL:
+                    wsum = 0
+                    for j in range(C):
+                        wsum = wsum + W[j]
+                    for j in range(C):
+                        p = f_exp(a[j])
+                        o[j] = coef_t * p + coef_s * (wsum * p - W[j])
+                else:
+                    for j in range(C):
+                        p = f_exp(a[j])
+                        o[j] = coef_t * p + coef_s * (C * p - 1)
+            else:
+                for j in range(C):
+                    o[j] = coef_t * f_exp(a[j])
+            o[t] = o[t] - coef_t
+        elif c.op == R_CEP_FWD:              # a = logits, B = target probs, O = lsm
+            bb = B + i * C
+            row_log_softmax(a, o, C, True)
+            acc = 0
+            for j in range(C):
+                q = bb[j] * (1 - ls) + ls / C if ls > 0 else bb[j]
+                if W != NULL:
+                    acc -= o[j] * q * W[j]
+                else:
+                    acc -= o[j] * q
+            c.row_loss[i] = acc
+        elif c.op == R_CEP_BWD:              # a = lsm, B = target probs, O = glogits
+            bb = B + i * C
+            scale = <floating>c.scale if c.gvec == NULL else (<floating*>c.gvec)[i]
+            s = 0
+            for j in range(C):
+                q = bb[j] * (1 - ls) + ls / C if ls > 0 else bb[j]
+                s = s + (q * W[j] if W != NULL else q)
+            for j in range(C):
+                q = bb[j] * (1 - ls) + ls / C if ls > 0 else bb[j]
+                if W != NULL:
+                    q = q * W[j]
+                o[j] = scale * (f_exp(a[j]) * s - q)
+        elif c.op == R_NLL_BWD:              # O = glogp
+            for j in range(C):
+                o[j] = 0
+            t = c.target[i]
+            if t != c.ignore:
+                scale = <floating>c.scale if c.gvec == NULL else (<floating*>c.gvec)[i]
+                wt = W[t] if W != NULL else 1
+                o[t] = -wt * scale
+        elif c.op == R_PRELU_FWD:            # row i = (outer, channel); W = weight
+            wt = W[i % c.channels] if c.channels > 1 else W[0]
+            for j in range(C):
+                o[j] = a[j] if a[j] > 0 else wt * a[j]
+        elif c.op == R_PRELU_BWD:            # a = x, B = gy, O = gx; row_aux = gw partial
+            bb = B + i * C
+            wt = W[i % c.channels] if c.channels > 1 else W[0]
+            acc = 0
+            for j in range(C):
+                if a[j] > 0:
+                    o[j] = bb[j]
+                else:
+                    o[j] = wt * bb[j]
+                    acc += <double>(a[j] * bb[j])
+            c.row_aux[i] = acc
+
+
+cdef void rows_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef RowCtx* c = <RowCtx*>vctx
+    if c.f64:
+        rows_impl(c, <const double*>c.a, <const double*>c.b, <double*>c.out,
+                  <const double*>c.w, lo, hi)
+    else:
+        rows_impl(c, <const float*>c.a, <const float*>c.b, <float*>c.out,
+                  <const float*>c.w, lo, hi)
+
+
+cdef void _row_init(RowCtx* c, int op, int typenum, Py_ssize_t cols):
+    c.op = op; c.f64 = typenum == cnp.NPY_FLOAT64; c.cols = cols; c.channels = 1
+    c.a = c.b = c.out = c.w = NULL
+    c.target = NULL; c.ignore = -100; c.ls = 0; c.scale = 0; c.gvec = NULL
+    c.row_loss = NULL; c.row_aux = NULL
+
+
+cdef _softmax_common(int op, x, y, out):
+    cdef Py_ssize_t rows, cols
+    cdef int t = _typenum(x, "x")
+    cdef RowCtx c
+    _matrix(x, "x", t, &rows, &cols)
+    _row_init(&c, op, t, cols)
+    c.a = _arr(x, "x", t, rows * cols, False)
+    if y is not None:
+        c.b = _arr(y, "gy", t, rows * cols, False)
+    c.out = _arr(out, "out", t, rows * cols, True)
+    if cols == 0:
+        return
+    with nogil:
+        run_blocks(rows_range, &c, rows, cols)
+
+
+def softmax_forward(x, y):
+    """y = softmax(x) over the last axis of a 2-D C-contiguous (rows, cols) array."""
+    _softmax_common(R_SOFTMAX_FWD, x, None, y)
+
+
+def softmax_backward(y, gy, gx):
+    """gx = y * (gy - sum(gy * y)) per row."""
+    _softmax_common(R_SOFTMAX_BWD, y, gy, gx)
+
+
+def log_softmax_forward(x, y):
+    _softmax_common(R_LSM_FWD, x, None, y)
+
+
+def log_softmax_backward(y, gy, gx):
+    """gx = gy - exp(y) * sum(gy) per row (y = log_softmax output)."""
+    _softmax_common(R_LSM_BWD, y, gy, gx)
+
+
+# ---- cross entropy / nll ---------------------------------------------------
+cdef int _reduction(str reduction) except -1:
+    if reduction == "none":
+        return 0
+    if reduction == "mean":
+        return 1
+    if reduction == "sum":
+        return 2
+    raise ValueError(f"reduction must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+cdef const int64_t* _targets(object target, Py_ssize_t n, Py_ssize_t C, int64_t ignore) except NULL:
+    if not isinstance(target, cnp.ndarray):
+        raise TypeError(f"target must be a numpy.ndarray, got {type(target).__name__}")
+    cdef cnp.ndarray ta = <cnp.ndarray>target
+    if cnp.PyArray_TYPE(ta) != cnp.NPY_INT64:
+        raise TypeError(f"target must be int64, got {ta.dtype}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(ta) or cnp.PyArray_NDIM(ta) != 1:
+        raise ValueError("target must be a 1-D C-contiguous array")
+    if cnp.PyArray_DIM(ta, 0) != n:
+        raise ValueError(f"target has {cnp.PyArray_DIM(ta, 0)} entries, expected {n}")
+    cdef const int64_t* tp = <const int64_t*>cnp.PyArray_DATA(ta)
+    cdef Py_ssize_t i, bad = -1
+    with nogil:
+        for i in range(n):
+            if tp[i] != ignore and (tp[i] < 0 or tp[i] >= C):
+                bad = i
+                break
+    if bad >= 0:
+        raise IndexError(f"Target {tp[bad]} is out of bounds (n_classes={C}, "
+                         f"ignore_index={ignore}) at position {bad}")
+    if tp == NULL:
+        return <const int64_t*>1
+    return tp
+
+
+cdef void* _weight(object weight, int t, Py_ssize_t C) except? NULL:
+    if weight is None:
+        return NULL
+    return _arr(weight, "weight", t, C, False)
+
+
+cdef double _sum_serial(double* v, Py_ssize_t n) noexcept nogil:
+    cdef double s = 0
+    cdef Py_ssize_t i
+    for i in range(n):
+        s += v[i]
+    return s
+
+
+def cross_entropy_forward(logits, target, weight, long ignore_index, double label_smoothing,
+                          str reduction, lsm_out):
+    """Fused log_softmax + nll (+ label smoothing). Returns float or (N,) array."""
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(logits, "logits")
+    cdef Py_ssize_t N, C
+    cdef RowCtx c
+    _matrix(logits, "logits", t, &N, &C)
+    if not (0.0 <= label_smoothing <= 1.0):
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    _row_init(&c, R_CE_FWD, t, C)
+    c.a = _arr(logits, "logits", t, N * C, False)
+    c.out = _arr(lsm_out, "lsm_out", t, N * C, True)
+    c.w = _weight(weight, t, C)
+    c.target = _targets(target, N, C, ignore_index)
+    c.ignore = ignore_index
+    c.ls = label_smoothing
+    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
+    cdef cnp.ndarray rw = np.empty(N, dtype=np.float64)
+    c.row_loss = <double*>cnp.PyArray_DATA(rl)
+    c.row_aux = <double*>cnp.PyArray_DATA(rw)
+    cdef double total = 0, wtot = 0
+    with nogil:
+        if C > 0:
+            run_blocks(rows_range, &c, N, C)
+        total = _sum_serial(c.row_loss, N)
+        wtot = _sum_serial(c.row_aux, N)
+    if red == 0:
+        return rl.astype(logits.dtype)
+    if red == 2:
+        return total
+    return total / wtot if wtot != 0 else float("nan")
+
+
+def cross_entropy_backward(lsm, target, weight, long ignore_index, double label_smoothing,
+                           str reduction, gout, glogits):
+    """glogits = d loss / d logits given the saved log_softmax `lsm`."""
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(lsm, "lsm")
+    cdef Py_ssize_t N, C, i
+    cdef RowCtx c
+    cdef double wtot = 0
+    _matrix(lsm, "lsm", t, &N, &C)
+    _row_init(&c, R_CE_BWD, t, C)
+    c.a = _arr(lsm, "lsm", t, N * C, False)
+    c.out = _arr(glogits, "glogits", t, N * C, True)
+    c.w = _weight(weight, t, C)
+    c.target = _targets(target, N, C, ignore_index)
+    c.ignore = ignore_index
+    c.ls = label_smoothing
+    cdef const float* wf = <const float*>c.w
+    cdef const double* wd = <const double*>c.w
+    if red == 0:
+        c.gvec = _arr(gout, "gout", t, N, False)
+    else:
+        c.scale = float(gout)
+        if red == 1:
+            with nogil:
+                for i in range(N):
+                    if c.target[i] != ignore_index:
+                        wtot += (1.0 if c.w == NULL else (wd[c.target[i]] if c.f64 else wf[c.target[i]]))
+            c.scale = c.scale / wtot if wtot != 0 else 0.0
+    if C == 0:
+        return
+    with nogil:
+        run_blocks(rows_range, &c, N, C)
+
+
+def cross_entropy_prob_forward(logits, target_probs, weight, double label_smoothing,
+                               str reduction, lsm_out):
+    """Cross entropy with class-probability targets (N, C); mean divides by N."""
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(logits, "logits")
+    cdef Py_ssize_t N, C
+    cdef RowCtx c
+    _matrix(logits, "logits", t, &N, &C)
+    _row_init(&c, R_CEP_FWD, t, C)
+    c.a = _arr(logits, "logits", t, N * C, False)
+    c.b = _arr(target_probs, "target_probs", t, N * C, False)
+    c.out = _arr(lsm_out, "lsm_out", t, N * C, True)
+    c.w = _weight(weight, t, C)
+    c.ls = label_smoothing
+    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
+    c.row_loss = <double*>cnp.PyArray_DATA(rl)
+    cdef double total = 0
+    with nogil:
+        if C > 0:
+            run_blocks(rows_range, &c, N, C)
+        total = _sum_serial(c.row_loss, N)
+    if red == 0:
+        return rl.astype(logits.dtype)
+    if red == 2:
+        return total
+    return total / N if N > 0 else float("nan")
+
+
+def cross_entropy_prob_backward(lsm, target_probs, weight, double label_smoothing,
+                                str reduction, gout, glogits):
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(lsm, "lsm")
+    cdef Py_ssize_t N, C
+    cdef RowCtx c
+    _matrix(lsm, "lsm", t, &N, &C)
+    _row_init(&c, R_CEP_BWD, t, C)
+    c.a = _arr(lsm, "lsm", t, N * C, False)
+    c.b = _arr(target_probs, "target_probs", t, N * C, False)
+    c.out = _arr(glogits, "glogits", t, N * C, True)
+    c.w = _weight(weight, t, C)
+    c.ls = label_smoothing
+    if red == 0:
+        c.gvec = _arr(gout, "gout", t, N, False)
+    else:
+        c.scale = float(gout) / (N if red == 1 and N > 0 else 1)
+    if C == 0:
+        return
+    with nogil:
+        run_blocks(rows_range, &c, N, C)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void nll_rows(const floating* logp, const floating* W, const int64_t* tg, int64_t ignore,
+                   Py_ssize_t N, Py_ssize_t C, double* loss, double* wts) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating wt
+    for i in range(N):
+        if tg[i] == ignore:
+            loss[i] = 0
+            wts[i] = 0
+        else:
+            wt = W[tg[i]] if W != NULL else 1
+            loss[i] = -<double>(wt * logp[i * C + tg[i]])
+            wts[i] = wt
+
+
+def nll_loss_forward(logp, target, weight, long ignore_index, str reduction):
+    """-w[t] * logp[i, t]; mean divides by the summed weights of non-ignored targets."""
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(logp, "logp")
+    cdef Py_ssize_t N, C
+    _matrix(logp, "logp", t, &N, &C)
+    cdef void* lp = _arr(logp, "logp", t, N * C, False)
+    cdef void* w = _weight(weight, t, C)
+    cdef const int64_t* tg = _targets(target, N, C, ignore_index)
+    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
+    cdef cnp.ndarray rw = np.empty(N, dtype=np.float64)
+    cdef double* pl = <double*>cnp.PyArray_DATA(rl)
+    cdef double* pw = <double*>cnp.PyArray_DATA(rw)
+    cdef double total, wtot
+    with nogil:
+        if t == cnp.NPY_FLOAT64:
+            nll_rows(<const double*>lp, <const double*>w, tg, ignore_index, N, C, pl, pw)
+        else:
+            nll_rows(<const float*>lp, <const float*>w, tg, ignore_index, N, C, pl, pw)
+        total = _sum_serial(pl, N)
+        wtot = _sum_serial(pw, N)
+    if red == 0:
+        return rl.astype(logp.dtype)
+    if red == 2:
+        return total
+    return total / wtot if wtot != 0 else float("nan")
+
+
+def nll_loss_backward(target, weight, long ignore_index, str reduction, gout, glogp):
+    """Writes glogp (N, C) (zeroed here) for nll_loss."""
+    cdef int red = _reduction(reduction)
+    cdef int t = _typenum(glogp, "glogp")
+    cdef Py_ssize_t N, C, i
+    cdef RowCtx c
+    cdef double wtot = 0
+    _matrix(glogp, "glogp", t, &N, &C)
+    _row_init(&c, R_NLL_BWD, t, C)
+    c.out = _arr(glogp, "glogp", t, N * C, True)
+    c.a = c.out
+    c.w = _weight(weight, t, C)
+    c.target = _targets(target, N, C, ignore_index)
+    c.ignore = ignore_index
+    cdef const float* wf = <const float*>c.w
+    cdef const double* wd = <const double*>c.w
+    if red == 0:
+        c.gvec = _arr(gout, "gout", t, N, False)
+    else:
+        c.scale = float(gout)
+        if red == 1:
+            with nogil:
+                for i in range(N):
+                    if c.target[i] != ignore_index:
+                        wtot += (1.0 if c.w == NULL else (wd[c.target[i]] if c.f64 else wf[c.target[i]]))
+            c.scale = c.scale / wtot if wtot != 0 else 0.0
+    if C == 0:
+        return
+    with nogil:
+        run_blocks(rows_range, &c, N, C)
+
+
+# ---- prelu -----------------------------------------------------------------
+def prelu_forward(x, w, y, Py_ssize_t inner, Py_ssize_t channels):
+    """x viewed as (outer, channels, inner); w has `channels` elements or 1."""
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef RowCtx c
+    if inner < 0 or channels < 1 or (n and n % (inner * channels) != 0) or (inner == 0 and n):
+        raise ValueError(f"x of size {n} cannot be viewed as (outer, {channels}, {inner})")
+    cdef Py_ssize_t nw = cnp.PyArray_SIZE(<cnp.ndarray>w) if isinstance(w, cnp.ndarray) else -1
+    if nw != 1 and nw != channels:
+        raise ValueError(f"w must have {channels} elements or 1, got {nw}")
+    _row_init(&c, R_PRELU_FWD, t, inner)
+    c.channels = channels if nw > 1 else 1
+    c.a = _arr(x, "x", t, n, False)
+    c.w = _arr(w, "w", t, nw, False)
+    c.out = _arr(y, "y", t, n, True)
+    if n == 0:
+        return
+    with nogil:
+        run_blocks(rows_range, &c, n // inner, inner)
+
+
+def prelu_backward(x, w, gy, gx, gw, Py_ssize_t inner, Py_ssize_t channels):
+    """gx = gy * (x > 0 ? 1 : w[c]); gw[c] = sum over x <= 0 of x * gy (gw overwritten)."""
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef RowCtx c
+    cdef Py_ssize_t i, rows, nw
+    if inner < 0 or channels < 1 or (n and n % (inner * channels) != 0) or (inner == 0 and n):
+        raise ValueError(f"x of size {n} cannot be viewed as (outer, {channels}, {inner})")
+    nw = cnp.PyArray_SIZE(<cnp.ndarray>w) if isinstance(w, cnp.ndarray) else -1
+    if nw != 1 and nw != channels:
+        raise ValueError(f"w must have {channels} elements or 1, got {nw}")
+    _row_init(&c, R_PRELU_BWD, t, inner)
+    c.channels = channels if nw > 1 else 1
+    c.a = _arr(x, "x", t, n, False)
+    c.w = _arr(w, "w", t, nw, False)
+    c.b = _arr(gy, "gy", t, n, False)
+    c.out = _arr(gx, "gx", t, n, True)
+    cdef void* gwp = _arr(gw, "gw", t, nw, True)
+    rows = n // inner if inner else 0
+    cdef cnp.ndarray part = np.zeros(rows, dtype=np.float64)
+    c.row_aux = <double*>cnp.PyArray_DATA(part)
+    cdef double* acc = <double*>malloc(nw * sizeof(double))
+    if acc == NULL:
+        raise MemoryError()
+    with nogil:
+        if rows:
+            run_blocks(rows_range, &c, rows, inner)
+        for i in range(nw):
+            acc[i] = 0
+        for i in range(rows):        # fixed order: identical for any thread count
+            acc[i % c.channels] += c.row_aux[i]
+        for i in range(nw):
+            if c.f64:
+                (<double*>gwp)[i] = acc[i]
+            else:
+                (<float*>gwp)[i] = <float>acc[i]
+    free(acc)
+
+
+# ---------------------------------------------------------------------------
+# 4. elementwise losses
+# ---------------------------------------------------------------------------
+cdef dict _LOSS_CODE = {
+    "mse": L_MSE, "l1": L_L1, "smooth_l1": L_SMOOTH_L1, "huber": L_HUBER,
+    "binary_cross_entropy": L_BCE, "binary_cross_entropy_with_logits": L_BCE_LOGITS,
+    "kl_div": L_KL_DIV,
+}
+
+LOSSES = {
+    "mse": {"params": ()},
+    "l1": {"params": ()},
+    "smooth_l1": {"params": (("beta", 1.0),)},
+    "huber": {"params": (("delta", 1.0),)},
+    "binary_cross_entropy": {"params": ()},
+    "binary_cross_entropy_with_logits": {"params": ()},
+    "kl_div": {"params": (("log_target", 0.0),)},
+}
+
+
+cdef int _loss_code(str name) except -1:
+    try:
+        return _LOSS_CODE[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(_LOSS_CODE)}") from None
+
+
+
+
+cdef void* _pos_weight(object pw, int t, Py_ssize_t n, list keep) except NULL:
+    """pos_weight or, when None, a buffer of ones (bce_logits formula uses it)."""
+    if pw is not None:
+        return _arr(pw, "pos_weight", t, n, False)
+    ones = np.ones(n, dtype=np.float64 if t == cnp.NPY_FLOAT64 else np.float32)
+    keep.append(ones)
+    return _arr(ones, "pos_weight", t, n, False)
+
+
+cdef _loss_fwd(int op, x, t, pw, out, double a, double b):
+    cdef int tn = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef EwCtx c
+    cdef list keep = []
+    c.kind = K_LOSS_FWD; c.op = op; c.f64 = tn == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.p0 = _arr(x, "x", tn, n, False)
+    c.p1 = _arr(t, "t", tn, n, False)
+    c.out = _arr(out, "out", tn, n, True)
+    c.p2 = c.p0
+    c.p3 = _pos_weight(pw, tn, n, keep) if op == L_BCE_LOGITS else c.p0
+    with nogil:
+        _run_ew(&c, n)
+
+
+cdef _loss_bwd(int op, x, t, pw, gout, gx, gt, double a, double b):
+    cdef int tn = _typenum(x, "x")
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef EwCtx c
+    cdef list keep = []
+    c.kind = K_LOSS_GX; c.op = op; c.f64 = tn == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.p0 = _arr(x, "x", tn, n, False)
+    c.p1 = _arr(t, "t", tn, n, False)
+    c.p2 = _arr(gout, "gout", tn, n, False)
+    c.p3 = _pos_weight(pw, tn, n, keep) if op == L_BCE_LOGITS else c.p0
+    cdef void* gxp = _arr(gx, "gx", tn, n, True) if gx is not None else NULL
+    cdef void* gtp = _arr(gt, "gt", tn, n, True) if gt is not None else NULL
+    with nogil:
+        if gtp != NULL:          # target grad first: gx may alias gout, gt may not
+            c.kind = K_LOSS_GT
+            c.out = gtp
+            _run_ew(&c, n)
+        if gxp != NULL:
+            c.kind = K_LOSS_GX
+            c.out = gxp
+            _run_ew(&c, n)
+
+
+def loss_forward(str name, x, t, out, double a=0.0, double b=0.0):
+    """Per-element loss into out (x, t, out: same dtype and size)."""
+    _loss_fwd(_loss_code(name), x, t, None, out, a, b)
+
+
+def loss_backward(str name, x, t, gout, gx, gt, double a=0.0, double b=0.0):
+    """gx (and gt when not None) from the per-element upstream gradient gout."""
+    _loss_bwd(_loss_code(name), x, t, None, gout, gx, gt, a, b)
+
+
+def bce_logits_forward(x, t, pos_weight, out):
+    """Stable BCE-with-logits; pos_weight None or already broadcast to x's shape."""
+    _loss_fwd(L_BCE_LOGITS, x, t, pos_weight, out, 0.0, 0.0)
+
+
+def bce_logits_backward(x, t, pos_weight, gout, gx, gt=None):
+    _loss_bwd(L_BCE_LOGITS, x, t, pos_weight, gout, gx, gt, 0.0, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# 5. optimisers (torch.optim single-tensor update rules, scalars cast to dtype)
+# ---------------------------------------------------------------------------
+cdef struct OptCtx:
+    int f64
+    int kind             # 0 sgd, 1 adam
+    void* p
+    void* g
+    void* m              # momentum buffer / exp_avg
+    void* v              # exp_avg_sq
+    double lr, momentum, dampening, wd, eps, beta1, beta2, step_size, bc2_sqrt
+    bint nesterov, first, decoupled
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+cdef void opt_impl(OptCtx* c, floating* p, const floating* g, floating* m, floating* v,
+                   Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef floating gi, bi, denom
+    cdef floating lr = <floating>c.lr, neg_lr = <floating>(-c.lr)
+    cdef floating wd = <floating>c.wd, mom = <floating>c.momentum
+    cdef floating damp1 = <floating>(1 - c.dampening)
+    cdef floating w1 = <floating>(1 - c.beta1), b2 = <floating>c.beta2
+    cdef floating w2 = <floating>(1 - c.beta2), eps = <floating>c.eps
+    cdef floating decay = <floating>(1 - c.lr * c.wd)
+    cdef floating neg_step = <floating>(-c.step_size), bc2s = <floating>c.bc2_sqrt
+    if c.kind == 0:
+        for i in range(lo, hi):
+            gi = g[i]
+            if c.wd != 0:
+                gi = gi + wd * p[i]
+            if c.momentum != 0:
+                if c.first:
+                    bi = gi
+                else:
+                    bi = m[i] * mom
+                    bi = bi + damp1 * gi
+                m[i] = bi
+                if c.nesterov:
+                    gi = gi + mom * bi
+                else:
+                    gi = bi
+            p[i] = p[i] + neg_lr * gi
+    else:
+        for i in range(lo, hi):
+            gi = g[i]
+            if c.wd != 0:
+                if c.decoupled:
+                    p[i] = p[i] * decay
+                else:
+                    gi = gi + wd * p[i]
+            m[i] = m[i] + w1 * (gi - m[i])                    # lerp_(grad, 1 - beta1)
+            v[i] = v[i] * b2
+            v[i] = v[i] + w2 * gi * gi                        # addcmul_(g, g, 1 - beta2)
+            denom = f_sqrt(v[i]) / bc2s + eps
+            p[i] = p[i] + neg_step * m[i] / denom             # addcdiv_(m, denom, -step_size)
+
+
+cdef void opt_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef OptCtx* c = <OptCtx*>vctx
+    if c.f64:
+        opt_impl(c, <double*>c.p, <const double*>c.g, <double*>c.m, <double*>c.v, lo, hi)
+    else:
+        opt_impl(c, <float*>c.p, <const float*>c.g, <float*>c.m, <float*>c.v, lo, hi)
+
+
+cdef _opt_run(list params, list grads, list bufs1, list bufs2, OptCtx* proto, bint need1, bint need2):
+    cdef Py_ssize_t k, n, np_ = len(params)
+    for nm, lst in (("grads", grads), ("bufs", bufs1), ("exp_avg_sqs", bufs2)):
+        if lst is not None and len(lst) != np_:
+            raise ValueError(f"{nm} has {len(lst)} entries, expected {np_} (one per param)")
+    cdef OptCtx* ctxs = <OptCtx*>malloc((np_ if np_ else 1) * sizeof(OptCtx))
+    cdef Py_ssize_t* sizes = <Py_ssize_t*>malloc((np_ if np_ else 1) * sizeof(Py_ssize_t))
+    if ctxs == NULL or sizes == NULL:
+        free(ctxs); free(sizes)
+        raise MemoryError()
+    try:
+        for k in range(np_):
+            p = params[k]
+            t = _typenum(p, f"params[{k}]")
+            n = cnp.PyArray_SIZE(<cnp.ndarray>p)
+            ctxs[k] = proto[0]
+            ctxs[k].f64 = t == cnp.NPY_FLOAT64
+            ctxs[k].p = _arr(p, f"params[{k}]", t, n, True)
+            ctxs[k].g = _arr(grads[k], f"grads[{k}]", t, n, False)
+            ctxs[k].m = _arr(bufs1[k], f"bufs[{k}]", t, n, True) if need1 else ctxs[k].p
+            ctxs[k].v = _arr(bufs2[k], f"exp_avg_sqs[{k}]", t, n, True) if need2 else ctxs[k].p
+            sizes[k] = n
+        with nogil:
+            for k in range(np_):
+                run_blocks(opt_range, &ctxs[k], sizes[k], 1)
+    finally:
+        free(ctxs)
+        free(sizes)
+
+
+def sgd_step(list params, list grads, list bufs, double lr, double momentum, double dampening,
+             double weight_decay, bint nesterov, bint first_step):
+    """torch.optim.SGD (single-tensor): first_step initialises bufs to the grad."""
+    cdef OptCtx c
+    if nesterov and (momentum <= 0 or dampening != 0):
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+    c.kind = 0; c.lr = lr; c.momentum = momentum; c.dampening = dampening
+    c.wd = weight_decay; c.nesterov = nesterov; c.first = first_step
+    c.eps = c.beta1 = c.beta2 = c.step_size = c.bc2_sqrt = 0; c.decoupled = False
+    _opt_run(params, grads, bufs if momentum != 0 else None, None, &c, momentum != 0, False)
+
+
+def adam_step(list params, list grads, list exp_avgs, list exp_avg_sqs, double lr, double beta1,
+              double beta2, double eps, double weight_decay, bint decoupled, long step):
+    """torch.optim.Adam / AdamW (decoupled=True) single-tensor update; `step` is the
+    1-based step count after increment."""
+    cdef OptCtx c
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    c.kind = 1; c.lr = lr; c.beta1 = beta1; c.beta2 = beta2; c.eps = eps
+    c.wd = weight_decay; c.decoupled = decoupled
+    c.step_size = lr / bias_correction1
+    c.bc2_sqrt = bias_correction2 ** 0.5
+    c.momentum = c.dampening = 0; c.nesterov = False; c.first = False
+    _opt_run(params, grads, exp_avgs, exp_avg_sqs, &c, True, True)

@@ -1,0 +1,598 @@
+"""Kernel tests: values and gradients against torch (the oracle)."""
+import numpy as np
+import pytest
+
+K = pytest.importorskip("fastad._kernels")
+torch = pytest.importorskip("torch")
+F = torch.nn.functional
+
+DTYPES = [np.float32, np.float64]
+TOL = {np.float32: dict(rtol=2e-5, atol=2e-6), np.float64: dict(rtol=1e-11, atol=1e-13)}
+
+
+def close(a, b, dt, scale=1.0):
+    tol = TOL[dt]
+    np.testing.assert_allclose(a, b, rtol=tol["rtol"] * scale, atol=tol["atol"] * scale,
+                               equal_nan=True)
+
+
+def special_inputs(dt, n=2000, seed=0):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([
+        rng.standard_normal(n) * 4,
+        rng.uniform(-1e-3, 1e-3, 50),
+        [0.0, -0.0, -3, 3, 6, -1, 1, 20, 0.625, -0.625, 100, -100, 1e4, -1e4, 88.5, -88.5,
+         -104, 710, -745, np.inf, -np.inf, np.nan],
+    ])
+    return np.ascontiguousarray(x.astype(dt))
+
+
+TORCH_ACT = {
+    "sigmoid": lambda t, a, b: torch.sigmoid(t),
+    "tanh": lambda t, a, b: torch.tanh(t),
+    "relu": lambda t, a, b: F.relu(t),
+    "relu6": lambda t, a, b: F.relu6(t),
+    "hardtanh": lambda t, a, b: F.hardtanh(t, a, b),
+    "leaky_relu": lambda t, a, b: F.leaky_relu(t, a),
+    "elu": lambda t, a, b: F.elu(t, a),
+    "selu": lambda t, a, b: F.selu(t),
+    "celu": lambda t, a, b: F.celu(t, a),
+    "gelu": lambda t, a, b: F.gelu(t),
+    "gelu_tanh": lambda t, a, b: F.gelu(t, approximate="tanh"),
+    "silu": lambda t, a, b: F.silu(t),
+    "mish": lambda t, a, b: F.mish(t),
+    "softplus": lambda t, a, b: F.softplus(t, a, b),
+    "softsign": lambda t, a, b: F.softsign(t),
+    "logsigmoid": lambda t, a, b: F.logsigmoid(t),
+    "hardsigmoid": lambda t, a, b: F.hardsigmoid(t),
+    "hardswish": lambda t, a, b: F.hardswish(t),
+    "exp": lambda t, a, b: torch.exp(t),
+    "log": lambda t, a, b: torch.log(t),
+    "sqrt": lambda t, a, b: torch.sqrt(t),
+    "sin": lambda t, a, b: torch.sin(t),
+    "cos": lambda t, a, b: torch.cos(t),
+    "abs": lambda t, a, b: torch.abs(t),
+    "neg": lambda t, a, b: torch.neg(t),
+}
+
+# (name, a, b) cases: defaults plus non-default parameters
+ACT_CASES = [(n, *[p[1] for p in K.ACTIVATIONS[n]["params"]], *([0.0] * (2 - len(K.ACTIVATIONS[n]["params"]))))
+             for n in K.ACTIVATIONS]
+ACT_CASES += [("hardtanh", -2.0, 3.0), ("leaky_relu", 0.2, 0.0), ("leaky_relu", -0.5, 0.0),
+              ("elu", 0.5, 0.0), ("elu", -0.7, 0.0), ("celu", 2.0, 0.0), ("celu", -1.5, 0.0),
+              ("softplus", 2.0, 5.0), ("softplus", 0.5, 1.0)]
+
+
+def torch_act(name, x, gy, a, b):
+    xt = torch.tensor(x, requires_grad=True)
+    yt = TORCH_ACT[name](xt, a, b)
+    yt.backward(torch.tensor(gy))
+    return yt.detach().numpy(), xt.grad.numpy()
+
+
+def test_activation_table_format():
+    assert set(K.ACTIVATIONS) == set(TORCH_ACT)
+    for name, spec in K.ACTIVATIONS.items():
+        assert spec["saves"] in ("x", "y", "xy", "")
+        assert isinstance(spec["params"], tuple)
+        for p in spec["params"]:
+            assert isinstance(p[0], str) and isinstance(p[1], float)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name,a,b", ACT_CASES)
+def test_activation_vs_torch(name, a, b, dt):
+    x = special_inputs(dt)
+    if name == "elu" and a < 0 or name == "celu" and a < 0:
+        x = x[np.abs(x) < 50]          # torch's own value for huge |x| is inf*0 noise
+    x = np.ascontiguousarray(x)
+    gy = np.random.default_rng(1).standard_normal(x.size).astype(dt)
+    y = np.empty_like(x)
+    K.activation_forward(name, x, y, a, b)
+    y_ref, gx_ref = torch_act(name, x, gy, a, b)
+    close(y, y_ref, dt, 4)
+    saves = K.ACTIVATIONS[name]["saves"]
+    gx = np.full_like(x, 7.0)
+    K.activation_backward(name, x if "x" in saves or name in ("elu", "celu") else None,
+                          y if "y" in saves else None, gy, gx, a, b)
+    keep = np.ones(x.size, bool)
+    if name in ("relu6", "hardtanh", "elu", "selu", "celu", "hardswish"):
+        # at NaN input torch's own backward differs between its SIMD body and scalar
+        # tail (and between dtypes): gy, 0 or NaN; ours is checked in test_nan_backward
+        keep = ~np.isnan(x)
+    close(gx[keep], gx_ref[keep], dt, 20)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name", ["elu", "selu", "celu"])
+def test_elu_family_from_x_equals_from_y(name, dt):
+    x = special_inputs(dt)[:2000]
+    gy = np.random.default_rng(2).standard_normal(x.size).astype(dt)
+    y = np.empty_like(x)
+    K.activation_forward(name, x, y, 1.3)
+    g1, g2 = np.empty_like(x), np.empty_like(x)
+    K.activation_backward(name, None, y, gy, g1, 1.3)
+    K.activation_backward(name, x, None, gy, g2, 1.3)
+    close(g1, g2, dt, 50)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_activation_in_place(dt):
+    x = special_inputs(dt)
+    ref = np.empty_like(x)
+    K.activation_forward("sigmoid", x, ref)
+    K.activation_forward("sigmoid", x, x)
+    np.testing.assert_array_equal(x, ref)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "softplus", "logsigmoid", "silu", "mish",
+                                  "gelu_tanh", "exp"])
+def test_stability_limits(name, dt):
+    x = np.array([-1e4, -100, 100, 1e4], dtype=dt)
+    a, b = (1.0, 20.0) if name == "softplus" else (0.0, 0.0)
+    y = np.empty_like(x)
+    K.activation_forward(name, x, y, a, b)
+    y_ref, g_ref = torch_act(name, x, np.ones_like(x), a, b)
+    if name != "exp":
+        assert np.all(np.isfinite(y))
+    close(y, y_ref, dt, 4)
+    gx = np.empty_like(x)
+    K.activation_backward(name, x, y, np.ones_like(x), gx, a, b)
+    assert not np.any(np.isnan(gx))
+    close(gx, g_ref, dt, 4)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_exp_tanh_accuracy_dense(dt):
+    """The vectorised exp/tanh polynomials: dense sweep including the subnormal range."""
+    lim = 88.0 if dt == np.float32 else 709.0
+    x = np.linspace(-lim - 15, lim, 200001).astype(dt)
+    y = np.empty_like(x)
+    K.activation_forward("exp", x, y)
+    close(y, np.exp(x.astype(np.float64)).astype(dt), dt, 3)
+    x = np.linspace(-12, 12, 200001).astype(dt)
+    K.activation_forward("tanh", x, y[:x.size])
+    close(y[:x.size], np.tanh(x.astype(np.float64)).astype(dt), dt, 3)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_nan_propagates(dt):
+    x = np.full(8, np.nan, dtype=dt)
+    for name in K.ACTIVATIONS:
+        a, b = ([p[1] for p in K.ACTIVATIONS[name]["params"]] + [0.0, 0.0])[:2]
+        y = np.zeros_like(x)
+        K.activation_forward(name, x, y, a, b)
+        assert np.all(np.isnan(y)), name
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_nan_backward_is_deterministic(dt):
+    """NaN inputs never crash and give the same gradient in every position."""
+    x = np.full(37, np.nan, dtype=dt)
+    gy = np.ones_like(x)
+    for name in K.ACTIVATIONS:
+        a, b = ([p[1] for p in K.ACTIVATIONS[name]["params"]] + [0.0, 0.0])[:2]
+        y, gx = np.empty_like(x), np.empty_like(x)
+        K.activation_forward(name, x, y, a, b)
+        K.activation_backward(name, x, y, gy, gx, a, b)
+        np.testing.assert_array_equal(gx, np.full_like(gx, gx[0]))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_rrelu_prelu(dt):
+    rng = np.random.default_rng(3)
+    x = special_inputs(dt)[:1500].copy()
+    x[:10] = 0
+    slopes = rng.uniform(0.1, 0.3, x.size).astype(dt)
+    y = np.empty_like(x)
+    K.rrelu_forward(x, slopes, y)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch.where(xt > 0, xt, xt * torch.tensor(slopes))     # torch: noise = slope at x <= 0
+    gy = rng.standard_normal(x.size).astype(dt)
+    yt.backward(torch.tensor(gy))
+    close(y, yt.detach().numpy(), dt)
+    gx = np.empty_like(x)
+    K.rrelu_backward(x, slopes, gy, gx)
+    close(gx, xt.grad.numpy(), dt)
+
+    for nw in (3, 1):
+        x = rng.standard_normal((4, 3, 5)).astype(dt)
+        x[0, 0, 0] = 0
+        w = rng.uniform(-0.5, 0.5, nw).astype(dt)
+        y = np.empty_like(x)
+        K.prelu_forward(x, w, y, 5, 3)
+        xt = torch.tensor(x, requires_grad=True)
+        wt = torch.tensor(w, requires_grad=True)
+        yt = F.prelu(xt, wt)
+        gy = rng.standard_normal(x.shape).astype(dt)
+        yt.backward(torch.tensor(gy))
+        close(y, yt.detach().numpy(), dt)
+        gx, gw = np.empty_like(x), np.empty_like(w)
+        K.prelu_backward(x, w, gy, gx, gw, 5, 3)
+        close(gx, xt.grad.numpy(), dt)
+        close(gw, wt.grad.numpy(), dt, 10)
+
+
+# ---------------------------------------------------------------------------
+# softmax family
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_vs_torch(log, dt):
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((37, 19)) * 10).astype(dt)
+    x[0, 3] = 1e4
+    x[1] = -1e4
+    x[2, :5] = -np.inf
+    gy = rng.standard_normal(x.shape).astype(dt)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = (F.log_softmax if log else F.softmax)(xt, dim=-1)
+    yt.backward(torch.tensor(gy))
+    y = np.empty_like(x)
+    (K.log_softmax_forward if log else K.softmax_forward)(x, y)
+    close(y, yt.detach().numpy(), dt, 10)
+    gx = np.empty_like(x)
+    (K.log_softmax_backward if log else K.softmax_backward)(y, gy, gx)
+    close(gx, xt.grad.numpy(), dt, 10)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_softmax_all_neg_inf_row_is_nan(dt):
+    x = np.full((2, 4), -np.inf, dtype=dt)
+    x[1] = 0
+    for fn, tfn in ((K.softmax_forward, F.softmax), (K.log_softmax_forward, F.log_softmax)):
+        y = np.empty_like(x)
+        fn(x, y)
+        ref = tfn(torch.tensor(x), dim=-1).numpy()
+        assert np.all(np.isnan(ref[0])) and np.all(np.isnan(y[0]))
+        close(y[1], ref[1], dt)
+
+
+# ---------------------------------------------------------------------------
+# cross entropy / nll
+# ---------------------------------------------------------------------------
+CE_CASES = [(w, ii, ls, red) for w in (False, True) for ii in (-100, 2) for ls in (0.0, 0.1)
+            for red in ("mean", "sum", "none")]
+
+
+def _ce_data(dt, N=23, C=7, seed=5):
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((N, C)) * 3).astype(dt)
+    logits[0, 0] = 80
+    target = rng.integers(0, C, N).astype(np.int64)
+    target[:3] = 2
+    weight = rng.uniform(0.2, 2.0, C).astype(dt)
+    return logits, target, weight
+
+
+def _gout(red, N, dt, rng):
+    if red == "none":
+        return rng.standard_normal(N).astype(dt)
+    return float(rng.uniform(0.5, 2))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("use_w,ignore,ls,red", CE_CASES)
+def test_cross_entropy_vs_torch(use_w, ignore, ls, red, dt):
+    logits, target, weight = _ce_data(dt)
+    N, C = logits.shape
+    w = weight if use_w else None
+    lsm = np.empty_like(logits)
+    out = K.cross_entropy_forward(logits, target, w, ignore, ls, red, lsm)
+    xt = torch.tensor(logits, requires_grad=True)
+    ref = F.cross_entropy(xt, torch.tensor(target), weight=None if w is None else torch.tensor(w),
+                          ignore_index=ignore, label_smoothing=ls, reduction=red)
+    gout = _gout(red, N, dt, np.random.default_rng(6))
+    ref.backward(torch.tensor(gout, dtype=ref.dtype) if red == "none" else torch.tensor(gout, dtype=ref.dtype))
+    if red == "none":
+        assert isinstance(out, np.ndarray) and out.dtype == dt and out.shape == (N,)
+    else:
+        assert isinstance(out, float)
+    close(np.asarray(out), ref.detach().numpy(), dt, 10)
+    close(lsm, F.log_softmax(torch.tensor(logits), -1).numpy(), dt, 10)
+    g = np.full_like(logits, 3.0)
+    K.cross_entropy_backward(lsm, target, w, ignore, ls, red, gout, g)
+    close(g, xt.grad.numpy(), dt, 20)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("use_w,ls,red", [(w, ls, r) for w in (False, True) for ls in (0.0, 0.2)
+                                           for r in ("mean", "sum", "none")])
+def test_cross_entropy_prob_targets(use_w, ls, red, dt):
+    logits, _, weight = _ce_data(dt)
+    N, C = logits.shape
+    rng = np.random.default_rng(7)
+    probs = rng.dirichlet(np.ones(C), N).astype(dt)
+    w = weight if use_w else None
+    lsm = np.empty_like(logits)
+    out = K.cross_entropy_prob_forward(logits, probs, w, ls, red, lsm)
+    xt = torch.tensor(logits, requires_grad=True)
+    ref = F.cross_entropy(xt, torch.tensor(probs), weight=None if w is None else torch.tensor(w),
+                          label_smoothing=ls, reduction=red)
+    gout = _gout(red, N, dt, rng)
+    ref.backward(torch.tensor(gout, dtype=ref.dtype))
+    close(np.asarray(out), ref.detach().numpy(), dt, 10)
+    g = np.empty_like(logits)
+    K.cross_entropy_prob_backward(lsm, probs, w, ls, red, gout, g)
+    close(g, xt.grad.numpy(), dt, 20)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("use_w,ignore,red", [(w, ii, r) for w in (False, True) for ii in (-100, 1)
+                                               for r in ("mean", "sum", "none")])
+def test_nll_loss_vs_torch(use_w, ignore, red, dt):
+    logits, target, weight = _ce_data(dt)
+    target[5] = 1
+    logp = F.log_softmax(torch.tensor(logits), -1).numpy()
+    w = weight if use_w else None
+    out = K.nll_loss_forward(logp, target, w, ignore, red)
+    lt = torch.tensor(logp, requires_grad=True)
+    ref = F.nll_loss(lt, torch.tensor(target), weight=None if w is None else torch.tensor(w),
+                     ignore_index=ignore, reduction=red)
+    gout = _gout(red, logp.shape[0], dt, np.random.default_rng(8))
+    ref.backward(torch.tensor(gout, dtype=ref.dtype))
+    close(np.asarray(out), ref.detach().numpy(), dt, 10)
+    g = np.full_like(logp, 5.0)
+    K.nll_loss_backward(target, w, ignore, red, gout, g)
+    close(g, lt.grad.numpy(), dt, 10)
+
+
+def test_all_ignored_mean_is_nan():
+    logits, target, _ = _ce_data(np.float64)
+    target[:] = -100
+    lsm = np.empty_like(logits)
+    out = K.cross_entropy_forward(logits, target, None, -100, 0.0, "mean", lsm)
+    ref = F.cross_entropy(torch.tensor(logits), torch.tensor(target))
+    assert np.isnan(out) and torch.isnan(ref)
+
+
+@pytest.mark.parametrize("bad", [7, -1, 1000])
+def test_out_of_range_target_raises(bad):
+    logits, target, _ = _ce_data(np.float32)
+    target[4] = bad
+    lsm = np.empty_like(logits)
+    with pytest.raises(IndexError, match=str(bad)):
+        K.cross_entropy_forward(logits, target, None, -100, 0.0, "mean", lsm)
+    with pytest.raises(IndexError, match=str(bad)):
+        K.nll_loss_forward(lsm, target, None, -100, "sum")
+    with pytest.raises(IndexError, match=str(bad)):
+        K.cross_entropy_backward(lsm, target, None, -100, 0.0, "mean", 1.0, np.empty_like(lsm))
+
+
+def test_validation_errors():
+    x32 = np.zeros(10, np.float32)
+    x64 = np.zeros(10, np.float64)
+    with pytest.raises(TypeError, match="float64"):
+        K.activation_forward("relu", x32, x64)
+    with pytest.raises(TypeError):
+        K.activation_forward("relu", np.zeros(10, np.int32), np.zeros(10, np.int32))
+    with pytest.raises(ValueError, match="11"):
+        K.activation_forward("relu", x32, np.zeros(11, np.float32))
+    with pytest.raises(ValueError, match="contiguous"):
+        K.activation_forward("relu", np.zeros(20, np.float32)[::2], x32)
+    with pytest.raises(ValueError, match="nope"):
+        K.activation_forward("nope", x32, x32)
+    with pytest.raises(ValueError, match="needs y"):
+        K.activation_backward("sigmoid", x32, None, x32, x32)
+    with pytest.raises(ValueError, match="2-D"):
+        K.softmax_forward(x32, x32)
+    logits = np.zeros((4, 3), np.float32)
+    with pytest.raises(TypeError, match="int64"):
+        K.cross_entropy_forward(logits, np.zeros(4, np.int32), None, -100, 0.0, "mean", logits.copy())
+    with pytest.raises(ValueError, match="reduction"):
+        K.cross_entropy_forward(logits, np.zeros(4, np.int64), None, -100, 0.0, "avg", logits.copy())
+    with pytest.raises(ValueError, match="weight"):
+        K.cross_entropy_forward(logits, np.zeros(4, np.int64), np.ones(4, np.float32), -100, 0.0,
+                                "mean", logits.copy())
+    with pytest.raises(ValueError, match="entries"):
+        K.sgd_step([x32], [], [None], 0.1, 0.0, 0.0, 0.0, False, True)
+    with pytest.raises(ValueError, match="grads\\[0\\]"):
+        K.adam_step([x32], [np.zeros(9, np.float32)], [x32.copy()], [x32.copy()],
+                    1e-3, 0.9, 0.999, 1e-8, 0.0, False, 1)
+    ro = np.zeros(10, np.float32)
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        K.activation_forward("relu", x32, ro)
+
+
+# ---------------------------------------------------------------------------
+# elementwise losses
+# ---------------------------------------------------------------------------
+def _torch_loss(name, x, t, a):
+    if name == "mse":
+        return F.mse_loss(x, t, reduction="none")
+    if name == "l1":
+        return F.l1_loss(x, t, reduction="none")
+    if name == "smooth_l1":
+        return F.smooth_l1_loss(x, t, reduction="none", beta=a)
+    if name == "huber":
+        return F.huber_loss(x, t, reduction="none", delta=a)
+    if name == "binary_cross_entropy":
+        return F.binary_cross_entropy(x, t, reduction="none")
+    if name == "binary_cross_entropy_with_logits":
+        return F.binary_cross_entropy_with_logits(x, t, reduction="none")
+    if name == "kl_div":
+        return F.kl_div(x, t, reduction="none", log_target=bool(a))
+
+
+LOSS_CASES = [("mse", 0.0), ("l1", 0.0), ("smooth_l1", 1.0), ("smooth_l1", 0.5), ("smooth_l1", 0.0),
+              ("huber", 1.0), ("huber", 2.5), ("binary_cross_entropy", 0.0),
+              ("binary_cross_entropy_with_logits", 0.0), ("kl_div", 0.0), ("kl_div", 1.0)]
+
+
+def _loss_inputs(name, a, dt, rng, n=3000):
+    x = (rng.standard_normal(n) * 3).astype(dt)
+    t = (rng.standard_normal(n) * 3).astype(dt)
+    t[:20] = x[:20]                         # kinks: x == t
+    t[20:40] = x[20:40] + dt(a)             # |x - t| == beta / delta
+    if name == "binary_cross_entropy":
+        x = rng.uniform(0.001, 0.999, n).astype(dt)
+        x[:3] = [0.0, 1.0, 1e-30]
+        t = rng.uniform(0, 1, n).astype(dt)
+    if name == "binary_cross_entropy_with_logits":
+        x[:4] = [100, -100, 1e4, -1e4]
+        t = rng.uniform(0, 1, n).astype(dt)
+    if name == "kl_div":
+        x = -np.abs(x)
+        t = rng.uniform(0, 1, n).astype(dt) if not a else -np.abs(t)
+        if not a:
+            t[:10] = 0
+    return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("name,a", LOSS_CASES)
+def test_loss_vs_torch(name, a, dt):
+    rng = np.random.default_rng(9)
+    x, t = _loss_inputs(name, a, dt, rng)
+    g = rng.standard_normal(x.size).astype(dt)
+    out = np.empty_like(x)
+    K.loss_forward(name, x, t, out, a)
+    xt = torch.tensor(x, requires_grad=True)
+    tt = torch.tensor(t, requires_grad=True)
+    ref = _torch_loss(name, xt, tt, a)
+    ref.backward(torch.tensor(g))
+    close(out, ref.detach().numpy(), dt, 10)
+    gx, gt = np.empty_like(x), np.empty_like(x)
+    K.loss_backward(name, x, t, g, gx, gt, a)
+    close(gx, xt.grad.numpy(), dt, 10)
+    keep = np.isfinite(tt.grad.numpy())
+    close(gt[keep], tt.grad.numpy()[keep], dt, 10)
+    gx2 = np.empty_like(x)
+    K.loss_backward(name, x, t, g, gx2, None, a)
+    np.testing.assert_array_equal(gx2, gx)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_bce_logits_pos_weight(dt):
+    rng = np.random.default_rng(10)
+    x = (rng.standard_normal((50, 4)) * 5).astype(dt)
+    x[0] = [100, -100, 1e4, -1e4]
+    t = rng.uniform(0, 1, (50, 4)).astype(dt)
+    pw = rng.uniform(0.5, 3, 4).astype(dt)
+    pwb = np.ascontiguousarray(np.broadcast_to(pw, x.shape))
+    g = rng.standard_normal(x.shape).astype(dt)
+    xt = torch.tensor(x, requires_grad=True)
+    tt = torch.tensor(t, requires_grad=True)
+    ref = F.binary_cross_entropy_with_logits(xt, tt, pos_weight=torch.tensor(pw), reduction="none")
+    ref.backward(torch.tensor(g))
+    out = np.empty_like(x)
+    K.bce_logits_forward(x, t, pwb, out)
+    close(out, ref.detach().numpy(), dt, 10)
+    gx, gt = np.empty_like(x), np.empty_like(x)
+    K.bce_logits_backward(x, t, pwb, g, gx, gt)
+    close(gx, xt.grad.numpy(), dt, 10)
+    close(gt, tt.grad.numpy(), dt, 10)
+
+
+# ---------------------------------------------------------------------------
+# optimisers
+# ---------------------------------------------------------------------------
+def _params(dt, seed=11):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(s).astype(dt) for s in (37, 1000, 5)]
+
+
+def _grads(params, step, dt):
+    rng = np.random.default_rng(1000 + step)
+    return [(rng.standard_normal(p.size) * 0.1 + 0.05 * p).astype(dt) for p in params]
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("mom,damp,wd,nest", [(0.0, 0.0, 0.0, False), (0.9, 0.0, 1e-2, False),
+                                              (0.9, 0.1, 0.0, False), (0.8, 0.0, 1e-3, True)])
+def test_sgd_matches_torch(mom, damp, wd, nest, dt):
+    ps = _params(dt)
+    tps = [torch.tensor(p.copy(), requires_grad=True) for p in ps]
+    opt = torch.optim.SGD(tps, lr=0.05, momentum=mom, dampening=damp, weight_decay=wd,
+                          nesterov=nest, foreach=False)
+    bufs = [np.zeros_like(p) if mom else None for p in ps]
+    for step in range(150):
+        gs = _grads(ps, step, dt)
+        for tp, g in zip(tps, gs):
+            tp.grad = torch.tensor(g)
+        opt.step()
+        K.sgd_step(ps, gs, bufs, 0.05, mom, damp, wd, nest, step == 0)
+    for p, tp in zip(ps, tps):
+        close(p, tp.detach().numpy(), dt, 50 if dt == np.float32 else 100)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("wd,decoupled", [(0.0, False), (1e-2, False), (1e-2, True)])
+def test_adam_matches_torch(wd, decoupled, dt):
+    ps = _params(dt)
+    tps = [torch.tensor(p.copy(), requires_grad=True) for p in ps]
+    cls = torch.optim.AdamW if decoupled else torch.optim.Adam
+    opt = cls(tps, lr=1e-2, betas=(0.9, 0.99), eps=1e-8, weight_decay=wd, foreach=False)
+    ms = [np.zeros_like(p) for p in ps]
+    vs = [np.zeros_like(p) for p in ps]
+    for step in range(1, 151):
+        gs = _grads(ps, step, dt)
+        for tp, g in zip(tps, gs):
+            tp.grad = torch.tensor(g)
+        opt.step()
+        K.adam_step(ps, gs, ms, vs, 1e-2, 0.9, 0.99, 1e-8, wd, decoupled, step)
+    for p, tp in zip(ps, tps):
+        close(p, tp.detach().numpy(), dt, 100)
+
+
+# ---------------------------------------------------------------------------
+# threads: bitwise identical results at 1 and 2 threads above the threshold
+# ---------------------------------------------------------------------------
+@pytest.fixture
+def restore_threads():
+    n = K.get_num_threads()
+    yield
+    K.set_num_threads(n)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_threads_bitwise_identical(dt, restore_threads):
+    n = 3 * K.PARALLEL_THRESHOLD + 123
+    rng = np.random.default_rng(12)
+    x = (rng.standard_normal(n) * 10).astype(dt)
+    gy = rng.standard_normal(n).astype(dt)
+    t = rng.uniform(0, 1, n).astype(dt)
+    logits = rng.standard_normal((n // 50, 50)).astype(dt)
+    target = rng.integers(0, 50, n // 50).astype(np.int64)
+
+    def run():
+        res = []
+        for name in ("sigmoid", "tanh", "gelu", "mish", "softplus"):
+            a, b = ([p[1] for p in K.ACTIVATIONS[name]["params"]] + [0.0, 0.0])[:2]
+            y, gx = np.empty_like(x), np.empty_like(x)
+            K.activation_forward(name, x, y, a, b)
+            K.activation_backward(name, x, y, gy, gx, a, b)
+            res += [y, gx]
+        out = np.empty_like(x)
+        K.loss_forward("binary_cross_entropy_with_logits", x, t, out)
+        res.append(out)
+        sm = np.empty_like(logits)
+        K.softmax_forward(logits, sm)
+        lsm = np.empty_like(logits)
+        loss = K.cross_entropy_forward(logits, target, None, -100, 0.1, "mean", lsm)
+        g = np.empty_like(logits)
+        K.cross_entropy_backward(lsm, target, None, -100, 0.1, "mean", 1.0, g)
+        ps = [x.copy()]
+        K.adam_step(ps, [gy], [np.zeros_like(x)], [np.zeros_like(x)], 1e-3, 0.9, 0.999, 1e-8,
+                    0.01, True, 1)
+        return res + [sm, lsm, g, np.array([loss]), ps[0]]
+
+    K.set_num_threads(1)
+    r1 = run()
+    K.set_num_threads(2)
+    r2 = run()
+    for a, b in zip(r1, r2):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_thread_setter():
+    n = K.get_num_threads()
+    try:
+        K.set_num_threads(3)
+        assert K.get_num_threads() == 3
+        with pytest.raises(ValueError):
+            K.set_num_threads(0)
+    finally:
+        K.set_num_threads(n)
