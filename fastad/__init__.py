@@ -1,7 +1,5 @@
 """fastad: reverse-mode automatic differentiation with a compiled tape and
 PyTorch's interface (``import fastad as torch``)."""
-import builtins as _builtins
-import os as _os
 
 from fastad._tensor import (  # noqa: F401
     Size, Tensor, allclose, arange, argmax, argmin, as_tensor, bool_ as bool, cat, clamp, empty,
@@ -99,25 +97,7 @@ def eq(input, other):
 
 # ---- threads: OMP_NUM_THREADS is honoured at import; no pool starts until a
 # kernel over a large array runs
-_num_threads = _builtins.max(1, int(_os.environ.get("OMP_NUM_THREADS", "0") or 0) or (_os.cpu_count() or 1))
-
-
-def set_num_threads(n):
-    global _num_threads
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads expects a positive integer, got {n}")
-    _num_threads = n
-    try:
-        from fastad import _kernels
-    except ImportError:
-        return
-    _kernels.set_num_threads(n)
-
-
-def get_num_threads():
-    return _num_threads
-
+from fastad._kernels import get_num_threads, set_num_threads  # noqa: E402,F401
 
 from fastad import autograd  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401

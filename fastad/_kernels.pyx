@@ -30,6 +30,8 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 import os
+import warnings
+
 import numpy as np
 
 cnp.import_array()
@@ -181,6 +183,8 @@ DEF BLOCK = 16384          # work items per prange block (multiple of 64)
 
 cdef Py_ssize_t _threshold = PARALLEL_THRESHOLD
 cdef int _num_threads = 1
+cdef bint _pool_started = False     # a prange has run: OpenMP threads exist
+cdef bint _forked_after_pool = False
 
 
 def _default_threads():
@@ -195,7 +199,25 @@ def set_num_threads(int n):
     global _num_threads
     if n < 1:
         raise ValueError(f"number of threads must be >= 1, got {n}")
+    if _forked_after_pool and n > 1:
+        warnings.warn("fastad: this process was forked after its parent ran OpenMP threads; "
+                      "GNU OpenMP cannot start threads here, so kernels stay serial",
+                      RuntimeWarning, stacklevel=2)
+        n = 1
     _num_threads = n
+
+
+def _after_fork_in_child():
+    # GNU OpenMP's pool does not survive fork: a child that starts a parallel
+    # region after its parent did hangs.  Such a child runs kernels serially.
+    global _num_threads, _forked_after_pool
+    if _pool_started:
+        _forked_after_pool = True
+        _num_threads = 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def get_num_threads():
@@ -229,6 +251,8 @@ cdef void run_blocks(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t cost) noex
     if per < 1:
         per = 1
     nblk = (n + per - 1) // per
+    global _pool_started
+    _pool_started = True
     for c in prange(nblk, schedule='static', num_threads=nt):
         lo = c * per
         hi = lo + per

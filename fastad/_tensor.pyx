@@ -14,6 +14,8 @@ import numbers
 import numpy as np
 cimport numpy as cnp
 
+from fastad import _kernels as _K
+
 cnp.import_array()
 
 # ---------------------------------------------------------------- dtypes
@@ -468,24 +470,48 @@ cdef double _sigmoid(double x) noexcept nogil:
     return e / (1.0 + e)
 
 
-def _np_sigmoid(x):
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-# op code -> (grad_fn name, numpy forward, backward(x, y, g), saves "x" or "y", keeps int dtype)
-cdef dict UNARY = {
-    OP_EXP: ("ExpBackward0", np.exp, lambda x, y, g: g * y, "y", False),
-    OP_LOG: ("LogBackward0", np.log, lambda x, y, g: g / x, "x", False),
-    OP_SQRT: ("SqrtBackward0", np.sqrt, lambda x, y, g: g / (2 * y), "y", False),
-    OP_ABS: ("AbsBackward0", np.abs, lambda x, y, g: g * np.sign(x), "x", True),
-    OP_SIN: ("SinBackward0", np.sin, lambda x, y, g: g * np.cos(x), "x", False),
-    OP_COS: ("CosBackward0", np.cos, lambda x, y, g: -g * np.sin(x), "x", False),
-    OP_TANH: ("TanhBackward0", np.tanh, lambda x, y, g: g * (1 - y * y), "y", False),
-    OP_SIGMOID: ("SigmoidBackward0", _np_sigmoid, lambda x, y, g: g * y * (1 - y), "y", False),
-    OP_RELU: ("ReluBackward0", lambda x: np.maximum(x, 0), lambda x, y, g: g * (y > 0), "y", True),
-    OP_NEG: ("NegBackward0", np.negative, lambda x, y, g: -g, "", True),
+# array path of the scalar ops: op code -> kernel name (fastad._kernels.ACTIVATIONS)
+cdef dict UNARY_KERNEL = {
+    OP_EXP: "exp", OP_LOG: "log", OP_SQRT: "sqrt", OP_ABS: "abs", OP_SIN: "sin", OP_COS: "cos",
+    OP_TANH: "tanh", OP_SIGMOID: "sigmoid", OP_RELU: "relu", OP_NEG: "neg",
 }
+# grad_fn names that are not CamelCase(kernel name) + "Backward0"
+cdef dict ACTIVATION_GRAD_NAMES = {
+    "relu6": "HardtanhBackward0", "leaky_relu": "LeakyReluBackward0", "selu": "EluBackward0",
+    "gelu_tanh": "GeluBackward0", "logsigmoid": "LogSigmoidBackward0",
+    "softsign": "DivBackward0",
+}
+
+
+def activation(input, str name, double a=0.0, double b=0.0):
+    """y = f(input) for an elementwise kernel of fastad._kernels (forward and
+    vector-Jacobian product compiled; the backward keeps only what
+    ACTIVATIONS[name]["saves"] says it needs)."""
+    cdef Tensor x = _as_tensor(input)
+    if x._dt > DT_F64:
+        x = _to(x, _default_dt)
+    xa = np.ascontiguousarray(_arr(x))
+    y = np.empty_like(xa)
+    _K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
+    cdef Tensor out = _wrap(y, x._dt)
+    if not (x._rg and grad_enabled()):
+        return out
+    saves = _K.ACTIVATIONS[name]["saves"]
+    needs_x = "x" in saves or (name in ("elu", "celu") and a <= 0)
+    xs = xa if needs_x else None
+    ys = y if "y" in saves else None
+
+    def backward(g):
+        g = np.ascontiguousarray(g, dtype=y.dtype)
+        gx = np.empty_like(y)
+        _K.activation_backward(name, None if xs is None else xs.reshape(-1),
+                               None if ys is None else ys.reshape(-1),
+                               g.reshape(-1), gx.reshape(-1), a, b)
+        return (gx,)
+    grad_name = ACTIVATION_GRAD_NAMES.get(name) or (
+        name.replace("_", " ").title().replace(" ", "") + "Backward0")
+    saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
+    return _record(out, grad_name, (x,), backward, saved, bool(saved))
 
 
 cdef Tensor _unary(Tensor x, uint8_t op):
@@ -518,21 +544,12 @@ cdef Tensor _unary(Tensor x, uint8_t op):
         else:
             r = -v; d = -1.0
         return _sop(op, r, x, None, d, 0.0, x._dt)
-    name, fwd, bwd, saves, keeps = UNARY[op]
-    a = x._data
-    cdef int dt = x._dt
-    if dt >= DT_I64 and not keeps:
-        dt = _default_dt
-        a = a.astype(NP_DTYPES[dt])
-    if dt == DT_BOOL and op in (OP_NEG, OP_RELU):
-        raise RuntimeError(f"{name[:-9].lower()} is not supported for bool tensors")
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        y = fwd(a)
-    cdef Tensor out = _wrap(y, dt)
-    if x._rg and grad_enabled():
-        return _record(out, name, (x,), lambda g: (bwd(a, y, g),),
-                       (x,) if saves == "x" else ((out,) if saves == "y" else ()), saves != "")
-    return out
+    if x._dt == DT_BOOL and op in (OP_NEG, OP_RELU, OP_ABS):
+        raise RuntimeError(f"{UNARY_KERNEL[op]} is not supported for bool tensors")
+    if x._dt == DT_I64 and op in (OP_NEG, OP_RELU, OP_ABS):  # integer in, integer out
+        a = x._data
+        return _wrap(-a if op == OP_NEG else (np.abs(a) if op == OP_ABS else np.maximum(a, 0)), DT_I64)
+    return activation(x, UNARY_KERNEL[op])
 
 
 # ---------------------------------------------------------------- the Tensor
@@ -1531,6 +1548,8 @@ def log_softmax(input, dim=None, dtype=None):
 
 
 cdef object _softmax(object input, object dim, bint take_log):
+    """softmax / log_softmax over dim: the dim is moved last and each row runs
+    through the compiled kernel (max-subtracted, one pass each way)."""
     cdef Tensor x = _as_tensor(input)
     if x._dt > DT_F64:
         raise RuntimeError(f"softmax is not implemented for {DTYPES[x._dt].name} tensors")
@@ -1538,26 +1557,26 @@ cdef object _softmax(object input, object dim, bint take_log):
     if dim is None:
         dim = 0 if a.ndim in (0, 1, 3) else 1
     d = _norm_dim(dim, a.ndim)
-    if a.ndim == 0:
-        a = a.reshape(1)
-    with np.errstate(invalid="ignore", over="ignore"):
-        m = a.max(axis=d, keepdims=True) if a.size else a
-        z = a - m
-        if take_log:
-            y = z - np.log(np.exp(z).sum(axis=d, keepdims=True))
-        else:
-            e = np.exp(z)
-            y = e / e.sum(axis=d, keepdims=True)
-    y = y.reshape(_arr(x).shape)
-    cdef Tensor out = _wrap(y, x._dt)
-    if x._rg and grad_enabled():
-        shape = _arr(x).shape
-        if take_log:
-            bw = lambda g: ((g - np.exp(y) * g.reshape(y.shape).sum(axis=d, keepdims=True)).reshape(shape),)
-        else:
-            bw = lambda g: ((y * (g - (g * y).sum(axis=d, keepdims=True))).reshape(shape),)
-        return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), bw, (out,))
-    return out
+    shape = a.shape
+    last = np.ascontiguousarray(np.moveaxis(a.reshape(shape or (1,)), d, -1))
+    rows = last.reshape(-1, last.shape[-1] if last.size else 0)
+    y_rows = np.empty_like(rows)
+    if rows.size:
+        (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)
+    y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
+    cdef Tensor out = _wrap(np.ascontiguousarray(y), x._dt)
+    if not (x._rg and grad_enabled()):
+        return out
+
+    def backward(g):
+        g_rows = np.ascontiguousarray(np.moveaxis(g.reshape(shape or (1,)), d, -1),
+                                      dtype=y_rows.dtype).reshape(y_rows.shape)
+        gx = np.empty_like(y_rows)
+        if gx.size:
+            (_K.log_softmax_backward if take_log else _K.softmax_backward)(y_rows, g_rows, gx)
+        return (np.moveaxis(gx.reshape(last.shape), -1, d).reshape(shape),)
+    return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), backward,
+                   (out,))
 
 
 # ---------------------------------------------------------------- shapes
