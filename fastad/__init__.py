@@ -97,7 +97,33 @@ def eq(input, other):
 
 # ---- threads: OMP_NUM_THREADS is honoured at import; no pool starts until a
 # kernel over a large array runs
-from fastad._kernels import get_num_threads, set_num_threads  # noqa: E402,F401
+from fastad._kernels import get_num_threads  # noqa: E402,F401
+from fastad import _kernels  # noqa: E402
+
+
+def _blas_thread_setter():
+    """numpy's bundled OpenBLAS setter (matmul runs there), or None."""
+    import ctypes
+    import glob
+    import os
+    import numpy
+    libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
+    for path in glob.glob(os.path.join(libs, "*openblas*")):
+        lib = ctypes.CDLL(path)
+        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                     "openblas_set_num_threads"):
+            if hasattr(lib, name):
+                return getattr(lib, name)
+    return None
+
+
+def set_num_threads(n):
+    """Threads for the kernels and for numpy's BLAS (matmul), as in PyTorch."""
+    n = int(n)
+    _kernels.set_num_threads(n)
+    setter = _blas_thread_setter()
+    if setter is not None:
+        setter(_kernels.get_num_threads())
 
 from fastad import autograd  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401
