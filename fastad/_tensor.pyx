@@ -1160,7 +1160,10 @@ cdef int _norm_dim(object dim, int ndim) except? -999:
 
 
 cdef tuple _norm_dims(object dim, int ndim):
-    if dim is None:
+    if dim is None or ndim == 0:
+        if dim is not None:
+            for d in (dim if isinstance(dim, (tuple, list)) else (dim,)):
+                _norm_dim(d, 0)
         return tuple(range(ndim))
     if isinstance(dim, (tuple, list)):
         dims = tuple(sorted(set([_norm_dim(d, ndim) for d in dim])))
@@ -1362,9 +1365,9 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
             return _record(out, name.capitalize() + "Backward1", (x,), bw, (x,))
         return out
     d = _norm_dim(dim, a.ndim)
-    if a.ndim == 0:
-        idx = np.zeros((), dtype=np.int64)
-        vals = a
+    if a.ndim == 0:  # the value itself, index 0
+        return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,)),
+                        _wrap(np.zeros((), dtype=np.int64), DT_I64)))
     else:
         idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
         if a.dtype.kind == "f":  # NaN wins, as in PyTorch
@@ -1518,6 +1521,8 @@ def matmul(input, other):
 
 
 cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
+    if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
+        return (g * b if na else None, g * a if nb else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     if a.ndim == 1:
