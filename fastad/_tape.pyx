@@ -102,6 +102,21 @@ cdef class Graph:
     def __len__(self):
         return self.n
 
+    def records(self):
+        """Copies of the record arrays (op, in0, in1, d0, d1), for tools and tests."""
+        cdef Py_ssize_t n = self.n
+        out = {}
+        for name, dt in (("op", np.uint8), ("in0", np.int32), ("in1", np.int32),
+                         ("d0", np.float64), ("d1", np.float64)):
+            out[name] = np.empty(n, dtype=dt)
+        if n:
+            out["op"][:] = <uint8_t[:n]>self.op
+            out["in0"][:] = <int32_t[:n]>self.in0
+            out["in1"][:] = <int32_t[:n]>self.in1
+            out["d0"][:] = <double[:n]>self.d0
+            out["d1"][:] = <double[:n]>self.d1
+        return out
+
     cdef int grow(self) except -1:
         if self.busy:
             raise RuntimeError(BUSY)

@@ -2302,6 +2302,11 @@ def make_op(object result, str name, tuple inputs, backward, tuple saved=(), int
     return _record(_wrap(result, dt), name, inputs, backward, saved, saves)
 
 
+def graph_of(Tensor t):
+    """The tape t was recorded on (None for leaves), for tools and tests."""
+    return t._graph
+
+
 def array_of(Tensor t):
     """The tensor's values as an ndarray: its own buffer, or a new 0-d array."""
     return _arr(t)
