@@ -62,14 +62,16 @@ cdef extern from *:
     #endif
 
     /* Runtime ISA dispatch (GCC function multiversioning): the per-op loop drivers
-       below get an AVX2 clone (8 floats per op) next to the baseline SSE2 one, chosen
-       once at load time by an ifunc resolver.  FMA is deliberately not enabled, so
-       both clones perform the same IEEE operations and give bitwise-equal results.
+       below get an x86-64-v3 clone (AVX2 + FMA, 8 floats per op) next to the baseline
+       SSE2 one, chosen once at load time by an ifunc resolver.  FMA contraction makes
+       the two clones differ in the last bit, but one machine always runs the same
+       clone, whatever the thread count (measured: FMA takes sigmoid forward on 2**24
+       floats from 30.6 to 24.0 ms, tanh from 28.1 to 19.6 ms).
        These are forward declarations of the Cython-generated functions (names are
        Cython's deterministic mangling); if they ever stop matching, the declarations
        are simply unused and the baseline build is used. */
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define FAD_CLONES __attribute__((target_clones("avx2", "default")))
+    #define FAD_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
     #else
     #define FAD_CLONES
     #endif
