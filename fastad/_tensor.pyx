@@ -402,6 +402,10 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
             if dt == DT_BOOL:
                 raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
                                    "supported. Use the `^` or `logical_xor()` operator instead.")
+            if ox[3] == DT_BOOL or oy[3] == DT_BOOL:
+                raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                                   "supported. If you are trying to invert a mask, use the `~` or "
+                                   "`logical_not()` operator instead.")
             r = a - b
         elif op == OP_MUL:
             r = a * b
@@ -409,8 +413,14 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
             with np.errstate(divide="ignore", invalid="ignore"):
                 r = np.true_divide(a, b)
         else:
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                r = np.power(a, b)
+            if dt == DT_BOOL:
+                # PyTorch: no bool pow kernel, but a scalar exponent of 1 is a copy
+                if not (oy[2] == 0 and b == 1):
+                    raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+                r = np.array(a, copy=True)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    r = np.power(a, b)
     except ValueError as e:
         raise RuntimeError(f"The size of tensor a ({np.shape(a)}) must match the size of tensor b "
                            f"({np.shape(b)}): shapes {list(np.shape(a))} and {list(np.shape(b))} "
@@ -436,6 +446,8 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
     elif op == OP_DIV:
         saved = tuple([t for t in (ta, tb) if t is not None])
+        if reflected and ta is None:
+            name = "MulBackward0"
         bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
                         _unbroadcast(-g * a / (b * b), sb) if nb else None)
     else:
@@ -870,7 +882,8 @@ cdef class Tensor:
         cdef Tensor a = <Tensor>self
         cdef double av = a._val
         if a._data is None and _is_num(other):
-            return _sop(OP_DIV, _div(<double>other, av), a, None, _div(-<double>other, av * av),
+            # recorded as OP_MUL: PyTorch computes it as reciprocal() * other (MulBackward0)
+            return _sop(OP_MUL, _div(<double>other, av), a, None, _div(-<double>other, av * av),
                         0.0, a._dt)
         return _binary(OP_DIV, other, self, True)
 
@@ -1058,7 +1071,9 @@ cdef class Tensor:
     def t(self):
         if self.ndim > 2:
             raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
-        return self.permute(*range(self.ndim - 1, -1, -1))
+        if self.ndim < 2:
+            return _view_op(self, _arr(self), "TBackward0", lambda g: (g,))
+        return _view_op(self, _arr(self).T, "TBackward0", lambda g: (g.T,))
     def permute(self, *dims): return permute(self, _sizes(dims))
     def expand(self, *sizes): return expand(self, _sizes(sizes))
     def expand_as(self, other): return expand(self, tuple((<Tensor>other).shape))
@@ -1514,8 +1529,13 @@ def matmul(input, other):
         na, nb = x._rg, y._rg
         name = ("DotBackward0" if a.ndim == 1 and b.ndim == 1 else
                 "MmBackward0" if a.ndim == 2 and b.ndim == 2 else
-                "MvBackward0" if a.ndim == 2 and b.ndim == 1 else "MatmulBackward0"
-                if a.ndim != 1 else "SqueezeBackward4")
+                "MvBackward0" if a.ndim == 2 and b.ndim == 1 else
+                "SqueezeBackward4" if a.ndim == 1 and b.ndim == 2 else
+                # PyTorch folds a matrix times a batch into one mm by transposing,
+                # when the matrix needs a gradient: the result is a transposed view,
+                # made contiguous unless it already is
+                ("TransposeBackward0" if 1 in r.shape[-2:] else "CloneBackward0")
+                if a.ndim == 2 and x._rg else "UnsafeViewBackward0")
         return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y))
     return out
 
@@ -1601,7 +1621,14 @@ def reshape(input, shape, name="ReshapeAlias0"):
     except ValueError:
         raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {a.size}") from None
     old = a.shape
-    return _view_op(x, r, "ViewBackward0" if name == "ViewBackward0" else "ReshapeAliasBackward0",
+    # PyTorch: a reshape that can alias is a view (ViewBackward0); one that must
+    # copy is clone + _unsafe_view; view() refuses to copy
+    is_view = r.size == 0 or np.shares_memory(r, a)
+    if not is_view and name == "ViewBackward0":
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at "
+                           "least one dimension spans across two contiguous subspaces). Use "
+                           ".reshape(...) instead.")
+    return _view_op(x, r, "ViewBackward0" if is_view else "UnsafeViewBackward0",
                     lambda g: (g.reshape(old),))
 
 
@@ -1613,6 +1640,8 @@ def flatten(input, start_dim=0, end_dim=-1):
     s, e = _norm_dim(start_dim, a.ndim), _norm_dim(end_dim, a.ndim)
     if s > e:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return x  # PyTorch returns the input itself
     n = 1
     for k in a.shape[s:e + 1]:
         n *= k
@@ -1627,8 +1656,9 @@ def squeeze(input, dim=None):
     else:
         dims = tuple([d for d in _norm_dims(dim, a.ndim) if a.ndim and a.shape[d] == 1])
     old = a.shape
-    return _view_op(x, a.squeeze(dims) if a.ndim else a, "SqueezeBackward0",
-                    lambda g: (g.reshape(old),))
+    name = ("SqueezeBackward0" if dim is None else
+            "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1")
+    return _view_op(x, a.squeeze(dims) if a.ndim else a, name, lambda g: (g.reshape(old),))
 
 
 def unsqueeze(input, dim):
@@ -1731,9 +1761,36 @@ cdef object _getitem(Tensor x, object idx):
                 gi = np.zeros(shape, dtype=npdt)
                 np.add.at(gi, key, g)
                 return (gi,)
-        return _record(out, "SelectBackward0" if basic and isinstance(idx, int) else "IndexBackward0",
+        return _record(out, _index_name(idx, key, shape) if basic else "IndexBackward0",
                        (x,), bw, (), False)
     return out
+
+
+cdef str _index_name(object idx, tuple key, tuple shape):
+    """PyTorch's grad_fn name for a basic index: that of the last view op it
+    applies (select, slice, unsqueeze); slices that keep a whole dim are skipped
+    inside a tuple index, so an index that changes nothing is an alias."""
+    if isinstance(idx, slice):
+        return "SliceBackward0"
+    name = "AliasBackward0"
+    cdef int nreal = 0
+    for i in key:
+        if i is not None and i is not Ellipsis:
+            nreal += 1
+    cdef int d = 0
+    for i in key:
+        if i is None:
+            name = "UnsqueezeBackward0"
+        elif i is Ellipsis:
+            d += len(shape) - nreal
+        elif isinstance(i, slice):
+            if i.indices(shape[d]) != (0, shape[d], 1):
+                name = "SliceBackward0"
+            d += 1
+        else:
+            name = "SelectBackward0"
+            d += 1
+    return name
 
 
 cdef Tensor _gather1(Tensor x, Py_ssize_t k):
@@ -1796,6 +1853,10 @@ cdef void _setitem(Tensor x, object idx, object value) except *:
 
 # ---------------------------------------------------------------- joining
 def cat(tensors, dim=0):
+    return _cat_named(tensors, dim, "CatBackward0")
+
+
+cdef object _cat_named(tensors, dim, str name):
     ts = [_as_tensor(t) for t in tensors]
     if not ts:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
@@ -1815,7 +1876,7 @@ def cat(tensors, dim=0):
     cdef Tensor out = _wrap(r, dt)
     if grad_enabled() and any([(<Tensor>t)._rg for t in ts]):
         bounds = np.cumsum([a.shape[d] for a in arrs])[:-1]
-        return _record(out, "CatBackward0", tuple(ts),
+        return _record(out, name, tuple(ts),
                        lambda g: tuple(np.split(g, bounds, axis=d)), (), False)
     return out
 
@@ -1830,7 +1891,16 @@ def stack(tensors, dim=0):
             raise RuntimeError(f"stack expects each tensor to be equal size, but got {list(shape)} "
                                f"and {list(_arr(<Tensor>t).shape)}")
     d = _norm_dim(dim, len(shape) + 1)
-    return cat([unsqueeze(t, d) for t in ts], d)
+    cdef int dt = (<Tensor>ts[0])._dt
+    for t in ts:
+        dt = _join(dt, (<Tensor>t)._dt)
+    r = np.stack([_arr(<Tensor>t).astype(NP_DTYPES[dt], copy=False) for t in ts], axis=d)
+    cdef Tensor out = _wrap(r, dt)
+    if grad_enabled() and any([(<Tensor>t)._rg for t in ts]):
+        n = len(ts)
+        return _record(out, "StackBackward0", tuple(ts),
+                       lambda g: tuple([np.take(g, k, axis=d) for k in range(n)]), (), False)
+    return out
 
 
 # ---------------------------------------------------------------- creation
