@@ -242,9 +242,12 @@ cdef VersionCounter _vc(Tensor t):
 
 
 cdef inline void _bump(Tensor t) noexcept:
+    # every in-place change counts (PyTorch's _version), saved or not
     if t._base is not None:
         _bump(t._base)
-    elif t._vc is not None:
+    else:
+        if t._vc is None:
+            t._vc = VersionCounter()
         t._vc.version += 1
 
 
@@ -422,9 +425,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     r = np.power(a, b)
     except ValueError as e:
-        raise RuntimeError(f"The size of tensor a ({np.shape(a)}) must match the size of tensor b "
-                           f"({np.shape(b)}): shapes {list(np.shape(a))} and {list(np.shape(b))} "
-                           "cannot be broadcast together") from None
+        raise RuntimeError(_broadcast_msg(np.shape(a), np.shape(b))) from None
     cdef Tensor out = _wrap(r, dt)
     cdef bint na = ta is not None and ta._rg
     cdef bint nb = tb is not None and tb._rg
@@ -460,6 +461,19 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         bw = lambda g: (_unbroadcast(_pow_grad_base(g, a, b), sa) if na else None,
                         _unbroadcast(_pow_grad_exp(g, a, rr), sb) if nb else None)
     return _record(out, name, (ta, tb), bw, saved)
+
+
+def _broadcast_msg(sa, sb):
+    """PyTorch's message for shapes that do not broadcast, plus both shapes."""
+    cdef int n = _builtins.max(len(sa), len(sb))
+    for k in range(n - 1, -1, -1):
+        i, j = k - (n - len(sa)), k - (n - len(sb))
+        da = sa[i] if i >= 0 else 1
+        db = sb[j] if j >= 0 else 1
+        if da != db and da != 1 and db != 1:
+            return (f"The size of tensor a ({da}) must match the size of tensor b ({db}) at "
+                    f"non-singleton dimension {k} (shapes {list(sa)} and {list(sb)})")
+    return f"shapes {list(sa)} and {list(sb)} cannot be broadcast together"
 
 
 def _pow_grad_base(g, a, b):
@@ -801,6 +815,9 @@ cdef class Tensor:
         t._dt = self._dt
         t._data = self._data
         t._val = self._val
+        if self._data is not None:
+            # shares storage, so it shares the version counter (unlike .data)
+            t._vc = _vc(self)
         return t
 
     def detach_(self):
@@ -1227,8 +1244,7 @@ cdef object _compare(f, x, y):
     try:
         return _wrap(f(ox[1], oy[1]), DT_BOOL)
     except ValueError:
-        raise RuntimeError(f"The size of tensor a ({list(np.shape(ox[1]))}) must match the size of "
-                           f"tensor b ({list(np.shape(oy[1]))})") from None
+        raise RuntimeError(_broadcast_msg(np.shape(ox[1]), np.shape(oy[1]))) from None
 
 
 cdef object _rng_state = None
@@ -1916,17 +1932,26 @@ cdef int _infer_dt(object data) except -1:
     if isinstance(data, numbers.Real):
         return _default_dt
     if isinstance(data, (list, tuple)):
+        first = data
+        while isinstance(first, (list, tuple)) and len(first):
+            first = first[0]
+        if isinstance(first, str):
+            raise ValueError("too many dimensions 'str'")
         dt = -1
         for e in data:
             de = _infer_dt(e)
             dt = de if dt < 0 else _join(dt, de)
         return DT_F32 if dt < 0 else (_default_dt if dt == DT_F32 else dt)
-    raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if isinstance(data, str):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
 
 
 cdef void _check_ragged(object data, tuple shape, int depth) except *:
     if isinstance(data, (list, tuple)):
-        if depth >= len(shape) or len(data) != shape[depth]:
+        if depth >= len(shape):
+            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as an integer")
+        if len(data) != shape[depth]:
             raise ValueError(f"expected sequence of length {shape[depth] if depth < len(shape) else 0} "
                              f"at dim {depth} (got {len(data)})")
         for e in data:
@@ -1934,7 +1959,7 @@ cdef void _check_ragged(object data, tuple shape, int depth) except *:
     elif isinstance(data, Tensor):
         pass
     elif depth != len(shape):
-        raise ValueError(f"expected sequence at dim {depth}")
+        raise TypeError("not a sequence")
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):

@@ -1,0 +1,498 @@
+"""Autograd semantics against PyTorch: grad mode, leaves, accumulation,
+in-place ops, backward/grad options, custom Functions."""
+import threading
+
+import numpy as np
+import pytest
+
+import fastad
+import fastad.autograd
+from conftest import assert_same, get_torch, pair
+
+torch = get_torch()
+LIBS = [fastad, torch]
+
+
+def both(fn):
+    """fn(lib) for fastad and torch."""
+    return fn(fastad), fn(torch)
+
+
+# ---------------------------------------------------------------- grad mode
+def test_no_grad_context_and_decorator():
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with lib.no_grad():
+            y = x * 2
+            inner = lib.is_grad_enabled()
+            with lib.enable_grad():
+                z = x * 3
+                inner2 = lib.is_grad_enabled()
+
+        @lib.no_grad()
+        def f(v):
+            return v * 4, lib.is_grad_enabled()
+
+        @lib.enable_grad()
+        def g(v):
+            return v * 5
+
+        w, inside = f(x)
+        with lib.no_grad():
+            u = g(x)
+        return (y.requires_grad, y.grad_fn is None, inner, z.requires_grad, inner2,
+                w.requires_grad, inside, u.requires_grad, lib.is_grad_enabled())
+    assert prog(fastad) == prog(torch)
+
+
+def test_set_grad_enabled():
+    for lib in LIBS:
+        x = lib.tensor([1.0], requires_grad=True)
+        with lib.set_grad_enabled(False):
+            assert not (x * 2).requires_grad
+        assert (x * 2).requires_grad
+        lib.set_grad_enabled(False)
+        try:
+            assert not lib.is_grad_enabled()
+        finally:
+            lib.set_grad_enabled(True)
+        assert lib.is_grad_enabled()
+
+
+def test_grad_mode_restored_after_exception():
+    for lib in LIBS:
+        with pytest.raises(ValueError):
+            with lib.no_grad():
+                raise ValueError
+        assert lib.is_grad_enabled()
+
+
+def test_grad_mode_is_per_thread():
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    seen = {}
+    ready, go = threading.Event(), threading.Event()
+
+    def worker():
+        ready.wait()
+        seen["enabled"] = fastad.is_grad_enabled()
+        y = (x * 2).sum()
+        seen["rg"] = y.requires_grad
+        go.set()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    with fastad.no_grad():
+        ready.set()
+        go.wait(10)
+        assert not fastad.is_grad_enabled()
+    t.join()
+    assert seen == {"enabled": True, "rg": True}
+    assert fastad.is_grad_enabled()
+
+
+def test_no_grad_decorator_in_thread_leaves_main_alone():
+    @fastad.no_grad()
+    def f():
+        return fastad.is_grad_enabled()
+    out = []
+    t = threading.Thread(target=lambda: out.append(f()))
+    t.start()
+    t.join()
+    assert out == [False] and fastad.is_grad_enabled()
+
+
+# ---------------------------------------------------------------- leaves, flags
+def test_requires_grad_propagation_and_is_leaf():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([3.0, 4.0])
+        c = a * b
+        d = b * 2
+        e = a.detach()
+        f = c.detach().requires_grad_()
+        g = lib.tensor(2.0, requires_grad=True) * 3
+        return [(t.requires_grad, t.is_leaf, t.grad_fn is None)
+                for t in (a, b, c, d, e, f, g)]
+    assert prog(fastad) == prog(torch)
+
+
+def test_requires_grad_setter_and_ops_on_results():
+    for lib in LIBS:
+        x = lib.ones(3)
+        x.requires_grad = True
+        assert x.requires_grad and x.is_leaf
+        y = (x * 2).sum()
+        y.backward()
+        assert x.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_detach_shares_storage_clone_does_not():
+    for lib in LIBS:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        d = x.detach()
+        with lib.no_grad():
+            x.mul_(2)
+        assert d.tolist() == [2.0, 4.0]
+        c = x.clone()
+        assert c.grad_fn.name() == "CloneBackward0"
+        c.sum().backward()
+        assert x.grad.tolist() == [1.0, 1.0]
+
+
+def test_data_attribute():
+    for lib in LIBS:
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        d = x.data
+        assert not d.requires_grad and d.is_leaf
+        x.data.mul_(3)
+        assert x.tolist() == [3.0, 6.0]
+        s = lib.tensor(2.0, requires_grad=True)
+        s.data -= 0.5
+        assert s.item() == 1.5
+
+
+# ---------------------------------------------------------------- accumulation
+def test_grad_accumulates_across_backward_calls():
+    def prog(lib):
+        x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
+        s = lib.tensor(0.5, requires_grad=True)
+        out = []
+        for k in range(3):
+            y = ((x * s) ** 2).sum() + s * k
+            y.backward()
+            out.append((x.grad.tolist(), s.grad.item()))
+        x.grad.zero_()
+        s.grad = None
+        (x * s).sum().backward()
+        out.append((x.grad.tolist(), s.grad.item()))
+        return out
+    f, t = both(prog)
+    np.testing.assert_allclose(np.array([o[0] for o in f]), np.array([o[0] for o in t]), rtol=1e-6)
+    np.testing.assert_allclose([o[1] for o in f], [o[1] for o in t], rtol=1e-6)
+
+
+def test_same_leaf_used_many_times_and_grad_identity():
+    def prog(lib):
+        x = lib.tensor([0.5, 1.5], requires_grad=True)
+        y = x * x + x.exp() * x - x / (x + 1)
+        y.sum().backward()
+        g1 = x.grad
+        (x * 2).sum().backward()
+        return x.grad.tolist(), g1 is x.grad
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-6)
+    assert f[1] == t[1]
+
+
+def test_scalar_graph_gradient_values():
+    # a long chain of 0-d ops (inline scalar records)
+    def prog(lib):
+        a = lib.tensor(0.3, dtype=lib.float64, requires_grad=True)
+        b = lib.tensor(-1.2, dtype=lib.float64, requires_grad=True)
+        v = a
+        for k in range(50):
+            v = (v * b + a).tanh() + (v * 0.5).sigmoid() - (a - b).abs() / (k + 1)
+            v = v + (b ** 2 + 1).log() * (a.cos() - b.sin()) + (a * a + 1).sqrt().relu()
+        v.backward()
+        return v.item(), a.grad.item(), b.grad.item()
+    np.testing.assert_allclose(prog(fastad), prog(torch), rtol=1e-10)
+
+
+# ---------------------------------------------------------------- backward / grad
+def test_backward_with_gradient_argument():
+    for g in [[1.0, 0.5, -2.0], [[1.0, 0.5, -2.0]]]:
+        def prog(lib):
+            x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+            y = x * x if len(g) == 3 else (x * x).unsqueeze(0)
+            y.backward(lib.tensor(g))
+            return x.grad.tolist()
+        assert prog(fastad) == prog(torch)
+
+
+def test_backward_on_leaf_and_one_element_tensor():
+    for lib in LIBS:
+        x = lib.tensor([2.0], requires_grad=True)
+        x.backward()
+        assert x.grad.tolist() == [1.0]
+        y = lib.tensor([[3.0]], requires_grad=True)
+        (y * 2).backward()
+        assert y.grad.tolist() == [[2.0]]
+
+
+def test_retain_graph_allows_second_backward():
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        s = lib.tensor(1.5, requires_grad=True)
+        y = (x.exp() * s * s).sum()
+        y.backward(retain_graph=True)
+        y.backward()
+        return x.grad.tolist(), s.grad.item()
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-6)
+    np.testing.assert_allclose(f[1], t[1], rtol=1e-6)
+
+
+def test_tutorial_chain_rule():
+    """The tutorial: y1 = w1*x, y2 = w2*y1; backward with retain_graph, then
+    autograd.grad for dy2/dy1, dy1/dw1, dy2/dw1 on the same graph."""
+    def prog(lib):
+        x = lib.tensor(2.0)
+        w1 = lib.tensor(3.0, requires_grad=True)
+        w2 = lib.tensor(4.0, requires_grad=True)
+        y1 = w1 * x
+        y2 = w2 * y1
+        y2.backward(retain_graph=True)
+        out = [w1.grad.item(), w2.grad.item()]
+        out.append(lib.autograd.grad(y2, y1, retain_graph=True)[0].item())
+        out.append(lib.autograd.grad(y1, w1, retain_graph=True)[0].item())
+        out.append(lib.autograd.grad(y2, w1, retain_graph=True)[0].item())
+        out.append(lib.autograd.grad(y2, [w1, w2])[1].item())
+        out.append((w1.grad.item(), w2.grad.item()))  # autograd.grad leaves .grad alone
+        return out
+    assert prog(fastad) == prog(torch)
+
+
+def test_tutorial_chain_rule_vectors():
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
+        w1 = lib.tensor([0.5, -1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y1 = (w1 * x).sigmoid()
+        y2 = (y1 * y1).sum()
+        y2.backward(retain_graph=True)
+        g_y1 = lib.autograd.grad(y2, y1, retain_graph=True)[0]
+        g_w1 = lib.autograd.grad(y1, w1, grad_outputs=lib.ones_like(y1), retain_graph=True)[0]
+        g2 = lib.autograd.grad(y2, w1)[0]
+        return [w1.grad.tolist(), g_y1.tolist(), g_w1.tolist(), g2.tolist()]
+    np.testing.assert_allclose(np.array(prog(fastad)), np.array(prog(torch)), rtol=1e-12)
+
+
+def test_grad_multiple_outputs_and_grad_outputs():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor(3.0, requires_grad=True)
+        o1 = (a * b).sum()
+        o2 = a * a
+        ga, gb = lib.autograd.grad([o1, o2], [a, b], grad_outputs=[lib.tensor(2.0),
+                                                                 lib.tensor([1.0, -1.0])])
+        return ga.tolist(), gb.item(), a.grad is None
+    assert prog(fastad) == prog(torch)
+
+
+def test_autograd_backward_function():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        o1 = (a * 3).sum()
+        o2 = a * a
+        lib.autograd.backward([o1, o2], [None, lib.tensor([1.0, 0.5])])
+        lib.autograd.backward((a * 2).sum())
+        return a.grad.tolist()
+    assert prog(fastad) == prog(torch)
+
+
+def test_allow_unused():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        b = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (a * 2).sum()
+        ga, gb = lib.autograd.grad(y, [a, b], allow_unused=True)
+        return ga.tolist(), gb
+    assert prog(fastad) == prog(torch)
+
+
+def test_grad_wrt_leaf_output_and_intermediate():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        (g,) = lib.autograd.grad(a, a, grad_outputs=lib.tensor([3.0, 4.0]))
+        h = a * 2
+        y = (h * h).sum()
+        (gh,) = lib.autograd.grad(y, h)
+        return g.tolist(), gh.tolist()
+    assert prog(fastad) == prog(torch)
+
+
+def test_grads_of_unreached_leaf_stay_none():
+    for lib in LIBS:
+        a = lib.tensor([1.0], requires_grad=True)
+        b = lib.tensor([1.0], requires_grad=True)
+        (a * 2).sum().backward()
+        assert b.grad is None and a.grad is not None
+
+
+def test_broadcast_grad_reduction_into_leaf():
+    def prog(lib):
+        w = lib.tensor([[1.0], [2.0]], requires_grad=True)  # (2, 1)
+        b = lib.tensor(0.5, requires_grad=True)
+        x = lib.tensor([[1.0, 2.0, 3.0]])
+        y = ((w * x + b) ** 2).mean()
+        y.backward()
+        return w.grad.tolist(), b.grad.item()
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-6)
+    np.testing.assert_allclose(f[1], t[1], rtol=1e-6)
+
+
+# ---------------------------------------------------------------- in place
+@pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
+@pytest.mark.parametrize("other", ["tensor", "number", "scalar_tensor"])
+def test_inplace_ops_in_graph(op, other):
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([0.5, -1.5, 2.0], dtype=lib.float64, requires_grad=True)
+        o = {"tensor": w, "number": 2.5, "scalar_tensor": w[1]}[other]
+        h = x * 2
+        v0 = h._version
+        if op == "+=":
+            h += o
+        elif op == "-=":
+            h -= o
+        elif op == "*=":
+            h *= o
+        else:
+            h /= o
+        v1 = h._version
+        (h * h).sum().backward()
+        return (h.tolist(), x.grad.tolist(), None if w.grad is None else w.grad.tolist(),
+                v1 - v0, h.grad_fn.name(), h.is_leaf)
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-12)
+    np.testing.assert_allclose(f[1], t[1], rtol=1e-12)
+    if t[2] is None:
+        assert f[2] is None
+    else:
+        np.testing.assert_allclose(f[2], t[2], rtol=1e-12)
+    assert f[3:] == t[3:]
+
+
+def test_inplace_methods_and_version_counter():
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0])
+        vs = [x._version]
+        x += 1
+        vs.append(x._version)
+        x.mul_(2)
+        vs.append(x._version)
+        x.add_(1, alpha=2)
+        x.sub_(lib.tensor([1.0, 1.0]))
+        x.div_(2)
+        vs.append(x._version)
+        x.zero_()
+        vs.append(x._version)
+        x[0] = 5
+        vs.append(x._version)
+        return x.tolist(), vs
+    assert prog(fastad) == prog(torch)
+
+
+def test_inplace_keeps_identity_and_dtype():
+    for lib in LIBS:
+        x = lib.tensor([1.0, 2.0])
+        y = x
+        x += 1
+        assert y is x and x.dtype == lib.float32
+        i = lib.tensor([1, 2])
+        i *= 3
+        assert i.tolist() == [3, 6] and i.dtype == lib.int64
+
+
+def test_inplace_on_leaf_under_no_grad_is_allowed():
+    def prog(lib):
+        w = lib.tensor([1.0, 2.0], requires_grad=True)
+        (w * w).sum().backward()
+        with lib.no_grad():
+            w -= 0.1 * w.grad
+            w.grad.zero_()
+        (w * 3).sum().backward()
+        return w.tolist(), w.grad.tolist(), w.is_leaf, w.requires_grad
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-6)
+    assert f[1:] == t[1:]
+
+
+def test_training_loop_matches():
+    def prog(lib):
+        rng = np.random.default_rng(0)
+        X = lib.tensor(rng.standard_normal((16, 3)))
+        Y = lib.tensor(rng.standard_normal((16, 1)))
+        W = lib.tensor(rng.standard_normal((3, 1)) * 0.1, requires_grad=True)
+        b = lib.zeros(1, dtype=lib.float64, requires_grad=True)
+        losses = []
+        for _ in range(20):
+            loss = ((X @ W + b - Y) ** 2).mean()
+            loss.backward()
+            with lib.no_grad():
+                W -= 0.1 * W.grad
+                b -= 0.1 * b.grad
+            W.grad.zero_()
+            b.grad.zero_()
+            losses.append(loss.item())
+        return losses, W.tolist()
+    f, t = both(prog)
+    np.testing.assert_allclose(f[0], t[0], rtol=1e-10)
+    np.testing.assert_allclose(f[1], t[1], rtol=1e-10)
+
+
+# ---------------------------------------------------------------- custom Function
+def _make_functions(lib):
+    class Exp(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            y = x.exp()
+            ctx.save_for_backward(y)
+            return y
+
+        @staticmethod
+        def backward(ctx, g):
+            (y,) = ctx.saved_tensors
+            return g * y
+
+    class MulConst(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, w, k):
+            ctx.save_for_backward(x, w)
+            ctx.k = k
+            return x * w * k
+
+        @staticmethod
+        def backward(ctx, g):
+            x, w = ctx.saved_tensors
+            return g * w * ctx.k, (g * x * ctx.k).sum(0), None
+    return Exp, MulConst
+
+
+def test_custom_function():
+    def prog(lib):
+        Exp, MulConst = _make_functions(lib)
+        x = lib.tensor([[0.5, -1.0], [2.0, 0.0]], dtype=lib.float64, requires_grad=True)
+        w = lib.tensor([1.5, -0.5], dtype=lib.float64, requires_grad=True)
+        y = Exp.apply(x)
+        z = MulConst.apply(y, w, 3.0)
+        loss = (z * z).sum()
+        loss.backward()
+        return (y.tolist(), z.tolist(), x.grad.tolist(), w.grad.tolist(), y.requires_grad,
+                z.is_leaf, y.grad_fn is not None)
+    f, t = both(prog)
+    for a, b in zip(f[:4], t[:4]):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert f[4:] == t[4:]
+
+
+def test_custom_function_needs_input_grad_and_no_grad_input():
+    def prog(lib):
+        seen = []
+
+        class Sq(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                ctx.save_for_backward(x, y)
+                return x * x + y
+
+            @staticmethod
+            def backward(ctx, g):
+                seen.append(tuple(ctx.needs_input_grad))
+                x, y = ctx.saved_tensors
+                return 2 * x * g, g
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = lib.tensor([1.0, 1.0])
+        Sq.apply(x, y).sum().backward()
+        return x.grad.tolist(), seen
+    assert prog(fastad) == prog(torch)
