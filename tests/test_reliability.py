@@ -4,6 +4,7 @@ import multiprocessing
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 
@@ -15,8 +16,9 @@ import fastad as T
 
 def run_py(code, timeout=120):
     """Runs code in a fresh interpreter; returns its stdout (asserting exit 0)."""
+    # from a neutral directory: the repository root would shadow the installed package
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
