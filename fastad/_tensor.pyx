@@ -2293,93 +2293,119 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
 
 
 # ---------------------------------------------------------------- repr
-cdef str _fmt_floats(object a):
-    """PyTorch's float formatting: 4 decimals, integer style when every value is
-    whole, scientific when the magnitudes span too far."""
-    finite = a[np.isfinite(a)]
-    nz = np.abs(finite[finite != 0]).astype(np.float64)
-    if finite.size and np.all(finite == np.round(finite)):
-        if nz.size and nz.max() > 1e8:
-            return "sci"
-        return "int"
-    if nz.size and (nz.max() / nz.min() > 1000.0 or nz.max() > 1e8 or nz.min() < 1e-4):
-        return "sci"
-    return "fix"
+# A port of torch/_tensor_str.py (precision 4, threshold 1000, edgeitems 3,
+# linewidth 80): the formatter looks at the nonzero finite values only.
+cdef int _PREC = 4
+cdef int _LINEWIDTH = 80
 
 
-cdef str _fmt_one(object v, str mode, bint is_float):
+cdef tuple _formatter(object a, bint is_float):
+    """(mode, width) for the (summarized) values of a: mode is "int", "sci" or
+    "fix" for floats, "" otherwise."""
+    cdef int width = 1
     if not is_float:
-        return str(v).replace("True", "True").replace("False", "False")
-    v = float(v)
-    if v != v:
-        return "nan"
-    if v == float("inf"):
-        return "inf"
-    if v == float("-inf"):
-        return "-inf"
-    if mode == "int":
-        return f"{v:.0f}."
-    if mode == "sci":
-        return f"{v:.4e}"
-    return f"{v:.4f}"
-
-
-cdef str _body(object a, int dt):
-    cdef bint is_float = dt <= DT_F64
-    summarize = a.size > 1000
+        for v in a.reshape(-1).tolist():
+            width = _builtins.max(width, len(str(v)))
+        return ("", width)
     flat = a.reshape(-1)
-    if summarize and a.ndim:
-        parts = []
-        k = [slice(None)] * a.ndim
-        sample = np.concatenate([a[(slice(0, 3),) + (Ellipsis,)].reshape(-1),
-                                 a[(slice(-3, None),) + (Ellipsis,)].reshape(-1)])
-        flat = sample
-    mode = _fmt_floats(flat) if is_float else ""
-    strs = [_fmt_one(v, mode, is_float) for v in flat]
-    width = 0
-    for s in strs:
-        if len(s) > width:
-            width = len(s)
+    vals = flat[np.isfinite(flat) & (flat != 0)]
+    if vals.size == 0:
+        return ("int", width)
+    nz = np.abs(vals).astype(np.float64)
+    lo, hi = nz.min(), nz.max()
+    int_mode = bool(np.all(vals == np.ceil(vals)))
+    sci = bool(hi / lo > 1000.0 or hi > 1.0e8 or lo < 1.0e-4)
+    for v in vals.tolist():
+        if sci:
+            width = _builtins.max(width, len(f"{v:.{_PREC}e}"))
+        elif int_mode:
+            width = _builtins.max(width, len(f"{v:.0f}") + 1)
+        else:
+            width = _builtins.max(width, len(f"{v:.{_PREC}f}"))
+    return ("sci" if sci else ("int" if int_mode else "fix"), width)
+
+
+cdef str _fmt_one(object v, str mode, int width):
+    if mode == "":
+        ret = f"{v}"
+    elif mode == "sci":
+        ret = f"{v:{width}.{_PREC}e}"
+    elif mode == "int":
+        ret = f"{v:.0f}"
+        if v == v and v not in (float("inf"), float("-inf")):
+            ret += "."
+    else:
+        ret = f"{v:.{_PREC}f}"
+    return " " * (width - len(ret)) + ret
+
+
+cdef object _summarized(object a):
     if a.ndim == 0:
-        return _fmt_one(a.item(), mode, is_float)
-    return _nest(a, mode, is_float, width, 1 + len("tensor("), summarize)
-
-
-cdef str _nest(object a, str mode, bint is_float, int width, int indent, bint summarize):
+        return a
     if a.ndim == 1:
-        items = [_fmt_one(v, mode, is_float).rjust(width) for v in a.tolist()] if not (
-            summarize and a.shape[0] > 6) else (
-            [_fmt_one(v, mode, is_float).rjust(width) for v in a[:3].tolist()] + ["..."] +
-            [_fmt_one(v, mode, is_float).rjust(width) for v in a[-3:].tolist()])
-        per_line = _builtins.max(1, (80 - indent) // (width + 2))
-        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
-        return "[" + (",\n" + " " * indent).join(lines) + "]"
-    rows = range(a.shape[0])
+        return np.concatenate([a[:3], a[-3:]]) if a.shape[0] > 6 else a
+    rows = list(range(a.shape[0]))
+    if a.shape[0] > 6:
+        rows = rows[:3] + rows[-3:]
+    return np.stack([_summarized(a[i]) for i in rows])
+
+
+cdef str _tensor_str(object a, int indent, bint summarize, str mode, int width):
+    if a.ndim == 0:
+        return _fmt_one(a.item(), mode, width)
+    if a.ndim == 1:
+        per_line = _builtins.max(1, (_LINEWIDTH - indent) // (width + 2))
+        if summarize and a.shape[0] > 6:
+            data = ([_fmt_one(v, mode, width) for v in a[:3].tolist()] + [" ..."] +
+                    [_fmt_one(v, mode, width) for v in a[-3:].tolist()])
+        else:
+            data = [_fmt_one(v, mode, width) for v in a.tolist()]
+        lines = [", ".join(data[i:i + per_line]) for i in range(0, len(data), per_line)]
+        return "[" + ("," + "\n" + " " * (indent + 1)).join(lines) + "]"
     if summarize and a.shape[0] > 6:
-        rows = list(range(3)) + [None] + list(range(a.shape[0] - 3, a.shape[0]))
-    parts = ["..." if r is None else _nest(a[r], mode, is_float, width, indent + 1, summarize)
-             for r in rows]
-    sep = "," + "\n" * (a.ndim - 1) + " " * indent
-    return "[" + sep.join(parts) + "]"
+        slices = ([_tensor_str(a[i], indent + 1, summarize, mode, width) for i in range(3)] +
+                  ["..."] +
+                  [_tensor_str(a[i], indent + 1, summarize, mode, width)
+                   for i in range(a.shape[0] - 3, a.shape[0])])
+    else:
+        slices = [_tensor_str(a[i], indent + 1, summarize, mode, width)
+                  for i in range(a.shape[0])]
+    return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
 cdef str _repr(Tensor t):
     a = _arr(t)
+    prefix = "tensor("
+    cdef int indent = len(prefix)
+    suffixes = []
     if a.size == 0:
+        if a.ndim != 1:
+            suffixes.append(f"size={tuple(a.shape)}")
+        if t._dt != _default_dt:
+            suffixes.append(f"dtype={DTYPES[t._dt]!r}")
         body = "[]"
-        extra = [f"size={tuple(a.shape)}"] if a.ndim != 1 else []
     else:
-        body = _body(a, t._dt)
-        extra = []
-    if t._dt == DT_F64 and _default_dt != DT_F64 or t._dt == DT_F32 and _default_dt != DT_F32:
-        extra.append(f"dtype={DTYPES[t._dt]!r}")
-    elif a.size == 0 and t._dt > DT_F64:
-        extra.append(f"dtype={DTYPES[t._dt]!r}")
+        if t._dt <= DT_F64 and t._dt != _default_dt:
+            suffixes.append(f"dtype={DTYPES[t._dt]!r}")
+        summarize = a.size > 1000
+        mode, width = _formatter(_summarized(a) if summarize else a, t._dt <= DT_F64)
+        body = _tensor_str(a, indent, summarize, mode, width)
     if t._graph is not None:
-        extra.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
     elif t._rg:
-        extra.append("requires_grad=True")
-    return "tensor(" + body + "".join([", " + e for e in extra]) + ")"
+        suffixes.append("requires_grad=True")
+    s = prefix + body
+    parts = [s]
+    last_line_len = len(s) - s.rfind("\n") + 1
+    for suffix in suffixes:
+        if last_line_len + len(suffix) + 2 > _LINEWIDTH:
+            parts.append(",\n" + " " * indent + suffix)
+            last_line_len = indent + len(suffix)
+        else:
+            parts.append(", " + suffix)
+            last_line_len += len(suffix) + 2
+    parts.append(")")
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------- for Python-level ops
