@@ -425,6 +425,8 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     r = np.power(a, b)
     except ValueError as e:
+        if "negative integer powers" in str(e):
+            raise RuntimeError("Integers to negative integer powers are not allowed.") from None
         raise RuntimeError(_broadcast_msg(np.shape(a), np.shape(b))) from None
     cdef Tensor out = _wrap(r, dt)
     cdef bint na = ta is not None and ta._rg
@@ -1605,7 +1607,7 @@ cdef object _softmax(object input, object dim, bint take_log):
     if rows.size:
         (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)
     y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
-    cdef Tensor out = _wrap(np.ascontiguousarray(y), x._dt)
+    cdef Tensor out = _wrap(np.ascontiguousarray(y).reshape(shape), x._dt)  # 0-d stays 0-d
     if not (x._rg and grad_enabled()):
         return out
 

@@ -237,6 +237,8 @@ def test_shape_errors():
     same_error(lambda lib: len(lib.tensor(1.0)))
     same_error(lambda lib: lib.tensor([True]) - lib.tensor([False]))
     same_error(lambda lib: lib.ones(2) - True)
+    same_error(lambda lib: lib.tensor([1, 2]) ** -1, "negative integer powers")
+    same_error(lambda lib: lib.ones(2, 2) @ lib.ones(2, 2, dtype=lib.float64), "same dtype")
 
 
 # ---------------------------------------------------------------- tensor()

@@ -499,6 +499,19 @@ def test_softmax(dt, dim):
     check_fn(lambda lib, x: x.log_softmax(dim=dim), [a])
 
 
+def test_softmax_of_0d_stays_0d():
+    check_fn(lambda lib, x: x.softmax(0) * 2, [np.array(2.0)])
+    check_fn(lambda lib, x: lib.log_softmax(x, 0), [np.array(2.0, dtype=np.float32)])
+
+
+def test_zero_d_edge_cases():
+    for fn in [lambda lib, x: x.expand(3), lambda lib, x: x.unsqueeze(0),
+               lambda lib, x: x.reshape(1, 1), lambda lib, x: x.max(), lambda lib, x: x.sum(0),
+               lambda lib, x: x.squeeze() * 1, lambda lib, x: x[None]]:
+        check_fn(fn, [np.array(2.0)])
+    assert_same(fastad.tensor(2.0).argmax(), torch.tensor(2.0).argmax())
+
+
 # ---------------------------------------------------------------- creation
 def test_creation_matches_torch():
     for fo, to in [
