@@ -16,9 +16,13 @@ import fastad as T
 
 def run_py(code, timeout=120):
     """Runs code in a fresh interpreter; returns its stdout (asserting exit 0)."""
-    # from a neutral directory: the repository root would shadow the installed package
+    # from a neutral directory (a repository root would shadow an installed fastad),
+    # importing the fastad this test process imported
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(T.__file__))] + env.get("PYTHONPATH", "").split(os.pathsep))
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=timeout, cwd=tempfile.gettempdir())
+                          text=True, timeout=timeout, cwd=tempfile.gettempdir(), env=env)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
 
