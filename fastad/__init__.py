@@ -125,5 +125,5 @@ def set_num_threads(n):
     if setter is not None:
         setter(_kernels.get_num_threads())
 
-from fastad import autograd  # noqa: E402,F401
+from fastad import autograd, nn, optim  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401

@@ -1121,7 +1121,7 @@ cdef class Tensor:
     @staticmethod
     def _make_subclass(cls, data, requires_grad=False):
         cdef Tensor src = <Tensor>data
-        cdef Tensor t = <Tensor>cls.__new__(cls)
+        cdef Tensor t = <Tensor>Tensor.__new__(cls)
         t._dt = src._dt
         t._data = src._data
         t._val = src._val
@@ -1294,24 +1294,35 @@ cdef void _write(Tensor t, object value) except *:
 
 
 cdef object _inplace(Tensor self, int op, object other):
-    """self op= other: values written into self's storage; when recording, self
-    becomes the new op's output (PyTorch's rebase), computed from a copy of its
-    old values so that no saved buffer is overwritten."""
-    _check_inplace(self)
-    cdef Tensor old, r
+    """self op= other."""
     ot = _operand(other)
     if ot is None:
         return NotImplemented
-    cdef bint record = grad_enabled() and (self._rg or (ot[0] is not None and (<Tensor>ot[0])._rg))
+    return _apply_inplace(self, lambda t: _binary(op, t, other),
+                          ot[0] is not None and (<Tensor>ot[0])._rg)
+
+
+def apply_inplace(Tensor self, fn):
+    """self = fn(self), written into self's storage (ops with inplace=True)."""
+    return _apply_inplace(self, fn, False)
+
+
+cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
+    """Values written into self's storage; when recording, self becomes the new
+    op's output (PyTorch's rebase), computed from a copy of its old values so
+    that no buffer the op saved for backward is overwritten."""
+    _check_inplace(self)
+    cdef Tensor old, r
+    cdef bint record = grad_enabled() and (self._rg or other_needs_grad)
     if record:
         old = Tensor.__new__(Tensor)
         old._dt, old._val, old._rg = self._dt, self._val, self._rg
         old._data = None if self._data is None else self._data.copy()
         old._graph, old._slot, old._lgid, old._op, old._node = (
             self._graph, self._slot, self._lgid, self._op, self._node)
-        r = _binary(op, old, other)
+        r = fn(old)
     else:
-        r = _binary(op, self.detach(), other)
+        r = fn(self.detach())
     if r._dt != self._dt and _cat(r._dt) > _cat(self._dt):
         raise RuntimeError(f"result type {DTYPES[r._dt].name} can't be cast to the desired output "
                            f"type {DTYPES[self._dt].name}")

@@ -1,0 +1,389 @@
+"""fastad.nn.functional: activations and losses over the compiled kernels.
+
+Each function validates its arguments here, in Python, then hands contiguous
+arrays to fastad._kernels (which trusts them and releases the GIL) and records
+one tape node with PyTorch's grad_fn name.
+"""
+import numpy as np
+
+from fastad import _kernels as K
+from fastad._tensor import (Tensor, _rng, _unbroadcast_py, activation, apply_inplace, array_of,
+                            as_tensor, log_softmax, make_op, matmul, softmax)
+
+__all__ = [
+    "sigmoid", "tanh", "relu", "relu6", "hardtanh", "leaky_relu", "prelu", "rrelu", "elu", "selu",
+    "celu", "gelu", "silu", "mish", "softplus", "softsign", "logsigmoid", "hardsigmoid",
+    "hardswish", "softmax", "log_softmax", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "kl_div", "linear",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def _act(input, name, inplace=False, a=0.0, b=0.0):
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+    if inplace:
+        return apply_inplace(input, lambda t: activation(t, name, a, b))
+    return activation(input, name, a, b)
+
+
+# ---------------------------------------------------------------- activations
+def sigmoid(input):
+    return _act(input, "sigmoid")
+
+
+def tanh(input):
+    return _act(input, "tanh")
+
+
+def relu(input, inplace=False):
+    return _act(input, "relu", inplace)
+
+
+def relu6(input, inplace=False):
+    return _act(input, "relu6", inplace)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _act(input, "hardtanh", inplace, min_val, max_val)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    return _act(input, "leaky_relu", inplace, negative_slope)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return _act(input, "elu", inplace, alpha)
+
+
+def selu(input, inplace=False):
+    return _act(input, "selu", inplace)
+
+
+def celu(input, alpha=1.0, inplace=False):
+    if alpha == 0:
+        raise ValueError("ZeroDivisionError: alpha cannot be 0 for CELU")
+    return _act(input, "celu", inplace, alpha)
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
+    return _act(input, "gelu" if approximate == "none" else "gelu_tanh")
+
+
+def silu(input, inplace=False):
+    return _act(input, "silu", inplace)
+
+
+def mish(input, inplace=False):
+    return _act(input, "mish", inplace)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return _act(input, "softplus", False, beta, threshold)
+
+
+def softsign(input):
+    return _act(input, "softsign")
+
+
+def logsigmoid(input):
+    return _act(input, "logsigmoid")
+
+
+def hardsigmoid(input, inplace=False):
+    return _act(input, "hardsigmoid", inplace)
+
+
+def hardswish(input, inplace=False):
+    return _act(input, "hardswish", inplace)
+
+
+def _float_input(input, fn):
+    x = as_tensor(input)
+    if not x.is_floating_point():
+        raise RuntimeError(f"{fn}: expected a floating point input, got {x.dtype}")
+    return x
+
+
+def prelu(input, weight):
+    """max(0, x) + weight * min(0, x), one learnable slope per channel (dim 1)."""
+    x, w = _float_input(input, "prelu"), _float_input(weight, "prelu")
+    channels = w.numel()
+    shape = tuple(x.shape)
+    if channels != 1:
+        c_dim = 1 if len(shape) >= 2 else 0
+        if len(shape) == 0 or shape[c_dim] != channels:
+            raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
+                               f"parameter numbers = {channels} and channel size = "
+                               f"{shape[c_dim] if shape else 1}.")
+        inner = int(np.prod(shape[c_dim + 1:], dtype=np.int64))
+    else:
+        inner = 1
+    xa = np.ascontiguousarray(array_of(x)).reshape(-1)
+    wa = np.ascontiguousarray(array_of(w), dtype=xa.dtype).reshape(-1)
+    y = np.empty_like(xa)
+    K.prelu_forward(xa, wa, y, inner if channels != 1 else 1, channels)
+    w_shape = tuple(w.shape)
+
+    def backward(g):
+        gx = np.empty_like(xa)
+        gw = np.empty_like(wa)
+        K.prelu_backward(xa, wa, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx, gw,
+                         inner if channels != 1 else 1, channels)
+        return gx.reshape(shape), gw.reshape(w_shape)
+    return make_op(y.reshape(shape), "PreluKernelBackward0", (x, w), backward, (x, w))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """Randomized leaky ReLU: slopes drawn from U(lower, upper) when training,
+    their mean (lower + upper) / 2 otherwise."""
+    if not training:
+        return leaky_relu(input, (lower + upper) / 2, inplace)
+    x = _float_input(input, "rrelu")
+
+    def apply(t):
+        xa = np.ascontiguousarray(array_of(t)).reshape(-1)
+        slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
+        y = np.empty_like(xa)
+        K.rrelu_forward(xa, slopes, y)
+
+        def backward(g):
+            gx = np.empty_like(xa)
+            K.rrelu_backward(xa, slopes, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
+            return (gx.reshape(t.shape),)
+        return make_op(y.reshape(tuple(t.shape)), "RreluWithNoiseBackward0", (t,), backward, (t,))
+    return apply_inplace(x, apply) if inplace else apply(x)
+
+
+def linear(input, weight, bias=None):
+    out = matmul(input, weight.t())
+    return out if bias is None else out + bias
+
+
+# ---------------------------------------------------------------- losses
+def _check_reduction(reduction):
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+
+
+def _reduce(values, reduction, dtype):
+    """The reduced loss value, and the factor each element's gradient gets."""
+    if reduction == "none":
+        return values, None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        total = values.sum(dtype=np.float64)
+        if reduction == "mean":
+            n = values.size
+            return np.asarray(total / n if n else np.nan, dtype=dtype), (1.0 / n if n else np.nan)
+    return np.asarray(total, dtype=dtype), 1.0
+
+
+def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=None,
+                    pos_weight=None):
+    """An elementwise loss (fastad._kernels.LOSSES) with its reduction fused."""
+    _check_reduction(reduction)
+    x, t = as_tensor(input), as_tensor(target)
+    if not x.is_floating_point():
+        raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
+    dt = np.result_type(array_of(x).dtype, np.float32 if not t.is_floating_point()
+                        else array_of(t).dtype)
+    try:
+        shape = np.broadcast_shapes(tuple(x.shape), tuple(t.shape))
+    except ValueError:
+        raise RuntimeError(f"The size of tensor a ({list(x.shape)}) must match the size of tensor b "
+                           f"({list(t.shape)})") from None
+    xa = np.ascontiguousarray(np.broadcast_to(array_of(x).astype(dt, copy=False), shape)).reshape(-1)
+    ta = np.ascontiguousarray(np.broadcast_to(array_of(t).astype(dt, copy=False), shape)).reshape(-1)
+    pw = None
+    if pos_weight is not None:
+        pw = np.ascontiguousarray(np.broadcast_to(array_of(as_tensor(pos_weight)).astype(dt),
+                                                  shape)).reshape(-1)
+    w = None
+    if weight is not None:
+        w = np.broadcast_to(array_of(as_tensor(weight)).astype(dt), shape).reshape(-1)
+    out = np.empty_like(xa)
+    if kernel == "binary_cross_entropy_with_logits":
+        K.bce_logits_forward(xa, ta, pw, out)
+    else:
+        if kernel == "binary_cross_entropy" and xa.size and (
+                np.nanmin(xa) < 0 or np.nanmax(xa) > 1):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        K.loss_forward(kernel, xa, ta, out, a)
+    if w is not None:
+        out *= w
+    value, scale = _reduce(out.reshape(shape), reduction, dt)
+    xs, ts = tuple(x.shape), tuple(t.shape)
+    t_grad = t.requires_grad
+
+    def backward(g):
+        g = np.asarray(g, dtype=dt)
+        gout = np.full(xa.shape, g * scale, dtype=dt) if scale is not None else \
+            np.ascontiguousarray(g).reshape(-1)
+        if w is not None:
+            gout = np.ascontiguousarray(gout * w)
+        gx = np.empty_like(xa)
+        gt = np.empty_like(ta) if t_grad else None
+        if kernel == "binary_cross_entropy_with_logits":
+            K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
+        else:
+            K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
+        return (_unbroadcast_py(gx.reshape(shape), xs),
+                None if gt is None else _unbroadcast_py(gt.reshape(shape), ts))
+    if isinstance(grad_name, dict):  # PyTorch builds some losses from other ops
+        grad_name = grad_name[reduction]
+    return make_op(value, grad_name, (x, t), backward, (x, t),
+                   dt=1 if dt == np.float64 else 0)
+
+
+def mse_loss(input, target, reduction="mean"):
+    return _pointwise_loss("mse", "MseLossBackward0", input, target, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    return _pointwise_loss("l1", {"mean": "MeanBackward0", "sum": "SumBackward0",
+                                  "none": "AbsBackward0"}, input, target, reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    return _pointwise_loss("smooth_l1", "SmoothL1LossBackward0", input, target, reduction, beta)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    return _pointwise_loss("huber", "HuberLossBackward0", input, target, reduction, delta)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    if tuple(as_tensor(input).shape) != tuple(as_tensor(target).shape):
+        raise ValueError(f"Using a target size ({as_tensor(target).shape}) that is different to "
+                         f"the input size ({as_tensor(input).shape}) is deprecated. Please ensure "
+                         "they have the same size.")
+    return _pointwise_loss("binary_cross_entropy", "BinaryCrossEntropyBackward0", input, target,
+                           reduction, weight=weight)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
+                                     pos_weight=None):
+    if tuple(as_tensor(input).shape) != tuple(as_tensor(target).shape):
+        raise ValueError(f"Target size ({as_tensor(target).shape}) must be the same as input size "
+                         f"({as_tensor(input).shape})")
+    return _pointwise_loss("binary_cross_entropy_with_logits",
+                           "BinaryCrossEntropyWithLogitsBackward0", input, target, reduction,
+                           weight=weight, pos_weight=pos_weight)
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    if reduction == "batchmean":
+        n = as_tensor(input).shape[0] if as_tensor(input).dim() else 1
+        return kl_div(input, target, "sum", log_target) / n
+    return _pointwise_loss("kl_div", {"mean": "MeanBackward0", "sum": "SumBackward0",
+                                      "none": "SubBackward0" if log_target else "XlogyBackward0"},
+                           input, target, reduction, float(log_target))
+
+
+def _class_rows(x, t, fn):
+    """(N, C, d1, ...) logits and (N, d1, ...) targets as (M, C) rows and (M,) targets."""
+    shape = tuple(x.shape)
+    if len(shape) == 0:
+        raise RuntimeError(f"{fn}: input must have at least one dimension")
+    if len(shape) == 1:  # unbatched (C,)
+        return array_of(x)[None, :], (), (1, shape[0]), 0
+    c_dim = 1
+    moved = np.moveaxis(array_of(x), c_dim, -1)
+    return moved.reshape(-1, shape[c_dim]), moved.shape[:-1], moved.shape, c_dim
+
+
+def _check_targets(t, rows, batch_shape, fn):
+    ta = array_of(t)
+    if ta.dtype != np.int64:
+        raise RuntimeError(f"{fn}: expected target of dtype int64 (class indices), got {t.dtype}")
+    if tuple(ta.shape) != tuple(batch_shape) and not (batch_shape == () and ta.shape == ()):
+        raise ValueError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
+    return np.ascontiguousarray(ta).reshape(-1)
+
+
+def _class_loss_grad(glog2d, moved_shape, c_dim, in_shape):
+    g = glog2d.reshape(moved_shape)
+    if c_dim:
+        g = np.moveaxis(g, -1, c_dim)
+    return np.ascontiguousarray(g).reshape(in_shape)
+
+
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """log_softmax over dim 1 fused with the negative log likelihood (class
+    indices) or with a cross entropy against class probabilities."""
+    _check_reduction(reduction)
+    x, t = _float_input(input, "cross_entropy"), as_tensor(target)
+    rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "cross_entropy")
+    rows = np.ascontiguousarray(rows)
+    n_classes = rows.shape[1]
+    w = None if weight is None else np.ascontiguousarray(array_of(as_tensor(weight)),
+                                                         dtype=rows.dtype)
+    if w is not None and w.shape != (n_classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(w.shape)}")
+    lsm = np.empty_like(rows)
+    in_shape = tuple(x.shape)
+    if t.is_floating_point():  # class probabilities
+        if tuple(t.shape) != in_shape:
+            raise ValueError(f"Expected target size {list(in_shape)}, got {list(t.shape)}")
+        probs = np.ascontiguousarray(np.moveaxis(array_of(t), c_dim, -1) if c_dim else array_of(t),
+                                     dtype=rows.dtype).reshape(rows.shape)
+        value = K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
+
+        def backward(g):
+            glog = np.empty_like(rows)
+            gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
+            K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
+            return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
+        name = "DivBackward1" if reduction == "mean" else "NegBackward0"
+    else:
+        ta = _check_targets(t, rows, batch_shape, "cross_entropy")
+        value = K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
+
+        def backward(g):
+            glog = np.empty_like(rows)
+            gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
+            K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
+            return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
+        name = "NllLossBackward0"
+    value = np.asarray(value, dtype=rows.dtype)
+    if reduction == "none":
+        value = value.reshape(batch_shape)
+    return make_op(value, name, (x, t), backward, (x,))
+
+
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+             reduction="mean"):
+    _check_reduction(reduction)
+    x, t = _float_input(input, "nll_loss"), as_tensor(target)
+    rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "nll_loss")
+    rows = np.ascontiguousarray(rows)
+    n_classes = rows.shape[1]
+    ta = _check_targets(t, rows, batch_shape, "nll_loss")
+    w = None if weight is None else np.ascontiguousarray(array_of(as_tensor(weight)),
+                                                         dtype=rows.dtype)
+    if w is not None and w.shape != (n_classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(w.shape)}")
+    value = np.asarray(K.nll_loss_forward(rows, ta, w, ignore_index, reduction), dtype=rows.dtype)
+    if reduction == "none":
+        value = value.reshape(batch_shape)
+    in_shape = tuple(x.shape)
+
+    def backward(g):
+        glog = np.empty_like(rows)
+        gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
+        K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
+        return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
+    return make_op(value, "NllLossBackward0", (x, t), backward, ())

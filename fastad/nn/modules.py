@@ -1,0 +1,460 @@
+"""fastad.nn modules: Module, Parameter, Linear, containers, and one Module per
+activation and loss of fastad.nn.functional (generated from two tables)."""
+import math
+from collections import OrderedDict, namedtuple
+
+from fastad._tensor import Tensor, empty, no_grad, tensor
+from fastad.nn import functional as F
+from fastad.nn import init
+
+
+__all__ = ["Parameter", "Module", "Linear", "Sequential", "ModuleList", "PReLU", "RReLU",
+           "Identity", "Flatten"]
+
+
+class Parameter(Tensor):
+    """A tensor that a Module registers as a learnable parameter."""
+
+    def __new__(cls, data=None, requires_grad=True):
+        if data is None:
+            data = empty(0)
+        return Tensor._make_subclass(cls, data, requires_grad)
+
+    def __init__(self, data=None, requires_grad=True):
+        pass  # the storage was taken in __new__
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+    def __reduce__(self):
+        return (Parameter, (self.detach(), self.requires_grad))
+
+
+_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of all modules: attributes that are Parameters or Modules are
+    registered, as in PyTorch."""
+    training = True
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name, value):
+        d = self.__dict__
+        if "_parameters" not in d:
+            raise AttributeError("cannot assign to a Module before Module.__init__() call")
+        params, modules, buffers = d["_parameters"], d["_modules"], d["_buffers"]
+        if isinstance(value, Parameter):
+            d.pop(name, None)
+            modules.pop(name, None)
+            buffers.pop(name, None)
+            params[name] = value
+        elif isinstance(value, Module):
+            d.pop(name, None)
+            params.pop(name, None)
+            buffers.pop(name, None)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                "(fastad.nn.Parameter or None expected)")
+            params[name] = None
+        elif name in buffers:
+            buffers[name] = value
+        elif name in modules and value is None:
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            if table in d and name in d[table]:
+                return d[table][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__.get(table, {}):
+                del self.__dict__[table][name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                            "(fastad.nn.Parameter or None required)")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor_, persistent=True):
+        self._buffers[name] = tensor_
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
+                                  '"forward" function')
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ---- traversal
+    def named_modules(self, memo=None, prefix=""):
+        memo = set() if memo is None else memo
+        if id(self) in memo:
+            return
+        memo.add(id(self))
+        yield prefix, self
+        for name, m in self._modules.items():
+            if m is not None:
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, m in self._modules.items():
+            if m is not None:
+                yield name, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield mprefix + ("." if mprefix else "") + name, p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for mprefix, m in mods:
+            for name, b in m._buffers.items():
+                if b is not None:
+                    yield mprefix + ("." if mprefix else "") + name, b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    # ---- modes and gradients
+    def train(self, mode=True):
+        if not isinstance(mode, bool):
+            raise ValueError("training mode is expected to be boolean")
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.zero_()
+
+    def to(self, *args, **kwargs):
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if not isinstance(a, str):
+                dtype = a
+        if dtype is not None:
+            for p in self.parameters():
+                p.data = p.data.to(dtype)
+        return self
+
+    def float(self):
+        from fastad import float32
+        return self.to(float32)
+
+    def double(self):
+        from fastad import float64
+        return self.to(float64)
+
+    # ---- state
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        out = OrderedDict() if destination is None else destination
+        for name, p in self.named_parameters(prefix.rstrip(".")):
+            out[name] = p if keep_vars else p.detach()
+        for name, b in self.named_buffers(prefix.rstrip(".")):
+            out[name] = b if keep_vars else b.detach()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        for k, target in own.items():
+            if k not in state_dict:
+                continue
+            src = state_dict[k]
+            src = src if isinstance(src, Tensor) else tensor(src)
+            if tuple(src.shape) != tuple(target.shape):
+                errors.append(f"size mismatch for {k}: copying a param with shape {src.shape} from "
+                              f"checkpoint, the shape in current model is {target.shape}.")
+        if strict:
+            if unexpected:
+                errors.insert(0, "Unexpected key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+            if missing:
+                errors.insert(0, "Missing key(s) in state_dict: "
+                              + ", ".join(f'"{k}"' for k in missing) + ". ")
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        with no_grad():
+            for k, target in own.items():
+                if k in state_dict:
+                    target.copy_(state_dict[k])
+        return _IncompatibleKeys(missing, unexpected)
+
+    # ---- printing
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        extra = self.extra_repr()
+        if extra:
+            lines = extra.split("\n")
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"({name}): {sub}")
+        if not self._modules:
+            return f"{type(self).__name__}({extra})"
+        return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Linear(Module):
+    """y = x W^T + b, initialised as PyTorch does."""
+
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
+        super().__init__()
+        self.in_features = in_features
+        self.out_features = out_features
+        self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
+        if bias:
+            self.bias = Parameter(empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.in_features) if self.in_features > 0 else 0
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.linear(input, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Sequential(Module):
+    def __init__(self, *args):
+        super().__init__()
+        if len(args) == 1 and isinstance(args[0], OrderedDict):
+            for name, m in args[0].items():
+                self.add_module(name, m)
+        else:
+            for i, m in enumerate(args):
+                self.add_module(str(i), m)
+
+    def forward(self, input):
+        for m in self._modules.values():
+            input = m(input)
+        return input
+
+    def __getitem__(self, idx):
+        mods = list(self._modules.values())
+        if isinstance(idx, slice):
+            return Sequential(*mods[idx])
+        return mods[idx]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+
+class ModuleList(Module):
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def __getitem__(self, idx):
+        mods = list(self._modules.values())
+        return ModuleList(mods[idx]) if isinstance(idx, slice) else mods[idx]
+
+    def __setitem__(self, idx, module):
+        self.add_module(list(self._modules)[idx], module)
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def append(self, module):
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+
+# ---------------------------------------------------------------- generated modules
+def _module(name, fn, params, doc):
+    """A Module class whose forward is fn(input, *its hyper-parameters)."""
+    names = [p for p, _ in params]
+
+    def __init__(self, *args, **kwargs):
+        Module.__init__(self)
+        values = dict(params)
+        for p, v in zip(names, args):
+            values[p] = v
+        for k, v in kwargs.items():
+            if k not in values:
+                raise TypeError(f"{name}.__init__() got an unexpected keyword argument '{k}'")
+            values[k] = v
+        for p in names:
+            object.__setattr__(self, p, values[p])
+
+    def forward(self, input, *more):
+        return fn(input, *more, **{p: getattr(self, p) for p in names})
+
+    def extra_repr(self):
+        return ", ".join(f"{p}={getattr(self, p)}" for p in names
+                         if getattr(self, p) != dict(params)[p])
+    return type(name, (Module,), {"__init__": __init__, "forward": forward,
+                                  "extra_repr": extra_repr, "__doc__": doc})
+
+
+# Module name -> (functional, hyper-parameters with PyTorch's defaults, in order)
+_ACTIVATION_MODULES = {
+    "Sigmoid": (F.sigmoid, ()),
+    "Tanh": (F.tanh, ()),
+    "ReLU": (F.relu, (("inplace", False),)),
+    "ReLU6": (F.relu6, (("inplace", False),)),
+    "Hardtanh": (F.hardtanh, (("min_val", -1.0), ("max_val", 1.0), ("inplace", False))),
+    "LeakyReLU": (F.leaky_relu, (("negative_slope", 0.01), ("inplace", False))),
+    "RReLU": (None, (("lower", 1.0 / 8), ("upper", 1.0 / 3), ("inplace", False))),
+    "ELU": (F.elu, (("alpha", 1.0), ("inplace", False))),
+    "SELU": (F.selu, (("inplace", False),)),
+    "CELU": (F.celu, (("alpha", 1.0), ("inplace", False))),
+    "GELU": (F.gelu, (("approximate", "none"),)),
+    "SiLU": (F.silu, (("inplace", False),)),
+    "Mish": (F.mish, (("inplace", False),)),
+    "Softplus": (F.softplus, (("beta", 1.0), ("threshold", 20.0))),
+    "Softsign": (F.softsign, ()),
+    "LogSigmoid": (F.logsigmoid, ()),
+    "Hardsigmoid": (F.hardsigmoid, (("inplace", False),)),
+    "Hardswish": (F.hardswish, (("inplace", False),)),
+    "Softmax": (F.softmax, (("dim", None),)),
+    "LogSoftmax": (F.log_softmax, (("dim", None),)),
+}
+
+_LOSS_MODULES = {
+    "MSELoss": (F.mse_loss, (("reduction", "mean"),)),
+    "L1Loss": (F.l1_loss, (("reduction", "mean"),)),
+    "SmoothL1Loss": (F.smooth_l1_loss, (("reduction", "mean"), ("beta", 1.0))),
+    "HuberLoss": (F.huber_loss, (("reduction", "mean"), ("delta", 1.0))),
+    "CrossEntropyLoss": (F.cross_entropy, (("weight", None), ("ignore_index", -100),
+                                           ("reduction", "mean"), ("label_smoothing", 0.0))),
+    "NLLLoss": (F.nll_loss, (("weight", None), ("ignore_index", -100), ("reduction", "mean"))),
+    "BCELoss": (F.binary_cross_entropy, (("weight", None), ("reduction", "mean"))),
+    "BCEWithLogitsLoss": (F.binary_cross_entropy_with_logits,
+                          (("weight", None), ("reduction", "mean"), ("pos_weight", None))),
+    "KLDivLoss": (F.kl_div, (("reduction", "mean"), ("log_target", False))),
+}
+
+for _name, (_fn, _params) in {**_ACTIVATION_MODULES, **_LOSS_MODULES}.items():
+    if _fn is not None:
+        globals()[_name] = _module(_name, _fn, _params, f"Module form of {_fn.__name__}.")
+        __all__.append(_name)
+
+
+class RReLU(_module("RReLU", None, _ACTIVATION_MODULES["RReLU"][1], "")):
+    """Randomized leaky ReLU: random slopes in training mode, their mean in eval mode."""
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training, self.inplace)
+
+
+class PReLU(Module):
+    """Leaky ReLU with a learnable slope (one, or one per channel)."""
+
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
+        super().__init__()
+        self.num_parameters = num_parameters
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype).fill_(init))
+
+    def forward(self, input):
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self):
+        return f"num_parameters={self.num_parameters}"
+
+
+class Identity(Module):
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+
+    def forward(self, input):
+        return input
+
+
+class Flatten(Module):
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input):
+        return input.flatten(self.start_dim, self.end_dim)
