@@ -518,7 +518,7 @@ def activation(input, str name, double a=0.0, double b=0.0):
     cdef Tensor x = _as_tensor(input)
     if x._dt > DT_F64:
         x = _to(x, _default_dt)
-    xa = np.ascontiguousarray(_arr(x))
+    xa = np.ascontiguousarray(_arr(x)).reshape(_arr(x).shape)  # (0-d stays 0-d)
     y = np.empty_like(xa)
     _K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
     cdef Tensor out = _wrap(y, x._dt)

@@ -128,3 +128,4 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError("You must implement the backward function for custom Function.")
+from fastad.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402,F401

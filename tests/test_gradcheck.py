@@ -1,0 +1,137 @@
+"""The checker itself: it must catch a wrong gradient, a wrong shape and a missing one."""
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+import pytest
+
+import fastad as T
+from fastad.autograd import Function, GradcheckError, gradcheck, gradgradcheck
+from fastad.ops import OPS
+
+
+def x64(*shape, seed=0):
+    return T.tensor(np.random.default_rng(seed).uniform(-1, 1, shape), requires_grad=True)
+
+
+class Square(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 2 * x * g
+
+
+class WrongSquare(Square):
+    @staticmethod
+    def backward(ctx, g):
+        x, = ctx.saved_tensors
+        return 3 * x * g          # wrong factor
+
+
+class WrongShape(Square):
+    @staticmethod
+    def backward(ctx, g):
+        return (2 * g).sum(0)     # drops a dimension
+
+
+class MissingGrad(Function):
+    @staticmethod
+    def forward(ctx, x, y):
+        ctx.save_for_backward(y)
+        return x * y
+
+    @staticmethod
+    def backward(ctx, g):
+        y, = ctx.saved_tensors
+        return g * y, None        # y matters, but gets no gradient
+
+
+def test_correct_function_passes():
+    assert gradcheck(Square.apply, (x64(3, 2),))
+
+
+def test_wrong_gradient_is_caught_and_named():
+    with pytest.raises(GradcheckError, match=r"input 0 at element \d+.*analytical.*numerical"):
+        gradcheck(WrongSquare.apply, (x64(3, 2),))
+    assert gradcheck(WrongSquare.apply, (x64(3, 2),), raise_exception=False) is False
+
+
+def test_wrong_shape_is_caught():
+    with pytest.raises(GradcheckError):
+        gradcheck(WrongShape.apply, (x64(3, 2),))
+
+
+def test_missing_gradient_is_caught():
+    with pytest.raises(GradcheckError, match="input 1"):
+        gradcheck(MissingGrad.apply, (x64(4), x64(4, seed=1)))
+
+
+def test_report_gives_worst_errors_per_input():
+    report = gradcheck(lambda a, b: (a * b).sin(), (x64(3), x64(3, seed=2)), return_report=True)
+    assert [r["input"] for r in report] == [0, 1]
+    for r in report:
+        assert 0 <= r["max_abs_error"] < 1e-6 and 0 <= r["max_rel_error"] < 1e-4
+
+
+def test_scalar_inputs_are_perturbed_in_place():
+    a = T.tensor(0.7, dtype=T.float64, requires_grad=True)
+    assert gradcheck(lambda t: (t * t).exp(), (a,))
+    assert a.item() == 0.7
+
+
+def test_float32_inputs_warn():
+    x = T.tensor([0.5, 1.0], requires_grad=True)
+    with pytest.warns(UserWarning, match="not a double precision"):
+        gradcheck(lambda t: t * 2, (x,), raise_exception=False)
+
+
+def test_needs_an_input_requiring_grad():
+    with pytest.raises(ValueError):
+        gradcheck(lambda t: t * 2, (T.tensor([1.0], dtype=T.float64),))
+
+
+def test_gradgradcheck_says_what_is_missing():
+    with pytest.raises(NotImplementedError, match="create_graph"):
+        gradgradcheck(Square.apply, (x64(2),))
+
+
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
+def test_every_registered_op_passes_gradcheck(op):
+    rng = np.random.default_rng(1)
+    for shapes in op.shapes:
+        inputs = [T.tensor(a, requires_grad=True) for a in op.draw(rng, shapes)]
+        assert gradcheck(op.fn, inputs)
+
+
+def test_registry_covers_the_api():
+    """Every differentiable function of the API has a registry entry."""
+    import fastad.nn.functional as F
+    names = {op.name for op in OPS}
+    for fn in F.__all__:
+        assert f"F.{fn}" in names, f"F.{fn} has no gradcheck entry in fastad.ops"
+    for fn in ["exp", "log", "sqrt", "abs", "sin", "cos", "sigmoid", "tanh", "relu", "matmul",
+               "softmax", "log_softmax", "sum", "mean", "max", "min", "cat", "stack", "where",
+               "clamp", "maximum", "minimum", "transpose", "reshape", "flatten", "squeeze",
+               "unsqueeze", "permute", "expand", "t", "add", "sub", "mul", "div", "neg"]:
+        assert fn in names, f"{fn} has no gradcheck entry in fastad.ops"
+
+
+def test_check_command_passes_and_exits_1_on_failure(monkeypatch):
+    out = subprocess.run([sys.executable, "-m", "fastad", "check"], capture_output=True,
+                         text=True, timeout=120, cwd=tempfile.gettempdir(),
+                         env={**__import__("os").environ,
+                              "PYTHONPATH": __import__("os").path.dirname(
+                                  __import__("os").path.dirname(T.__file__))})
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    assert " 0 failed" in out.stdout
+    from fastad import __main__ as cli
+    from fastad import ops
+    broken = ops.OpInfo("broken", WrongSquare.apply, (((3,),),))
+    monkeypatch.setattr(ops, "OPS", [broken])
+    assert cli.check([]) == 1
