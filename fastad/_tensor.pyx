@@ -5,7 +5,6 @@ cimport cython
 from libc.math cimport exp, log, sqrt, fabs, sin, cos, tanh, pow, isnan, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
-from fastad._tape import SECOND_BACKWARD
 
 import builtins as _builtins
 import functools
@@ -262,15 +261,22 @@ cdef Graph _graph_of(Tensor a, Tensor b):
     if a is not None and a._graph is not None:
         g = a._graph
     if b is not None and b._graph is not None:
-        if g is None:
+        if g is None or b._graph.dead:
             g = b._graph
-        elif g is not b._graph:
+        elif g is not b._graph and not g.dead:
             raise RuntimeError(CROSS_GRAPH)
     if g is None:
         return current_graph()
-    if g.dead:
-        raise RuntimeError(SECOND_BACKWARD)
     return g
+
+
+cdef inline void _mark_freed(Tensor out, Graph g, uint8_t op, Node node):
+    """out comes from a tensor whose graph a backward already freed: it still
+    requires grad (as in PyTorch), and a backward through it raises."""
+    out._graph = g
+    out._rg = True
+    out._op = op
+    out._node = node
 
 
 cdef inline int32_t _slot_on(Graph g, Tensor t) except -2:
@@ -291,6 +297,9 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
     cdef Graph g
     if (a._rg or (b is not None and b._rg)) and grad_enabled():
         g = _graph_of(a, b)
+        if g.dead:
+            _mark_freed(out, g, op, None)
+            return out
         out._slot = graph_push(g, op, _slot_on(g, a), _slot_on(g, b), da, db)
         out._graph = g
         out._rg = True
@@ -311,18 +320,19 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
             need = True
             t = <Tensor>x
             if t._graph is not None:
-                if g is None:
+                if g is None or t._graph.dead:
                     g = t._graph
-                elif g is not t._graph:
+                elif g is not t._graph and not g.dead:
                     raise RuntimeError(CROSS_GRAPH)
     if not need or not grad_enabled():
         return out
     if g is None:
         g = current_graph()
-    elif g.dead:
-        raise RuntimeError(SECOND_BACKWARD)
     cdef Node node = Node.__new__(Node)
     node.name = name
+    if g.dead:
+        _mark_freed(out, g, OP_PY, node)
+        return out
     node.backward = backward
     node.in_slots = tuple([_slot_on(g, <Tensor>x) if x is not None else -1 for x in inputs])
     node.in_scalar = tuple([x is not None and (<Tensor>x)._data is None for x in inputs])
@@ -1837,6 +1847,9 @@ cdef Tensor _gather1(Tensor x, Py_ssize_t k):
     cdef int32_t s
     if x._rg and grad_enabled() and n < 2147483647:
         g = _graph_of(x, None)
+        if g.dead:
+            _mark_freed(out, g, OP_GATHER, None)
+            return out
         s = _slot_on(g, x)
         if s not in g.layout:
             g.layout[s] = (a.shape[0], a.dtype)
