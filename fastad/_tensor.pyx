@@ -1383,9 +1383,17 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
 
 
 cdef object _expand_grad(object g, tuple shape, tuple dims, bint keepdim):
+    """The gradient of a reduction over dims, spread back over shape."""
     if not keepdim:
-        g = np.expand_dims(g, dims)
-    return np.broadcast_to(g, shape)
+        g = g.reshape(tuple([1 if i in dims else s for i, s in enumerate(shape)]))
+    return _filled_like(g, shape)
+
+
+cdef object _filled_like(object g, tuple shape):
+    """g broadcast to shape, as a new array (np.broadcast_to costs microseconds)."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 class _MinMax(tuple):
@@ -1582,20 +1590,22 @@ def matmul(input, other):
 cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
     if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
         return (g * b if na else None, g * a if nb else None)
+    if a.ndim == 2 and b.ndim == 2:
+        return (g @ b.T if na else None, a.T @ g if nb else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     if a.ndim == 1:
-        g = np.expand_dims(g, -2)
+        g = g[..., None, :]
     if b.ndim == 1:
-        g = np.expand_dims(g, -1)
+        g = g[..., None]
     ga = gb = None
     if na:
-        ga = np.matmul(g, np.swapaxes(b2, -1, -2))
+        ga = np.matmul(g, b2.swapaxes(-1, -2))
         if a.ndim == 1:
             ga = ga.squeeze(-2)
         ga = _unbroadcast(ga, a.shape)
     if nb:
-        gb = np.matmul(np.swapaxes(a2, -1, -2), g)
+        gb = np.matmul(a2.swapaxes(-1, -2), g)
         if b.ndim == 1:
             gb = gb.squeeze(-1)
         gb = _unbroadcast(gb, b.shape)
@@ -2184,8 +2194,8 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         if owned and g.shape == leaf._data.shape and g.dtype == NP_DTYPES[leaf._dt]:
             leaf._grad = _wrap(g, leaf._dt)
         else:
-            leaf._grad = _wrap(np.array(np.broadcast_to(g, leaf._data.shape),
-                                        dtype=NP_DTYPES[leaf._dt]), leaf._dt)
+            leaf._grad = _wrap(_filled_like(np.asarray(g, dtype=NP_DTYPES[leaf._dt]),
+                                            leaf._data.shape), leaf._dt)
     else:
         acc = <Tensor>leaf._grad
         np.add(acc._data, g, out=acc._data, casting="unsafe")
@@ -2313,7 +2323,7 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
         else:
-            out.append(_wrap(np.array(np.broadcast_to(gk, t._data.shape), dtype=NP_DTYPES[t._dt]),
+            out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),
                              t._dt))
     return tuple(out)
 

@@ -176,12 +176,19 @@ def _reduce(values, reduction, dtype):
     """The reduced loss value, and the factor each element's gradient gets."""
     if reduction == "none":
         return values, None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        total = values.sum(dtype=np.float64)
-        if reduction == "mean":
-            n = values.size
-            return np.asarray(total / n if n else np.nan, dtype=dtype), (1.0 / n if n else np.nan)
-    return np.asarray(total, dtype=dtype), 1.0
+    n = values.size
+    if reduction == "mean":
+        if n == 0:
+            return np.asarray(np.nan, dtype=dtype), np.nan
+        return np.asarray(values.sum(dtype=np.float64) / n, dtype=dtype), 1.0 / n
+    return np.asarray(values.sum(dtype=np.float64), dtype=dtype), 1.0
+
+
+def _flat(a, dt, shape):
+    """a as a contiguous flat array of dtype dt, broadcast to shape if needed."""
+    if a.shape != shape:
+        a = np.broadcast_to(a, shape)
+    return np.ascontiguousarray(a, dtype=dt).reshape(-1)
 
 
 def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=None,
@@ -191,22 +198,20 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
     x, t = as_tensor(input), as_tensor(target)
     if not x.is_floating_point():
         raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
-    dt = np.result_type(array_of(x).dtype, np.float32 if not t.is_floating_point()
-                        else array_of(t).dtype)
-    try:
-        shape = np.broadcast_shapes(tuple(x.shape), tuple(t.shape))
-    except ValueError:
-        raise RuntimeError(f"The size of tensor a ({list(x.shape)}) must match the size of tensor b "
-                           f"({list(t.shape)})") from None
-    xa = np.ascontiguousarray(np.broadcast_to(array_of(x).astype(dt, copy=False), shape)).reshape(-1)
-    ta = np.ascontiguousarray(np.broadcast_to(array_of(t).astype(dt, copy=False), shape)).reshape(-1)
-    pw = None
-    if pos_weight is not None:
-        pw = np.ascontiguousarray(np.broadcast_to(array_of(as_tensor(pos_weight)).astype(dt),
-                                                  shape)).reshape(-1)
-    w = None
-    if weight is not None:
-        w = np.broadcast_to(array_of(as_tensor(weight)).astype(dt), shape).reshape(-1)
+    xa, ta = array_of(x), array_of(t)
+    dt = xa.dtype if (ta.dtype == xa.dtype or ta.dtype.kind != "f") else \
+        np.promote_types(xa.dtype, ta.dtype)
+    shape = xa.shape
+    if ta.shape != shape:
+        try:
+            shape = np.broadcast_shapes(xa.shape, ta.shape)
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({list(x.shape)}) must match the size of "
+                               f"tensor b ({list(t.shape)})") from None
+    xs, ts = xa.shape, ta.shape
+    xa, ta = _flat(xa, dt, shape), _flat(ta, dt, shape)
+    pw = None if pos_weight is None else _flat(array_of(as_tensor(pos_weight)), dt, shape)
+    w = None if weight is None else _flat(array_of(as_tensor(weight)), dt, shape)
     out = np.empty_like(xa)
     if kernel == "binary_cross_entropy_with_logits":
         K.bce_logits_forward(xa, ta, pw, out)
@@ -218,15 +223,15 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
     if w is not None:
         out *= w
     value, scale = _reduce(out.reshape(shape), reduction, dt)
-    xs, ts = tuple(x.shape), tuple(t.shape)
     t_grad = t.requires_grad
 
     def backward(g):
-        g = np.asarray(g, dtype=dt)
-        gout = np.full(xa.shape, g * scale, dtype=dt) if scale is not None else \
-            np.ascontiguousarray(g).reshape(-1)
+        if scale is not None:
+            gout = np.full(xa.shape, float(g) * scale, dtype=dt)
+        else:
+            gout = np.ascontiguousarray(g, dtype=dt).reshape(-1)
         if w is not None:
-            gout = np.ascontiguousarray(gout * w)
+            gout = gout * w
         gx = np.empty_like(xa)
         gt = np.empty_like(ta) if t_grad else None
         if kernel == "binary_cross_entropy_with_logits":
@@ -297,6 +302,8 @@ def _class_rows(x, t, fn):
         raise RuntimeError(f"{fn}: input must have at least one dimension")
     if len(shape) == 1:  # unbatched (C,)
         return array_of(x)[None, :], (), (1, shape[0]), 0
+    if len(shape) == 2:  # (N, C): already rows
+        return array_of(x), shape[:1], shape, 0
     c_dim = 1
     moved = np.moveaxis(array_of(x), c_dim, -1)
     return moved.reshape(-1, shape[c_dim]), moved.shape[:-1], moved.shape, c_dim

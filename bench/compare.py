@@ -1,0 +1,219 @@
+"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W7.
+
+    python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
+    python -m fastad bench [same options]
+
+Libraries run alternately, round after round, in one process (W7 in fresh
+processes), so that the machine's noise falls on all of them alike; the table
+gives medians and the ratio of each library's time to fastad's.  Writes
+bench/results/latest.md, and bench/results/ratios.png when matplotlib is
+installed.
+"""
+import argparse
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from benchmarks import workloads as W  # noqa: E402
+
+# workload -> (figure, unit, target for fastad: (kind, value)); kinds: "max" absolute,
+# "faster" = at least value times faster than torch, "floor" = within value x the floor
+TARGETS = {
+    "W1": ("us per node", "max", 0.16, "faster", 50.0),
+    "W2": ("s per 20,000 steps", "max", 0.2, "faster", 20.0),
+    "W3a": ("us per iteration", None, None, "faster", 3.0),
+    "W3b": ("us per iteration", None, None, "faster", 3.0),
+    "W3c": ("us per iteration", None, None, "faster", 3.0),
+    "W4": ("us per step", None, None, "faster", 1.5),
+    "W5": ("ms", None, None, "floor", 1.3),
+    "W6": ("ms", None, None, "floor", 1.05),
+    "W7": ("bytes per node", "max", 64.0, None, None),
+}
+
+
+def load_libs(names):
+    libs = {}
+    for name in names:
+        try:
+            if name == "micrograd":
+                importlib.import_module("micrograd.engine")
+                libs[name] = "micrograd"
+            else:
+                libs[name] = importlib.import_module(name)
+        except ImportError:
+            print(f"({name} is not installed: skipped)")
+    return libs
+
+
+def set_threads(libs, n):
+    for name, T in libs.items():
+        if name != "micrograd":
+            T.set_num_threads(n)
+
+
+def median_of(fn, reps):
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def alternate(libs, make, rounds, reps):
+    """{lib: median seconds}: each round runs every library once, in rotating order."""
+    states = {name: make(name, T) for name, T in libs.items()}
+    samples = {name: [] for name in libs}
+    order = list(libs)
+    for r in range(rounds):
+        for name in order[r % len(order):] + order[:r % len(order)]:
+            samples[name].append(median_of(states[name], reps))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def run(args):
+    libs = load_libs(["fastad", "torch", "micrograd"])
+    if "fastad" not in libs:
+        raise SystemExit("fastad is not importable: install it first (pip install .)")
+    tensor_libs = {k: v for k, v in libs.items() if k != "micrograd"}
+    only = set(args.only.split(",")) if args.only else None
+    rounds = 3 if args.quick else 7
+    rows = []  # (workload, threads, variant, {lib: value}, unit, note)
+
+    def want(w):
+        return only is None or w in only or w.rstrip("abc") in only
+
+    for threads in [int(t) for t in args.threads.split(",")]:
+        set_threads(libs, threads)
+        if want("W1"):
+            samples = 32
+            nodes = W.w1_nodes(samples)
+            t = alternate(libs, lambda name, T: (lambda st=W.w1_setup(T, samples): W.w1_step(st)),
+                          rounds, 3)
+            rows.append(("W1", threads, "scalar MLP, 32 samples",
+                         {k: v / nodes * 1e6 for k, v in t.items()}, "us per node",
+                         f"{nodes} nodes"))
+        if want("W2"):
+            steps = 2000 if args.quick else 20000
+            t = alternate(tensor_libs, lambda name, T: (lambda: W.w2_himmelblau(T, steps)),
+                          max(2, rounds // 2), 1)
+            rows.append(("W2", threads, "Himmelblau, Adam",
+                         {k: v * 20000 / steps for k, v in t.items()}, "s per 20,000 steps",
+                         f"x -> {[round(v, 4) for v in W.w2_himmelblau(libs['fastad'], steps)]}"))
+        for which in "abc":
+            if want("W3" + which):
+                t = alternate(tensor_libs, lambda name, T, w=which: (
+                    lambda st=W.w3_setup(T): W.w3_step(T, st, w)), rounds, 50)
+                rows.append(("W3" + which, threads, "tutorial perceptron",
+                             {k: v * 1e6 for k, v in t.items()}, "us per iteration", ""))
+        if want("W4"):
+            t = alternate(tensor_libs, lambda name, T: (lambda st=W.w4_setup(T): W.w4_step(T, st)),
+                          rounds, 20)
+            rows.append(("W4", threads, "MLP 784-128-10 SGD step",
+                         {k: v * 1e6 for k, v in t.items()}, "us per step", ""))
+        if want("W5"):
+            bw = W.copy_bandwidth()
+            for op in ("sigmoid", "tanh", "relu", "softmax", "log_softmax"):
+                t = alternate(tensor_libs, lambda name, T, o=op: (
+                    lambda st=W.w5_setup(T, o): W.w5_step(T, st, o)), rounds, 2)
+                floor = W.w5_bytes(op) / bw
+                vals = {k: v * 1e3 for k, v in t.items()}
+                vals["floor"] = floor * 1e3
+                rows.append(("W5", threads, op, vals, "ms",
+                             f"fastad {W.w5_bytes(op) / t['fastad'] / 1e9:.1f} GB/s, "
+                             f"copy {bw / 1e9:.1f} GB/s"))
+        if want("W6"):
+            t = alternate(tensor_libs, lambda name, T: (lambda st=W.w6_setup(T): W.w6_step(T, st)),
+                          rounds, 2)
+            gemm_state = W.w6_gemms_setup()
+            vals = {k: v * 1e3 for k, v in t.items()}
+            vals["floor"] = median_of(lambda: W.w6_gemms(gemm_state), 2 * rounds) * 1e3
+            rows.append(("W6", threads, "MLP 1024x3 fwd+bwd", vals, "ms", "floor = numpy GEMMs"))
+    if want("W7"):
+        vals, note = {}, []
+        for name in libs:
+            retained, build, back = W.w7_chain(name)
+            vals[name] = retained
+            note.append(f"{name}: build {build:.0f} ns, backward {back:.1f} ns per node")
+        rows.append(("W7", 1, "chain of scalar ops", vals, "bytes per node", "; ".join(note)))
+    return rows, libs
+
+
+def verdict(w, vals):
+    unit, kind, limit, rkind, ratio = TARGETS.get(w if w in TARGETS else w[:2])
+    checks = []
+    ours = vals["fastad"]
+    if kind == "max":
+        checks.append(ours <= limit)
+    if rkind == "faster" and "torch" in vals:
+        checks.append(vals["torch"] / ours >= ratio)
+    if rkind == "floor":
+        checks.append(ours <= ratio * vals["floor"])
+    return "PASS" if all(checks) and checks else ("FAIL" if checks else "-")
+
+
+def table(rows, libs):
+    cols = ["fastad"] + [k for k in ("torch", "micrograd") if k in libs]
+    head = ("| workload | threads | what | unit | " + " | ".join(cols) + " | floor | "
+            + " | ".join(f"{c}/fastad" for c in cols[1:]) + " | target | note |")
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for w, threads, what, vals, unit, note in rows:
+        cells = [f"{vals[c]:.4g}" if c in vals else "-" for c in cols]
+        ratios = [f"{vals[c] / vals['fastad']:.1f}x" if c in vals else "-" for c in cols[1:]]
+        floor = f"{vals['floor']:.4g}" if "floor" in vals else "-"
+        lines.append(f"| {w} | {threads} | {what} | {unit} | " + " | ".join(cells)
+                     + f" | {floor} | " + " | ".join(ratios) + f" | {verdict(w, vals)} | {note} |")
+    return "\n".join(lines)
+
+
+def plot(rows, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    labels = [f"{w} {what} ({t}t)" for w, t, what, vals, _, _ in rows if "torch" in vals]
+    ratios = [vals["torch"] / vals["fastad"] for _, _, _, vals, _, _ in rows if "torch" in vals]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1))
+    ax.barh(labels, ratios)
+    ax.set_xscale("log")
+    ax.set_xlabel("PyTorch time / fastad time (higher: fastad faster)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    return True
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="bench/compare.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and W2 steps")
+    parser.add_argument("--threads", default="1", help="comma-separated thread counts")
+    parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W3a,W5")
+    parser.add_argument("--out", default=str(HERE / "results" / "latest.md"))
+    args = parser.parse_args(argv)
+    rows, libs = run(args)
+    versions = ", ".join(f"{k} {getattr(v, '__version__', '')}".strip() for k, v in libs.items()
+                         if k != "micrograd") + (", micrograd" if "micrograd" in libs else "")
+    text = (f"# fastad side by side\n\n{platform.processor() or platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}; {versions}; "
+            f"{'quick' if args.quick else 'full'} run, medians of alternating rounds.\n\n"
+            + table(rows, libs) + "\n")
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    if plot(rows, out.with_name("ratios.png")):
+        print(f"wrote {out} and {out.with_name('ratios.png')}")
+    else:
+        print(f"wrote {out} (no plot: matplotlib is not installed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
