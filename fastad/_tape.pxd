@@ -77,7 +77,7 @@ cdef class Graph:
     cdef int run_node(self, int32_t i, bint retain) except -1
     cdef int run_gather(self, int32_t i) except -1
     cdef object own_adjoint(self, int32_t s, object shape, object dtype)
-    cdef int accumulate(self, int32_t s, object g) except -1
+    cdef int accumulate(self, int32_t s, object g, bint fresh=*) except -1
     cdef Graph retire(self)
 
 

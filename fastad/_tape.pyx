@@ -242,17 +242,25 @@ cdef class Graph:
             if node.in_scalar[k]:
                 self.adj[s] += float(gk)
             else:
-                self.accumulate(s, np.asarray(gk, dtype=node.in_dtypes[k]))
+                gk = np.asarray(gk, dtype=node.in_dtypes[k])
+                # an array only this call refers to (the backward's tuple and gk)
+                # that owns its memory may be added into, and become .grad as is
+                fresh = (Py_REFCNT(<PyObject *>gk) == 2 and cnp.PyArray_BASE(<cnp.ndarray>gk) == NULL
+                         and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>gk)
+                         and cnp.PyArray_ISWRITEABLE(<cnp.ndarray>gk))
+                self.accumulate(s, gk, fresh)
         if not retain and node.saves:
             node.backward = None
             node.saved = ()
             self.op[i] |= OP_FREED
         return 0
 
-    cdef int accumulate(self, int32_t s, object g) except -1:
+    cdef int accumulate(self, int32_t s, object g, bint fresh=False) except -1:
         prev = self.aadj.get(s)
         if prev is None:
             self.aadj[s] = g
+            if fresh:
+                self.owned.add(s)
         elif s in self.owned:
             np.add(prev, g, out=prev)
         else:

@@ -162,8 +162,33 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 
 def linear(input, weight, bias=None):
-    out = matmul(input, weight.t())
-    return out if bias is None else out + bias
+    """input @ weight.T + bias.  For a batch of rows it is one node whose
+    backward writes weight's gradient in weight's own layout (g.T @ input),
+    as PyTorch's addmm does; other shapes compose matmul and add."""
+    x, w = as_tensor(input), as_tensor(weight)
+    b = None if bias is None else as_tensor(bias)
+    xa, wa = array_of(x), array_of(w)
+    if xa.ndim != 2 or wa.ndim != 2 or xa.dtype != wa.dtype or (
+            b is not None and (array_of(b).ndim != 1 or array_of(b).dtype != xa.dtype)):
+        out = matmul(x, w.t())
+        return out if b is None else out + b
+    if xa.shape[1] != wa.shape[1]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
+                           f"and {wa.shape[1]}x{wa.shape[0]})")
+    ba = None if b is None else array_of(b)
+    if ba is not None and ba.shape[0] != wa.shape[0]:
+        raise RuntimeError(f"The size of tensor a ({wa.shape[0]}) must match the size of tensor b "
+                           f"({ba.shape[0]}) at non-singleton dimension 1")
+    y = xa @ wa.T
+    if ba is not None:
+        y += ba
+    need_x, need_w = x.requires_grad, w.requires_grad
+
+    def backward(g):
+        return (g @ wa if need_x else None, g.T @ xa if need_w else None,
+                None if ba is None else g.sum(0))
+    return make_op(y, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b), backward,
+                   (x, w))
 
 
 # ---------------------------------------------------------------- losses
