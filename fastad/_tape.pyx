@@ -342,8 +342,10 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
                 gi = adj[i]
                 a = in0[i]
                 b = in1[i]
+                # relu masks its gradient (PyTorch's where), so 0 * inf is 0, not nan
                 if a >= 0:
-                    adj[a] += d0[i] * gi
+                    if o != OP_RELU or d0[i] != 0:
+                        adj[a] += d0[i] * gi
                     reached[a] = 1
                 if b >= 0:
                     adj[b] += d1[i] * gi

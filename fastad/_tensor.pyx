@@ -1721,9 +1721,9 @@ def unsqueeze(input, dim):
 def transpose(input, dim0, dim1):
     cdef Tensor x = _as_tensor(input)
     a = _arr(x)
+    d0, d1 = _norm_dim(dim0, a.ndim), _norm_dim(dim1, a.ndim)
     if a.ndim == 0:
         return x
-    d0, d1 = _norm_dim(dim0, a.ndim), _norm_dim(dim1, a.ndim)
     return _view_op(x, np.swapaxes(a, d0, d1), "TransposeBackward0",
                     lambda g: (np.swapaxes(g, d0, d1),))
 
