@@ -1,0 +1,129 @@
+"""asv benchmarks: the workloads of workloads.py on fastad (or on the library
+named by FASTAD_BENCH_LIB, e.g. torch, to compare), by size and threads."""
+import importlib
+import os
+
+from . import workloads as W
+
+LIB = os.environ.get("FASTAD_BENCH_LIB", "fastad")
+
+
+def lib(threads=None):
+    try:
+        T = importlib.import_module(LIB)
+    except ImportError:
+        raise NotImplementedError(f"{LIB} is not installed")  # asv skips the benchmark
+    if threads is not None:
+        T.set_num_threads(threads)
+    return T
+
+
+class ScalarMLP:
+    """W1: a micrograd-style MLP of 0-d tensors, forward + backward."""
+    params = ([32, 1024], [1, 2])
+    param_names = ["samples", "threads"]
+
+    def setup(self, samples, threads):
+        self.state = W.w1_setup(lib(threads), samples)
+
+    def time_forward_backward(self, samples, threads):
+        W.w1_step(self.state)
+
+    def peakmem_forward_backward(self, samples, threads):
+        W.w1_step(self.state)
+
+
+class Himmelblau:
+    """W2: Adam on Himmelblau's function (2,000 steps)."""
+
+    def setup(self):
+        self.T = lib(1)
+
+    def time_2000_steps(self):
+        W.w2_himmelblau(self.T, 2000)
+
+
+class Perceptrons:
+    """W3: the tutorial perceptrons (a: cross-entropy, b: mse + autograd.grad, c: sigmoid)."""
+    params = (["a", "b", "c"],)
+    param_names = ["which"]
+
+    def setup(self, which):
+        self.T = lib(1)
+        self.state = W.w3_setup(self.T)
+
+    def time_iteration(self, which):
+        W.w3_step(self.T, self.state, which)
+
+
+class MLPStep:
+    """W4: batch 64, 784-128-10 MLP, SGD training step."""
+    params = ([1, 2],)
+    param_names = ["threads"]
+
+    def setup(self, threads):
+        self.T = lib(threads)
+        self.state = W.w4_setup(self.T)
+
+    def time_step(self, threads):
+        W.w4_step(self.T, self.state)
+
+
+class LargeElementwise:
+    """W5: activation forward + backward over 2**24 floats, softmax over (4096, 4096)."""
+    params = (["sigmoid", "tanh", "relu", "softmax", "log_softmax"], [1, 2])
+    param_names = ["op", "threads"]
+    timeout = 240
+
+    def setup(self, op, threads):
+        self.T = lib(threads)
+        self.state = W.w5_setup(self.T, op)
+
+    def time_forward_backward(self, op, threads):
+        W.w5_step(self.T, self.state, op)
+
+    def track_fraction_of_copy_bandwidth(self, op, threads):
+        import time
+        t0 = time.perf_counter()
+        W.w5_step(self.T, self.state, op)
+        achieved = W.w5_bytes(op) / (time.perf_counter() - t0)
+        return achieved / W.copy_bandwidth()
+    track_fraction_of_copy_bandwidth.unit = "fraction"
+
+
+class MatmulMLP:
+    """W6: batch 512, 1024-1024-1024-10 MLP, forward + backward, and its GEMMs alone."""
+    params = ([1, 2],)
+    param_names = ["threads"]
+    timeout = 240
+
+    def setup(self, threads):
+        self.T = lib(threads)
+        self.state = W.w6_setup(self.T)
+        self.gemms = W.w6_gemms_setup()
+
+    def time_forward_backward(self, threads):
+        W.w6_step(self.T, self.state)
+
+    def time_gemms_alone(self, threads):
+        W.w6_gemms(self.gemms)
+
+
+class ScalarChain:
+    """W7: a chain of 10**6 scalar ops, built then differentiated (in a fresh process)."""
+    timeout = 300
+
+    def setup(self):
+        lib()
+
+    def track_bytes_per_node(self):
+        return W.w7_chain(LIB)[0]
+    track_bytes_per_node.unit = "bytes"
+
+    def track_build_ns_per_node(self):
+        return W.w7_chain(LIB)[1]
+    track_build_ns_per_node.unit = "ns"
+
+    def track_backward_ns_per_node(self):
+        return W.w7_chain(LIB)[2]
+    track_backward_ns_per_node.unit = "ns"
