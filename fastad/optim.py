@@ -15,11 +15,11 @@ class _Flat:
     """A parameter's values as a flat writable array: its own buffer, or for a
     0-d parameter (kept inline by the engine) a 1-element scratch array that
     write_back() copies into it."""
-    __slots__ = ("param", "array", "inline")
+    __slots__ = ("param", "array", "inline", "source")
 
     def __init__(self, p):
         self.param = p
-        a = array_of(p)
+        a = self.source = array_of(p)
         self.inline = a.ndim == 0
         self.array = a.reshape(1).copy() if self.inline else a.reshape(-1)
         if not self.inline and not np.shares_memory(self.array, a):
@@ -77,7 +77,7 @@ class Optimizer:
         """The cached flat view of p, rebuilt when p's storage changed."""
         st = self.state.setdefault(p, {})
         f = st.get("_flat")
-        if f is None or (not f.inline and not np.shares_memory(f.array, array_of(p))):
+        if f is None or (not f.inline and f.source is not array_of(p)):
             f = st["_flat"] = _Flat(p)
         f.refresh()
         return f
