@@ -1358,14 +1358,34 @@ def cross_entropy_forward(logits, target, weight, long ignore_index, double labe
     return total / wtot if wtot != 0 else float("nan")
 
 
+cdef int _class_grad_scale(RowCtx* c, int red, object gout, int t, Py_ssize_t N,
+                           long ignore_index) except -1:
+    """The upstream gradient of a class-index loss: per row ('none'), or one
+    factor, divided for 'mean' by the total weight of the rows not ignored."""
+    cdef const float* wf = <const float*>c.w
+    cdef const double* wd = <const double*>c.w
+    cdef double wtot = 0
+    cdef Py_ssize_t i
+    if red == 0:
+        c.gvec = _arr(gout, "gout", t, N, False)
+        return 0
+    c.scale = float(gout)
+    if red == 1:
+        with nogil:
+            for i in range(N):
+                if c.target[i] != ignore_index:
+                    wtot += (1.0 if c.w == NULL else (wd[c.target[i]] if c.f64 else wf[c.target[i]]))
+        c.scale = c.scale / wtot if wtot != 0 else 0.0
+    return 0
+
+
 def cross_entropy_backward(lsm, target, weight, long ignore_index, double label_smoothing,
                            str reduction, gout, glogits):
     """glogits = d loss / d logits given the saved log_softmax `lsm`."""
     cdef int red = _reduction(reduction)
     cdef int t = _typenum(lsm, "lsm")
-    cdef Py_ssize_t N, C, i
+    cdef Py_ssize_t N, C
     cdef RowCtx c
-    cdef double wtot = 0
     _matrix(lsm, "lsm", t, &N, &C)
     _row_init(&c, R_CE_BWD, t, C)
     c.a = _arr(lsm, "lsm", t, N * C, False)
@@ -1374,18 +1394,7 @@ def cross_entropy_backward(lsm, target, weight, long ignore_index, double label_
     c.target = _targets(target, N, C, ignore_index)
     c.ignore = ignore_index
     c.ls = label_smoothing
-    cdef const float* wf = <const float*>c.w
-    cdef const double* wd = <const double*>c.w
-    if red == 0:
-        c.gvec = _arr(gout, "gout", t, N, False)
-    else:
-        c.scale = float(gout)
-        if red == 1:
-            with nogil:
-                for i in range(N):
-                    if c.target[i] != ignore_index:
-                        wtot += (1.0 if c.w == NULL else (wd[c.target[i]] if c.f64 else wf[c.target[i]]))
-            c.scale = c.scale / wtot if wtot != 0 else 0.0
+    _class_grad_scale(&c, red, gout, t, N, ignore_index)
     if C == 0:
         return
     with nogil:
@@ -1491,9 +1500,8 @@ def nll_loss_backward(target, weight, long ignore_index, str reduction, gout, gl
     """Writes glogp (N, C) (zeroed here) for nll_loss."""
     cdef int red = _reduction(reduction)
     cdef int t = _typenum(glogp, "glogp")
-    cdef Py_ssize_t N, C, i
+    cdef Py_ssize_t N, C
     cdef RowCtx c
-    cdef double wtot = 0
     _matrix(glogp, "glogp", t, &N, &C)
     _row_init(&c, R_NLL_BWD, t, C)
     c.out = _arr(glogp, "glogp", t, N * C, True)
@@ -1501,18 +1509,7 @@ def nll_loss_backward(target, weight, long ignore_index, str reduction, gout, gl
     c.w = _weight(weight, t, C)
     c.target = _targets(target, N, C, ignore_index)
     c.ignore = ignore_index
-    cdef const float* wf = <const float*>c.w
-    cdef const double* wd = <const double*>c.w
-    if red == 0:
-        c.gvec = _arr(gout, "gout", t, N, False)
-    else:
-        c.scale = float(gout)
-        if red == 1:
-            with nogil:
-                for i in range(N):
-                    if c.target[i] != ignore_index:
-                        wtot += (1.0 if c.w == NULL else (wd[c.target[i]] if c.f64 else wf[c.target[i]]))
-            c.scale = c.scale / wtot if wtot != 0 else 0.0
+    _class_grad_scale(&c, red, gout, t, N, ignore_index)
     if C == 0:
         return
     with nogil:
