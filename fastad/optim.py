@@ -6,7 +6,7 @@ A step updates every parameter of a group in one compiled call
 import numpy as np
 
 from fastad import _kernels as K
-from fastad._tensor import Tensor, array_of, no_grad
+from fastad._tensor import Tensor, array_of, no_grad, tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -107,7 +107,7 @@ class Optimizer:
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                st = {k: (Tensor(np.array(v)) if isinstance(v, np.ndarray) else v)
+                st = {k: (tensor(v) if isinstance(v, np.ndarray) else v)
                       for k, v in self.state.get(p, {}).items() if not k.startswith("_")}
                 if st:
                     state[index[id(p)]] = st

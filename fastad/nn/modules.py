@@ -364,8 +364,10 @@ def _module(name, fn, params, doc):
         return fn(input, *more, **{p: getattr(self, p) for p in names})
 
     def extra_repr(self):
-        return ", ".join(f"{p}={getattr(self, p)}" for p in names
-                         if getattr(self, p) != dict(params)[p])
+        # as PyTorch prints them: every hyper-parameter, inplace only when set
+        return ", ".join(f"{p}={getattr(self, p)!r}" if isinstance(getattr(self, p), str)
+                         else f"{p}={getattr(self, p)}" for p in names
+                         if p != "inplace" or getattr(self, p))
     return type(name, (Module,), {"__init__": __init__, "forward": forward,
                                   "extra_repr": extra_repr, "__doc__": doc})
 
