@@ -1071,27 +1071,103 @@ cdef struct RowCtx:
 cdef inline floating row_log_softmax(const floating* x, floating* y, Py_ssize_t C, bint log_out) noexcept nogil:
     """Writes softmax (or log_softmax) of row x into y; returns max + log(sum)."""
     cdef Py_ssize_t j
-    cdef floating m = -INFINITY
-    cdef floating s = 0
-    cdef floating lse, inv
-    for j in range(C):
-        if x[j] > m or x[j] != x[j]:
-            m = x[j] if m == m else m
+    cdef floating m = row_max(x, C)
+    cdef floating s, lse, inv
     if log_out:
-        for j in range(C):
-            s = s + f_exp(x[j] - m)
+        s = row_sum_exp(x, m, NULL, C)
         lse = f_log(s)
         for j in range(C):
             y[j] = (x[j] - m) - lse
         return m + lse
-    for j in range(C):
-        y[j] = f_exp(x[j] - m)
-    for j in range(C):
-        s = s + y[j]
+    s = row_sum_exp(x, m, y, C)
     inv = 1 / s
     for j in range(C):
         y[j] = y[j] * inv
     return m + f_log(s)
+
+
+# Row reductions keep LANES independent partial results, combined in a fixed
+# order: the compiler vectorises them (a single running sum is a dependency
+# chain it may not reorder without -ffast-math), and the result does not depend
+# on the thread count, since a row is always reduced by one thread.
+DEF LANES = 16
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline floating row_max(const floating* x, Py_ssize_t C) noexcept nogil:
+    """max of the row; NaN if the row holds a NaN (as PyTorch)."""
+    cdef floating part[LANES]
+    cdef floating m, v
+    cdef bint nan = False
+    cdef Py_ssize_t j = 0, k
+    for k in range(LANES):
+        part[k] = -INFINITY
+    while j + LANES <= C:
+        for k in range(LANES):
+            v = x[j + k]
+            nan = nan | (v != v)
+            part[k] = v if v > part[k] else part[k]
+        j += LANES
+    m = -INFINITY
+    for k in range(LANES):
+        m = part[k] if part[k] > m else m
+    while j < C:
+        v = x[j]
+        nan = nan | (v != v)
+        m = v if v > m else m
+        j += 1
+    return NAN if nan else m
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline floating row_sum_exp(const floating* x, floating m, floating* y, Py_ssize_t C) noexcept nogil:
+    """sum of exp(x - m) over the row, also written to y when y is not NULL."""
+    cdef floating part[LANES]
+    cdef floating e, s
+    cdef Py_ssize_t j = 0, k
+    for k in range(LANES):
+        part[k] = 0
+    while j + LANES <= C:
+        for k in range(LANES):
+            e = f_exp(x[j + k] - m)
+            if y != NULL:
+                y[j + k] = e
+            part[k] = part[k] + e
+        j += LANES
+    s = 0
+    for k in range(LANES):
+        s = s + part[k]
+    while j < C:
+        e = f_exp(x[j] - m)
+        if y != NULL:
+            y[j] = e
+        s = s + e
+        j += 1
+    return s
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C) noexcept nogil:
+    """sum of a[j] * b[j] over the row (b NULL: sum of a)."""
+    cdef floating part[LANES]
+    cdef floating s
+    cdef Py_ssize_t j = 0, k
+    for k in range(LANES):
+        part[k] = 0
+    while j + LANES <= C:
+        for k in range(LANES):
+            part[k] = part[k] + (a[j + k] * b[j + k] if b != NULL else a[j + k])
+        j += LANES
+    s = 0
+    for k in range(LANES):
+        s = s + part[k]
+    while j < C:
+        s = s + (a[j] * b[j] if b != NULL else a[j])
+        j += 1
+    return s
 
 
 @cython.boundscheck(False)
@@ -1116,16 +1192,12 @@ cdef void rows_impl(RowCtx* c, const floating* A, const floating* B, floating* O
             row_log_softmax(a, o, C, True)
         elif c.op == R_SOFTMAX_BWD:          # a = y, B = gy
             bb = B + i * C
-            s = 0
-            for j in range(C):
-                s = s + bb[j] * a[j]
+            s = row_dot(bb, a, C)
             for j in range(C):
                 o[j] = a[j] * (bb[j] - s)
         elif c.op == R_LSM_BWD:              # a = y (log-probs), B = gy
             bb = B + i * C
-            s = 0
-            for j in range(C):
-                s = s + bb[j]
+            s = row_dot(bb, NULL, C)
             for j in range(C):
                 o[j] = bb[j] - f_exp(a[j]) * s
         elif c.op == R_CE_FWD:               # a = logits, O = lsm out
