@@ -6,7 +6,7 @@ A step updates every parameter of a group in one compiled call
 import numpy as np
 
 from fastad import _kernels as K
-from fastad._tensor import Tensor, array_of, no_grad, tensor
+from fastad._tensor import Tensor, array_of, enable_grad, tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -140,6 +140,13 @@ class Optimizer:
         return "\n".join(lines) + "\n)"
 
 
+def _closure(closure):
+    if closure is None:
+        return None
+    with enable_grad():
+        return closure()
+
+
 def _check(name, value, ok, what=None):
     if not ok:
         raise ValueError(f"Invalid {what or name}: {value}")
@@ -158,9 +165,9 @@ class SGD(Optimizer):
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
                                       weight_decay=weight_decay, nesterov=nesterov))
 
-    @no_grad()
     def step(self, closure=None):
-        loss = closure() if closure is not None else None
+        # the update runs on the parameters' arrays: nothing here is recorded
+        loss = _closure(closure)
         for group in self.param_groups:
             items = self._with_grads(group)
             if not items:
@@ -200,9 +207,9 @@ class Adam(Optimizer):
             raise NotImplementedError("fastad: Adam(amsgrad=True / maximize=True) is not supported")
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
 
-    @no_grad()
     def step(self, closure=None):
-        loss = closure() if closure is not None else None
+        # the update runs on the parameters' arrays: nothing here is recorded
+        loss = _closure(closure)
         for group in self.param_groups:
             by_step = {}
             for p, f, g in self._with_grads(group):
