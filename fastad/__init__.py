@@ -1,6 +1,7 @@
 """fastad: reverse-mode automatic differentiation with a compiled tape and
 PyTorch's interface (``import fastad as torch``)."""
 
+import functools as _functools
 import os as _os
 
 # GNU OpenMP's idle threads spin after each parallel region by default, and on
@@ -110,14 +111,14 @@ from fastad._kernels import get_num_threads  # noqa: E402,F401
 from fastad import _kernels  # noqa: E402
 
 
+@_functools.lru_cache(maxsize=None)
 def _blas_thread_setter():
     """numpy's bundled OpenBLAS setter (matmul runs there), or None."""
     import ctypes
     import glob
-    import os
     import numpy
-    libs = os.path.join(os.path.dirname(os.path.dirname(numpy.__file__)), "numpy.libs")
-    for path in glob.glob(os.path.join(libs, "*openblas*")):
+    libs = _os.path.join(_os.path.dirname(_os.path.dirname(numpy.__file__)), "numpy.libs")
+    for path in glob.glob(_os.path.join(libs, "*openblas*")):
         lib = ctypes.CDLL(path)
         for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
                      "openblas_set_num_threads"):
@@ -133,6 +134,7 @@ def set_num_threads(n):
     setter = _blas_thread_setter()
     if setter is not None:
         setter(_kernels.get_num_threads())
+
 
 from fastad import autograd, nn, optim  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401
