@@ -1,4 +1,10 @@
-"""gradcheck: analytic gradients against central finite differences."""
+"""gradcheck: analytic gradients against central finite differences.
+
+The analytic Jacobian takes one backward sweep per output element (the
+upstream gradient one-hot), which for the scalar outputs of losses is one
+sweep in all; the numerical Jacobian perturbs each input element in place
+(through ``t.data``, under no_grad) by +-eps and differences the outputs.
+"""
 import warnings
 
 import numpy as np
@@ -9,47 +15,68 @@ __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
 
 
 class GradcheckError(RuntimeError):
-    """Raised by gradcheck when an analytic gradient disagrees with finite differences."""
+    """Raised by gradcheck when an analytic gradient disagrees with finite
+    differences.  ``report`` holds the per-input errors measured so far."""
+
+    def __init__(self, msg, report=None):
+        super().__init__(msg)
+        self.report = report or []
+
+
+def _is_float(t):
+    return isinstance(t, Tensor) and t.dtype.name in ("float32", "float64")
 
 
 def _outputs(fn, inputs):
     out = fn(*inputs)
     outs = out if isinstance(out, (tuple, list)) else (out,)
-    return [o for o in outs if isinstance(o, Tensor) and o.requires_grad]
+    return [o for o in outs if _is_float(o)]
+
+
+def _index(shape, k):
+    return tuple(int(i) for i in np.unravel_index(k, shape)) if shape else ()
 
 
 def _analytic(fn, inputs, diff):
-    """Jacobian rows by one backward per output element (grad_outputs one-hot)."""
+    """Jacobian of each differentiable input, shape (input numel, output numel):
+    one backward per output element with a one-hot upstream gradient."""
     from fastad import autograd
     outs = _outputs(fn, inputs)
-    jac = [[] for _ in diff]
+    targets = [inputs[i] for i in diff]
+    cols = [[] for _ in diff]
     for o in outs:
         n = o.numel()
+        if not o.requires_grad:                  # constant output: zero rows
+            for k, i in enumerate(diff):
+                cols[k].extend(np.zeros(inputs[i].numel()) for _ in range(n))
+            continue
         for j in range(n):
-            seed = np.zeros(n, dtype=o.numpy(force=True).dtype)
+            seed = np.zeros(n, dtype=np.float64 if o.dtype.name == "float64" else np.float32)
             seed[j] = 1.0
-            grads = autograd.grad(o, [inputs[i] for i in diff], seed.reshape(tuple(o.shape)),
-                                  retain_graph=True, allow_unused=True)
+            grads = autograd.grad(o, targets, seed.reshape(tuple(o.shape)), retain_graph=True,
+                                  allow_unused=True)
             for k, (i, g) in enumerate(zip(diff, grads)):
                 if g is not None and tuple(g.shape) != tuple(inputs[i].shape):
-                    raise GradcheckError(f"Gradient of input {i} has shape {tuple(g.shape)}, "
-                                         f"expected {tuple(inputs[i].shape)}")
-                row = np.zeros(inputs[i].numel()) if g is None else g.numpy().reshape(-1)
-                jac[k].append(np.array(row, dtype=np.float64))
-    return [np.array(rows).T if rows else np.zeros((inputs[i].numel(), 0))
-            for i, rows in zip(diff, jac)]
+                    raise GradcheckError(
+                        f"Gradient of input {i} has shape {tuple(g.shape)}, expected "
+                        f"{tuple(inputs[i].shape)} (the backward returned a gradient of the "
+                        f"wrong shape)")
+                cols[k].append(np.zeros(inputs[i].numel()) if g is None
+                               else np.asarray(g.numpy(), dtype=np.float64).reshape(-1))
+    return [np.array(c).T if c else np.zeros((inputs[i].numel(), 0))
+            for i, c in zip(diff, cols)], [tuple(o.shape) for o in outs]
 
 
 def _flat_outputs(fn, inputs):
     with no_grad():
-        out = fn(*inputs)
-    outs = out if isinstance(out, (tuple, list)) else (out,)
-    return np.concatenate([np.asarray(o.numpy(force=True), dtype=np.float64).reshape(-1)
-                           for o in outs if isinstance(o, Tensor)] or [np.zeros(0)])
+        outs = _outputs(fn, inputs)
+    return np.concatenate([np.asarray(o.detach().numpy(), dtype=np.float64).reshape(-1)
+                           for o in outs]
+                          or [np.zeros(0)])
 
 
 def _assign(x, values):
-    """Writes values into x in place (0-d tensors keep their value inline)."""
+    """Writes values into x's storage in place (0-d tensors keep their value inline)."""
     with no_grad():
         if values.ndim == 0:
             x.data.fill_(float(values))
@@ -58,22 +85,25 @@ def _assign(x, values):
 
 
 def _numerical(fn, inputs, diff, eps):
-    """Jacobian columns by central differences, perturbing each input in place."""
+    """Jacobian of each input by central differences, perturbing it in place."""
     jac = []
     for i in diff:
         x = inputs[i]
-        base = np.array(x.numpy(force=True), dtype=np.float64)
+        base = np.array(x.detach().numpy(), dtype=np.float64)
+        dtype = base.dtype if x.dtype.name == "float64" else np.float32
         cols = []
-        for k in range(base.size):
-            vals = []
-            for step in (eps, -eps):
-                moved = base.copy()
-                moved.reshape(-1)[k] += step
-                _assign(x, moved)
-                vals.append(_flat_outputs(fn, inputs))
-            cols.append((vals[0] - vals[1]) / (2 * eps))
-        _assign(x, base)
-        jac.append(np.array(cols) if cols else np.zeros((0, 0)))
+        try:
+            for k in range(base.size):
+                vals = []
+                for step in (eps, -eps):
+                    moved = base.copy()
+                    moved.reshape(-1)[k] += step
+                    _assign(x, moved.astype(dtype))
+                    vals.append(_flat_outputs(fn, inputs))
+                cols.append((vals[0] - vals[1]) / (2 * eps))
+        finally:
+            _assign(x, base.astype(dtype))
+        jac.append(np.array(cols) if cols else np.zeros((0, _flat_outputs(fn, inputs).size)))
     return jac
 
 
@@ -81,54 +111,75 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
               return_report=False, nondet_tol=0.0):
     """Compares the gradients of fn at inputs with central finite differences.
 
-    Returns True (or, with return_report=True, a list with the worst absolute and
-    relative error per differentiable input).  On a mismatch it raises
-    GradcheckError naming the input, the element and both values, or returns
-    False when raise_exception is False."""
+    Every tensor of ``inputs`` that requires grad is checked, against every
+    floating output of ``fn``; the check passes where
+    ``|analytic - numerical| <= atol + rtol * |numerical|``.
+
+    Returns True, or with ``return_report=True`` a list with one dict per
+    differentiable input: ``{"input": i, "max_abs_error": a, "max_rel_error": r,
+    "passed": bool}``.  On a mismatch it raises GradcheckError naming the input,
+    the element of the input and of the output, both values and the error (or,
+    with raise_exception=False, returns False, or the report)."""
     inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
     diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient")
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, "
+                         "but none of the them have requires_grad=True.")
     for i in diff:
         if inputs[i].dtype.name != "float64":
+            # the same warning as torch.autograd.gradcheck; float32 differences are
+            # swamped by rounding at eps=1e-6
             warnings.warn(f"Input #{i} requires gradient and is not a double precision floating "
-                          "point. This check will likely fail if all the inputs are not of "
-                          "double precision floating point.", UserWarning, stacklevel=2)
+                          "point or complex. This check will likely fail if all the inputs are "
+                          "not of double precision floating point or complex. ",
+                          UserWarning, stacklevel=2)
+
+    def fail(msg, report):
+        if raise_exception:
+            raise GradcheckError(msg, report)
+        return report if return_report else False
+
     try:
-        analytic = _analytic(fn, inputs, diff)
-    except GradcheckError:
-        if raise_exception:
-            raise
-        return False
+        analytic, out_shapes = _analytic(fn, inputs, diff)
+    except GradcheckError as e:
+        return fail(str(e), [])
     except RuntimeError as e:
-        if raise_exception:
-            raise GradcheckError(f"Backward failed: {e}") from e
-        return False
+        return fail(f"Backward failed: {type(e).__name__}: {e}", [])
     numerical = _numerical(fn, inputs, diff, eps)
-    report = []
+    report, first_bad = [], None
     for i, a, n in zip(diff, analytic, numerical):
         if a.shape != n.shape:
-            msg = (f"Jacobian shape mismatch for input {i}: analytic {a.shape}, "
-                   f"numerical {n.shape}")
-            if raise_exception:
-                raise GradcheckError(msg)
-            return False
+            return fail(f"Jacobian shape mismatch for input {i}: analytical {a.shape}, "
+                        f"numerical {n.shape} (an output changes size or is not differentiable)",
+                        report)
         err = np.abs(a - n)
-        rel = err / np.maximum(np.abs(n), np.finfo(np.float64).tiny)
-        bad = ~(err <= atol + rtol * np.abs(n))
-        report.append({"input": i, "max_abs_error": float(err.max()) if err.size else 0.0,
-                       "max_rel_error": float(np.where(err > 0, rel, 0).max()) if err.size else 0.0})
-        if bad.any():
-            k, j = np.unravel_index(np.argmax(np.where(bad, err, -1)), bad.shape)
-            msg = (f"Jacobian mismatch for input {i} at element {k} (output element {j}): "
-                   f"analytical {a[k, j]!r}, numerical {n[k, j]!r}, error {err[k, j]:.3e} "
-                   f"(allowed {atol + rtol * abs(n[k, j]):.3e})")
-            if raise_exception:
-                raise GradcheckError(msg)
-            return report if return_report else False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(err > 0, err / np.abs(n), 0.0)
+        bad = ~(err <= atol + rtol * np.abs(n))       # NaN counts as bad
+        report.append({"input": i,
+                       "max_abs_error": float(np.nanmax(err, initial=0.0)) if err.size else 0.0,
+                       "max_rel_error": float(np.nanmax(rel, initial=0.0)) if rel.size else 0.0,
+                       "passed": not bad.any()})
+        if bad.any() and first_bad is None:
+            k, j = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(err, nan=np.inf), -1)),
+                                    bad.shape)
+            out_elem = j
+            for o, shp in enumerate(out_shapes):
+                size = int(np.prod(shp, dtype=np.int64))
+                if out_elem < size:
+                    break
+                out_elem -= size
+            first_bad = (
+                f"Jacobian mismatch for input {i} at element {k} {_index(tuple(inputs[i].shape), k)} "
+                f"(output {o}, element {out_elem} {_index(shp, out_elem)}): "
+                f"analytical {float(a[k, j])!r}, numerical {float(n[k, j])!r}, "
+                f"error {float(err[k, j]):.3e} (allowed {atol + rtol * abs(float(n[k, j])):.3e})")
+    if first_bad is not None:
+        return fail(first_bad, report)
     return report if return_report else True
 
 
 def gradgradcheck(fn, inputs, *args, **kwargs):
+    """Second-order check: needs create_graph=True, which fastad does not support."""
     raise NotImplementedError("fastad: gradgradcheck needs higher-order gradients "
                               "(create_graph=True), which are not supported yet")

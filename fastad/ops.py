@@ -1,28 +1,112 @@
-"""The registry of every differentiable op: its name, how to call it, where its
-inputs may be drawn for a finite-difference check, and the shapes to check.
+"""The registry of every differentiable op of fastad: ONE list, ``OPS``.
 
-`python -m fastad check`, the tests and the docs iterate over OPS; an op that
-is not listed here is reported as unchecked by the registry test.
+Each entry is an ``OpInfo``:
+
+    OpInfo(name, call, cases, domain=(-2, 2), kinks=(), sampler=None,
+           api=(...), module=None, torch=True)
+
+- ``call(lib, *tensors, **kwargs)`` runs the op with ``lib`` the package
+  (``fastad``, or ``torch`` as the oracle of the tests): ``lib.exp(a)``,
+  ``lib.nn.functional.relu6(a)``.  ``op.fn`` is ``call`` bound to fastad.
+- ``cases``: ``Case(shapes, kwargs)``, one per shape/option combination
+  (broadcasting pairs, each dim of a reduction with and without keepdim, ...).
+- how inputs are drawn: uniform in ``domain``, kept 0.1 away from each point of
+  ``kinks`` (relu-like ops), or by ``sampler(rng, shapes, dtype)``.
+- ``api``: the public names the entry checks ("exp", "Tensor.exp", "F.relu6",
+  "nn.ReLU6").  ``op.missing()`` lists those fastad does not have: the check
+  reports such an entry as MISSING (a failure), never skips it.
+- ``module(lib)``: for nn modules, builds the module; its parameters become
+  inputs of the check after the drawn input(s).
+
+``NON_DIFFERENTIABLE`` names (with the reason) every public callable that has
+no entry on purpose; tests/test_registry.py fails on a public function that is
+in neither.  fastad.nn.functional is imported lazily, when an entry runs.
 """
-from dataclasses import dataclass
-from typing import Callable, Tuple
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-import fastad as T
-from fastad.nn import functional as F
+
+class Case(NamedTuple):
+    shapes: tuple                 # one shape per drawn input
+    kwargs: tuple = ()            # sorted (key, value) pairs passed to call
+
+    @property
+    def options(self):
+        return dict(self.kwargs)
+
+    def label(self):
+        txt = " ".join("x".join(map(str, s)) or "()" for s in self.shapes)
+        if self.kwargs:
+            txt += " " + ",".join(f"{k}={v}" for k, v in self.kwargs)
+        return txt
+
+
+def case(*shapes, **kwargs):
+    return Case(tuple(tuple(s) for s in shapes), tuple(sorted(kwargs.items())))
+
+
+def _lib_fastad():
+    import fastad
+    return fastad
+
+
+def functional(lib):
+    """lib.nn.functional, imported when first needed."""
+    return importlib.import_module(lib.__name__ + ".nn.functional")
+
+
+def _resolve(lib, api_name):
+    """The object a public name denotes in lib, or None."""
+    parts = api_name.split(".")
+    try:
+        if parts[0] == "F":
+            obj = functional(lib)
+        elif parts[0] == "nn":
+            obj = importlib.import_module(lib.__name__ + ".nn")
+        elif parts[0] == "Tensor":
+            obj = lib.Tensor
+        else:
+            obj, parts = lib, [""] + parts
+    except ImportError:
+        return None
+    for p in parts[1:]:
+        obj = getattr(obj, p, None)
+        if obj is None:
+            return None
+    return obj
 
 
 @dataclass(frozen=True)
 class OpInfo:
     name: str
-    fn: Callable                       # fn(*float tensors) -> tensor
-    shapes: Tuple[tuple, ...]          # one tuple of input shapes per case
+    call: Callable                          # call(lib, *tensors, **kwargs)
+    cases: Tuple[Case, ...]
     domain: Tuple[float, float] = (-2.0, 2.0)
-    kinks: Tuple[float, ...] = ()      # points the inputs keep 0.1 away from
+    kinks: Tuple[float, ...] = ()           # points the drawn values keep 0.1 away from
+    sampler: Optional[Callable] = None      # sampler(rng, shapes, dtype) -> [arrays]
+    api: Tuple[str, ...] = ()               # public names this entry checks
+    module: Optional[Callable] = None       # module(lib) -> nn.Module (parameters as inputs)
+    torch: bool = True                      # PyTorch computes the same function
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def fn(self):
+        """call bound to fastad: fn(*tensors, **kwargs)."""
+        lib = _lib_fastad()
+        return lambda *ts, **kw: self.call(lib, *ts, **kw)
+
+    def missing(self):
+        """The api names of this entry that fastad does not provide."""
+        lib = _lib_fastad()
+        return [n for n in self.api if _resolve(lib, n) is None]
 
     def draw(self, rng, shapes, dtype=np.float64):
-        """Inputs for one case: uniform in the domain, pushed off the kinks."""
+        """Arrays for one case: uniform in the domain, pushed off the kinks."""
+        if self.sampler is not None:
+            return [np.asarray(a, dtype=dtype) for a in self.sampler(rng, shapes, dtype)]
         out = []
         for s in shapes:
             a = rng.uniform(*self.domain, size=s)
@@ -32,127 +116,522 @@ class OpInfo:
             out.append(np.asarray(a, dtype=dtype))
         return out
 
+    def instantiate(self, c, rng, lib=None, dtype=np.float64):
+        """(fn, inputs) for one case: inputs are lib tensors requiring grad, fn
+        takes them all (a module's parameters come after the drawn inputs)."""
+        lib = lib or _lib_fastad()
+        arrays = self.draw(rng, c.shapes, dtype)
+        inputs = [lib.tensor(a, requires_grad=True) for a in arrays]
+        kw = c.options
+        if self.module is None:
+            return (lambda *ts: self.call(lib, *ts, **kw)), inputs
+        m = self.module(lib)
+        m = m.double() if dtype == np.float64 else m.float()
+        params = list(m.parameters())
+        with lib.no_grad():
+            for p in params:
+                p.copy_(lib.tensor(np.asarray(rng.uniform(-1, 1, tuple(p.shape)), dtype=dtype)))
+        n = len(inputs)
+        return (lambda *ts: self.call(lib, m, *ts[:n], **kw)), inputs + params
 
-def _classes(shape, n_classes, seed=0):
-    """Deterministic class-index targets for logits of shape (N, C, ...)."""
+
+# ---------------------------------------------------------------- samplers
+
+def _apart(rng, shapes, dtype):
+    """Two inputs whose difference keeps 0.1 away from 0 (l1-like kinks, ties)."""
+    a = rng.uniform(-2, 2, shapes[0])
+    b = rng.uniform(-2, 2, shapes[1])
+    d = a - b
+    b = np.where(np.abs(d) < 0.1, b - np.where(d >= 0, 0.1, -0.1) + d * 0, b)
+    return [a, b]
+
+
+def _distinct(rng, shapes, dtype):
+    """Distinct values 0.05 apart (max/min have one arg per slice, no ties)."""
+    out = []
+    for s in shapes:
+        n = int(np.prod(s, dtype=np.int64))
+        out.append((rng.permutation(n).reshape(s) - n / 2) / 20.0 + rng.uniform(0, 0.01, s))
+    return out
+
+
+def _classes(lib, shape, n_classes, seed=0):
+    """Deterministic class-index targets for logits of shape (N, C, ...) or (C,)."""
     batch = (shape[0],) + tuple(shape[2:]) if len(shape) > 1 else ()
-    return T.tensor(np.random.default_rng(seed).integers(0, n_classes, batch), dtype=T.int64)
+    t = np.random.default_rng(seed).integers(0, n_classes, batch)
+    return lib.tensor(t, dtype=lib.int64)
 
 
-def _probs(shape, seed=0):
-    p = np.random.default_rng(seed).uniform(0.1, 1.0, shape)
-    return T.tensor(p / p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True))
+def _probs(lib, shape, seed=0):
+    p = np.random.default_rng(seed).uniform(0.1, 1.0, tuple(shape))
+    return lib.tensor(p / p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True))
 
 
-def _same(shape, lo=0.05, hi=0.95, seed=1):
-    return T.tensor(np.random.default_rng(seed).uniform(lo, hi, shape))
+def _unit(lib, shape, seed=1):
+    return lib.tensor(np.random.default_rng(seed).uniform(0.05, 0.95, tuple(shape)))
 
 
-UNARY_SHAPES = (((),), ((5,),), ((3, 4),))
-BINARY_SHAPES = (((3, 4), (3, 4)), ((3, 4), (4,)), ((2, 1, 3), (4, 1)), ((), (3,)))
-REDUCE_SHAPES = (((3, 4),), ((2, 3, 2),))
+def _mask(lib, shape):
+    n = int(np.prod(shape, dtype=np.int64))
+    return lib.tensor(np.arange(n).reshape(shape) % 3 != 1)
+
+
+# ---------------------------------------------------------------- shape cases
+
+UNARY = (case(()), case((5,)), case((3, 4)), case((2, 3, 2)))
+BINARY = (case((3, 4), (3, 4)), case((3, 4), (4,)), case((4,), (3, 4)),
+          case((2, 1, 3), (4, 1)), case((), (3,)), case((3, 1), ()), case((), ()))
+
+
+def reduce_cases(shapes=((3, 4), (2, 3, 2)), keepdim=True, full=True):
+    """The full reduction, then each dim (and one negative dim) with and without keepdim."""
+    out = [case(s) for s in shapes] if full else []
+    for s in shapes:
+        for d in list(range(len(s))) + [-1]:
+            for k in ((False, True) if keepdim else (None,)):
+                out.append(case(s, dim=d) if k is None else case(s, dim=d, keepdim=k))
+    return tuple(out)
+
+
+def dim_cases(shapes=((5,), (3, 4), (2, 3, 2))):
+    return tuple(case(s, dim=d) for s in shapes for d in list(range(len(s))) + [-1])
+
+
+def _reduce(method):
+    def call(lib, a, dim=None, keepdim=False):
+        if dim is None:
+            return getattr(a, method)()
+        return getattr(a, method)(dim, keepdim=keepdim)
+    return call
+
+
+def _reduce_fn(fname):
+    def call(lib, a, dim=None, keepdim=False):
+        if dim is None:
+            return getattr(lib, fname)(a)
+        r = getattr(lib, fname)(a, dim, keepdim=keepdim)
+        return r[0] if isinstance(r, tuple) else r
+    return call
+
+
+def _argreduce(method):
+    def call(lib, a, dim=None, keepdim=False):
+        if dim is None:
+            return getattr(a, method)()
+        return getattr(a, method)(dim, keepdim=keepdim)[0]   # (values, indices)
+    return call
+
+
+def _index(key):
+    def call(lib, a):
+        k = key(lib) if callable(key) else key
+        return a[k]
+    return call
+
+
+def _F(name, **fixed):
+    def call(lib, *ts, **kw):
+        return getattr(functional(lib), name)(*ts, **fixed, **kw)
+    return call
+
+
+def _nn(name, *args, **kwargs):
+    return lambda lib: getattr(lib.nn, name)(*args, **kwargs)
+
+
+def _module_call(lib, m, *ts, **kw):
+    return m(*ts)
+
+
+def _seeded_rrelu(lib, a):
+    lib.manual_seed(0)        # the same random slopes at every evaluation
+    return functional(lib).rrelu(a, 0.1, 0.3, training=True)
+
+
+def _inplace(method):
+    def call(lib, a, b=None):
+        y = a * 1.0           # in place on a non-leaf, inside the graph
+        return getattr(y, method)() if b is None else getattr(y, method)(b)
+    return call
+
+
+def _ce_target(kind):
+    def call(lib, a, **kw):
+        F = functional(lib)
+        if kind == "probs":
+            return F.cross_entropy(a, _probs(lib, a.shape), **kw)
+        if kind == "weighted":
+            w = lib.tensor([0.2, 1.0, 0.5], dtype=a.dtype)
+            return F.cross_entropy(a, _classes(lib, a.shape, 3), weight=w, ignore_index=1,
+                                   label_smoothing=0.1, **kw)
+        if kind == "nll":
+            return F.nll_loss(a, _classes(lib, a.shape, a.shape[1] if a.dim() > 1 else a.shape[0]),
+                              **kw)
+        if kind == "nll_weighted":
+            w = lib.tensor([0.2, 1.0, 0.5], dtype=a.dtype)
+            return F.nll_loss(a, _classes(lib, a.shape, 3), weight=w, ignore_index=2, **kw)
+        return F.cross_entropy(a, _classes(lib, a.shape, a.shape[1] if a.dim() > 1 else a.shape[0]),
+                               **kw)
+    return call
+
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def loss_cases(*shapes_list):
+    return tuple(case(*shapes, reduction=r) for shapes in shapes_list for r in REDUCTIONS)
+
+
+# ---------------------------------------------------------------- the registry
 
 OPS = [
-    # ---- arithmetic
-    OpInfo("add", lambda a, b: a + b, BINARY_SHAPES),
-    OpInfo("sub", lambda a, b: a - b, BINARY_SHAPES),
-    OpInfo("mul", lambda a, b: a * b, BINARY_SHAPES),
-    OpInfo("div", lambda a, b: a / b, BINARY_SHAPES, domain=(0.5, 2.0)),
-    OpInfo("pow_number", lambda a: a ** 3, UNARY_SHAPES),
-    OpInfo("rpow_number", lambda a: 2.0 ** a, UNARY_SHAPES),
-    OpInfo("pow_tensor", lambda a, b: a ** b, BINARY_SHAPES, domain=(0.5, 2.0)),
-    OpInfo("neg", lambda a: -a, UNARY_SHAPES),
-    # ---- unary math (the engine's scalar fast paths and array kernels)
-    OpInfo("exp", T.exp, UNARY_SHAPES),
-    OpInfo("log", T.log, UNARY_SHAPES, domain=(0.2, 3.0)),
-    OpInfo("sqrt", T.sqrt, UNARY_SHAPES, domain=(0.2, 3.0)),
-    OpInfo("abs", T.abs, UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("sin", T.sin, UNARY_SHAPES),
-    OpInfo("cos", T.cos, UNARY_SHAPES),
-    OpInfo("sigmoid", T.sigmoid, UNARY_SHAPES),
-    OpInfo("tanh", T.tanh, UNARY_SHAPES),
-    OpInfo("relu", T.relu, UNARY_SHAPES, kinks=(0.0,)),
-    # ---- reductions
-    OpInfo("sum", lambda a: a.sum(), REDUCE_SHAPES),
-    OpInfo("sum_dim", lambda a: a.sum(1), REDUCE_SHAPES),
-    OpInfo("sum_dim_keepdim", lambda a: a.sum(-1, keepdim=True), REDUCE_SHAPES),
-    OpInfo("mean", lambda a: a.mean(), REDUCE_SHAPES),
-    OpInfo("mean_dim", lambda a: a.mean(0), REDUCE_SHAPES),
-    OpInfo("max", lambda a: a.max(), REDUCE_SHAPES),
-    OpInfo("max_dim", lambda a: a.max(1)[0], REDUCE_SHAPES),
-    OpInfo("min", lambda a: a.min(), REDUCE_SHAPES),
-    OpInfo("min_dim", lambda a: a.min(0, keepdim=True)[0], REDUCE_SHAPES),
-    # ---- linear algebra and shapes
-    OpInfo("matmul", T.matmul, (((3, 4), (4, 2)), ((4,), (4,)), ((3, 4), (4,)), ((4,), (4, 2)),
-                                ((2, 3, 4), (4, 2)), ((2, 3, 4), (2, 4, 2)))),
-    OpInfo("transpose", lambda a: a.transpose(0, 1), (((3, 4),), ((2, 3, 4),))),
-    OpInfo("t", lambda a: a.t(), (((3, 4),),)),
-    OpInfo("reshape", lambda a: a.reshape(-1, 2), (((3, 4),),)),
-    OpInfo("flatten", lambda a: a.flatten(), (((2, 3, 2),),)),
-    OpInfo("squeeze", lambda a: a.squeeze(1), (((3, 1, 2),),)),
-    OpInfo("unsqueeze", lambda a: a.unsqueeze(0), (((3, 2),),)),
-    OpInfo("permute", lambda a: a.permute(2, 0, 1), (((2, 3, 4),),)),
-    OpInfo("expand", lambda a: a.expand(3, 4), (((1, 4),),)),
-    OpInfo("index_basic", lambda a: a[1, 1:3], (((3, 4),),)),
-    OpInfo("index_scalar", lambda a: a[2] * a[0], (((4,),),)),
-    OpInfo("index_advanced", lambda a: a[T.tensor([0, 2, 0])], (((3, 4),),)),
-    OpInfo("index_mask", lambda a: a[a.detach() > 0], (((3, 4),),), kinks=(0.0,)),
-    OpInfo("cat", lambda a, b: T.cat([a, b], 0), (((2, 3), (4, 3)),)),
-    OpInfo("stack", lambda a, b: T.stack([a, b], 1), (((2, 3), (2, 3)),)),
-    OpInfo("where", lambda a, b: T.where(a.detach() > 0, a, b), (((3, 4), (3, 4)),),
-           kinks=(0.0,)),
-    OpInfo("clamp", lambda a: a.clamp(-0.5, 0.7), UNARY_SHAPES, kinks=(-0.5, 0.7)),
-    OpInfo("maximum", T.maximum, (((3, 4), (3, 4)),)),
-    OpInfo("minimum", T.minimum, (((3, 4), (3, 4)),)),
-    OpInfo("softmax", lambda a: T.softmax(a, 1), (((3, 4),), ((2, 3, 2),))),
-    OpInfo("log_softmax", lambda a: T.log_softmax(a, 0), (((3, 4),), ((5,),))),
-    # ---- nn.functional activations
-    OpInfo("F.sigmoid", F.sigmoid, UNARY_SHAPES),
-    OpInfo("F.tanh", F.tanh, UNARY_SHAPES),
-    OpInfo("F.relu", F.relu, UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("F.relu6", F.relu6, UNARY_SHAPES, domain=(-3.0, 8.0), kinks=(0.0, 6.0)),
-    OpInfo("F.hardtanh", lambda a: F.hardtanh(a, -0.5, 1.5), UNARY_SHAPES, kinks=(-0.5, 1.5)),
-    OpInfo("F.leaky_relu", lambda a: F.leaky_relu(a, 0.1), UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("F.prelu", F.prelu, (((2, 3, 4), (3,)), ((5,), (1,))), kinks=(0.0,)),
-    OpInfo("F.rrelu", lambda a: F.rrelu(a, 0.1, 0.3, training=False), UNARY_SHAPES,
-           kinks=(0.0,)),
-    OpInfo("F.elu", lambda a: F.elu(a, 0.7), UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("F.selu", F.selu, UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("F.celu", lambda a: F.celu(a, 1.3), UNARY_SHAPES, kinks=(0.0,)),
-    OpInfo("F.gelu", F.gelu, UNARY_SHAPES),
-    OpInfo("F.gelu_tanh", lambda a: F.gelu(a, approximate="tanh"), UNARY_SHAPES),
-    OpInfo("F.silu", F.silu, UNARY_SHAPES),
-    OpInfo("F.mish", F.mish, UNARY_SHAPES),
-    OpInfo("F.softplus", lambda a: F.softplus(a, 2.0, 3.0), UNARY_SHAPES, kinks=(1.5,)),
-    OpInfo("F.softsign", F.softsign, UNARY_SHAPES),
-    OpInfo("F.logsigmoid", F.logsigmoid, UNARY_SHAPES),
-    OpInfo("F.hardsigmoid", F.hardsigmoid, UNARY_SHAPES, domain=(-4.0, 4.0), kinks=(-3.0, 3.0)),
-    OpInfo("F.hardswish", F.hardswish, UNARY_SHAPES, domain=(-4.0, 4.0), kinks=(-3.0, 3.0)),
-    OpInfo("F.softmax", lambda a: F.softmax(a, dim=-1), (((3, 4),),)),
-    OpInfo("F.log_softmax", lambda a: F.log_softmax(a, dim=1), (((3, 4),),)),
-    OpInfo("F.linear", F.linear, (((5, 3), (2, 3), (2,)), ((3,), (2, 3), (2,)))),
-    # ---- losses (targets are fixed, drawn from the inputs' shapes)
-    OpInfo("F.mse_loss", F.mse_loss, (((3, 4), (3, 4)), ((5,), (5,)))),
-    OpInfo("F.l1_loss", F.l1_loss, (((3, 4), (3, 4)),)),
-    OpInfo("F.smooth_l1_loss", lambda a, b: F.smooth_l1_loss(a, b, beta=0.5), (((3, 4), (3, 4)),)),
-    OpInfo("F.huber_loss", lambda a, b: F.huber_loss(a, b, delta=0.7), (((3, 4), (3, 4)),)),
-    OpInfo("F.cross_entropy", lambda a: F.cross_entropy(a, _classes(a.shape, a.shape[1])),
-           (((4, 3),), ((2, 3, 2),))),
-    OpInfo("F.cross_entropy_weighted", lambda a: F.cross_entropy(
-        a, _classes(a.shape, 3), weight=T.tensor([0.2, 1.0, 0.5], dtype=T.float64),
-        ignore_index=1, label_smoothing=0.1), (((5, 3),),)),
-    OpInfo("F.cross_entropy_probs", lambda a: F.cross_entropy(a, _probs(a.shape)), (((4, 3),),)),
-    OpInfo("F.nll_loss", lambda a: F.nll_loss(a, _classes(a.shape, a.shape[1]), reduction="sum"),
-           (((4, 3),),)),
-    OpInfo("F.binary_cross_entropy", lambda a: F.binary_cross_entropy(a, _same(a.shape)),
-           (((3, 4),),), domain=(0.05, 0.95)),
-    OpInfo("F.binary_cross_entropy_with_logits", lambda a: F.binary_cross_entropy_with_logits(
-        a, _same(a.shape), pos_weight=T.tensor(1.5, dtype=T.float64)), (((3, 4),),)),
-    OpInfo("F.kl_div", lambda a: F.kl_div(a, _same(a.shape), reduction="batchmean"),
-           (((3, 4),),)),
+    # ---- arithmetic (operators, functions and methods)
+    OpInfo("add", lambda lib, a, b: a + b, BINARY, api=("add", "Tensor.add")),
+    OpInfo("add_alpha", lambda lib, a, b: lib.add(a, b, alpha=-0.5), BINARY[:3], api=("add",)),
+    OpInfo("radd_number", lambda lib, a: 1.5 + a, UNARY),
+    OpInfo("sub", lambda lib, a, b: a - b, BINARY, api=("sub", "Tensor.sub")),
+    OpInfo("rsub_number", lambda lib, a: 1.5 - a, UNARY),
+    OpInfo("mul", lambda lib, a, b: a * b, BINARY, api=("mul", "Tensor.mul")),
+    OpInfo("mul_number", lambda lib, a: a * -2.5, UNARY),
+    OpInfo("div", lambda lib, a, b: a / b, BINARY, kinks=(0.0,), domain=(-2.0, 2.0),
+           api=("div", "Tensor.div")),
+    OpInfo("rdiv_number", lambda lib, a: 2.0 / a, UNARY, kinks=(0.0,)),
+    OpInfo("pow_number", lambda lib, a: a ** 3, UNARY, api=("pow", "Tensor.pow")),
+    OpInfo("pow_fraction", lambda lib, a: a ** 1.5, UNARY, domain=(0.2, 3.0)),
+    OpInfo("pow_negative", lambda lib, a: a.pow(-2), UNARY, kinks=(0.0,)),
+    OpInfo("rpow_number", lambda lib, a: 2.0 ** a, UNARY),
+    OpInfo("pow_tensor", lambda lib, a, b: a ** b, BINARY, domain=(0.5, 2.0)),
+    OpInfo("pow_fn", lambda lib, a, b: lib.pow(a, b), BINARY[:2], domain=(0.5, 2.0)),
+    OpInfo("neg", lambda lib, a: -a, UNARY, api=("neg", "Tensor.neg")),
+    OpInfo("square", lambda lib, a: lib.square(a), UNARY, api=("square", "Tensor.square")),
+    # ---- unary math
+    OpInfo("exp", lambda lib, a: lib.exp(a), UNARY, api=("exp", "Tensor.exp")),
+    OpInfo("log", lambda lib, a: lib.log(a), UNARY, domain=(0.2, 3.0), api=("log", "Tensor.log")),
+    OpInfo("sqrt", lambda lib, a: lib.sqrt(a), UNARY, domain=(0.2, 3.0),
+           api=("sqrt", "Tensor.sqrt")),
+    OpInfo("abs", lambda lib, a: lib.abs(a), UNARY, kinks=(0.0,), api=("abs", "Tensor.abs")),
+    OpInfo("sin", lambda lib, a: lib.sin(a), UNARY, api=("sin", "Tensor.sin")),
+    OpInfo("cos", lambda lib, a: lib.cos(a), UNARY, api=("cos", "Tensor.cos")),
+    OpInfo("sigmoid", lambda lib, a: lib.sigmoid(a), UNARY, api=("sigmoid", "Tensor.sigmoid")),
+    OpInfo("tanh", lambda lib, a: lib.tanh(a), UNARY, api=("tanh", "Tensor.tanh")),
+    OpInfo("relu", lambda lib, a: lib.relu(a), UNARY, kinks=(0.0,), api=("relu", "Tensor.relu")),
+    OpInfo("exp_method_chain", lambda lib, a: a.exp().sin().tanh(), UNARY),
+    # ---- reductions: whole tensor, each dim, with and without keepdim
+    OpInfo("sum", _reduce("sum"), reduce_cases(), api=("Tensor.sum",)),
+    OpInfo("sum_fn", _reduce_fn("sum"), reduce_cases(((3, 4),)), api=("sum",)),
+    OpInfo("mean", _reduce("mean"), reduce_cases(), api=("Tensor.mean",)),
+    OpInfo("mean_fn", _reduce_fn("mean"), reduce_cases(((3, 4),)), api=("mean",)),
+    OpInfo("max", _argreduce("max"), reduce_cases(), sampler=_distinct, api=("Tensor.max",)),
+    OpInfo("max_fn", _reduce_fn("max"), reduce_cases(((3, 4),)), sampler=_distinct,
+           api=("max",)),
+    OpInfo("min", _argreduce("min"), reduce_cases(), sampler=_distinct, api=("Tensor.min",)),
+    OpInfo("min_fn", _reduce_fn("min"), reduce_cases(((3, 4),)), sampler=_distinct,
+           api=("min",)),
+    OpInfo("sum_1d_scalar", _reduce("sum"), (case((5,), dim=0), case((), dim=0, keepdim=True))),
+    # ---- linear algebra
+    OpInfo("matmul", lambda lib, a, b: lib.matmul(a, b),
+           (case((3, 4), (4, 2)), case((4,), (4,)), case((3, 4), (4,)), case((4,), (4, 2)),
+            case((2, 3, 4), (4, 2)), case((4,), (2, 4, 3)), case((2, 3, 4), (2, 4, 2)),
+            case((2, 3, 4), (4,)), case((2, 1, 3, 4), (3, 4, 2))),
+           api=("matmul", "Tensor.matmul")),
+    OpInfo("matmul_op", lambda lib, a, b: a @ b, (case((3, 4), (4, 2)), case((2, 3, 4), (4,)))),
+    OpInfo("mm", lambda lib, a, b: lib.mm(a, b), (case((3, 4), (4, 2)),), api=("mm", "Tensor.mm")),
+    OpInfo("dot", lambda lib, a, b: a.dot(b), (case((4,), (4,)),), api=("Tensor.dot",)),
+    # ---- shapes and views
+    OpInfo("transpose", lambda lib, a, d0, d1: a.transpose(d0, d1),
+           (case((3, 4), d0=0, d1=1), case((2, 3, 4), d0=0, d1=2), case((2, 3, 4), d0=-1, d1=1)),
+           api=("transpose", "Tensor.transpose")),
+    OpInfo("t", lambda lib, a: a.t(), (case((3, 4),), case((4,),)), api=("t", "Tensor.t")),
+    OpInfo("T", lambda lib, a: a.T, (case((3, 4),),), api=("Tensor.T",)),
+    OpInfo("mT", lambda lib, a: a.mT, (case((2, 3, 4),),), api=("Tensor.mT",)),
+    OpInfo("reshape", lambda lib, a, shape: a.reshape(*shape),
+           (case((3, 4), shape=(-1, 2)), case((3, 4), shape=(12,)), case((), shape=(1, 1)),
+            case((2, 3, 2), shape=(6, 2))), api=("reshape", "Tensor.reshape")),
+    OpInfo("view", lambda lib, a, shape: a.view(*shape),
+           (case((3, 4), shape=(2, 6)), case((3, 4), shape=(-1,))), api=("Tensor.view",)),
+    OpInfo("view_as", lambda lib, a, b: a.view_as(b.detach()) * b,
+           (case((3, 4), (2, 6)),), api=("Tensor.view_as",)),
+    OpInfo("reshape_as", lambda lib, a, b: a.reshape_as(b.detach()) + b,
+           (case((3, 4), (4, 3)),), api=("Tensor.reshape_as",)),
+    OpInfo("flatten", lambda lib, a, start_dim=0, end_dim=-1: a.flatten(start_dim, end_dim),
+           (case((2, 3, 2),), case((2, 3, 2), start_dim=1), case((2, 3, 2, 2), start_dim=1,
+                                                                end_dim=2), case((),)),
+           api=("flatten", "Tensor.flatten")),
+    OpInfo("squeeze", lambda lib, a, dim=None: a.squeeze() if dim is None else a.squeeze(dim),
+           (case((3, 1, 2), dim=1), case((3, 1, 2), dim=0), case((1, 3, 1),), case((1,),)),
+           api=("squeeze", "Tensor.squeeze")),
+    OpInfo("unsqueeze", lambda lib, a, dim: a.unsqueeze(dim),
+           (case((3, 2), dim=0), case((3, 2), dim=2), case((3, 2), dim=-1), case((), dim=0)),
+           api=("unsqueeze", "Tensor.unsqueeze")),
+    OpInfo("permute", lambda lib, a, dims: a.permute(*dims),
+           (case((2, 3, 4), dims=(2, 0, 1)), case((3, 4), dims=(1, 0))),
+           api=("permute", "Tensor.permute")),
+    OpInfo("expand", lambda lib, a, sizes: a.expand(*sizes),
+           (case((1, 4), sizes=(3, 4)), case((3, 1), sizes=(2, 3, 5)), case((4,), sizes=(3, -1)),
+            case((), sizes=(2, 2))), api=("Tensor.expand",)),
+    OpInfo("expand_as", lambda lib, a, b: a.expand_as(b.detach()) * b,
+           (case((3, 1), (3, 4)),), api=("Tensor.expand_as",)),
+    OpInfo("contiguous", lambda lib, a: a.t().contiguous() * 2, (case((3, 4),),),
+           api=("Tensor.contiguous",)),
+    OpInfo("clone", lambda lib, a: a.clone() * a, UNARY, api=("clone", "Tensor.clone")),
+    OpInfo("to_double", lambda lib, a: a.to(lib.float64).double() * 2, UNARY[:2],
+           api=("Tensor.to", "Tensor.double")),
+    # ---- indexing: basic and advanced
+    OpInfo("index_int", _index(1), (case((3, 4),), case((4,),)), api=("Tensor.__getitem__",)),
+    OpInfo("index_slices", _index((slice(None), slice(1, 3))), (case((3, 4),),)),
+    OpInfo("index_step", _index((slice(None, None, 2), -1)), (case((5, 3),),)),
+    OpInfo("index_none_ellipsis", _index((Ellipsis, None, 1)), (case((2, 3, 4),),)),
+    OpInfo("index_scalar_product", lambda lib, a: a[2] * a[0], (case((4,),),)),
+    OpInfo("index_list", _index([0, 2, 0]), (case((3, 4),),)),
+    OpInfo("index_tensor", _index(lambda lib: lib.tensor([[0, 2], [1, 0]])), (case((3, 4),),)),
+    OpInfo("index_two_tensors", _index(lambda lib: (lib.tensor([0, 2, 2]), lib.tensor([1, 3, 1]))),
+           (case((3, 4),),)),
+    OpInfo("index_slice_tensor", _index(lambda lib: (slice(None), lib.tensor([3, 0, 3]))),
+           (case((3, 4),),)),
+    OpInfo("index_mask", lambda lib, a: a[_mask(lib, tuple(a.shape))], (case((3, 4),),)),
+    # ---- joining, selecting, clamping
+    OpInfo("cat", lambda lib, a, b, dim: lib.cat([a, b], dim),
+           (case((2, 3), (4, 3), dim=0), case((2, 3), (2, 1), dim=1), case((2, 3), (2, 2), dim=-1),
+            case((4,), (2,), dim=0)), api=("cat",)),
+    OpInfo("cat_three", lambda lib, a, b, c: lib.cat((a, b, c), 1),
+           (case((2, 1, 2), (2, 3, 2), (2, 2, 2)),), api=("cat",)),
+    OpInfo("stack", lambda lib, a, b, dim: lib.stack([a, b], dim),
+           (case((2, 3), (2, 3), dim=0), case((2, 3), (2, 3), dim=1), case((2, 3), (2, 3), dim=2),
+            case((), (), dim=0)), api=("stack",)),
+    OpInfo("where", lambda lib, a, b: lib.where(_mask(lib, tuple(a.shape)), a, b),
+           (case((3, 4), (3, 4)), case((3, 4), (4,)), case((3, 4), ())), api=("where",)),
+    OpInfo("where_scalar", lambda lib, a: lib.where(_mask(lib, tuple(a.shape)), a, 0.5),
+           (case((3, 4),),), api=("where",)),
+    OpInfo("clamp", lambda lib, a, min=None, max=None: lib.clamp(a, min=min, max=max),
+           (case((3, 4), min=-0.5, max=0.7), case((5,), min=-0.5), case((5,), max=0.7),
+            case((), min=-0.5, max=0.7)), kinks=(-0.5, 0.7),
+           api=("clamp", "clip", "Tensor.clamp", "Tensor.clip")),
+    OpInfo("maximum", lambda lib, a, b: lib.maximum(a, b),
+           (case((3, 4), (3, 4)), case((3, 4), (4,)), case((), (3,))), sampler=_apart,
+           api=("maximum", "Tensor.maximum")),
+    OpInfo("minimum", lambda lib, a, b: lib.minimum(a, b),
+           (case((3, 4), (3, 4)), case((3, 4), (4,)), case((), (3,))), sampler=_apart,
+           api=("minimum", "Tensor.minimum")),
+    OpInfo("softmax", lambda lib, a, dim: lib.softmax(a, dim), dim_cases(),
+           api=("softmax", "Tensor.softmax")),
+    OpInfo("log_softmax", lambda lib, a, dim: lib.log_softmax(a, dim), dim_cases(),
+           api=("log_softmax", "Tensor.log_softmax")),
+    # ---- in place on a tensor of the graph
+    OpInfo("add_", _inplace("add_"), (case((3, 4), (3, 4)), case((3, 4), (4,))),
+           api=("Tensor.add_",)),
+    OpInfo("sub_", _inplace("sub_"), (case((3, 4), (4,)),), api=("Tensor.sub_",)),
+    OpInfo("mul_", _inplace("mul_"), (case((3, 4), (3, 4)),), api=("Tensor.mul_",)),
+    OpInfo("div_", _inplace("div_"), (case((3, 4), (3, 4)),), kinks=(0.0,),
+           api=("Tensor.div_",)),
+    OpInfo("clamp_", lambda lib, a: (a * 1.0).clamp_(-0.5, 0.7), (case((3, 4),),),
+           kinks=(-0.5, 0.7), api=("Tensor.clamp_",)),
+    OpInfo("iadd", lambda lib, a, b: _iops(a, b), (case((3, 4), (3, 4)),)),
+    # overwriting a tensor of the graph cuts the gradient to its old value
+    OpInfo("copy_", lambda lib, a, b: (a * 1.0).copy_(b) * a, (case((3, 4), (3, 4)),
+                                                               case((3, 4), (4,))),
+           api=("Tensor.copy_",)),
+    OpInfo("fill_", lambda lib, a: (a * 1.0).fill_(0.5), (case((3, 4),),), api=("Tensor.fill_",)),
+    OpInfo("zero_", lambda lib, a: (a * 1.0).zero_() + a * a, (case((3, 4),),),
+           api=("Tensor.zero_",)),
 ]
 
-# tests/test_gradcheck.py checks that every function of nn.functional and every
-# differentiable math function has an entry here, so a new op cannot be forgotten.
+
+def _iops(a, b):
+    y = a * 1.0
+    y += b
+    y *= b
+    y -= a
+    y /= 2.0
+    return y
+
+
+# ---- nn.functional: one entry per function (and per option that changes the
+# derivative); functional(lib) is imported when an entry runs, so that a
+# function missing from fastad.nn.functional is reported as missing.
+_ACT = UNARY[1:3] + (case(()),)
+OPS += [
+    OpInfo("F.sigmoid", _F("sigmoid"), _ACT, api=("F.sigmoid",)),
+    OpInfo("F.tanh", _F("tanh"), _ACT, api=("F.tanh",)),
+    OpInfo("F.relu", _F("relu"), _ACT, kinks=(0.0,), api=("F.relu",)),
+    OpInfo("F.relu6", _F("relu6"), _ACT, domain=(-3.0, 8.0), kinks=(0.0, 6.0), api=("F.relu6",)),
+    OpInfo("F.hardtanh", _F("hardtanh"), _ACT + (case((3, 4), min_val=-0.5, max_val=1.5),),
+           kinks=(-1.0, -0.5, 1.0, 1.5), api=("F.hardtanh",)),
+    OpInfo("F.leaky_relu", _F("leaky_relu"), _ACT + (case((3, 4), negative_slope=0.2),),
+           kinks=(0.0,), api=("F.leaky_relu",)),
+    OpInfo("F.prelu", _F("prelu"), (case((2, 3, 4), (3,)), case((5,), (1,)), case((2, 3), (1,))),
+           kinks=(0.0,), api=("F.prelu",)),
+    OpInfo("F.rrelu", _F("rrelu"), _ACT + (case((3, 4), lower=0.1, upper=0.3),), kinks=(0.0,),
+           api=("F.rrelu",)),
+    OpInfo("F.rrelu_training", _seeded_rrelu, _ACT, kinks=(0.0,), torch=False,
+           api=("F.rrelu",)),
+    OpInfo("F.elu", _F("elu"), _ACT + (case((3, 4), alpha=0.7),), kinks=(0.0,), api=("F.elu",)),
+    OpInfo("F.selu", _F("selu"), _ACT, kinks=(0.0,), api=("F.selu",)),
+    OpInfo("F.celu", _F("celu"), _ACT + (case((3, 4), alpha=1.3),), kinks=(0.0,),
+           api=("F.celu",)),
+    OpInfo("F.gelu", _F("gelu"), _ACT + (case((3, 4), approximate="tanh"),), api=("F.gelu",)),
+    OpInfo("F.silu", _F("silu"), _ACT, api=("F.silu",)),
+    OpInfo("F.mish", _F("mish"), _ACT, api=("F.mish",)),
+    OpInfo("F.softplus", _F("softplus"), _ACT + (case((3, 4), beta=2.0, threshold=3.0),),
+           kinks=(1.5,), api=("F.softplus",)),
+    OpInfo("F.softsign", _F("softsign"), _ACT, api=("F.softsign",)),
+    OpInfo("F.logsigmoid", _F("logsigmoid"), _ACT, api=("F.logsigmoid",)),
+    OpInfo("F.hardsigmoid", _F("hardsigmoid"), _ACT, domain=(-4.0, 4.0), kinks=(-3.0, 3.0),
+           api=("F.hardsigmoid",)),
+    OpInfo("F.hardswish", _F("hardswish"), _ACT, domain=(-4.0, 4.0), kinks=(-3.0, 3.0),
+           api=("F.hardswish",)),
+    OpInfo("F.softmax", _F("softmax"), dim_cases(((3, 4), (2, 3, 2))), api=("F.softmax",)),
+    OpInfo("F.log_softmax", _F("log_softmax"), dim_cases(((3, 4), (2, 3, 2))),
+           api=("F.log_softmax",)),
+    OpInfo("F.linear", _F("linear"),
+           (case((5, 3), (2, 3), (2,)), case((3,), (2, 3), (2,)), case((2, 4, 3), (2, 3), (2,)),
+            case((5, 3), (2, 3))), api=("F.linear",)),
+    # ---- losses (targets are fixed functions of the input's shape)
+    OpInfo("F.mse_loss", _F("mse_loss"), loss_cases(((3, 4), (3, 4)), ((5,), (5,))),
+           api=("F.mse_loss",)),
+    OpInfo("F.l1_loss", _F("l1_loss"), loss_cases(((3, 4), (3, 4))), sampler=_apart,
+           api=("F.l1_loss",)),
+    OpInfo("F.smooth_l1_loss", _F("smooth_l1_loss", beta=0.5), loss_cases(((3, 4), (3, 4))),
+           sampler=_apart, api=("F.smooth_l1_loss",)),
+    OpInfo("F.huber_loss", _F("huber_loss", delta=0.7), loss_cases(((3, 4), (3, 4))),
+           sampler=_apart, api=("F.huber_loss",)),
+    OpInfo("F.cross_entropy", _ce_target("index"), loss_cases(((4, 3),), ((2, 3, 2),), ((3,),)),
+           api=("F.cross_entropy",)),
+    OpInfo("F.cross_entropy_weighted", _ce_target("weighted"), loss_cases(((5, 3),)),
+           api=("F.cross_entropy",)),
+    OpInfo("F.cross_entropy_probs", _ce_target("probs"), loss_cases(((4, 3),)),
+           api=("F.cross_entropy",)),
+    OpInfo("F.nll_loss", _ce_target("nll"), loss_cases(((4, 3),), ((2, 3, 2),)),
+           api=("F.nll_loss",)),
+    OpInfo("F.nll_loss_weighted", _ce_target("nll_weighted"), loss_cases(((5, 3),)),
+           api=("F.nll_loss",)),
+    OpInfo("F.binary_cross_entropy",
+           lambda lib, a, **kw: functional(lib).binary_cross_entropy(a, _unit(lib, a.shape), **kw),
+           loss_cases(((3, 4),)), domain=(0.05, 0.95), api=("F.binary_cross_entropy",)),
+    OpInfo("F.binary_cross_entropy_weight",
+           lambda lib, a: functional(lib).binary_cross_entropy(
+               a, _unit(lib, a.shape), weight=lib.tensor([0.5, 1.0, 2.0, 0.1], dtype=a.dtype)),
+           (case((3, 4),),), domain=(0.05, 0.95), api=("F.binary_cross_entropy",)),
+    OpInfo("F.binary_cross_entropy_with_logits",
+           lambda lib, a, **kw: functional(lib).binary_cross_entropy_with_logits(
+               a, _unit(lib, a.shape), pos_weight=lib.tensor([1.5, 0.5, 1.0, 2.0],
+                                                             dtype=a.dtype), **kw),
+           loss_cases(((3, 4),)), api=("F.binary_cross_entropy_with_logits",)),
+    OpInfo("F.binary_cross_entropy_with_logits_target",
+           lambda lib, a, t: functional(lib).binary_cross_entropy_with_logits(a, t),
+           (case((3, 4), (3, 4)),), api=("F.binary_cross_entropy_with_logits",)),
+    OpInfo("F.kl_div", lambda lib, a, **kw: functional(lib).kl_div(a, _unit(lib, a.shape), **kw),
+           loss_cases(((3, 4),)) + (case((3, 4), reduction="batchmean"),), api=("F.kl_div",)),
+    OpInfo("F.kl_div_target", lambda lib, a, t: functional(lib).kl_div(a, t, reduction="sum"),
+           (case((3, 4), (3, 4)),), domain=(0.1, 1.0), api=("F.kl_div",)),
+    OpInfo("F.kl_div_log_target",
+           lambda lib, a, t: functional(lib).kl_div(a, t, reduction="sum", log_target=True),
+           (case((3, 4), (3, 4)),), api=("F.kl_div",)),
+]
+
+# ---- nn modules: activation and loss modules call nn.functional, but their
+# constructor arguments are mapped by the module; modules with parameters
+# check the gradient of each parameter too.
+_MODULE_ACT = [
+    ("Sigmoid", (), ()), ("Tanh", (), ()), ("ReLU", (), (0.0,)), ("ReLU6", (), (0.0, 6.0)),
+    ("Hardtanh", (-0.5, 1.5), (-0.5, 1.5)), ("LeakyReLU", (0.2,), (0.0,)),
+    ("RReLU", (0.1, 0.3), (0.0,)), ("ELU", (0.7,), (0.0,)), ("SELU", (), (0.0,)),
+    ("CELU", (1.3,), (0.0,)), ("GELU", (), ()), ("SiLU", (), ()), ("Mish", (), ()),
+    ("Softplus", (2.0, 3.0), (1.5,)), ("Softsign", (), ()), ("LogSigmoid", (), ()),
+    ("Hardsigmoid", (), (-3.0, 3.0)), ("Hardswish", (), (-3.0, 3.0)), ("Softmax", (1,), ()),
+    ("LogSoftmax", (0,), ()), ("Identity", (), ()), ("Flatten", (), ()),
+]
+
+
+def _eval(factory):
+    def build(lib):
+        m = factory(lib)
+        return m.eval()
+    return build
+
+
+OPS += [OpInfo(f"nn.{name}", _module_call, (case((3, 4),),), domain=(-4.0, 4.0), kinks=kinks,
+               module=_eval(_nn(name, *args)), api=(f"nn.{name}",))
+        for name, args, kinks in _MODULE_ACT]
+
+def _positive_target(rng, shapes, dtype):
+    return [rng.uniform(-2, 2, shapes[0]), rng.uniform(0.1, 1.0, shapes[1])]
+
+
+_MODULE_LOSS = [("MSELoss", None), ("L1Loss", _apart), ("SmoothL1Loss", _apart),
+                ("HuberLoss", _apart), ("KLDivLoss", _positive_target)]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case((3, 4), (3, 4)),), sampler=sampler,
+               module=_nn(name), api=(f"nn.{name}",))
+        for name, sampler in _MODULE_LOSS]
+OPS += [
+    OpInfo("nn.CrossEntropyLoss", lambda lib, m, a: m(a, _classes(lib, a.shape, a.shape[1])),
+           (case((4, 3),),), module=_nn("CrossEntropyLoss", label_smoothing=0.1),
+           api=("nn.CrossEntropyLoss",)),
+    OpInfo("nn.NLLLoss", lambda lib, m, a: m(a, _classes(lib, a.shape, a.shape[1])),
+           (case((4, 3),),), module=_nn("NLLLoss"), api=("nn.NLLLoss",)),
+    OpInfo("nn.BCELoss", lambda lib, m, a: m(a, _unit(lib, a.shape)), (case((3, 4),),),
+           domain=(0.05, 0.95), module=_nn("BCELoss"), api=("nn.BCELoss",)),
+    OpInfo("nn.BCEWithLogitsLoss", lambda lib, m, a: m(a, _unit(lib, a.shape)), (case((3, 4),),),
+           module=_nn("BCEWithLogitsLoss"), api=("nn.BCEWithLogitsLoss",)),
+    OpInfo("nn.Linear", _module_call, (case((5, 3),), case((3,),)), module=_nn("Linear", 3, 2),
+           api=("nn.Linear",)),
+    OpInfo("nn.Linear_nobias", _module_call, (case((5, 3),),),
+           module=_nn("Linear", 3, 2, bias=False), api=("nn.Linear",)),
+    OpInfo("nn.PReLU", _module_call, (case((2, 3, 4),),), kinks=(0.0,),
+           module=_nn("PReLU", 3), api=("nn.PReLU",)),
+    OpInfo("nn.Sequential", _module_call, (case((4, 3),),),
+           module=lambda lib: lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(),
+                                                lib.nn.Linear(4, 2)),
+           api=("nn.Sequential",)),
+]
 
 BY_NAME = {op.name: op for op in OPS}
+assert len(BY_NAME) == len(OPS), "duplicate registry names"
+
+# Public callables that have no entry on purpose, with the reason.  The
+# registry test fails on any public function of fastad, Tensor or
+# nn.functional that is neither covered by an entry's `api` nor listed here.
+_CREATION = "creates a tensor from numbers: no input to differentiate"
+_INTEGER = "integer or boolean result: zero gradient everywhere"
+_META = "reads metadata or converts out of the graph"
+_INPLACE_INIT = "in-place initialisation, outside the graph"
+_MODE = "grad-mode, thread or dtype setting"
+NON_DIFFERENTIABLE = {
+    **{n: _CREATION for n in (
+        "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
+        "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
+        "randint", "randperm", "rand_like", "randn_like", "load", "F.as_tensor")},
+    **{n: _INTEGER for n in (
+        "argmax", "argmin", "Tensor.argmax", "Tensor.argmin", "eq", "equal", "allclose",
+        "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",
+        "Tensor.lt", "Tensor.ne", "Tensor.long", "Tensor.int", "Tensor.bool", "long",
+        "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__",
+        "Tensor.__ge__")},
+    **{n: _META for n in (
+        "numel", "is_tensor", "is_floating_point", "Tensor.numel", "Tensor.nelement",
+        "Tensor.dim", "Tensor.size", "Tensor.element_size", "Tensor.is_contiguous",
+        "Tensor.is_floating_point", "Tensor.item", "Tensor.tolist", "Tensor.numpy",
+        "Tensor.type", "Tensor.cpu", "detach", "Tensor.detach", "Tensor.detach_", "save",
+        "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.backward", "get_default_dtype",
+        "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
+        "Tensor.__iter__", "Tensor.__setitem__")},
+    **{n: _INPLACE_INIT for n in (
+        "Tensor.normal_", "Tensor.uniform_")},
+    **{n: _MODE for n in (
+        "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
+        "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
+        "Tensor")},
+    "F.matmul": "alias of fastad.matmul (checked as 'matmul')",
+    "F.Tensor": "the Tensor class, re-exported",
+    "F.activation": "internal helper of nn.functional",
+    "F.apply_inplace": "internal helper of nn.functional",
+    "F.array_of": "internal helper of nn.functional",
+    "F.make_op": "internal helper of nn.functional",
+    "nn.Module": "base class (its subclasses are checked)",
+    "nn.Parameter": "a leaf tensor",
+    "nn.ModuleList": "a container that is not callable",
+}
+
+
+def covered():
+    """Every public name some entry checks."""
+    return {n for op in OPS for n in op.api}
