@@ -39,6 +39,9 @@ class Optimizer:
         self.defaults = defaults
         self.state = {}
         self.param_groups = []
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {params.type()}")
         params = list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
@@ -85,12 +88,15 @@ class Optimizer:
     def _with_grads(self, group):
         """(param, flat values, flat grad) for the params of group that have a grad."""
         out = []
+        maximize = group.get("maximize", False)
         for p in group["params"]:
             g = p.grad
             if g is None:
                 continue
             f = self._flat(p)
             ga = np.ascontiguousarray(array_of(g), dtype=f.array.dtype).reshape(-1)
+            if maximize:
+                ga = -ga
             out.append((p, f, ga))
         return out
 
@@ -107,7 +113,8 @@ class Optimizer:
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                st = {k: (tensor(v) if isinstance(v, np.ndarray) else v)
+                st = {k: (tensor(v) if isinstance(v, np.ndarray) else
+                          tensor(float(v)) if k == "step" else v)
                       for k, v in self.state.get(p, {}).items() if not k.startswith("_")}
                 if st:
                     state[index[id(p)]] = st
@@ -128,7 +135,8 @@ class Optimizer:
         for idx, p in params:
             st = state_dict["state"].get(idx, state_dict["state"].get(str(idx)))
             if st:
-                self.state[p] = {k: (np.array(array_of(v), dtype=array_of(p).dtype).reshape(-1)
+                self.state[p] = {k: (int(v.item() if isinstance(v, Tensor) else v) if k == "step"
+                                     else np.array(array_of(v), dtype=array_of(p).dtype).reshape(-1)
                                      if isinstance(v, Tensor) else v) for k, v in st.items()}
 
     def __repr__(self):
@@ -154,16 +162,18 @@ def _check(name, value, ok, what=None):
 
 class SGD(Optimizer):
     def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False,
-                 *, maximize=False):
+                 *, maximize=False, foreach=None, differentiable=False, fused=None):
         _check("learning rate", lr, lr >= 0)
         _check("momentum value", momentum, momentum >= 0)
         _check("weight_decay value", weight_decay, weight_decay >= 0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        if maximize:
-            raise NotImplementedError("fastad: SGD(maximize=True) is not supported")
+        # foreach/differentiable/fused are accepted and kept (as torch.optim shows them);
+        # fastad always runs its one compiled call per group
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening,
-                                      weight_decay=weight_decay, nesterov=nesterov))
+                                      weight_decay=weight_decay, nesterov=nesterov,
+                                      maximize=maximize, foreach=foreach,
+                                      differentiable=differentiable, fused=fused))
 
     def step(self, closure=None):
         # the update runs on the parameters' arrays: nothing here is recorded
@@ -197,15 +207,22 @@ class Adam(Optimizer):
     _decoupled = False
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-                 amsgrad=False, *, maximize=False):
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None, decoupled_weight_decay=None):
         _check("learning rate", lr, lr >= 0)
         _check("epsilon value", eps, eps >= 0)
         _check("beta parameter at index 0", betas[0], 0.0 <= betas[0] < 1.0)
         _check("beta parameter at index 1", betas[1], 0.0 <= betas[1] < 1.0)
         _check("weight_decay value", weight_decay, weight_decay >= 0)
-        if amsgrad or maximize:
-            raise NotImplementedError("fastad: Adam(amsgrad=True / maximize=True) is not supported")
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay))
+        if amsgrad:
+            raise NotImplementedError("fastad: Adam(amsgrad=True) is not supported")
+        if decoupled_weight_decay is None:
+            decoupled_weight_decay = self._decoupled
+        # the keys torch.optim keeps in each group (so printing and state_dicts match)
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, maximize=maximize, foreach=foreach,
+                                      capturable=capturable, differentiable=differentiable,
+                                      fused=fused, decoupled_weight_decay=decoupled_weight_decay))
 
     def step(self, closure=None):
         # the update runs on the parameters' arrays: nothing here is recorded
@@ -226,7 +243,7 @@ class Adam(Optimizer):
                             [self.state[p]["exp_avg"] for p, _, _ in part],
                             [self.state[p]["exp_avg_sq"] for p, _, _ in part],
                             group["lr"], beta1, beta2, group["eps"], group["weight_decay"],
-                            self._decoupled, step)
+                            group.get("decoupled_weight_decay", self._decoupled), step)
                 for _, f, _ in part:
                     f.write_back()
         return loss
@@ -236,5 +253,8 @@ class AdamW(Adam):
     _decoupled = True
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
-                 amsgrad=False, *, maximize=False):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
+                 amsgrad=False, *, foreach=None, maximize=False, capturable=False,
+                 differentiable=False, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
+                         maximize=maximize, capturable=capturable, differentiable=differentiable,
+                         fused=fused, decoupled_weight_decay=True)

@@ -4,11 +4,14 @@ Each function validates its arguments here, in Python, then hands contiguous
 arrays to fastad._kernels (which trusts them and releases the GIL) and records
 one tape node with PyTorch's grad_fn name.
 """
+import warnings
+
 import numpy as np
 
 from fastad import _kernels as K
+from fastad import _tensor as _T
 from fastad._tensor import (Tensor, _rng, _unbroadcast_py, activation, apply_inplace, array_of,
-                            as_tensor, log_softmax, make_op, matmul, softmax)
+                            as_tensor, make_op, matmul, reshape)
 
 __all__ = [
     "sigmoid", "tanh", "relu", "relu6", "hardtanh", "leaky_relu", "prelu", "rrelu", "elu", "selu",
@@ -19,11 +22,22 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+# activations PyTorch also runs on int64 tensors (clamps), with an int64 result
+_INT_OK = {
+    "relu": lambda x, a, b: x.relu(),
+    "relu6": lambda x, a, b: x.clamp(0, 6),
+    "hardtanh": lambda x, a, b: x.clamp(int(a), int(b)),
+}
 
 
 def _act(input, name, inplace=False, a=0.0, b=0.0):
+    """Every elementwise activation: one compiled kernel each way, named and
+    parameterised by fastad._kernels.ACTIVATIONS."""
     if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' must be Tensor, not {type(input).__name__}")
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if name in _INT_OK and input.dtype is _T.int64:  # integer in, integer out, as PyTorch
+        return _INT_OK[name](input, a, b)
     if inplace:
         return apply_inplace(input, lambda t: activation(t, name, a, b))
     return activation(input, name, a, b)
@@ -104,6 +118,26 @@ def hardswish(input, inplace=False):
     return _act(input, "hardswish", inplace)
 
 
+def _softmax_dim(name, input, dim, stacklevel):
+    if dim is None:
+        nd = as_tensor(input).dim()
+        dim = 0 if nd in (0, 1, 3) else 1
+        warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
+                      "to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
+    return dim
+
+
+def softmax(input, dim=None, _stacklevel=3, dtype=None):
+    """exp(x) / sum(exp(x)) over dim (max-subtracted, compiled row kernel)."""
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return _T.softmax(x, _softmax_dim("softmax", x, dim, _stacklevel))
+
+
+def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
+    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    return _T.log_softmax(x, _softmax_dim("log_softmax", x, dim, _stacklevel))
+
+
 def _float_input(input, fn):
     x = as_tensor(input)
     if not x.is_floating_point():
@@ -143,13 +177,14 @@ def prelu(input, weight):
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     """Randomized leaky ReLU: slopes drawn from U(lower, upper) when training,
     their mean (lower + upper) / 2 otherwise."""
-    if not training:
-        return leaky_relu(input, (lower + upper) / 2, inplace)
     x = _float_input(input, "rrelu")
 
     def apply(t):
         xa = np.ascontiguousarray(array_of(t)).reshape(-1)
-        slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
+        if training:
+            slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
+        else:
+            slopes = np.full(xa.shape, (lower + upper) / 2, dtype=xa.dtype)
         y = np.empty_like(xa)
         K.rrelu_forward(xa, slopes, y)
 
@@ -162,16 +197,32 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias.  For a batch of rows it is one node whose
-    backward writes weight's gradient in weight's own layout (g.T @ input),
-    as PyTorch's addmm does; other shapes compose matmul and add."""
+    """input @ weight.T + bias.  Rows of a batch are one addmm-like node whose
+    backward writes weight's gradient in weight's own layout (g.T @ input);
+    a 1-D or N-D input runs as rows and is viewed back, as PyTorch does."""
     x, w = as_tensor(input), as_tensor(weight)
     b = None if bias is None else as_tensor(bias)
     xa, wa = array_of(x), array_of(w)
-    if xa.ndim != 2 or wa.ndim != 2 or xa.dtype != wa.dtype or (
+    if xa.dtype != wa.dtype and xa.dtype.kind == "f" and wa.dtype.kind == "f":
+        names = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double"}
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
+                           f"{names[xa.dtype]} and {names[wa.dtype]}")
+    if wa.ndim != 2 or xa.ndim == 0 or xa.dtype != wa.dtype or (
             b is not None and (array_of(b).ndim != 1 or array_of(b).dtype != xa.dtype)):
         out = matmul(x, w.t())
         return out if b is None else out + b
+    if xa.ndim != 2:
+        lead = tuple(x.shape)[:-1]
+        if xa.shape[-1] != wa.shape[1]:
+            rows = int(np.prod(lead, dtype=np.int64)) if xa.ndim > 1 else 1
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
+                               f"{xa.shape[-1]} and {wa.shape[1]}x{wa.shape[0]})")
+        y2 = linear(reshape(x, (-1, xa.shape[-1]), "ViewBackward0"), w, b)
+        name = ("ViewBackward0" if b is not None else
+                "SqueezeBackward4" if xa.ndim == 1 else "UnsafeViewBackward0")
+        rows_shape = tuple(y2.shape)
+        return make_op(array_of(y2).reshape(lead + (wa.shape[0],)), name, (y2,),
+                       lambda g: (g.reshape(rows_shape),))
     if xa.shape[1] != wa.shape[1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
                            f"and {wa.shape[1]}x{wa.shape[0]})")
@@ -231,8 +282,11 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
         try:
             shape = np.broadcast_shapes(xa.shape, ta.shape)
         except ValueError:
-            raise RuntimeError(f"The size of tensor a ({list(x.shape)}) must match the size of "
-                               f"tensor b ({list(t.shape)})") from None
+            raise RuntimeError(_T._broadcast_msg(xa.shape, ta.shape)) from None
+        warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
+                      f"({x.shape}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", UserWarning,
+                      stacklevel=3)
     xs, ts = xa.shape, ta.shape
     xa, ta = _flat(xa, dt, shape), _flat(ta, dt, shape)
     pw = None if pos_weight is None else _flat(array_of(as_tensor(pos_weight)), dt, shape)
@@ -244,6 +298,9 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
         if kernel == "binary_cross_entropy" and xa.size and (
                 np.nanmin(xa) < 0 or np.nanmax(xa) > 1):
             raise RuntimeError("all elements of input should be between 0 and 1")
+        if kernel == "binary_cross_entropy" and ta.size and (
+                np.nanmin(ta) < 0 or np.nanmax(ta) > 1):
+            raise RuntimeError("all elements of target should be between 0 and 1")
         K.loss_forward(kernel, xa, ta, out, a)
     if w is not None:
         out *= w
@@ -283,6 +340,8 @@ def l1_loss(input, target, reduction="mean"):
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:  # PyTorch computes l1_loss then
+        return l1_loss(input, target, reduction)
     return _pointwise_loss("smooth_l1", "SmoothL1LossBackward0", input, target, reduction, beta)
 
 
@@ -316,7 +375,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
         n = as_tensor(input).shape[0] if as_tensor(input).dim() else 1
         return kl_div(input, target, "sum", log_target) / n
     return _pointwise_loss("kl_div", {"mean": "MeanBackward0", "sum": "SumBackward0",
-                                      "none": "SubBackward0" if log_target else "XlogyBackward0"},
+                                      "none": "MulBackward0" if log_target else "SubBackward0"},
                            input, target, reduction, float(log_target))
 
 
@@ -337,10 +396,29 @@ def _class_rows(x, t, fn):
 def _check_targets(t, rows, batch_shape, fn):
     ta = array_of(t)
     if ta.dtype != np.int64:
-        raise RuntimeError(f"{fn}: expected target of dtype int64 (class indices), got {t.dtype}")
-    if tuple(ta.shape) != tuple(batch_shape) and not (batch_shape == () and ta.shape == ()):
-        raise ValueError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
+        kind = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double",
+                np.dtype(np.bool_): "Bool"}.get(ta.dtype, str(ta.dtype))
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {kind} "
+                           f"({fn}: class-index targets must be int64)")
+    if batch_shape == () and ta.shape in ((), (1,)):  # unbatched input, one target
+        return np.ascontiguousarray(ta).reshape(-1)
+    if tuple(ta.shape) != tuple(batch_shape):
+        if len(batch_shape) == 1 and ta.ndim > 1:
+            raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+        if ta.ndim and batch_shape and ta.shape[0] != batch_shape[0]:
+            raise ValueError(f"Expected input batch_size ({batch_shape[0]}) to match target "
+                             f"batch_size ({ta.shape[0]}).")
+        raise RuntimeError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
     return np.ascontiguousarray(ta).reshape(-1)
+
+
+def _nll_name(ndim, reduction, label_smoothing=0.0):
+    """PyTorch's grad_fn name for a class-index loss over an ndim-D input."""
+    if label_smoothing > 0:
+        return "AddBackward0"
+    if ndim <= 2:
+        return "NllLossBackward0"
+    return "ViewBackward0" if (ndim != 4 and reduction == "none") else "NllLoss2DBackward0"
 
 
 def _class_loss_grad(glog2d, moved_shape, c_dim, in_shape):
@@ -366,9 +444,9 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                            f"or no classes but got weight tensor of shape: {list(w.shape)}")
     lsm = np.empty_like(rows)
     in_shape = tuple(x.shape)
+    if t.is_floating_point() and tuple(t.shape) != in_shape:
+        _check_targets(t, rows, batch_shape, "cross_entropy")  # raises PyTorch's dtype error
     if t.is_floating_point():  # class probabilities
-        if tuple(t.shape) != in_shape:
-            raise ValueError(f"Expected target size {list(in_shape)}, got {list(t.shape)}")
         probs = np.ascontiguousarray(np.moveaxis(array_of(t), c_dim, -1) if c_dim else array_of(t),
                                      dtype=rows.dtype).reshape(rows.shape)
         value = K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
@@ -388,7 +466,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
             K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-        name = "NllLossBackward0"
+        name = _nll_name(len(in_shape), reduction, label_smoothing)
     value = np.asarray(value, dtype=rows.dtype)
     if reduction == "none":
         value = value.reshape(batch_shape)
@@ -418,4 +496,4 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
         K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
         return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-    return make_op(value, "NllLossBackward0", (x, t), backward, ())
+    return make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())

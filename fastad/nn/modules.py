@@ -30,7 +30,17 @@ class Parameter(Tensor):
         return (Parameter, (self.detach(), self.requires_grad))
 
 
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
+    """What load_state_dict returns, printed as PyTorch prints it."""
+    __slots__ = ()
+
+    def __repr__(self):
+        if not self.missing_keys and not self.unexpected_keys:
+            return "<All keys matched successfully>"
+        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
+                f"unexpected_keys={self.unexpected_keys})")
+
+    __str__ = __repr__
 
 
 class Module:
@@ -344,7 +354,7 @@ class ModuleList(_Container):
 
 
 # ---------------------------------------------------------------- generated modules
-def _module(name, fn, params, doc):
+def _module(name, fn, params, doc, show=True):
     """A Module class whose forward is fn(input, *its hyper-parameters)."""
     names = [p for p, _ in params]
 
@@ -364,7 +374,9 @@ def _module(name, fn, params, doc):
         return fn(input, *more, **{p: getattr(self, p) for p in names})
 
     def extra_repr(self):
-        # as PyTorch prints them: every hyper-parameter, inplace only when set
+        # as PyTorch prints them: every hyper-parameter, inplace only when set; losses: nothing
+        if not show:
+            return ""
         return ", ".join(f"{p}={getattr(self, p)!r}" if isinstance(getattr(self, p), str)
                          else f"{p}={getattr(self, p)}" for p in names
                          if p != "inplace" or getattr(self, p))
@@ -412,7 +424,8 @@ _LOSS_MODULES = {
 
 for _name, (_fn, _params) in {**_ACTIVATION_MODULES, **_LOSS_MODULES}.items():
     if _fn is not None:
-        globals()[_name] = _module(_name, _fn, _params, f"Module form of {_fn.__name__}.")
+        globals()[_name] = _module(_name, _fn, _params, f"Module form of {_fn.__name__}.",
+                                   show=_name not in _LOSS_MODULES)
         __all__.append(_name)
 
 
