@@ -113,7 +113,8 @@ class Optimizer:
         state = {}
         for group in self.param_groups:
             for p in group["params"]:
-                st = {k: (tensor(v) if isinstance(v, np.ndarray) else
+                shape = tuple(p.shape)  # kept flat here, shaped like the parameter there
+                st = {k: (tensor(v.reshape(shape)) if isinstance(v, np.ndarray) else
                           tensor(float(v)) if k == "step" else v)
                       for k, v in self.state.get(p, {}).items() if not k.startswith("_")}
                 if st:
@@ -140,12 +141,12 @@ class Optimizer:
                                      if isinstance(v, Tensor) else v) for k, v in st.items()}
 
     def __repr__(self):
-        lines = [type(self).__name__ + " ("]
+        out = type(self).__name__ + " ("
         for i, group in enumerate(self.param_groups):
-            lines.append(f"Parameter Group {i}")
+            out += f"\nParameter Group {i}\n"
             for k in sorted(k for k in group if k != "params"):
-                lines.append(f"    {k}: {group[k]}")
-        return "\n".join(lines) + "\n)"
+                out += f"    {k}: {group[k]}\n"
+        return out + ")"
 
 
 def _closure(closure):

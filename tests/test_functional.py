@@ -111,7 +111,8 @@ def test_integer_relu_stays_integer():
 @pytest.mark.parametrize("name,kw", [("relu", {}), ("relu6", {}), ("leaky_relu", {}),
                                      ("elu", {"alpha": 0.3}), ("selu", {}), ("celu", {}),
                                      ("silu", {}), ("mish", {}), ("hardtanh", {}),
-                                     ("hardsigmoid", {}), ("hardswish", {})])
+                                     ("hardsigmoid", {}), ("hardswish", {}),
+                                     ("rrelu", {})])
 def test_inplace_activations(name, kw):
     a = np.random.default_rng(1).standard_normal((3, 5)) * 3
     x, xt = both(a, "float64")
@@ -120,6 +121,7 @@ def test_inplace_activations(name, kw):
     outt = getattr(TF, name)(ht, inplace=True, **kw)
     assert out is h
     same(h, ht, 1e-12)
+    assert out.grad_fn.name() == outt.grad_fn.name()
     (out ** 2).sum().backward()
     (outt ** 2).sum().backward()
     same(x.grad, xt.grad, 1e-12)

@@ -39,8 +39,34 @@ def _act(input, name, inplace=False, a=0.0, b=0.0):
     if name in _INT_OK and input.dtype is _T.int64:  # integer in, integer out, as PyTorch
         return _INT_OK[name](input, a, b)
     if inplace:
-        return apply_inplace(input, lambda t: activation(t, name, a, b))
+        grad_name = _INPLACE_NAMES.get(name)
+        if grad_name is None:
+            return apply_inplace(input, lambda t: activation(t, name, a, b))
+        return apply_inplace(input, lambda t: _activation_op(t, name, a, b, grad_name))
     return activation(input, name, a, b)
+
+
+# PyTorch names the in-place forms of these differently (leaky_relu_ -> LeakyReluBackward1)
+_INPLACE_NAMES = {"leaky_relu": "LeakyReluBackward1", "elu": "EluBackward1",
+                  "selu": "EluBackward1", "celu": "CeluBackward1"}
+
+
+def _activation_op(x, name, a, b, grad_name):
+    """fastad._tensor.activation under another grad_fn name."""
+    xa = np.ascontiguousarray(array_of(x))
+    y = np.empty_like(xa)
+    K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
+    saves = K.ACTIVATIONS[name]["saves"]
+    needs_x = "x" in saves or (name in ("elu", "celu") and a <= 0)
+    xs = xa.reshape(-1) if needs_x else None
+    ys = y.reshape(-1) if "y" in saves else None
+
+    def backward(g):
+        gx = np.empty_like(y)
+        K.activation_backward(name, xs, ys, np.ascontiguousarray(g, dtype=y.dtype).reshape(-1),
+                              gx.reshape(-1), a, b)
+        return (gx,)
+    return make_op(y, grad_name, (x,), backward, (x,) if needs_x else ())
 
 
 # ---------------------------------------------------------------- activations
@@ -192,7 +218,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
             gx = np.empty_like(xa)
             K.rrelu_backward(xa, slopes, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
             return (gx.reshape(t.shape),)
-        return make_op(y.reshape(tuple(t.shape)), "RreluWithNoiseBackward0", (t,), backward, (t,))
+        return make_op(y.reshape(tuple(t.shape)),
+                       "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
+                       (t,), backward, (t,))
     return apply_inplace(x, apply) if inplace else apply(x)
 
 
