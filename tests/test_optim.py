@@ -50,7 +50,7 @@ CONFIGS = [
     ("SGD", {"lr": 0.05, "momentum": 0.9}),
     ("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.01}),
     ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.001}),
-    ("SGD", {"lr": 0.01, "momentum": 0.5, "maximize": True}),
+    ("SGD", {"lr": 0.002, "momentum": 0.5, "maximize": True}),
     ("Adam", {}),
     ("Adam", {"lr": 0.005, "betas": (0.85, 0.99), "eps": 1e-6, "weight_decay": 0.01}),
     ("Adam", {"lr": 0.01, "maximize": True}),
