@@ -13,7 +13,6 @@ for i in range(4):
     rows.append(row)
 jacobian = torch.stack(rows)
 s_ = s.detach()
-formula = torch.diag_embed(s_) if hasattr(torch, "diag_embed") else None
 expected = torch.eye(4, dtype=torch.float64) * s_ - s_.unsqueeze(1) * s_.unsqueeze(0)
 print("softmax:", s_)
 print("Jacobian by autograd:\n", jacobian)

@@ -7,6 +7,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastad
@@ -14,13 +15,14 @@ import fastad
 EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
 # programs without random draws: their output must match PyTorch's number for number
 DETERMINISTIC = {"activations.py", "chain_rule.py", "losses_grad.py", "softmax_jacobian.py",
-                 "himmelblau.py"}
+                 "himmelblau.py", "perceptron.py"}
+PLOT = os.path.join(tempfile.gettempdir(), f"fastad-example-{os.getpid()}.png")
 NUMBER = re.compile(r"-?\d+\.\d+(?:e[-+]\d+)?")
 
 
 def run(path, lib):
     env = dict(os.environ, FASTAD_EXAMPLE_LIB=lib,
-               FASTAD_EXAMPLE_OUT=os.path.join(tempfile.gettempdir(), "fastad-example.png"))
+               FASTAD_EXAMPLE_OUT=PLOT)
     env["PYTHONPATH"] = os.pathsep.join(
         [os.path.dirname(os.path.dirname(fastad.__file__)), env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
@@ -39,6 +41,25 @@ def test_example_runs(path):
         assert abs(x0 - 3) < 1e-4 and abs(x1 - 2) < 1e-4 and f < 1e-8
     if path.name == "mlp.py":
         assert float(out.strip().split()[-1]) > 0.95
+    if path.name == "activations.py":
+        assert "sigmoid    f(1) = 0.731059   f'(1) = 0.196612" in out
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            assert "no plot" in out
+        else:
+            assert "saved the plot" in out and os.path.getsize(PLOT) > 1000
+            os.remove(PLOT)
+    if path.name == "chain_rule.py":
+        values = dict(line.split(" = ") for line in out.strip().splitlines())
+        assert float(values["dy2/dw1"]) == pytest.approx(float(values["dy2/dy1 * dy1/dw1"]))
+    if path.name == "softmax_jacobian.py":
+        assert float(out.strip().split()[-1]) < 1e-12
+    if path.name == "losses_grad.py":
+        lines = [line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith(
+            ("d ", "2 ", "(softmax"))]
+        for a, b in (lines[0:2], lines[2:4]):
+            np.testing.assert_allclose(eval(a), eval(b), rtol=1e-12)
     if path.name == "perceptron.py":
         assert "predictions [0.0, 0.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0]" in out
         assert "predictions [0, 1, 1, 2, 0, 2, 1, 1]" in out
