@@ -18,7 +18,7 @@ __all__ = [
     "celu", "gelu", "silu", "mish", "softplus", "softsign", "logsigmoid", "hardsigmoid",
     "hardswish", "softmax", "log_softmax", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div", "linear",
+    "binary_cross_entropy_with_logits", "kl_div", "linear", "dropout",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -221,6 +221,23 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         return make_op(y.reshape(tuple(t.shape)),
                        "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
                        (t,), backward, (t,))
+    return apply_inplace(x, apply) if inplace else apply(x)
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability p (fastad's generator) and scales the
+    rest by 1 / (1 - p) in training mode; the identity otherwise."""
+    if p < 0 or p > 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    x = _float_input(input, "dropout")
+    if not training:
+        return x
+
+    def apply(t):
+        xa = array_of(t)
+        keep = _rng().random(xa.shape) >= p
+        mask = (keep / (1.0 - p) if p < 1 else np.zeros(xa.shape)).astype(xa.dtype)
+        return make_op(xa * mask, "MulBackward0", (t,), lambda g: (g * mask,))
     return apply_inplace(x, apply) if inplace else apply(x)
 
 
