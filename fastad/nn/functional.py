@@ -11,14 +11,14 @@ import numpy as np
 from fastad import _kernels as K
 from fastad import _tensor as _T
 from fastad._tensor import (Tensor, _rng, _unbroadcast_py, activation, apply_inplace, array_of,
-                            as_tensor, make_op, matmul, reshape)
+                            as_tensor, make_op, matmul)
 
 __all__ = [
     "sigmoid", "tanh", "relu", "relu6", "hardtanh", "leaky_relu", "prelu", "rrelu", "elu", "selu",
     "celu", "gelu", "silu", "mish", "softplus", "softsign", "logsigmoid", "hardsigmoid",
     "hardswish", "softmax", "log_softmax", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "kl_div", "linear", "dropout",
+    "binary_cross_entropy_with_logits", "kl_div", "linear",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -224,23 +224,6 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     return apply_inplace(x, apply) if inplace else apply(x)
 
 
-def dropout(input, p=0.5, training=True, inplace=False):
-    """Zeroes each element with probability p (fastad's generator) and scales the
-    rest by 1 / (1 - p) in training mode; the identity otherwise."""
-    if p < 0 or p > 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    x = _float_input(input, "dropout")
-    if not training:
-        return x
-
-    def apply(t):
-        xa = array_of(t)
-        keep = _rng().random(xa.shape) >= p
-        mask = (keep / (1.0 - p) if p < 1 else np.zeros(xa.shape)).astype(xa.dtype)
-        return make_op(xa * mask, "MulBackward0", (t,), lambda g: (g * mask,))
-    return apply_inplace(x, apply) if inplace else apply(x)
-
-
 def linear(input, weight, bias=None):
     """input @ weight.T + bias.  Rows of a batch are one addmm-like node whose
     backward writes weight's gradient in weight's own layout (g.T @ input);
@@ -262,7 +245,7 @@ def linear(input, weight, bias=None):
             rows = int(np.prod(lead, dtype=np.int64)) if xa.ndim > 1 else 1
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
                                f"{xa.shape[-1]} and {wa.shape[1]}x{wa.shape[0]})")
-        y2 = linear(reshape(x, (-1, xa.shape[-1]), "ViewBackward0"), w, b)
+        y2 = linear(x.reshape(-1, xa.shape[-1]), w, b)
         name = ("ViewBackward0" if b is not None else
                 "SqueezeBackward4" if xa.ndim == 1 else "UnsafeViewBackward0")
         rows_shape = tuple(y2.shape)

@@ -9,7 +9,7 @@ from fastad.nn import init
 
 
 __all__ = ["Parameter", "Module", "Linear", "Sequential", "ModuleList", "PReLU", "RReLU",
-           "Identity", "Flatten", "Dropout"]
+           "Identity", "Flatten"]
 
 
 class Parameter(Tensor):
@@ -470,19 +470,3 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
-
-
-class Dropout(Module):
-    """Zeroes elements with probability p in training mode; the identity in eval mode."""
-
-    def __init__(self, p=0.5, inplace=False):
-        super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-        self.p, self.inplace = p, inplace
-
-    def forward(self, input):
-        return F.dropout(input, self.p, self.training, self.inplace)
-
-    def extra_repr(self):
-        return f"p={self.p}, inplace={self.inplace}"
