@@ -994,17 +994,19 @@ cdef class Tensor:
         return _inplace(self, OP_DIV, other)
 
     def zero_(self):
-        return self.fill_(0)
+        return _overwrite(self, 0, "ZeroBackward0")
 
     def fill_(self, value):
-        _check_inplace(self)
-        _write(self, value)
-        return self
+        if isinstance(value, Tensor):
+            if (<Tensor>value)._data is not None and (<Tensor>value)._data.ndim != 0:
+                raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {(<Tensor>value)._data.ndim} dimensions.")
+            return _overwrite(self, value, "FillBackward3")
+        return _overwrite(self, value, "FillBackward2")
 
     def copy_(self, src):
-        _check_inplace(self)
-        _write(self, src)
-        return self
+        # PyTorch names this one node by its C++ namespace, and its repr without it
+        return _overwrite(self, src, "torch::autograd::CopyBackwards")
 
     def uniform_(self, a=0.0, b=1.0):
         _check_inplace(self)
@@ -1017,9 +1019,8 @@ cdef class Tensor:
         return self
 
     def clamp_(self, min=None, max=None):
-        _check_inplace(self)
-        _write(self, np.clip(_arr(self), min, max))
-        return self
+        return _apply_inplace(self, lambda t: clamp(t, min, max),
+                              _requires_grad(min) or _requires_grad(max))
 
     # comparisons: bool tensors, outside the graph
     def __eq__(self, other):
@@ -1172,7 +1173,7 @@ class BackwardNode:
         return self._name
 
     def __repr__(self):
-        return f"<{self._name} object at {id(self):#x}>"
+        return f"<{self._name.rpartition('::')[2]} object at {id(self):#x}>"
 
     def __eq__(self, other):
         return (isinstance(other, BackwardNode) and other._graph is self._graph
@@ -1310,6 +1311,30 @@ cdef object _inplace(Tensor self, int op, object other):
         return NotImplemented
     return _apply_inplace(self, lambda t: _binary(op, t, other),
                           ot[0] is not None and (<Tensor>ot[0])._rg)
+
+
+cdef inline bint _requires_grad(object x) noexcept:
+    return isinstance(x, Tensor) and (<Tensor>x)._rg
+
+
+cdef Tensor _overwrite(Tensor self, object src, str name):
+    """self's values replaced by src's (copy_, fill_, zero_).  Recorded as an op
+    whose gradient reaches src and not self's old values, which are gone."""
+    if not (grad_enabled() and (self._rg or _requires_grad(src))):
+        _check_inplace(self)
+        _write(self, src)
+        return self
+    return _apply_inplace(self, lambda t: _overwritten(t, src, name), _requires_grad(src))
+
+
+cdef Tensor _overwritten(Tensor t, object src, str name):
+    cdef Tensor out = _scalar(0.0, t._dt) if t._data is None else _wrap(np.empty_like(t._data), t._dt)
+    _write(out, src)
+    if isinstance(src, Tensor):
+        src_shape = (<Tensor>src).shape
+        return _record(out, name, (t, src),
+                       lambda g: (np.zeros_like(g), _unbroadcast(g, tuple(src_shape))), ())
+    return _record(out, name, (t,), lambda g: (np.zeros_like(g),), ())
 
 
 def apply_inplace(Tensor self, fn):
@@ -2427,7 +2452,7 @@ cdef str _repr(Tensor t):
         mode, width = _formatter(_summarized(a) if summarize else a, t._dt <= DT_F64)
         body = _tensor_str(a, indent, summarize, mode, width)
     if t._graph is not None:
-        suffixes.append(f"grad_fn=<{t.grad_fn.name()}>")
+        suffixes.append(f"grad_fn=<{t.grad_fn.name().rpartition('::')[2]}>")
     elif t._rg:
         suffixes.append("requires_grad=True")
     s = prefix + body

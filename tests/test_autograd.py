@@ -383,6 +383,39 @@ def test_inplace_methods_and_version_counter():
     assert prog(fastad) == prog(torch)
 
 
+@pytest.mark.parametrize("shape", [(), (2, 3)])
+def test_overwriting_inplace_ops_are_recorded(shape):
+    """copy_, fill_, zero_ and clamp_ on a tensor of the graph: the gradient
+    reaches the new values' source, never the overwritten ones."""
+    def prog(lib):
+        a = lib.tensor(np.linspace(-1.0, 1.0, 6).reshape(2, 3)[(0,) * (2 - len(shape))],
+                       dtype=lib.float64, requires_grad=True)
+        src = lib.tensor([0.5, -2.0, 3.0][:shape[-1] if shape else 1], dtype=lib.float32,
+                         requires_grad=True)
+        v = lib.tensor(4.0, dtype=lib.float64, requires_grad=True)
+        ys = [(a * 2).copy_(src if shape else src[0]), (a * 2).fill_(0.5), (a * 2).fill_(v),
+              (a * 2).zero_(), (a * 2).clamp_(-0.5, 0.6), lib.zeros(shape).copy_(a)]
+        total = sum((y * (i + 1.0) * a).sum() for i, y in enumerate(ys))
+        total.backward()
+        return ([(y.grad_fn.name(), repr(y.grad_fn).split(" object")[0], repr(y).split("grad_fn")[1])
+                 for y in ys], [y.detach().numpy().tolist() for y in ys],
+                a.grad.numpy(), src.grad.numpy(), v.grad.item())
+    fa, ta = both(prog)
+    assert fa[:2] == ta[:2]
+    for f, t in zip(fa[2:], ta[2:]):
+        np.testing.assert_allclose(f, t, rtol=1e-6, atol=1e-12)
+
+
+def test_overwriting_inplace_errors_match():
+    for lib in LIBS:
+        with pytest.raises(RuntimeError, match="0-dimension"):
+            lib.zeros(3).fill_(lib.ones(2))
+        with pytest.raises(RuntimeError):
+            lib.zeros(3).copy_(lib.ones(2))
+        with pytest.raises(RuntimeError, match="leaf Variable"):
+            lib.zeros(3, requires_grad=True).clamp_(0, 1)
+
+
 def test_inplace_keeps_identity_and_dtype():
     for lib in LIBS:
         x = lib.tensor([1.0, 2.0])

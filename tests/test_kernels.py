@@ -90,6 +90,10 @@ def test_activation_vs_torch(name, a, b, dt):
     y = np.empty_like(x)
     K.activation_forward(name, x, y, a, b)
     y_ref, gx_ref = torch_act(name, x, gy, a, b)
+    if name == "gelu":
+        # torch's float32 gelu(inf) is inf in its scalar tail and nan in its SIMD
+        # body (which one a position gets depends on the CPU); the limit is inf
+        y_ref = np.where(x == np.inf, np.inf, y_ref)
     close(y, y_ref, dt, 4)
     saves = K.ACTIVATIONS[name]["saves"]
     gx = np.full_like(x, 7.0)

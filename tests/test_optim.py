@@ -104,8 +104,10 @@ def test_state_dict_layout_matches_torch():
     for i in range(3):
         assert sorted(sd["state"][i]) == sorted(sdt["state"][i])
         assert sd["state"][i]["step"].item() == sdt["state"][i]["step"].item() == 3
-        np.testing.assert_allclose(sd["state"][i]["exp_avg_sq"].numpy(),
-                                   sdt["state"][i]["exp_avg_sq"].numpy(), rtol=1e-5)
+        ref = sdt["state"][i]["exp_avg_sq"].numpy()
+        # float32 gradients that nearly cancel (GEMM order differs) carry absolute error
+        np.testing.assert_allclose(sd["state"][i]["exp_avg_sq"].numpy(), ref, rtol=1e-5,
+                                   atol=1e-5 * np.abs(ref).max())
     strip = lambda g: {k: v for k, v in g.items() if k != "foreach"}  # noqa: E731
     assert [strip(g) for g in sd["param_groups"]] == [strip(g) for g in sdt["param_groups"]]
     assert repr(ours).replace("foreach: None", "foreach: False") == repr(theirs)

@@ -13,15 +13,9 @@ import fastad as T
 from fastad.gradcheck import gradcheck
 from fastad.ops import BY_NAME, OPS, case
 
-try:
-    from test_gradcheck import KNOWN_ENGINE_BUGS
-except ImportError:  # run from elsewhere
-    KNOWN_ENGINE_BUGS = {}
-
 SEEDS = st.integers(0, 2 ** 32 - 1)
 QUICK = settings(max_examples=4, deadline=None,
                  suppress_health_check=[HealthCheck.function_scoped_fixture])
-OK_OPS = [op for op in OPS if op.name not in KNOWN_ENGINE_BUGS]
 BINARY = ["add", "sub", "mul", "div", "pow_tensor", "maximum", "minimum", "where"]
 REDUCE = ["sum", "mean", "max", "min", "softmax", "log_softmax", "F.softmax", "F.log_softmax"]
 
@@ -55,15 +49,15 @@ def torch():
     return pytest.importorskip("torch")
 
 
-@pytest.mark.parametrize("op", OK_OPS, ids=[op.name for op in OK_OPS])
+@pytest.mark.parametrize("op", OPS, ids=[op.name for op in OPS])
 @QUICK
 @given(seed=SEEDS)
 def test_every_op_at_random_points(op, seed):
     check_fd(op, op.cases[seed % len(op.cases)], seed)
 
 
-@pytest.mark.parametrize("op", [op for op in OK_OPS if op.torch],
-                         ids=[op.name for op in OK_OPS if op.torch])
+@pytest.mark.parametrize("op", [op for op in OPS if op.torch],
+                         ids=[op.name for op in OPS if op.torch])
 @QUICK
 @given(seed=SEEDS)
 def test_every_op_matches_torch(torch, op, seed):
