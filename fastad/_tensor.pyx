@@ -521,15 +521,16 @@ cdef dict ACTIVATION_GRAD_NAMES = {
 }
 
 
-def activation(input, str name, double a=0.0, double b=0.0):
+def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     """y = f(input) for an elementwise kernel of fastad._kernels (forward and
     vector-Jacobian product compiled; the backward keeps only what
-    ACTIVATIONS[name]["saves"] says it needs)."""
+    ACTIVATIONS[name]["saves"] says it needs).  grad_name overrides PyTorch's
+    usual grad_fn name (its in-place forms have their own)."""
     cdef Tensor x = _as_tensor(input)
     if x._dt > DT_F64:
         x = _to(x, _default_dt)
     xa = np.ascontiguousarray(_arr(x)).reshape(_arr(x).shape)  # (0-d stays 0-d)
-    y = np.empty_like(xa)
+    y = _K.empty_like(xa)
     _K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
     cdef Tensor out = _wrap(y, x._dt)
     if not (x._rg and grad_enabled()):
@@ -541,12 +542,12 @@ def activation(input, str name, double a=0.0, double b=0.0):
 
     def backward(g):
         g = np.ascontiguousarray(g, dtype=y.dtype)
-        gx = np.empty_like(y)
+        gx = _K.empty_like(y)
         _K.activation_backward(name, None if xs is None else xs.reshape(-1),
                                None if ys is None else ys.reshape(-1),
                                g.reshape(-1), gx.reshape(-1), a, b)
         return (gx,)
-    grad_name = ACTIVATION_GRAD_NAMES.get(name) or (
+    grad_name = grad_name or ACTIVATION_GRAD_NAMES.get(name) or (
         name.replace("_", " ").title().replace(" ", "") + "Backward0")
     saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
     return _record(out, grad_name, (x,), backward, saved, bool(saved))
@@ -1659,7 +1660,7 @@ cdef object _softmax(object input, object dim, bint take_log):
     shape = a.shape
     last = np.ascontiguousarray(np.moveaxis(a.reshape(shape or (1,)), d, -1))
     rows = last.reshape(-1, last.shape[-1] if last.size else 0)
-    y_rows = np.empty_like(rows)
+    y_rows = _K.empty_like(rows)
     if rows.size:
         (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)
     y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
@@ -1670,7 +1671,7 @@ cdef object _softmax(object input, object dim, bint take_log):
     def backward(g):
         g_rows = np.ascontiguousarray(np.moveaxis(g.reshape(shape or (1,)), d, -1),
                                       dtype=y_rows.dtype).reshape(y_rows.shape)
-        gx = np.empty_like(y_rows)
+        gx = _K.empty_like(y_rows)
         if gx.size:
             (_K.log_softmax_backward if take_log else _K.softmax_backward)(y_rows, g_rows, gx)
         return (np.moveaxis(gx.reshape(last.shape), -1, d).reshape(shape),)

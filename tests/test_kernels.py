@@ -600,3 +600,54 @@ def test_thread_setter():
             K.set_num_threads(0)
     finally:
         K.set_num_threads(n)
+
+
+def test_large_outputs_are_recycled_without_sharing():
+    K.empty_cache()
+    big = np.ones((1 << 20) // 4, np.float32)            # 1 MiB: the pool's smallest size
+    a = K.empty_like(big)
+    assert a.shape == big.shape and a.dtype == big.dtype and a.flags.c_contiguous
+    b = K.empty_like(big)
+    assert a.ctypes.data != b.ctypes.data                # live arrays never share a block
+    pa = a.ctypes.data
+    del a
+    assert K.pool_stats()[0] == big.nbytes
+    reused_before = K.pool_stats()[1]
+    c = K.empty_like(big)
+    assert c.ctypes.data == pa and K.pool_stats()[1] == reused_before + 1
+    c[:] = 3.0                                           # the block is fully writable
+    small = K.empty_like(np.ones(10, np.float64))        # below the pool: numpy's own
+    assert small.shape == (10,) and small.dtype == np.float64
+    del b, c
+    K.empty_cache()
+    assert K.pool_stats()[0] == 0
+
+
+def test_pool_holds_a_bounded_amount():
+    K.empty_cache()
+    arrays = [K.empty_like(np.empty((s << 20) // 8)) for s in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)]
+    while arrays:                                        # ten blocks freed: the oldest leave
+        arrays.pop(0)
+    held, _ = K.pool_stats()
+    assert held == (3 + 4 + 5 + 6 + 7 + 8 + 9 + 10) << 20     # 8 slots, newest kept
+    huge = K.empty_like(np.empty((300 << 20) // 8))     # larger than the pool's 256 MiB cap
+    del huge
+    assert K.pool_stats()[0] == held
+    K.empty_cache()
+
+
+def test_activations_reuse_their_buffers_across_steps():
+    import fastad
+    K.empty_cache()
+    x = fastad.randn(1 << 20, requires_grad=True)
+    g = fastad.randn(1 << 20)
+    reused = K.pool_stats()[1]
+    for _ in range(3):
+        y = fastad.sigmoid(x)
+        y.backward(g)
+        expected = g.numpy() * y.detach().numpy() * (1 - y.detach().numpy())
+        np.testing.assert_allclose(x.grad.numpy(), expected, rtol=1e-6, atol=1e-7)
+        x.grad = None
+        del y
+    assert K.pool_stats()[1] >= reused + 4               # y and the gradient, steps 2 and 3
+    K.empty_cache()

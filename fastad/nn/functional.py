@@ -42,31 +42,13 @@ def _act(input, name, inplace=False, a=0.0, b=0.0):
         grad_name = _INPLACE_NAMES.get(name)
         if grad_name is None:
             return apply_inplace(input, lambda t: activation(t, name, a, b))
-        return apply_inplace(input, lambda t: _activation_op(t, name, a, b, grad_name))
+        return apply_inplace(input, lambda t: activation(t, name, a, b, grad_name))
     return activation(input, name, a, b)
 
 
 # PyTorch names the in-place forms of these differently (leaky_relu_ -> LeakyReluBackward1)
 _INPLACE_NAMES = {"leaky_relu": "LeakyReluBackward1", "elu": "EluBackward1",
                   "selu": "EluBackward1", "celu": "CeluBackward1"}
-
-
-def _activation_op(x, name, a, b, grad_name):
-    """fastad._tensor.activation under another grad_fn name."""
-    xa = np.ascontiguousarray(array_of(x))
-    y = np.empty_like(xa)
-    K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
-    saves = K.ACTIVATIONS[name]["saves"]
-    needs_x = "x" in saves or (name in ("elu", "celu") and a <= 0)
-    xs = xa.reshape(-1) if needs_x else None
-    ys = y.reshape(-1) if "y" in saves else None
-
-    def backward(g):
-        gx = np.empty_like(y)
-        K.activation_backward(name, xs, ys, np.ascontiguousarray(g, dtype=y.dtype).reshape(-1),
-                              gx.reshape(-1), a, b)
-        return (gx,)
-    return make_op(y, grad_name, (x,), backward, (x,) if needs_x else ())
 
 
 # ---------------------------------------------------------------- activations
@@ -187,13 +169,13 @@ def prelu(input, weight):
         inner = 1
     xa = np.ascontiguousarray(array_of(x)).reshape(-1)
     wa = np.ascontiguousarray(array_of(w), dtype=xa.dtype).reshape(-1)
-    y = np.empty_like(xa)
+    y = K.empty_like(xa)
     K.prelu_forward(xa, wa, y, inner if channels != 1 else 1, channels)
     w_shape = tuple(w.shape)
 
     def backward(g):
-        gx = np.empty_like(xa)
-        gw = np.empty_like(wa)
+        gx = K.empty_like(xa)
+        gw = K.empty_like(wa)
         K.prelu_backward(xa, wa, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx, gw,
                          inner if channels != 1 else 1, channels)
         return gx.reshape(shape), gw.reshape(w_shape)
@@ -211,11 +193,11 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
             slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
         else:
             slopes = np.full(xa.shape, (lower + upper) / 2, dtype=xa.dtype)
-        y = np.empty_like(xa)
+        y = K.empty_like(xa)
         K.rrelu_forward(xa, slopes, y)
 
         def backward(g):
-            gx = np.empty_like(xa)
+            gx = K.empty_like(xa)
             K.rrelu_backward(xa, slopes, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
             return (gx.reshape(t.shape),)
         return make_op(y.reshape(tuple(t.shape)),
@@ -319,7 +301,7 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
     xa, ta = _flat(xa, dt, shape), _flat(ta, dt, shape)
     pw = None if pos_weight is None else _flat(array_of(as_tensor(pos_weight)), dt, shape)
     w = None if weight is None else _flat(array_of(as_tensor(weight)), dt, shape)
-    out = np.empty_like(xa)
+    out = K.empty_like(xa)
     if kernel == "binary_cross_entropy_with_logits":
         K.bce_logits_forward(xa, ta, pw, out)
     else:
@@ -342,8 +324,8 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
             gout = np.ascontiguousarray(g, dtype=dt).reshape(-1)
         if w is not None:
             gout = gout * w
-        gx = np.empty_like(xa)
-        gt = np.empty_like(ta) if t_grad else None
+        gx = K.empty_like(xa)
+        gt = K.empty_like(ta) if t_grad else None
         if kernel == "binary_cross_entropy_with_logits":
             K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
         else:
@@ -470,7 +452,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if w is not None and w.shape != (n_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
                            f"or no classes but got weight tensor of shape: {list(w.shape)}")
-    lsm = np.empty_like(rows)
+    lsm = K.empty_like(rows)
     in_shape = tuple(x.shape)
     if t.is_floating_point() and tuple(t.shape) != in_shape:
         _check_targets(t, rows, batch_shape, "cross_entropy")  # raises PyTorch's dtype error
@@ -480,7 +462,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         value = K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
 
         def backward(g):
-            glog = np.empty_like(rows)
+            glog = K.empty_like(rows)
             gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
             K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
@@ -490,7 +472,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         value = K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
 
         def backward(g):
-            glog = np.empty_like(rows)
+            glog = K.empty_like(rows)
             gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
             K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
@@ -520,7 +502,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     in_shape = tuple(x.shape)
 
     def backward(g):
-        glog = np.empty_like(rows)
+        glog = K.empty_like(rows)
         gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
         K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
         return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
