@@ -91,6 +91,13 @@ cdef extern from *:
         float d = (k + 8388608.0f) + 127.0f;          /* low mantissa bits = k + 127 */
         uint32_t u; memcpy(&u, &d, 4); u <<= 23; memcpy(&d, &u, 4); return d;
     }
+    /* Hint that [p, p + nbytes) is read next (hardware prefetchers stop at page
+       boundaries, and a row kernel runs long enough between rows to hide it). */
+    FAD_INLINE void fad_prefetch(const void *p, Py_ssize_t nbytes) {
+        const char *c = (const char *)p;
+        Py_ssize_t k;
+        for (k = 0; k < nbytes; k += 64) __builtin_prefetch(c + k, 0, 2);
+    }
     FAD_INLINE double fad_pow2i(double k) {
         double d = (k + 4503599627370496.0) + 1023.0;
         uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
@@ -171,6 +178,7 @@ cdef extern from *:
         return ax < 0.625 ? s : l;
     }
     """
+    void fad_prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil
     float fad_expf(float x) noexcept nogil
     double fad_exp(double x) noexcept nogil
     float fad_tanhf(float x) noexcept nogil
@@ -278,15 +286,24 @@ cdef extern from *:
 _POOL = fad_pool_capsule(cnp.PyDataMem_GetHandler())
 
 
-def empty_like(a):
-    """np.empty_like(a), C-contiguous, from the recycled blocks when it is large."""
-    if <size_t>a.nbytes < FAD_POOL_MIN:
-        return np.empty(a.shape, a.dtype)
+def empty(shape, dtype):
+    """np.empty(shape, dtype), from the recycled blocks when it is large."""
+    dtype = np.dtype(dtype)
+    cdef size_t nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= <size_t>n
+    if nbytes < FAD_POOL_MIN:
+        return np.empty(shape, dtype)
     previous = cnp.PyDataMem_SetHandler(_POOL)
     try:
-        return np.empty(a.shape, a.dtype)
+        return np.empty(shape, dtype)
     finally:
         cnp.PyDataMem_SetHandler(previous)
+
+
+def empty_like(a):
+    """np.empty_like(a), C-contiguous, from the recycled blocks when it is large."""
+    return empty(a.shape, a.dtype)
 
 
 def pool_stats():
@@ -851,9 +868,20 @@ cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p
                          const floating* p2, const floating* p3, floating* out,
                          Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
     """The one elementwise loop body; unused inputs alias p0 (their loads are dead)."""
-    cdef Py_ssize_t i
-    for i in range(lo, hi):
-        out[i] = ew_value(kind, op, p0[i], p1[i], p2[i], p3[i], a, b)
+    cdef Py_ssize_t i, j, end
+    cdef Py_ssize_t step = 4096 // sizeof(floating)
+    j = lo
+    while j < hi:
+        end = j + step if j + step < hi else hi
+        if end < hi:
+            fad_prefetch(p0 + end, 4096)
+            if p1 != p0:
+                fad_prefetch(p1 + end, 4096)
+            if p2 != p0:
+                fad_prefetch(p2 + end, 4096)
+        for i in range(j, end):
+            out[i] = ew_value(kind, op, p0[i], p1[i], p2[i], p3[i], a, b)
+        j = end
 
 
 cdef struct EwCtx:
@@ -1311,6 +1339,8 @@ cdef void rows_impl(RowCtx* c, const floating* A, const floating* B, floating* O
     for i in range(lo, hi):
         a = A + i * C
         o = O + i * C
+        if i + 1 < hi:
+            fad_prefetch(a + C, C * sizeof(floating))
         if c.op == R_SOFTMAX_FWD:
             row_log_softmax(a, o, C, False)
         elif c.op == R_LSM_FWD:

@@ -1668,12 +1668,19 @@ cdef object _softmax(object input, object dim, bint take_log):
     if not (x._rg and grad_enabled()):
         return out
 
+    last_dim = d == len(shape) - 1 or not shape
+
     def backward(g):
         g_rows = np.ascontiguousarray(np.moveaxis(g.reshape(shape or (1,)), d, -1),
                                       dtype=y_rows.dtype).reshape(y_rows.shape)
-        gx = _K.empty_like(y_rows)
+        # over the last dim the kernel writes straight into the gradient, an array
+        # of its own that the sweep may keep as .grad without copying it
+        gx = _K.empty(shape if last_dim else y_rows.shape, y_rows.dtype)
+        gx_rows = gx.reshape(y_rows.shape)
         if gx.size:
-            (_K.log_softmax_backward if take_log else _K.softmax_backward)(y_rows, g_rows, gx)
+            (_K.log_softmax_backward if take_log else _K.softmax_backward)(y_rows, g_rows, gx_rows)
+        if last_dim:
+            return (gx,)
         return (np.moveaxis(gx.reshape(last.shape), -1, d).reshape(shape),)
     return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), backward,
                    (out,))
