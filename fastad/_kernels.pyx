@@ -286,24 +286,33 @@ cdef extern from *:
 _POOL = fad_pool_capsule(cnp.PyDataMem_GetHandler())
 
 
-def empty(shape, dtype):
-    """np.empty(shape, dtype), from the recycled blocks when it is large."""
-    dtype = np.dtype(dtype)
-    cdef size_t nbytes = dtype.itemsize
-    for n in shape:
-        nbytes *= <size_t>n
+cdef object _empty(int nd, cnp.npy_intp* dims, int typenum, size_t nbytes):
     if nbytes < FAD_POOL_MIN:
-        return np.empty(shape, dtype)
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
     previous = cnp.PyDataMem_SetHandler(_POOL)
     try:
-        return np.empty(shape, dtype)
+        return cnp.PyArray_EMPTY(nd, dims, typenum, 0)
     finally:
         cnp.PyDataMem_SetHandler(previous)
 
 
-def empty_like(a):
+def empty_like(cnp.ndarray a):
     """np.empty_like(a), C-contiguous, from the recycled blocks when it is large."""
-    return empty(a.shape, a.dtype)
+    return _empty(a.ndim, a.shape, cnp.PyArray_TYPE(a), cnp.PyArray_NBYTES(a))
+
+
+def empty(tuple shape, dtype):
+    """np.empty(shape, dtype), from the recycled blocks when it is large."""
+    cdef cnp.npy_intp dims[64]          # numpy's NPY_MAXDIMS
+    cdef cnp.dtype d = np.dtype(dtype)
+    cdef int nd = len(shape), k
+    cdef size_t nbytes = d.itemsize
+    if nd > 64:
+        raise ValueError(f"too many dimensions: {nd}")
+    for k in range(nd):
+        dims[k] = shape[k]
+        nbytes *= <size_t>dims[k]
+    return _empty(nd, dims, d.type_num, nbytes)
 
 
 def pool_stats():

@@ -373,6 +373,10 @@ cdef tuple _operand(object x):
     if isinstance(x, Tensor):
         t = <Tensor>x
         return (t, _arr(t), 1 if (t._data is None or t._data.ndim == 0) else 2, t._dt)
+    if type(x) is float:                # the common cases first: ABC checks cost ~0.3 us
+        return (None, x, 0, _default_dt)
+    if type(x) is int:
+        return (None, x, 0, DT_I64)
     if isinstance(x, (bool, np.bool_)):
         return (None, bool(x), 0, DT_BOOL)
     if isinstance(x, numbers.Integral):
@@ -445,7 +449,8 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         return out
     if dt > DT_F64:
         return out
-    sa, sb = np.shape(a), np.shape(b)
+    sa = a.shape if isinstance(a, np.ndarray) else ()
+    sb = b.shape if isinstance(b, np.ndarray) else ()
     name = BINARY_NAMES[op]
     saved = ()
     if op == OP_ADD:

@@ -266,8 +266,8 @@ def _reduce(values, reduction, dtype):
     if reduction == "mean":
         if n == 0:
             return np.asarray(np.nan, dtype=dtype), np.nan
-        return np.asarray(values.sum(dtype=np.float64) / n, dtype=dtype), 1.0 / n
-    return np.asarray(values.sum(dtype=np.float64), dtype=dtype), 1.0
+        return np.asarray(np.add.reduce(values, None, np.float64) / n, dtype=dtype), 1.0 / n
+    return np.asarray(np.add.reduce(values, None, np.float64), dtype=dtype), 1.0
 
 
 def _flat(a, dt, shape):
@@ -319,7 +319,8 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
 
     def backward(g):
         if scale is not None:
-            gout = np.full(xa.shape, float(g) * scale, dtype=dt)
+            gout = np.empty(xa.shape, dt)
+            gout.fill(float(g) * scale)
         else:
             gout = np.ascontiguousarray(g, dtype=dt).reshape(-1)
         if w is not None:
