@@ -33,7 +33,8 @@ if not openmp:
     print("fastad: building WITHOUT OpenMP (no OpenMP compiler found or sanitizer build); "
           "kernels will run serially", file=sys.stderr)
 
-compile_args = ["-O3", "-fno-math-errno"]
+# -fopenmp-simd: `omp simd` pragmas (vectorised reductions), with or without OpenMP threads
+compile_args = ["-O3", "-fno-math-errno", "-fopenmp-simd"]
 link_args = []
 if openmp:
     compile_args.append("-fopenmp")

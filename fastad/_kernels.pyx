@@ -98,6 +98,24 @@ cdef extern from *:
         Py_ssize_t k;
         for (k = 0; k < nbytes; k += 64) __builtin_prefetch(c + k, 0, 2);
     }
+    /* Row max, NaN if the row holds one: `omp simd` lets the compiler split the
+       max into vector lanes (it may not reorder it otherwise, for NaN's sake);
+       the NaN flag is its own reduction, so the lanes' order cannot matter. */
+    #define FAD_ROW_MAX(NAME, T, NEG_INF, NAN_VALUE)                          \
+    FAD_INLINE T NAME(const T *x, Py_ssize_t C) {                           \
+        T m = NEG_INF;                                                       \
+        int nan = 0;                                                         \
+        Py_ssize_t j;                                                        \
+        _Pragma("omp simd reduction(max:m) reduction(|:nan)")                \
+        for (j = 0; j < C; j++) {                                            \
+            T v = x[j];                                                      \
+            nan |= v != v;                                                   \
+            m = v > m ? v : m;                                               \
+        }                                                                    \
+        return nan ? NAN_VALUE : m;                                          \
+    }
+    FAD_ROW_MAX(fad_row_maxf, float, -__builtin_inff(), __builtin_nanf(""))
+    FAD_ROW_MAX(fad_row_max, double, -__builtin_inf(), __builtin_nan(""))
     FAD_INLINE double fad_pow2i(double k) {
         double d = (k + 4503599627370496.0) + 1023.0;
         uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
@@ -179,6 +197,8 @@ cdef extern from *:
     }
     """
     void fad_prefetch(const void* p, Py_ssize_t nbytes) noexcept nogil
+    float fad_row_maxf(const float* x, Py_ssize_t C) noexcept nogil
+    double fad_row_max(const double* x, Py_ssize_t C) noexcept nogil
     float fad_expf(float x) noexcept nogil
     double fad_exp(double x) noexcept nogil
     float fad_tanhf(float x) noexcept nogil
@@ -1259,27 +1279,10 @@ DEF LANES = 16
 @cython.wraparound(False)
 cdef inline floating row_max(const floating* x, Py_ssize_t C) noexcept nogil:
     """max of the row; NaN if the row holds a NaN (as PyTorch)."""
-    cdef floating part[LANES]
-    cdef floating m, v
-    cdef bint nan = False
-    cdef Py_ssize_t j = 0, k
-    for k in range(LANES):
-        part[k] = -INFINITY
-    while j + LANES <= C:
-        for k in range(LANES):
-            v = x[j + k]
-            nan = nan | (v != v)
-            part[k] = v if v > part[k] else part[k]
-        j += LANES
-    m = -INFINITY
-    for k in range(LANES):
-        m = part[k] if part[k] > m else m
-    while j < C:
-        v = x[j]
-        nan = nan | (v != v)
-        m = v if v > m else m
-        j += 1
-    return NAN if nan else m
+    if floating is float:
+        return fad_row_maxf(x, C)
+    else:
+        return fad_row_max(x, C)
 
 
 @cython.boundscheck(False)
@@ -1319,10 +1322,17 @@ cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C)
     cdef Py_ssize_t j = 0, k
     for k in range(LANES):
         part[k] = 0
-    while j + LANES <= C:
-        for k in range(LANES):
-            part[k] = part[k] + (a[j + k] * b[j + k] if b != NULL else a[j + k])
-        j += LANES
+    # two loops, not a select inside one: the select kept it from vectorising
+    if b != NULL:
+        while j + LANES <= C:
+            for k in range(LANES):
+                part[k] = part[k] + a[j + k] * b[j + k]
+            j += LANES
+    else:
+        while j + LANES <= C:
+            for k in range(LANES):
+                part[k] = part[k] + a[j + k]
+            j += LANES
     s = 0
     for k in range(LANES):
         s = s + part[k]
