@@ -106,6 +106,14 @@ cdef extern from *:
         T m = NEG_INF;                                                       \
         int nan = 0;                                                         \
         Py_ssize_t j;                                                        \
+        if (C < 64) {   /* short rows (class logits): the vector set-up costs more */ \
+            for (j = 0; j < C; j++) {                                        \
+                T v = x[j];                                                  \
+                nan |= v != v;                                               \
+                m = v > m ? v : m;                                           \
+            }                                                                \
+            return nan ? NAN_VALUE : m;                                      \
+        }                                                                    \
         _Pragma("omp simd reduction(max:m) reduction(|:nan)")                \
         for (j = 0; j < C; j++) {                                            \
             T v = x[j];                                                      \

@@ -526,6 +526,13 @@ cdef dict ACTIVATION_GRAD_NAMES = {
 }
 
 
+# name -> (backward reads x, backward reads y, PyTorch's grad_fn name)
+cdef dict _ACTIVATION_INFO = {
+    name: ("x" in spec["saves"], "y" in spec["saves"], ACTIVATION_GRAD_NAMES.get(name) or
+           name.replace("_", " ").title().replace(" ", "") + "Backward0")
+    for name, spec in _K.ACTIVATIONS.items()}
+
+
 def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     """y = f(input) for an elementwise kernel of fastad._kernels (forward and
     vector-Jacobian product compiled; the backward keeps only what
@@ -534,26 +541,25 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     cdef Tensor x = _as_tensor(input)
     if x._dt > DT_F64:
         x = _to(x, _default_dt)
-    xa = np.ascontiguousarray(_arr(x)).reshape(_arr(x).shape)  # (0-d stays 0-d)
+    xa = _arr(x)
+    if not xa.flags.c_contiguous:
+        xa = np.ascontiguousarray(xa).reshape(xa.shape)  # (0-d stays 0-d)
     y = _K.empty_like(xa)
-    _K.activation_forward(name, xa.reshape(-1), y.reshape(-1), a, b)
+    _K.activation_forward(name, xa, y, a, b)  # kernels take any C-contiguous shape
     cdef Tensor out = _wrap(y, x._dt)
     if not (x._rg and grad_enabled()):
         return out
-    saves = _K.ACTIVATIONS[name]["saves"]
-    needs_x = "x" in saves or (name in ("elu", "celu") and a <= 0)
+    saves_x, saves_y, usual_name = _ACTIVATION_INFO[name]
+    needs_x = saves_x or (name in ("elu", "celu") and a <= 0)
     xs = xa if needs_x else None
-    ys = y if "y" in saves else None
+    ys = y if saves_y else None
 
     def backward(g):
         g = np.ascontiguousarray(g, dtype=y.dtype)
         gx = _K.empty_like(y)
-        _K.activation_backward(name, None if xs is None else xs.reshape(-1),
-                               None if ys is None else ys.reshape(-1),
-                               g.reshape(-1), gx.reshape(-1), a, b)
+        _K.activation_backward(name, xs, ys, g, gx, a, b)
         return (gx,)
-    grad_name = grad_name or ACTIVATION_GRAD_NAMES.get(name) or (
-        name.replace("_", " ").title().replace(" ", "") + "Backward0")
+    grad_name = grad_name or usual_name
     saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
     return _record(out, grad_name, (x,), backward, saved, bool(saved))
 

@@ -254,16 +254,17 @@ def test_softmax_all_neg_inf_row_is_nan(dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
-def test_softmax_row_with_a_nan_is_nan_wherever_the_nan_sits(dt):
-    # 37 columns: vector body and scalar tail of the vectorised row max
-    x = np.random.default_rng(5).standard_normal((37, 37)).astype(dt)
-    for i in range(37):
+@pytest.mark.parametrize("cols", [37, 101])
+def test_softmax_row_with_a_nan_is_nan_wherever_the_nan_sits(dt, cols):
+    # 37 columns: the short-row loop; 101: vector body and tail of the vectorised max
+    x = np.random.default_rng(5).standard_normal((cols, cols)).astype(dt)
+    for i in range(cols):
         x[i, i] = np.nan
-    x = np.vstack([x, np.zeros((1, 37), dt)])        # and one clean row
+    x = np.vstack([x, np.zeros((1, cols), dt)])      # and one clean row
     for fn in (K.softmax_forward, K.log_softmax_forward):
         y = np.empty_like(x)
         fn(x, y)
-        assert np.all(np.isnan(y[:37])) and not np.any(np.isnan(y[37]))
+        assert np.all(np.isnan(y[:cols])) and not np.any(np.isnan(y[cols]))
 
 
 # ---------------------------------------------------------------------------
