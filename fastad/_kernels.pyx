@@ -907,6 +907,10 @@ cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p
     """The one elementwise loop body; unused inputs alias p0 (their loads are dead)."""
     cdef Py_ssize_t i, j, end
     cdef Py_ssize_t step = 4096 // sizeof(floating)
+    if not ew_computes_long(kind, op):
+        for i in range(lo, hi):
+            out[i] = ew_value(kind, op, p0[i], p1[i], p2[i], p3[i], a, b)
+        return
     j = lo
     while j < hi:
         end = j + step if j + step < hi else hi
@@ -919,6 +923,19 @@ cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p
         for i in range(j, end):
             out[i] = ew_value(kind, op, p0[i], p1[i], p2[i], p3[i], a, b)
         j = end
+
+
+cdef inline bint ew_computes_long(int kind, int op) noexcept nogil:
+    """Ops with an exp, log or trig per element: long enough per page that the
+    next page is worth prefetching (measured on 2**24 float32: sigmoid forward
+    25.6 -> 15.3 ms with it; but neg 9.7 -> 13 ms, so the cheap ops go without)."""
+    if kind == K_ACT_FWD:
+        return op in (A_SIGMOID, A_TANH, A_ELU, A_SELU, A_CELU, A_GELU, A_GELU_TANH, A_SILU,
+                      A_MISH, A_SOFTPLUS, A_LOGSIGMOID, A_EXP, A_LOG, A_SIN, A_COS)
+    if kind == K_ACT_BWD:
+        return op in (A_GELU, A_GELU_TANH, A_SILU, A_MISH, A_SOFTPLUS, A_LOGSIGMOID, A_ELU_X,
+                      A_SELU_X, A_CELU_X, A_SIN, A_COS)
+    return op == L_BCE or op == L_BCE_LOGITS or op == L_KL_DIV
 
 
 cdef struct EwCtx:
