@@ -136,8 +136,9 @@ def test_random_programs(shape, seed, steps):
         np.testing.assert_allclose(out.item(), outt.item(), rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(g, xt.grad.numpy(), rtol=1e-7, atol=1e-9)
     # kinks (relu, abs, clamp, max) make finite differences meaningless right at
-    # them, and huge values (exp of exp) swamp a central difference's error bound
-    if abs(out.item()) < 1e4 and not any(s[0] in ("clamp", "reduce") or (s[0] == "unary" and s[1] in ("relu", "abs"))
+    # them, and huge values or slopes (exp of exp, sin of exp of exp) swamp a
+    # central difference's error bound
+    if abs(out.item()) < 1e4 and np.abs(g).max(initial=0.0) < 1e4 and not any(s[0] in ("clamp", "reduce") or (s[0] == "unary" and s[1] in ("relu", "abs"))
                for s in steps):
         fd = finite_differences(steps, x0)
         np.testing.assert_allclose(g, fd, rtol=1e-4, atol=1e-5)
