@@ -101,24 +101,22 @@ cdef extern from *:
     /* Row max, NaN if the row holds one: `omp simd` lets the compiler split the
        max into vector lanes (it may not reorder it otherwise, for NaN's sake);
        the NaN flag is its own reduction, so the lanes' order cannot matter. */
+    #define FAD_ROW_MAX_LOOP(T)                                             \
+        for (j = 0; j < C; j++) {                                            \
+            T v = x[j];                                                      \
+            nan |= v != v;                                                   \
+            m = v > m ? v : m;                                               \
+        }
     #define FAD_ROW_MAX(NAME, T, NEG_INF, NAN_VALUE)                          \
     FAD_INLINE T NAME(const T *x, Py_ssize_t C) {                           \
         T m = NEG_INF;                                                       \
         int nan = 0;                                                         \
         Py_ssize_t j;                                                        \
         if (C < 64) {   /* short rows (class logits): the vector set-up costs more */ \
-            for (j = 0; j < C; j++) {                                        \
-                T v = x[j];                                                  \
-                nan |= v != v;                                               \
-                m = v > m ? v : m;                                           \
-            }                                                                \
-            return nan ? NAN_VALUE : m;                                      \
-        }                                                                    \
-        _Pragma("omp simd reduction(max:m) reduction(|:nan)")                \
-        for (j = 0; j < C; j++) {                                            \
-            T v = x[j];                                                      \
-            nan |= v != v;                                                   \
-            m = v > m ? v : m;                                               \
+            FAD_ROW_MAX_LOOP(T)                                              \
+        } else {                                                             \
+            _Pragma("omp simd reduction(max:m) reduction(|:nan)")            \
+            FAD_ROW_MAX_LOOP(T)                                              \
         }                                                                    \
         return nan ? NAN_VALUE : m;                                          \
     }
