@@ -288,6 +288,10 @@ cdef extern from *:
         }
         pthread_mutex_unlock(&fad_pool_lock);
     }
+    /* a child forked while another thread held the lock must not wait for it forever */
+    static void fad_pool_after_fork_in_child(void) {
+        pthread_mutex_init(&fad_pool_lock, NULL);
+    }
     static PyDataMem_Handler fad_pool_handler = {
         "fastad_pool", 1,
         {NULL, fad_pool_malloc, fad_pool_calloc, fad_pool_realloc, fad_pool_free}
@@ -296,6 +300,7 @@ cdef extern from *:
         PyDataMem_Handler *h = (PyDataMem_Handler *)PyCapsule_GetPointer(base_capsule, "mem_handler");
         if (!h) return NULL;
         fad_base = &h->allocator;
+        pthread_atfork(NULL, NULL, fad_pool_after_fork_in_child);
         return PyCapsule_New(&fad_pool_handler, "mem_handler", NULL);
     }
     static size_t fad_pool_cached_bytes(void) { return fad_pool_bytes; }
