@@ -218,7 +218,7 @@ cdef extern from *:
 # the same activation and gradient sizes every step.  Output buffers of a MiB or
 # more are therefore allocated through a numpy memory handler that keeps the
 # last few freed blocks, by exact size, and hands them out again.  Only arrays
-# made by empty_like below use it; every other allocation is numpy's own.
+# made by empty and empty_like below use it; every other allocation is numpy's own.
 cdef extern from *:
     """
     #include <pthread.h>
