@@ -1296,10 +1296,11 @@ cdef inline floating row_log_softmax(const floating* x, floating* y, Py_ssize_t 
     return m + f_log(s)
 
 
-# Row reductions keep LANES independent partial results, combined in a fixed
-# order: the compiler vectorises them (a single running sum is a dependency
-# chain it may not reorder without -ffast-math), and the result does not depend
-# on the thread count, since a row is always reduced by one thread.
+# Row sums keep LANES independent partial results, combined in a fixed order:
+# the compiler vectorises them (a single running sum is a dependency chain it may
+# not reorder without -ffast-math), and the result does not depend on the thread
+# count, since a row is always reduced by one thread.  (The row max needs no fixed
+# order, since max is exact: it is an omp-simd reduction, fad_row_max above.)
 DEF LANES = 16
 
 

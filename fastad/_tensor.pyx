@@ -1343,9 +1343,9 @@ cdef Tensor _overwritten(Tensor t, object src, str name):
     cdef Tensor out = _scalar(0.0, t._dt) if t._data is None else _wrap(np.empty_like(t._data), t._dt)
     _write(out, src)
     if isinstance(src, Tensor):
-        src_shape = (<Tensor>src).shape
+        src_shape = tuple((<Tensor>src).shape)
         return _record(out, name, (t, src),
-                       lambda g: (np.zeros_like(g), _unbroadcast(g, tuple(src_shape))), ())
+                       lambda g: (np.zeros_like(g), _unbroadcast(g, src_shape)), ())
     return _record(out, name, (t,), lambda g: (np.zeros_like(g),), ())
 
 
