@@ -605,6 +605,75 @@ def test_threads_bitwise_identical(dt, restore_threads):
         np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
 
 
+def _misaligned(shape, dt, offset):
+    """An uninitialised C-contiguous array starting `offset` elements into its buffer."""
+    n = int(np.prod(shape))
+    return np.empty(n + offset, dtype=dt)[offset:].reshape(shape)
+
+
+def _run_every_kernel(dt, offset):
+    """Outputs of the kernels that can write with non-temporal stores."""
+    rng = np.random.default_rng(21)
+    out = lambda shape: _misaligned(shape, dt, offset)
+    res = []
+    x = (rng.standard_normal(5003) * 4).astype(dt)
+    gy = rng.standard_normal(x.size).astype(dt)
+    for name, a, b in ACT_CASES:
+        y, gx = out(x.shape), out(x.shape)
+        K.activation_forward(name, x, y, a, b)
+        K.activation_backward(name, x, y, gy, gx, a, b)
+        res += [y, gx]
+    for name, a in LOSS_CASES:
+        lx, lt = _loss_inputs(name, a, dt, rng)
+        o, gx, gt = out(lx.shape), out(lx.shape), out(lx.shape)
+        K.loss_forward(name, lx, lt, o, a)
+        K.loss_backward(name, lx, lt, gy[:lx.size], gx, gt, a)
+        res += [o, gx, gt]
+    # rows of 37 columns, and rows too long for one L1 buffer (4100 doubles > 32 KiB)
+    for cols in (37, 4100):
+        m = (rng.standard_normal((9, cols)) * 3).astype(dt)
+        g = rng.standard_normal(m.shape).astype(dt)
+        target = rng.integers(0, cols, 9).astype(np.int64)
+        target[0] = -100
+        sm, lsm, gsm, glsm, gce, gnll = (out(m.shape) for _ in range(6))
+        K.softmax_forward(m, sm)
+        K.softmax_backward(sm, g, gsm)
+        K.log_softmax_forward(m, lsm)
+        K.log_softmax_backward(lsm, g, glsm)
+        ce_lsm = out(m.shape)
+        loss = K.cross_entropy_forward(m, target, None, -100, 0.1, "none", ce_lsm)
+        K.cross_entropy_backward(ce_lsm, target, None, -100, 0.1, "none", g[:, 0].copy(), gce)
+        K.nll_loss_backward(target, None, -100, "mean", 1.0, gnll)
+        res += [sm, lsm, gsm, glsm, ce_lsm, loss, gce, gnll]
+    px = rng.standard_normal((4, 3, 50)).astype(dt)
+    w = rng.uniform(-0.5, 0.5, 3).astype(dt)
+    py, pgx, pgw = out(px.shape), out(px.shape), out(w.shape)
+    K.prelu_forward(px, w, py, 50, 3)
+    K.prelu_backward(px, w, rng.standard_normal(px.shape).astype(dt), pgx, pgw, 50, 3)
+    return res + [py, pgx, pgw]
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("offset", [0, 1])
+def test_streamed_outputs_equal_cached_outputs(dt, threads, offset, restore_threads):
+    # Large outputs are written through an L1 buffer with non-temporal stores;
+    # a threshold of 0 sends every output that way (unaligned starts included).
+    K.set_num_threads(threads)
+    old_parallel = K._set_parallel_threshold(64)       # blocks on both threads
+    old = K._set_stream_threshold(1 << 62)
+    try:
+        cached = _run_every_kernel(dt, offset)
+        assert K._set_stream_threshold(0) == 1 << 62
+        streamed = _run_every_kernel(dt, offset)
+    finally:
+        K._set_stream_threshold(old)
+        K._set_parallel_threshold(old_parallel)
+    assert old == K.STREAM_THRESHOLD
+    for a, b in zip(cached, streamed):
+        np.testing.assert_array_equal(np.asarray(a).view(np.uint8), np.asarray(b).view(np.uint8))
+
+
 def test_thread_setter():
     n = K.get_num_threads()
     try:
