@@ -172,6 +172,16 @@ cdef extern from *:
         for (j = 0; j < C; j++) s += a[j];                                   \
         return s;                                                            \
     }
+    #define FAD_SUM_AS_DOUBLE(NAME, T)                                          \
+    FAD_INLINE double NAME(const T *a, Py_ssize_t n) {                      \
+        double s = 0;                                                        \
+        Py_ssize_t j;                                                        \
+        _Pragma("omp simd reduction(+:s)")                                   \
+        for (j = 0; j < n; j++) s += a[j];                                   \
+        return s;                                                            \
+    }
+    FAD_SUM_AS_DOUBLE(fad_sum_as_doublef, float)
+    FAD_SUM_AS_DOUBLE(fad_sum_as_double, double)
     FAD_ROW_DOT(fad_row_dotf, float)
     FAD_ROW_DOT(fad_row_dot, double)
     FAD_ROW_SUM(fad_row_sumf, float)
@@ -261,6 +271,8 @@ cdef extern from *:
     void fad_stream_fence() noexcept nogil
     float fad_row_maxf(const float* x, Py_ssize_t C) noexcept nogil
     double fad_row_max(const double* x, Py_ssize_t C) noexcept nogil
+    double fad_sum_as_doublef(const float* a, Py_ssize_t n) noexcept nogil
+    double fad_sum_as_double(const double* a, Py_ssize_t n) noexcept nogil
     float fad_row_dotf(const float* a, const float* b, Py_ssize_t C) noexcept nogil
     double fad_row_dot(const double* a, const double* b, Py_ssize_t C) noexcept nogil
     float fad_row_sumf(const float* a, Py_ssize_t C) noexcept nogil
@@ -1035,6 +1047,7 @@ cdef struct EwCtx:
     double a
     double b
     bint stream        # the output is large: written with non-temporal stores
+    double* partials   # not NULL: no output; sum of each SPILL block (index j // per) instead
 
 
 @cython.cdivision(True)
@@ -1166,6 +1179,17 @@ cdef void ew_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef double spill[SPILL_DOUBLES]
     cdef Py_ssize_t item = 8 if c.f64 else 4
     cdef Py_ssize_t per = SPILL_BYTES // item, j, end
+    if c.partials != NULL:
+        # lo is a multiple of per (run_blocks' blocks are), so the blocks and
+        # their sums are the same at any thread count
+        j = lo
+        while j < hi:
+            end = j + per if j + per < hi else hi
+            ew_dispatch(c, j, spill, end - j)
+            c.partials[j // per] = (fad_sum_as_double(spill, end - j) if c.f64
+                                    else fad_sum_as_doublef(<float*>spill, end - j))
+            j = end
+        return
     if not c.stream:
         ew_dispatch(c, lo, <char*>c.out + lo * item, hi - lo)
         return
@@ -1289,6 +1313,7 @@ def activation_forward(str name, x, y, double a=0.0, double b=0.0):
     if op == A_CELU and a == 0:
         raise ValueError("celu alpha must be nonzero")
     c.kind = K_ACT_FWD; c.op = op; c.f64 = t == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.partials = NULL
     c.p0 = _arr(x, "x", t, n, False)
     c.out = _arr(y, "y", t, n, True)
     c.p1 = c.p2 = c.p3 = c.p0
@@ -1311,6 +1336,7 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0):
     if op == A_CELU_X and a == 0:
         raise ValueError("celu alpha must be nonzero")
     c.kind = K_ACT_BWD; c.op = op; c.f64 = t == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.partials = NULL
     c.p2 = _arr(gy, "gy", t, n, False)
     c.out = _arr(gx, "gx", t, n, True)
     saves = ACTIVATIONS[name]["saves"]
@@ -1334,6 +1360,7 @@ def rrelu_forward(x, slopes, y):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     cdef EwCtx c
     c.kind = K_ACT_FWD; c.op = A_RRELU; c.f64 = t == cnp.NPY_FLOAT64; c.a = 0; c.b = 0
+    c.partials = NULL
     c.p0 = _arr(x, "x", t, n, False)
     c.p1 = _arr(slopes, "slopes", t, n, False)
     c.out = _arr(y, "y", t, n, True)
@@ -1348,6 +1375,7 @@ def rrelu_backward(x, slopes, gy, gx):
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     cdef EwCtx c
     c.kind = K_ACT_BWD; c.op = A_RRELU; c.f64 = t == cnp.NPY_FLOAT64; c.a = 0; c.b = 0
+    c.partials = NULL
     c.p0 = _arr(x, "x", t, n, False)
     c.p3 = _arr(slopes, "slopes", t, n, False)
     c.p2 = _arr(gy, "gy", t, n, False)
@@ -2025,18 +2053,34 @@ cdef void* _pos_weight(object pw, int t, Py_ssize_t n, list keep) except NULL:
 
 
 cdef _loss_fwd(int op, x, t, pw, out, double a, double b):
+    """Per-element losses into out; with out None, their sum (a float) instead."""
     cdef int tn = _typenum(x, "x")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
+    cdef Py_ssize_t per = SPILL_BYTES // (8 if tn == cnp.NPY_FLOAT64 else 4), k
     cdef EwCtx c
     cdef list keep = []
+    cdef double total = 0
     c.kind = K_LOSS_FWD; c.op = op; c.f64 = tn == cnp.NPY_FLOAT64; c.a = a; c.b = b
     c.p0 = _arr(x, "x", tn, n, False)
     c.p1 = _arr(t, "t", tn, n, False)
-    c.out = _arr(out, "out", tn, n, True)
     c.p2 = c.p0
     c.p3 = _pos_weight(pw, tn, n, keep) if op == L_BCE_LOGITS else c.p0
+    c.partials = NULL
+    if out is not None:
+        c.out = _arr(out, "out", tn, n, True)
+        with nogil:
+            _run_ew(&c, n)
+        return None
+    c.out = NULL
+    c.partials = <double*>malloc(((n + per - 1) // per + 1) * sizeof(double))
+    if c.partials == NULL:
+        raise MemoryError()
     with nogil:
         _run_ew(&c, n)
+        for k in range((n + per - 1) // per):
+            total += c.partials[k]
+    free(c.partials)
+    return total
 
 
 cdef _loss_bwd(int op, x, t, pw, gout, gx, gt, double a, double b):
@@ -2045,6 +2089,7 @@ cdef _loss_bwd(int op, x, t, pw, gout, gx, gt, double a, double b):
     cdef EwCtx c
     cdef list keep = []
     c.kind = K_LOSS_GX; c.op = op; c.f64 = tn == cnp.NPY_FLOAT64; c.a = a; c.b = b
+    c.partials = NULL
     c.p0 = _arr(x, "x", tn, n, False)
     c.p1 = _arr(t, "t", tn, n, False)
     c.p2 = _arr(gout, "gout", tn, n, False)
@@ -2063,8 +2108,10 @@ cdef _loss_bwd(int op, x, t, pw, gout, gx, gt, double a, double b):
 
 
 def loss_forward(str name, x, t, out, double a=0.0, double b=0.0):
-    """Per-element loss into out (x, t, out: same dtype and size)."""
-    _loss_fwd(_loss_code(name), x, t, None, out, a, b)
+    """Per-element loss into out (x, t, out: same dtype and size).  With out None,
+    returns the sum of the losses instead, accumulated in double in an order that
+    does not depend on the thread count."""
+    return _loss_fwd(_loss_code(name), x, t, None, out, a, b)
 
 
 def loss_backward(str name, x, t, gout, gx, gt, double a=0.0, double b=0.0):
@@ -2073,8 +2120,9 @@ def loss_backward(str name, x, t, gout, gx, gt, double a=0.0, double b=0.0):
 
 
 def bce_logits_forward(x, t, pos_weight, out):
-    """Stable BCE-with-logits; pos_weight None or already broadcast to x's shape."""
-    _loss_fwd(L_BCE_LOGITS, x, t, pos_weight, out, 0.0, 0.0)
+    """Stable BCE-with-logits; pos_weight None or already broadcast to x's shape
+    (out None: the sum, as loss_forward)."""
+    return _loss_fwd(L_BCE_LOGITS, x, t, pos_weight, out, 0.0, 0.0)
 
 
 def bce_logits_backward(x, t, pos_weight, gout, gx, gt=None):

@@ -564,6 +564,50 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     return _record(out, grad_name, (x,), backward, saved, bool(saved))
 
 
+def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
+    """An elementwise loss of fastad._kernels.LOSSES in its common form: two
+    tensors of one float dtype and one shape, no weights, a valid reduction; the
+    mean or sum is reduced inside the kernel.  Anything else returns None, for
+    fastad.nn.functional._pointwise_loss to validate and handle."""
+    if not (isinstance(input, Tensor) and isinstance(target, Tensor)):
+        return None
+    cdef Tensor x = <Tensor>input, t = <Tensor>target
+    if x._dt > DT_F64 or t._dt != x._dt:
+        return None
+    xa, ta = _arr(x), _arr(t)
+    if (xa.shape != ta.shape or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ta)):
+        return None
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>xa)
+    cdef double scale = 1.0
+    if reduction == "none":
+        value = _K.empty_like(xa)
+        _K.loss_forward(kernel, xa, ta, value, a)
+    elif reduction == "sum":
+        value = _K.loss_forward(kernel, xa, ta, None, a)
+    elif reduction == "mean":
+        scale = 1.0 / n if n else NAN
+        value = _K.loss_forward(kernel, xa, ta, None, a) * scale
+    else:
+        return None
+    cdef Tensor out = _wrap(value, x._dt)
+    if not ((x._rg or t._rg) and grad_enabled()):
+        return out
+    cdef bint per_element = reduction == "none", t_rg = t._rg
+
+    def backward(g):
+        if per_element:
+            gout = np.ascontiguousarray(g, dtype=xa.dtype)
+        else:
+            gout = _K.empty_like(xa)
+            gout.fill(float(g) * scale)
+        gx = _K.empty_like(xa)
+        gt = _K.empty_like(ta) if t_rg else None
+        _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
+        return (gx, gt)
+    return _record(out, grad_name, (x, t), backward, (x, t))
+
+
 cdef Tensor _unary(Tensor x, uint8_t op):
     cdef double v = x._val, r = 0.0, d = 0.0
     if x._data is None:

@@ -483,6 +483,20 @@ def test_loss_vs_torch(name, a, dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("n", [0, 1, 1023, 1025, 70001])
+def test_loss_sum_in_the_kernel(n, dt, restore_threads):
+    rng = np.random.default_rng(n)
+    x, t = rng.standard_normal(n).astype(dt), rng.standard_normal(n).astype(dt)
+    per_element = np.empty_like(x)
+    for name, a in LOSS_CASES:
+        K.loss_forward(name, x, t, per_element, a)
+        total = K.loss_forward(name, x, t, None, a)
+        assert isinstance(total, float)
+        np.testing.assert_allclose(total, per_element.astype(np.float64).sum(),
+                                   rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
 def test_bce_logits_pos_weight(dt):
     rng = np.random.default_rng(10)
     x = (rng.standard_normal((50, 4)) * 5).astype(dt)
@@ -586,6 +600,8 @@ def test_threads_bitwise_identical(dt, restore_threads):
         out = np.empty_like(x)
         K.loss_forward("binary_cross_entropy_with_logits", x, t, out)
         res.append(out)
+        res.append(np.array([K.loss_forward("mse", x, t, None),       # summed in the kernel
+                             K.bce_logits_forward(x, t, None, None)]))
         sm = np.empty_like(logits)
         K.softmax_forward(logits, sm)
         lsm = np.empty_like(logits)

@@ -68,26 +68,42 @@ LOSSES = {
 }
 
 
+@pytest.mark.parametrize("dtype,rtol", DTYPES)
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "target without grad", "empty"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", sorted(LOSSES))
-def test_pointwise_loss(name, reduction):
+def test_pointwise_loss(name, reduction, layout, dtype, rtol):
+    # contiguous same-shape operands take the compiled path (the sum reduced in the
+    # kernel), a transposed target the general one: both must match PyTorch
     rng = np.random.default_rng(3)
-    a, b = rng.standard_normal((4, 3)) * 2, rng.uniform(0.05, 0.95, (4, 3))
-    x, xt = pair(a, "float64")
-    t, tt = pair(b, "float64")
+    shape = (0, 3) if layout == "empty" else (4, 3)
+    a = rng.standard_normal(shape) * 2
+    b = rng.uniform(0.05, 0.95, shape[::-1] if layout == "transposed" else shape)
+    x, xt = pair(a, dtype)
+    tl, ttl = pair(b, dtype)
+    if layout == "target without grad":
+        tl.requires_grad_(False)
+        ttl.requires_grad_(False)
+    t, tt = (tl.t(), ttl.t()) if layout == "transposed" else (tl, ttl)
     kw = dict(LOSSES[name])
     kwt = dict(kw)
     if "pos_weight" in kw:
-        kw["pos_weight"] = fastad.tensor([1.5, 0.5, 2.0], dtype=fastad.float64)
-        kwt["pos_weight"] = torch.tensor([1.5, 0.5, 2.0], dtype=torch.float64)
+        kw["pos_weight"] = fastad.tensor([1.5, 0.5, 2.0], dtype=getattr(fastad, dtype))
+        kwt["pos_weight"] = torch.tensor([1.5, 0.5, 2.0], dtype=getattr(torch, dtype))
     y = getattr(FF, name)(x, t, reduction=reduction, **kw)
     yt = getattr(TF, name)(xt, tt, reduction=reduction, **kwt)
-    close(y, yt, 1e-10)
+    assert y.dtype is getattr(fastad, dtype) and tuple(y.shape) == tuple(yt.shape)
+    assert y.grad_fn.name() == yt.grad_fn.name()
+    close(y, yt, rtol)
+    if layout == "empty" and reduction == "mean":
+        return                       # nan: no gradient to compare
     y.sum().backward()
     yt.sum().backward()
-    close(x.grad, xt.grad, 1e-10)
-    if name != "binary_cross_entropy_with_logits":  # torch has no target grad there either
-        close(t.grad, tt.grad, 1e-10)
+    close(x.grad, xt.grad, rtol)
+    if ttl.grad is not None:         # torch has no target grad for BCE with logits
+        close(tl.grad, ttl.grad, rtol)
+    else:
+        assert tl.grad is None or name == "binary_cross_entropy_with_logits"
 
 
 def test_binary_cross_entropy_clamps_log_and_weights():

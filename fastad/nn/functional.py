@@ -277,10 +277,21 @@ def _flat(a, dt, shape):
     return np.ascontiguousarray(a, dtype=dt).reshape(-1)
 
 
+# losses whose common case (one dtype, one shape, no weights) _T.pointwise_loss runs
+# in compiled code; binary_cross_entropy checks its input's range here first
+_PLAIN_LOSSES = frozenset(["mse", "l1", "smooth_l1", "huber", "kl_div"])
+
+
 def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=None,
                     pos_weight=None):
     """An elementwise loss (fastad._kernels.LOSSES) with its reduction fused."""
     _check_reduction(reduction)
+    if isinstance(grad_name, dict):  # PyTorch builds some losses from other ops
+        grad_name = grad_name[reduction]
+    if weight is None and pos_weight is None and kernel in _PLAIN_LOSSES:
+        out = _T.pointwise_loss(kernel, grad_name, input, target, reduction, a)
+        if out is not None:
+            return out
     x, t = as_tensor(input), as_tensor(target)
     if not x.is_floating_point():
         raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
@@ -333,8 +344,6 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
             K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
         return (_unbroadcast_py(gx.reshape(shape), xs),
                 None if gt is None else _unbroadcast_py(gt.reshape(shape), ts))
-    if isinstance(grad_name, dict):  # PyTorch builds some losses from other ops
-        grad_name = grad_name[reduction]
     return make_op(value, grad_name, (x, t), backward, (x, t),
                    dt=1 if dt == np.float64 else 0)
 
