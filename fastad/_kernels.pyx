@@ -164,28 +164,21 @@ cdef extern from *:
         for (j = 0; j < C; j++) s += a[j] * b[j];                            \
         return s;                                                            \
     }
-    #define FAD_ROW_SUM(NAME, T)                                                \
-    FAD_INLINE T NAME(const T *a, Py_ssize_t C) {                           \
-        T s = 0;                                                             \
-        Py_ssize_t j;                                                        \
-        _Pragma("omp simd reduction(+:s)")                                   \
-        for (j = 0; j < C; j++) s += a[j];                                   \
-        return s;                                                            \
-    }
-    #define FAD_SUM_AS_DOUBLE(NAME, T)                                          \
-    FAD_INLINE double NAME(const T *a, Py_ssize_t n) {                      \
-        double s = 0;                                                        \
+    /* sum of a[0:n] accumulated in ACC (double sums of float32 values: loss totals) */
+    #define FAD_SUM(NAME, T, ACC)                                               \
+    FAD_INLINE ACC NAME(const T *a, Py_ssize_t n) {                         \
+        ACC s = 0;                                                           \
         Py_ssize_t j;                                                        \
         _Pragma("omp simd reduction(+:s)")                                   \
         for (j = 0; j < n; j++) s += a[j];                                   \
         return s;                                                            \
     }
-    FAD_SUM_AS_DOUBLE(fad_sum_as_doublef, float)
-    FAD_SUM_AS_DOUBLE(fad_sum_as_double, double)
     FAD_ROW_DOT(fad_row_dotf, float)
     FAD_ROW_DOT(fad_row_dot, double)
-    FAD_ROW_SUM(fad_row_sumf, float)
-    FAD_ROW_SUM(fad_row_sum, double)
+    FAD_SUM(fad_row_sumf, float, float)
+    FAD_SUM(fad_row_sum, double, double)
+    FAD_SUM(fad_sum_as_doublef, float, double)
+    FAD_SUM(fad_sum_as_double, double, double)
     FAD_INLINE double fad_pow2i(double k) {
         double d = (k + 4503599627370496.0) + 1023.0;
         uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
