@@ -223,10 +223,11 @@ def test_rrelu_prelu(dt):
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("log", [False, True])
-def test_softmax_vs_torch(log, dt):
+@pytest.mark.parametrize("cols", [19, 10, 1])      # under 16: rows a block at a time
+def test_softmax_vs_torch(log, dt, cols):
     rng = np.random.default_rng(4)
-    x = (rng.standard_normal((37, 19)) * 10).astype(dt)
-    x[0, 3] = 1e4
+    x = (rng.standard_normal((37, cols)) * 10).astype(dt)
+    x[0, cols // 2] = 1e4
     x[1] = -1e4
     x[2, :5] = -np.inf
     gy = rng.standard_normal(x.shape).astype(dt)
@@ -254,9 +255,10 @@ def test_softmax_all_neg_inf_row_is_nan(dt):
 
 
 @pytest.mark.parametrize("dt", DTYPES)
-@pytest.mark.parametrize("cols", [37, 101])
+@pytest.mark.parametrize("cols", [37, 101, 10, 3])
 def test_softmax_row_with_a_nan_is_nan_wherever_the_nan_sits(dt, cols):
-    # 37 columns: the short-row loop; 101: vector body and tail of the vectorised max
+    # 37 columns: the short-row max loop; 101: vector body and tail of the vectorised
+    # max; 10 and 3: rows under 16 columns, a block of rows at a time
     x = np.random.default_rng(5).standard_normal((cols, cols)).astype(dt)
     for i in range(cols):
         x[i, i] = np.nan
@@ -604,6 +606,12 @@ def test_threads_bitwise_identical(dt, restore_threads):
                              K.bce_logits_forward(x, t, None, None)]))
         sm = np.empty_like(logits)
         K.softmax_forward(logits, sm)
+        short = logits.reshape(-1, 10)         # short rows: a block of rows at a time
+        short_sm, short_lsm = np.empty_like(short), np.empty_like(short)
+        K.softmax_forward(short, short_sm)
+        short_loss = K.cross_entropy_forward(short, target.repeat(5) % 10, None, -100, 0.0,
+                                             "sum", short_lsm)
+        res += [short_sm, short_lsm, np.array([short_loss])]
         lsm = np.empty_like(logits)
         loss = K.cross_entropy_forward(logits, target, None, -100, 0.1, "mean", lsm)
         g = np.empty_like(logits)
