@@ -564,6 +564,40 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     return _record(out, grad_name, (x,), backward, saved, bool(saved))
 
 
+def linear_rows(input, weight, bias):
+    """input @ weight.T + bias for a 2-D input, weight and a 1-D bias (or None) of
+    one float dtype and matching sizes: the common case of nn.functional.linear,
+    one AddmmBackward0 node whose backward writes weight's gradient in weight's own
+    layout (g.T @ input).  Anything else returns None, for linear to validate."""
+    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)
+            and (bias is None or isinstance(bias, Tensor))):
+        return None
+    cdef Tensor x = <Tensor>input, w = <Tensor>weight
+    cdef Tensor b = <Tensor>bias if bias is not None else None
+    if x._dt > DT_F64 or w._dt != x._dt or (b is not None and b._dt != x._dt):
+        return None
+    xa, wa = _arr(x), _arr(w)
+    ba = _arr(b) if b is not None else None
+    if (cnp.PyArray_NDIM(<cnp.ndarray>xa) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>wa) != 2
+            or xa.shape[1] != wa.shape[1]
+            or (ba is not None and (cnp.PyArray_NDIM(<cnp.ndarray>ba) != 1
+                                    or ba.shape[0] != wa.shape[0]))):
+        return None
+    y = np.matmul(xa, wa.T)
+    if ba is not None:
+        np.add(y, ba, out=y)
+    cdef Tensor out = _wrap(y, x._dt)
+    if not ((x._rg or w._rg or (b is not None and b._rg)) and grad_enabled()):
+        return out
+    cdef bint need_x = x._rg, need_w = w._rg
+
+    def backward(g):
+        return (np.matmul(g, wa) if need_x else None, np.matmul(g.T, xa) if need_w else None,
+                None if ba is None else np.add.reduce(g, 0))
+    return _record(out, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b),
+                   backward, (x, w))
+
+
 def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
     """An elementwise loss of fastad._kernels.LOSSES in its common form: two
     tensors of one float dtype and one shape, no weights, a valid reduction; the

@@ -210,6 +210,9 @@ def linear(input, weight, bias=None):
     """input @ weight.T + bias.  Rows of a batch are one addmm-like node whose
     backward writes weight's gradient in weight's own layout (g.T @ input);
     a 1-D or N-D input runs as rows and is viewed back, as PyTorch does."""
+    out = _T.linear_rows(input, weight, bias)     # the common case, compiled
+    if out is not None:
+        return out
     x, w = as_tensor(input), as_tensor(weight)
     b = None if bias is None else as_tensor(bias)
     xa, wa = array_of(x), array_of(w)
@@ -236,20 +239,10 @@ def linear(input, weight, bias=None):
     if xa.shape[1] != wa.shape[1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
                            f"and {wa.shape[1]}x{wa.shape[0]})")
-    ba = None if b is None else array_of(b)
-    if ba is not None and ba.shape[0] != wa.shape[0]:
-        raise RuntimeError(f"The size of tensor a ({wa.shape[0]}) must match the size of tensor b "
-                           f"({ba.shape[0]}) at non-singleton dimension 1")
-    y = xa @ wa.T
-    if ba is not None:
-        y += ba
-    need_x, need_w = x.requires_grad, w.requires_grad
-
-    def backward(g):
-        return (g @ wa if need_x else None, g.T @ xa if need_w else None,
-                None if ba is None else g.sum(0))
-    return make_op(y, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b), backward,
-                   (x, w))
+    if b is not None and array_of(b).shape[0] != wa.shape[0]:
+        raise RuntimeError(f"The size of tensor a ({wa.shape[0]}) must match the size of tensor "
+                           f"b ({array_of(b).shape[0]}) at non-singleton dimension 1")
+    return _T.linear_rows(x, w, b)
 
 
 # ---------------------------------------------------------------- losses
