@@ -598,6 +598,38 @@ def linear_rows(input, weight, bias):
                    backward, (x, w))
 
 
+def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing):
+    """cross_entropy of (N, C) logits against N int64 class indices, no class
+    weights: the common case of nn.functional.cross_entropy, compiled.  Anything
+    else returns None, for cross_entropy to validate and handle."""
+    if not (isinstance(input, Tensor) and isinstance(target, Tensor)):
+        return None
+    cdef Tensor x = <Tensor>input, t = <Tensor>target
+    if x._dt > DT_F64 or t._dt != DT_I64 or not 0.0 <= label_smoothing <= 1.0:
+        return None
+    rows, ta = _arr(x), _arr(t)
+    if (cnp.PyArray_NDIM(<cnp.ndarray>rows) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>ta) != 1
+            or ta.shape[0] != rows.shape[0] or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ta)
+            or reduction not in ("mean", "sum", "none")):
+        return None
+    lsm = _K.empty_like(rows)
+    value = _K.cross_entropy_forward(rows, ta, None, ignore_index, label_smoothing, reduction, lsm)
+    cdef Tensor out = _wrap(value, x._dt)
+    if not (x._rg and grad_enabled()):
+        return out
+    cdef bint per_row = reduction == "none"
+
+    def backward(g):
+        glog = _K.empty_like(rows)
+        gout = np.ascontiguousarray(g, rows.dtype).reshape(-1) if per_row else float(g)
+        _K.cross_entropy_backward(lsm, ta, None, ignore_index, label_smoothing, reduction, gout,
+                                  glog)
+        return (glog, None)
+    return _record(out, "AddBackward0" if label_smoothing > 0 else "NllLossBackward0", (x, t),
+                   backward, (x,))
+
+
 def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
     """An elementwise loss of fastad._kernels.LOSSES in its common form: two
     tensors of one float dtype and one shape, no weights, a valid reduction; the

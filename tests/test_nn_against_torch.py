@@ -122,7 +122,9 @@ def test_binary_cross_entropy_clamps_log_and_weights():
 @pytest.mark.parametrize("shape", [(5,), (6, 4), (3, 4, 2, 2)])
 @pytest.mark.parametrize("opts", [{}, {"weight": True}, {"ignore_index": 1},
                                   {"label_smoothing": 0.2}, {"weight": True, "label_smoothing": 0.1}])
-def test_cross_entropy_and_nll(shape, reduction, opts):
+@pytest.mark.parametrize("dtype,rtol", DTYPES)
+def test_cross_entropy_and_nll(shape, reduction, opts, dtype, rtol):
+    # (6, 4) without weights takes the compiled path, the others the general one
     rng = np.random.default_rng(7)
     a = rng.standard_normal(shape) * 5
     classes = shape[0] if len(shape) == 1 else shape[1]
@@ -131,18 +133,21 @@ def test_cross_entropy_and_nll(shape, reduction, opts):
     kw, kwt = {}, {}
     if opts.get("weight"):
         w = rng.uniform(0.2, 2.0, classes)
-        kw["weight"], kwt["weight"] = fastad.tensor(w, dtype=fastad.float64), torch.tensor(w)
+        kw["weight"] = fastad.tensor(w, dtype=getattr(fastad, dtype))
+        kwt["weight"] = torch.tensor(w, dtype=getattr(torch, dtype))
     for k in ("ignore_index", "label_smoothing"):
         if k in opts:
             kw[k] = kwt[k] = opts[k]
-    x, xt = pair(a, "float64")
+    x, xt = pair(a, dtype)
     y = FF.cross_entropy(x, fastad.tensor(tgt), reduction=reduction, **kw)
     yt = TF.cross_entropy(xt, torch.tensor(tgt), reduction=reduction, **kwt)
-    close(y, yt, 1e-10)
+    assert y.dtype is getattr(fastad, dtype) and tuple(y.shape) == tuple(yt.shape)
+    assert y.grad_fn.name() == yt.grad_fn.name()
+    close(y, yt, rtol)
     y.sum().backward()
     yt.sum().backward()
-    close(x.grad, xt.grad, 1e-10)
-    if "label_smoothing" not in opts:
+    close(x.grad, xt.grad, rtol)
+    if "label_smoothing" not in opts and dtype == "float64":
         x2, xt2 = pair(a, "float64")
         lp, lpt = FF.log_softmax(x2, dim=0 if len(shape) == 1 else 1), TF.log_softmax(
             xt2, dim=0 if len(shape) == 1 else 1)

@@ -446,6 +446,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     """log_softmax over dim 1 fused with the negative log likelihood (class
     indices) or with a cross entropy against class probabilities."""
     _check_reduction(reduction)
+    if weight is None:                 # (N, C) logits and class indices: compiled
+        out = _T.class_cross_entropy(input, target, reduction, ignore_index, label_smoothing)
+        if out is not None:
+            return out
     x, t = _float_input(input, "cross_entropy"), as_tensor(target)
     rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "cross_entropy")
     rows = np.ascontiguousarray(rows)
