@@ -111,20 +111,38 @@ from fastad._kernels import get_num_threads  # noqa: E402,F401
 from fastad import _kernels  # noqa: E402
 
 
-@_functools.lru_cache(maxsize=None)
-def _blas_thread_setter():
-    """numpy's bundled OpenBLAS setter (matmul runs there), or None."""
+def _numpy_blas_symbol(*names):
+    """The first of names exported by the OpenBLAS that numpy's wheel bundles
+    (numpy's matmul runs there), as a ctypes function, or None."""
     import ctypes
     import glob
     import numpy
     libs = _os.path.join(_os.path.dirname(_os.path.dirname(numpy.__file__)), "numpy.libs")
     for path in glob.glob(_os.path.join(libs, "*openblas*")):
         lib = ctypes.CDLL(path)
-        for name in ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
-                     "openblas_set_num_threads"):
+        for name in names:
             if hasattr(lib, name):
                 return getattr(lib, name)
     return None
+
+
+@_functools.lru_cache(maxsize=None)
+def _blas_thread_setter():
+    return _numpy_blas_symbol("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_",
+                              "openblas_set_num_threads")
+
+
+def _use_numpy_gemm():
+    # only the ILP64 (64-bit integer) interface: its symbols say so in their names
+    import ctypes
+    s = _numpy_blas_symbol("scipy_cblas_sgemm64_", "cblas_sgemm64_")
+    d = _numpy_blas_symbol("scipy_cblas_dgemm64_", "cblas_dgemm64_")
+    if s is not None and d is not None:
+        _kernels._use_blas(ctypes.cast(s, ctypes.c_void_p).value,
+                           ctypes.cast(d, ctypes.c_void_p).value)
+
+
+_use_numpy_gemm()
 
 
 def set_num_threads(n):

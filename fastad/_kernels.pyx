@@ -28,6 +28,7 @@ from libc.math cimport (exp, expf, log, logf, log1p, log1pf, expm1, expm1f,
                         INFINITY, NAN)
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
+from libc.string cimport memcpy, memset
 cimport numpy as cnp
 import os
 import warnings
@@ -419,6 +420,86 @@ def pool_stats():
 def empty_cache():
     """Give the blocks held for reuse back to the system."""
     fad_pool_release()
+
+
+# ---------------------------------------------------------------------------
+# numpy's own BLAS, called directly
+# ---------------------------------------------------------------------------
+# numpy's matmul cannot add into its output, so x @ w.T + b costs a separate
+# pass over the output for the bias.  With the GEMM of the OpenBLAS that numpy
+# ships (found by fastad/__init__.py; ILP64 interface), the output is filled with
+# the bias and the GEMM adds into it (beta = 1) instead of zeroing it first.
+ctypedef void (*sgemm_fn)(int order, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          float alpha, const float* a, int64_t lda, const float* b, int64_t ldb,
+                          float beta, float* c, int64_t ldc) noexcept nogil
+ctypedef void (*dgemm_fn)(int order, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k,
+                          double alpha, const double* a, int64_t lda, const double* b, int64_t ldb,
+                          double beta, double* c, int64_t ldc) noexcept nogil
+cdef enum:
+    CBLAS_ROW_MAJOR = 101
+    CBLAS_NO_TRANS = 111
+    CBLAS_TRANS = 112
+cdef sgemm_fn _sgemm = NULL
+cdef dgemm_fn _dgemm = NULL
+
+
+def _use_blas(size_t sgemm_address, size_t dgemm_address):
+    """Addresses of cblas_sgemm and cblas_dgemm with 64-bit integers (0, 0: none,
+    and linear_forward declines)."""
+    global _sgemm, _dgemm
+    _sgemm = <sgemm_fn>sgemm_address
+    _dgemm = <dgemm_fn>dgemm_address
+
+
+def blas_available():
+    return _sgemm != NULL and _dgemm != NULL
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+def linear_forward(x, w, b, out):
+    """out = x @ w.T + b in one GEMM (b None: no bias).  x (m, k), w (n, k), b (n,)
+    and out (m, n), C-contiguous, of one float dtype.  Returns False, having done
+    nothing, when numpy's BLAS was not found (the caller then uses np.matmul)."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef int t = _typenum(x, "x")
+    cdef Py_ssize_t m, k, n, k2, r, bn
+    _matrix(x, "x", t, &m, &k)
+    _matrix(w, "w", t, &n, &k2)
+    if k2 != k:
+        raise ValueError(f"x has {k} columns, w has {k2}")
+    cdef Py_ssize_t om, on_
+    _matrix(out, "out", t, &om, &on_)
+    if om != m or on_ != n or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+        raise ValueError(f"out must be a writable ({m}, {n}) array")
+    cdef const char* xp = <const char*>_arr(x, "x", t, m * k, False)
+    cdef const char* wp = <const char*>_arr(w, "w", t, n * k, False)
+    cdef char* op = <char*>_arr(out, "out", t, m * n, True)
+    cdef const char* bp = NULL
+    cdef size_t item = 8 if t == cnp.NPY_FLOAT64 else 4
+    if b is not None:
+        bp = <const char*>_arr(b, "b", t, n, False)
+        if cnp.PyArray_NDIM(<cnp.ndarray>b) != 1:
+            raise ValueError(f"b must be 1-D, got shape {b.shape}")
+    with nogil:
+        if bp != NULL:
+            for r in range(m):
+                memcpy(op + r * n * item, bp, n * item)
+        if m == 0 or n == 0:
+            pass
+        elif k == 0:
+            if bp == NULL:
+                memset(op, 0, m * n * item)
+        elif t == cnp.NPY_FLOAT64:
+            _dgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1.0,
+                   <const double*>xp, k, <const double*>wp, k, 1.0 if bp != NULL else 0.0,
+                   <double*>op, n)
+        else:
+            _sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1.0,
+                   <const float*>xp, k, <const float*>wp, k, 1.0 if bp != NULL else 0.0,
+                   <float*>op, n)
+    return True
 
 
 # ---------------------------------------------------------------------------

@@ -583,17 +583,22 @@ def linear_rows(input, weight, bias):
             or (ba is not None and (cnp.PyArray_NDIM(<cnp.ndarray>ba) != 1
                                     or ba.shape[0] != wa.shape[0]))):
         return None
-    y = np.matmul(xa, wa.T)
-    if ba is not None:
-        np.add(y, ba, out=y)
+    y = _K.empty((xa.shape[0], wa.shape[0]), xa.dtype)
+    if not (cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa) and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>wa)
+            and _K.linear_forward(xa, wa, ba, y)):     # bias and GEMM in one pass
+        np.matmul(xa, wa.T, out=y)
+        if ba is not None:
+            np.add(y, ba, out=y)
     cdef Tensor out = _wrap(y, x._dt)
     if not ((x._rg or w._rg or (b is not None and b._rg)) and grad_enabled()):
         return out
     cdef bint need_x = x._rg, need_w = w._rg
 
     def backward(g):
-        return (np.matmul(g, wa) if need_x else None, np.matmul(g.T, xa) if need_w else None,
-                None if ba is None else np.add.reduce(g, 0))
+        # the bias gradient first, while g (just written by the next op's backward)
+        # is still in cache: the GEMMs evict it
+        gb = None if ba is None else np.add.reduce(g, 0)
+        return (np.matmul(g, wa) if need_x else None, np.matmul(g.T, xa) if need_w else None, gb)
     return _record(out, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b),
                    backward, (x, w))
 

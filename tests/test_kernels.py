@@ -758,3 +758,78 @@ def test_activations_reuse_their_buffers_across_steps():
         del y
     assert K.pool_stats()[1] >= reused + 4               # y and the gradient, steps 2 and 3
     K.empty_cache()
+
+
+# ---------------------------------------------------------------------------
+# x @ w.T + b through numpy's own OpenBLAS (one GEMM with beta = 1)
+# ---------------------------------------------------------------------------
+def test_numpy_gemm_is_found_where_numpy_ships_openblas():
+    import fastad
+    if fastad._numpy_blas_symbol("scipy_cblas_sgemm64_", "cblas_sgemm64_") is None:
+        pytest.skip("this numpy does not bundle an ILP64 OpenBLAS")
+    assert K.blas_available()
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("m,k,n", [(5, 7, 3), (64, 784, 128), (1, 1, 1), (0, 4, 3), (4, 0, 3),
+                                   (4, 3, 0)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_linear_forward_matches_numpy(m, k, n, bias, dt):
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: linear_forward declines")
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    x, w = rng.standard_normal((m, k)).astype(dt), rng.standard_normal((n, k)).astype(dt)
+    b = rng.standard_normal(n).astype(dt) if bias else None
+    out = np.full((m, n), np.nan, dtype=dt)
+    assert K.linear_forward(x, w, b, out) is True
+    ref = x @ w.T + (b if bias else 0)
+    close(out, ref, dt, 100)
+
+
+def test_linear_forward_rejects_bad_arrays():
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: linear_forward declines")
+    x, w, b = np.ones((4, 3), np.float32), np.ones((2, 3), np.float32), np.ones(2, np.float32)
+    out = np.empty((4, 2), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.linear_forward(np.ones((3, 4), np.float32).T, w, b, out)
+    with pytest.raises(TypeError, match="float64"):
+        K.linear_forward(x, w.astype(np.float64), b, out)
+    with pytest.raises(ValueError, match="columns"):
+        K.linear_forward(x, np.ones((2, 5), np.float32), b, out)
+    with pytest.raises(ValueError, match="writable"):
+        K.linear_forward(x, w, b, np.empty((4, 3), np.float32))
+    with pytest.raises(ValueError, match="elements"):
+        K.linear_forward(x, w, np.ones(3, np.float32), out)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_linear_with_and_without_numpy_gemm_match_torch(dt):
+    import fastad
+    import fastad.nn.functional as FF
+    rng = np.random.default_rng(17)
+    a, wv, bv = (rng.standard_normal(s) for s in ((6, 5), (4, 5), (4,)))
+    ref = F.linear(*(torch.tensor(v, dtype=getattr(torch, np.dtype(dt).name), requires_grad=True)
+                     for v in (a, wv, bv)))
+    ref.sum().backward()
+    found = K.blas_available()
+    results = []
+    try:
+        for use in ([True, False] if found else [False]):
+            if not use:
+                K._use_blas(0, 0)
+            x, w, b = (fastad.tensor(v, dtype=getattr(fastad, np.dtype(dt).name), requires_grad=True)
+                       for v in (a, wv, bv))
+            y = FF.linear(x, w, b)
+            y.sum().backward()
+            results.append((y, x.grad, w.grad, b.grad))
+    finally:
+        fastad._use_numpy_gemm()
+    assert K.blas_available() == found
+    for y, gx, gw, gb in results:
+        close(y.detach().numpy(), ref.detach().numpy(), dt, 10)
+        assert y.grad_fn.name() == ref.grad_fn.name()
+        close(gx.numpy(), torch.ones(6, 4, dtype=ref.dtype).mm(
+            torch.tensor(wv, dtype=ref.dtype)).numpy(), dt, 10)
+        close(gw.numpy(), np.ones((4, 6)) @ a, dt, 10)
+        close(gb.numpy(), np.full(4, 6.0), dt)
