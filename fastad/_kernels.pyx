@@ -723,7 +723,8 @@ cdef inline floating hardtanh_forward(floating x, floating lo, floating hi) noex
 @cython.cdivision(True)
 cdef inline floating hardtanh_backward(floating y, floating gy, floating lo, floating hi) noexcept nogil:
     # from y = clamp(x): y <= lo <=> x <= lo and y >= hi <=> x >= hi (lo < hi)
-    return 0 if (y <= lo or y >= hi) else gy
+    # `|`, not `or`: a short-circuit branch kept this loop from vectorising (6.5 -> 0.4 ns)
+    return 0 if ((y <= lo) | (y >= hi)) else gy
 
 @cython.cdivision(True)
 cdef inline floating leaky_relu_forward(floating x, floating slope) noexcept nogil:
