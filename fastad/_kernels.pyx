@@ -233,6 +233,77 @@ cdef extern from *:
         double k2 = kf - k1;
         return p * fad_pow2i(k1) * fad_pow2i(k2);
     }
+    /* log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)) (subnormals scaled up
+       first), log(m) = f - f*f/2 + f**3 * P(f) for f = m - 1 (Cephes: a polynomial
+       for float, a rational function for double), e*ln2 added in two parts.
+       Special values by selects, so the loops vectorise: NaN and x < 0 give NaN,
+       +-0 gives -inf, inf gives inf.  (libm's logf is a call per element:
+       3.3 ns per float32 against 0.4.) */
+    FAD_INLINE float fad_logf(float x) {
+        int sub = x < 1.17549435e-38f;
+        float xs = sub ? x * 8388608.0f : x;
+        uint32_t u; memcpy(&u, &xs, 4);
+        float fe = (float)((int32_t)((u >> 23) & 0xffu) - (sub ? 149 : 126));
+        uint32_t mu = (u & 0x007fffffu) | 0x3f000000u;      /* m in [0.5, 1) */
+        float m; memcpy(&m, &mu, 4);
+        int low = m < 0.70710678118654752f;
+        fe = low ? fe - 1.0f : fe;
+        float f = low ? m + m - 1.0f : m - 1.0f;
+        float z = f * f;
+        float p = 7.0376836292e-2f;
+        p = p * f - 1.1514610310e-1f;
+        p = p * f + 1.1676998740e-1f;
+        p = p * f - 1.2420140846e-1f;
+        p = p * f + 1.4249322787e-1f;
+        p = p * f - 1.6668057665e-1f;
+        p = p * f + 2.0000714765e-1f;
+        p = p * f - 2.4999993993e-1f;
+        p = p * f + 3.3333331174e-1f;
+        float y = p * f * z + fe * -2.12194440e-4f - 0.5f * z;
+        float r = (f + y) + fe * 0.693359375f;
+        r = x == __builtin_inff() ? x : r;
+        r = x == 0.0f ? -__builtin_inff() : r;
+        r = x < 0.0f ? __builtin_nanf("") : r;
+        return x != x ? x : r;
+    }
+    FAD_INLINE double fad_log(double x) {
+        int sub = x < 2.2250738585072014e-308;
+        double xs = sub ? x * 4503599627370496.0 : x;
+        uint64_t u; memcpy(&u, &xs, 8);
+        double fe = (double)((int64_t)((u >> 52) & 0x7ffu) - (sub ? 1074 : 1022));
+        uint64_t mu = (u & 0x000fffffffffffffull) | 0x3fe0000000000000ull;
+        double m; memcpy(&m, &mu, 8);
+        int low = m < 0.70710678118654752440;
+        fe = low ? fe - 1.0 : fe;
+        double f = low ? m + m - 1.0 : m - 1.0;
+        double z = f * f;
+        double num = ((((1.01875663804580931796e-4 * f + 4.97494994976747001425e-1) * f
+                        + 4.70579119878881725854e0) * f + 1.44989225341610930846e1) * f
+                      + 1.79368678507819816313e1) * f + 7.70838733755885391666e0;
+        double den = ((((f + 1.12873587189167450590e1) * f + 4.52279145837532221105e1) * f
+                       + 8.29875266912776603211e1) * f + 7.11544750618563894466e1) * f
+                     + 2.31251620126765340583e1;
+        double y = f * (z * num / den) + fe * -2.121944400546905827679e-4 - 0.5 * z;
+        double r = (f + y) + fe * 0.693359375;
+        r = x == __builtin_inf() ? x : r;
+        r = x == 0.0 ? -__builtin_inf() : r;
+        r = x < 0.0 ? __builtin_nan("") : r;
+        return x != x ? x : r;
+    }
+    /* log1p(z) = log(u) - ((u - 1) - z) / u with u = 1 + z: the quotient puts back
+       what rounding 1 + z lost (exact to a few ulp); u = 0 and u = inf by select. */
+    FAD_INLINE float fad_log1pf(float z) {
+        float u = 1.0f + z;
+        float r = fad_logf(u) - ((u - 1.0f) - z) / u;
+        r = u == 0.0f ? -__builtin_inff() : r;
+        return z == __builtin_inff() ? z : r;
+    }
+    FAD_INLINE double fad_log1p(double z) {
+        double u = 1.0 + z;
+        double r = fad_log(u) - ((u - 1.0) - z) / u;
+        r = u == 0.0 ? -__builtin_inf() : r;
+        return z == __builtin_inf() ? z : r;
+    }
     /* tanh: odd polynomial / rational (Cephes) for |x| < 0.625, else
        1 - 2/(exp(2|x|)+1) with the sign restored; both computed, one selected. */
     FAD_INLINE float fad_tanhf(float x) {
@@ -275,6 +346,10 @@ cdef extern from *:
     double fad_exp(double x) noexcept nogil
     float fad_tanhf(float x) noexcept nogil
     double fad_tanh(double x) noexcept nogil
+    float fad_logf(float x) noexcept nogil
+    double fad_log(double x) noexcept nogil
+    float fad_log1pf(float x) noexcept nogil
+    double fad_log1p(double x) noexcept nogil
 
 # ---------------------------------------------------------------------------
 # recycled output buffers
@@ -630,16 +705,16 @@ cdef inline floating f_tanh(floating x) noexcept nogil:
 @cython.cdivision(True)
 cdef inline floating f_log(floating x) noexcept nogil:
     if floating is float:
-        return logf(x)
+        return fad_logf(x)
     else:
-        return log(x)
+        return fad_log(x)
 
 @cython.cdivision(True)
 cdef inline floating f_log1p(floating x) noexcept nogil:
     if floating is float:
-        return log1pf(x)
+        return fad_log1pf(x)
     else:
-        return log1p(x)
+        return fad_log1p(x)
 
 @cython.cdivision(True)
 cdef inline floating f_expm1(floating x) noexcept nogil:

@@ -147,6 +147,36 @@ def test_stability_limits(name, dt):
     close(gx, g_ref, dt, 4)
 
 
+def _ulps(got, ref, dt):
+    """|got - ref| in units in the last place of ref (ref finite)."""
+    return np.abs(got.astype(np.float64) - ref) / np.spacing(np.abs(ref).astype(dt)).astype(np.float64)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_log_and_log1p_are_within_two_ulp(dt):
+    """The vectorised log (and log1p built on it) over the whole range, subnormals
+    included, and their special values as IEEE gives them."""
+    info = np.finfo(dt)
+    rng = np.random.default_rng(13)
+    x = np.concatenate([np.exp(rng.uniform(np.log(float(info.smallest_subnormal)),
+                                           np.log(float(info.max)), 200000)),
+                        1 + rng.uniform(-1e-3, 1e-3, 20000), rng.uniform(0, 4, 20000)]).astype(dt)
+    y = np.empty_like(x)
+    K.activation_forward("log", x, y)
+    ref = np.log(x.astype(np.longdouble)).astype(np.float64)
+    assert _ulps(y, ref, dt).max() <= 2
+    special = np.array([0.0, -0.0, -1.0, -np.inf, np.inf, np.nan, 1.0], dt)
+    with np.errstate(all="ignore"):
+        K.activation_forward("log", special, special_out := np.empty_like(special))
+        np.testing.assert_array_equal(special_out, np.log(special))
+    # log1p through softplus: softplus(x) = max(x, 0) + log1p(exp(-|x|))
+    x = np.concatenate([rng.uniform(-40, 40, 100000), rng.uniform(-1e-3, 1e-3, 1000)]).astype(dt)
+    K.activation_forward("softplus", x, y[:x.size], 1.0, 1e9)
+    xl = x.astype(np.longdouble)
+    ref = (np.maximum(xl, 0) + np.log1p(np.exp(-np.abs(xl)))).astype(np.float64)
+    assert _ulps(y[:x.size], ref, dt).max() <= 3
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_exp_tanh_accuracy_dense(dt):
     """The vectorised exp/tanh polynomials: dense sweep including the subnormal range."""
