@@ -177,6 +177,22 @@ def test_log_and_log1p_are_within_two_ulp(dt):
     assert _ulps(y[:x.size], ref, dt).max() <= 3
 
 
+def test_float32_erf_in_gelu_is_within_two_ulp_of_one():
+    """float32 GELU's erf (fitted polynomials, not libm): its error, read through
+    gelu(x) = x/2 (1 + erf(x/sqrt 2)), stays within two float32 ulps of 1.0 (the
+    spacing of erf's values there) plus the final product's own rounding."""
+    import math
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.uniform(-9, 9, 200000), 10.0 ** rng.uniform(-30, 0.5, 20000),
+                        -(10.0 ** rng.uniform(-30, 0.5, 20000))]).astype(np.float32)
+    y = np.empty_like(x)
+    K.activation_forward("gelu", x, y)
+    ref = np.array([0.5 * v * (1 + math.erf(v * np.float32(0.70710678118654752)))
+                    for v in x.astype(np.float64)])
+    bound = 0.5 * np.abs(x) * 2 * np.spacing(np.float32(1)) + 2 * np.spacing(np.abs(ref).astype(np.float32))
+    assert np.all(np.abs(y - ref) <= bound)
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_exp_tanh_accuracy_dense(dt):
     """The vectorised exp/tanh polynomials: dense sweep including the subnormal range."""
