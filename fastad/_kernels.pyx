@@ -180,6 +180,26 @@ cdef extern from *:
     FAD_SUM(fad_row_sum, double, double)
     FAD_SUM(fad_sum_as_doublef, float, double)
     FAD_SUM(fad_sum_as_double, double, double)
+    /* Horner's rule over a table of coefficients, highest degree first: always
+       inlined with a constant length, so it unrolls and its callers still vectorise */
+    FAD_INLINE float fad_hornerf(float x, const float *c, int n) {
+        float p = c[0];
+        int i;
+        for (i = 1; i < n; i++) p = p * x + c[i];
+        return p;
+    }
+    FAD_INLINE double fad_horner(double x, const double *c, int n) {
+        double p = c[0];
+        int i;
+        for (i = 1; i < n; i++) p = p * x + c[i];
+        return p;
+    }
+    #define FAD_NCOEF(c) ((int)(sizeof(c) / sizeof((c)[0])))
+    static const float FAD_EXPF_TAYLOR[] = {1.98412698e-4f, 1.38888889e-3f, 8.33333333e-3f, 4.16666667e-2f, 1.66666667e-1f, 0.5f, 1.0f, 1.0f};
+    static const double FAD_EXP_TAYLOR[] = {1.6059043836821613e-10, 2.08767569878681e-09, 2.505210838544172e-08, 2.755731922398589e-07, 2.7557319223985893e-06, 2.48015873015873e-05, 1.984126984126984e-04, 1.388888888888889e-03, 8.333333333333333e-03, 4.1666666666666664e-02, 1.6666666666666666e-01, 0.5, 1.0, 1.0};
+    static const float FAD_LOGF_P[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f, -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f, 2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f};
+    static const float FAD_ERFF_SMALL[] = {7.854070885979351e-05f, -8.010262252848546e-04f, 5.188336343172495e-03f, -2.6853817187015062e-02f, 1.1283585303825346e-01f, -3.761262584394248e-01f, 1.128379165733873f};
+    static const float FAD_ERFF_LARGE[] = {-4.047740633818404e-08f, 1.618069633044728e-06f, -1.3104312874330417e-05f, 7.737639263234362e-05f, -4.2049099761999636e-04f, 2.1651856622595515e-03f, -1.0858300176837291e-02f, 5.6106348322982606e-02f, -3.526807177443081e-01f, -1.556815276250523f};
     FAD_INLINE double fad_pow2i(double k) {
         double d = (k + 4503599627370496.0) + 1023.0;
         uint64_t u; memcpy(&u, &d, 8); u <<= 52; memcpy(&d, &u, 8); return d;
@@ -194,14 +214,7 @@ cdef extern from *:
         kf = kf - 12582912.0f;
         float r = t - kf * 0.693359375f;
         r = r - kf * -2.12194440e-4f;
-        float p = 1.98412698e-4f;
-        p = p * r + 1.38888889e-3f;
-        p = p * r + 8.33333333e-3f;
-        p = p * r + 4.16666667e-2f;
-        p = p * r + 1.66666667e-1f;
-        p = p * r + 0.5f;
-        p = p * r + 1.0f;
-        p = p * r + 1.0f;
+        float p = fad_hornerf(r, FAD_EXPF_TAYLOR, FAD_NCOEF(FAD_EXPF_TAYLOR));
         float k1 = kf * 0.5f + 12582912.0f;
         k1 = k1 - 12582912.0f;
         float k2 = kf - k1;
@@ -214,20 +227,7 @@ cdef extern from *:
         kf = kf - 6755399441055744.0;
         double r = t - kf * 6.93147180369123816490e-01;
         r = r - kf * 1.90821492927058770002e-10;
-        double p = 1.6059043836821613e-10;      /* 1/13! */
-        p = p * r + 2.08767569878681e-09;
-        p = p * r + 2.505210838544172e-08;
-        p = p * r + 2.755731922398589e-07;
-        p = p * r + 2.7557319223985893e-06;
-        p = p * r + 2.48015873015873e-05;
-        p = p * r + 1.984126984126984e-04;
-        p = p * r + 1.388888888888889e-03;
-        p = p * r + 8.333333333333333e-03;
-        p = p * r + 4.1666666666666664e-02;
-        p = p * r + 1.6666666666666666e-01;
-        p = p * r + 0.5;
-        p = p * r + 1.0;
-        p = p * r + 1.0;
+        double p = fad_horner(r, FAD_EXP_TAYLOR, FAD_NCOEF(FAD_EXP_TAYLOR));
         double k1 = kf * 0.5 + 6755399441055744.0;
         k1 = k1 - 6755399441055744.0;
         double k2 = kf - k1;
@@ -250,15 +250,7 @@ cdef extern from *:
         fe = low ? fe - 1.0f : fe;
         float f = low ? m + m - 1.0f : m - 1.0f;
         float z = f * f;
-        float p = 7.0376836292e-2f;
-        p = p * f - 1.1514610310e-1f;
-        p = p * f + 1.1676998740e-1f;
-        p = p * f - 1.2420140846e-1f;
-        p = p * f + 1.4249322787e-1f;
-        p = p * f - 1.6668057665e-1f;
-        p = p * f + 2.0000714765e-1f;
-        p = p * f - 2.4999993993e-1f;
-        p = p * f + 3.3333331174e-1f;
+        float p = fad_hornerf(f, FAD_LOGF_P, FAD_NCOEF(FAD_LOGF_P));
         float y = p * f * z + fe * -2.12194440e-4f - 0.5f * z;
         float r = (f + y) + fe * 0.693359375f;
         r = x == __builtin_inff() ? x : r;
@@ -297,25 +289,10 @@ cdef extern from *:
     FAD_INLINE float fad_erff(float x) {
         float a = x < 0.0f ? -x : x;
         float s = x * x;
-        float p = 7.854070885979351e-05f;
-        p = p * s - 8.010262252848546e-04f;
-        p = p * s + 5.188336343172495e-03f;
-        p = p * s - 2.6853817187015062e-02f;
-        p = p * s + 1.1283585303825346e-01f;
-        p = p * s - 3.761262584394248e-01f;
-        p = p * s + 1.128379165733873f;
+        float p = fad_hornerf(s, FAD_ERFF_SMALL, FAD_NCOEF(FAD_ERFF_SMALL));
         float small = x * p;
         float v = (a < 1.0f ? 1.0f : (a > 4.0f ? 4.0f : a)) - 2.5f;
-        float r = -4.047740633818404e-08f;
-        r = r * v + 1.618069633044728e-06f;
-        r = r * v - 1.3104312874330417e-05f;
-        r = r * v + 7.737639263234362e-05f;
-        r = r * v - 4.2049099761999636e-04f;
-        r = r * v + 2.1651856622595515e-03f;
-        r = r * v - 1.0858300176837291e-02f;
-        r = r * v + 5.6106348322982606e-02f;
-        r = r * v - 3.526807177443081e-01f;
-        r = r * v - 1.556815276250523f;
+        float r = fad_hornerf(v, FAD_ERFF_LARGE, FAD_NCOEF(FAD_ERFF_LARGE));
         float large = 1.0f - fad_expf(r - s);
         large = a > 4.0f ? 1.0f : large;
         large = x < 0.0f ? -large : large;
