@@ -177,6 +177,26 @@ def test_log_and_log1p_are_within_two_ulp(dt):
     assert _ulps(y[:x.size], ref, dt).max() <= 3
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+def test_expm1_in_elu_is_within_two_ulp(dt):
+    """elu(x) = expm1(x) for x <= 0 (alpha 1): the vectorised expm1 on both sides of
+    its switch at ln2/2, tiny and subnormal inputs included."""
+    rng = np.random.default_rng(8)
+    x = np.concatenate([-np.abs(rng.standard_normal(200000) * 5),
+                        -(10.0 ** rng.uniform(np.log10(float(np.finfo(dt).smallest_subnormal)) + 1,
+                                              1.5, 50000)),
+                        -0.34657359 + rng.uniform(-1e-3, 1e-3, 1000)]).astype(dt)
+    y = np.empty_like(x)
+    K.activation_forward("elu", x, y, 1.0)
+    ref = np.expm1(x.astype(np.longdouble)).astype(np.float64)
+    assert _ulps(y, ref, dt).max() <= 2
+    special = np.array([0.0, -0.0, -np.inf, np.nan, -800.0], dt)
+    out = np.empty_like(special)
+    K.activation_forward("elu", special, out, 1.0)
+    np.testing.assert_array_equal(out, [0.0, -0.0, -1.0, np.nan, -1.0])
+    assert np.signbit(out[1])
+
+
 def test_float32_erf_in_gelu_is_within_two_ulp_of_one():
     """float32 GELU's erf (fitted polynomials, not libm): its error, read through
     gelu(x) = x/2 (1 + erf(x/sqrt 2)), stays within two float32 ulps of 1.0 (the
