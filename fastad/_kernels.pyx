@@ -1355,6 +1355,7 @@ cdef void ew_dispatch(EwCtx* c, Py_ssize_t off, void* out, Py_ssize_t n) noexcep
                           <float*>out, 0, n, <float>c.a, <float>c.b)
 
 
+@cython.cdivision(True)
 cdef void ew_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
     cdef EwCtx* c = <EwCtx*>vctx
     cdef double spill[SPILL_DOUBLES]
