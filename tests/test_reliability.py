@@ -251,3 +251,23 @@ import numpy
 print(len(os.listdir('/proc/self/task')) - before)
 """)
     assert int(out.strip()) <= int(base.strip())
+
+
+def test_mlp_gradients_are_bitwise_identical_at_one_and_two_threads():
+    # linear layers run on numpy's OpenBLAS (called directly for bias + GEMM),
+    # relu and cross_entropy on fastad's kernels: all above the parallel threshold
+    import fastad.nn as nn
+    n_threads = T.get_num_threads()
+    grads = []
+    try:
+        for threads in (1, 2):
+            T.set_num_threads(threads)
+            T.manual_seed(0)
+            model = nn.Sequential(nn.Linear(300, 256), nn.ReLU(), nn.Linear(256, 10))
+            x, y = T.randn(256, 300), T.randint(0, 10, [256])
+            nn.functional.cross_entropy(model(x), y).backward()
+            grads.append([p.grad.numpy().copy() for p in model.parameters()])
+    finally:
+        T.set_num_threads(n_threads)
+    for a, b in zip(*grads):
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
