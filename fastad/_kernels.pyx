@@ -16,16 +16,15 @@ identical for any thread count.
 Elementwise ops: the op code is dispatched ONCE per block (``*_dispatch``); each
 branch calls the ``cdef inline`` loop ``ew_loop`` with a literal op code, so the
 C compiler inlines the loop per call site, folds the op ``switch`` away and
-vectorises the remaining straight-line body.  ``exp`` and ``tanh`` are
-branch-free polynomial implementations (``fad_exp*``/``fad_tanh*`` below) that
-vectorise with plain SSE2 and keep IEEE inf/NaN semantics (no -ffast-math).
+vectorises the remaining straight-line body.  exp, expm1, log, log1p, tanh,
+sin, cos and float32 erf are branch-free polynomial implementations (``fad_*``
+below) that vectorise with plain SSE2 and keep IEEE inf/NaN semantics (no
+-ffast-math); only float64 erf still calls libm.
 """
 cimport cython
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport (exp, expf, log, logf, log1p, log1pf, expm1, expm1f,
-                        erf, erff, sin, sinf, cos, cosf, sqrt, sqrtf, fabs, fabsf,
-                        INFINITY, NAN)
+from libc.math cimport erf, sin, cos, sqrt, sqrtf, fabs, fabsf, NAN
 from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
@@ -247,6 +246,38 @@ cdef extern from *:
         double large = fad_exp(x) - 1.0;
         return (x < 0.34657359027997264 && x > -0.34657359027997264) ? small : large;
     }
+    /* sin and cos (Cephes coefficients; float32 goes through double): k = the
+       nearest multiple of pi/2 by the 1.5*2**52 shifter, whose low mantissa bits
+       are k mod 4 (no float-to-int conversion); r = x - k*pi/2 in three parts,
+       exact while |k| < 2**27; then sin(r) or cos(r), signed by the quadrant.
+       Beyond |x| = FAD_TRIG_LIMIT (and for NaN and inf) the result is garbage
+       that trig_fixup recomputes with libm (libm's sin is a call per element:
+       14 ns per float64 against about 1). */
+    #define FAD_TRIG_LIMIT 1.0e6
+    static const double FAD_SIN_P[] = {1.58962301576546568060e-10, -2.50507477628578072866e-8,
+        2.75573136213857245213e-6, -1.98412698295895385996e-4, 8.33333333332211858878e-3,
+        -1.66666666666666307295e-1};
+    static const double FAD_COS_P[] = {-1.13585365213876817300e-11, 2.08757008419747316778e-9,
+        -2.75573141792967388112e-7, 2.48015872888517045348e-5, -1.38888888888730564116e-3,
+        4.16666666666665929218e-2};
+    FAD_INLINE double fad_sin_quadrant(double x, unsigned quarter_turns) {
+        double xc = (x < FAD_TRIG_LIMIT && x > -FAD_TRIG_LIMIT) ? x : 0.0;
+        double kf = xc * 0.63661977236758134308 + 6755399441055744.0;
+        uint64_t bits; memcpy(&bits, &kf, 8);
+        unsigned q = (unsigned)(bits & 3u) + quarter_turns;
+        double k = kf - 6755399441055744.0;
+        double r = ((xc - k * 1.57079625129699707031e0) - k * 7.54978941586159635336e-8)
+                   - k * 5.39030285815811905290e-15;
+        double z = r * r;
+        double s = r + r * (z * fad_horner(z, FAD_SIN_P, FAD_NCOEF(FAD_SIN_P)));
+        double c = 1.0 - 0.5 * z + z * z * fad_horner(z, FAD_COS_P, FAD_NCOEF(FAD_COS_P));
+        double v = (q & 1u) ? c : s;
+        return (q & 2u) ? -v : v;
+    }
+    /* r + r*z*P(z) gives +0 for r = -0 (a zero times a negative coefficient):
+       sin(-0) is -0, so zeros pass through */
+    FAD_INLINE double fad_sin(double x) { return x == 0.0 ? x : fad_sin_quadrant(x, 0u); }
+    FAD_INLINE double fad_cos(double x) { return fad_sin_quadrant(x, 1u); }
     /* log: x = m * 2**e with m in [sqrt(1/2), sqrt(2)) (subnormals scaled up
        first), log(m) = f - f*f/2 + f**3 * P(f) for f = m - 1 (Cephes: a polynomial
        for float, a rational function for double), e*ln2 added in two parts.
@@ -369,6 +400,9 @@ cdef extern from *:
     float fad_tanhf(float x) noexcept nogil
     double fad_tanh(double x) noexcept nogil
     float fad_logf(float x) noexcept nogil
+    double fad_sin(double x) noexcept nogil
+    double fad_cos(double x) noexcept nogil
+    double FAD_TRIG_LIMIT
     float fad_expm1f(float x) noexcept nogil
     double fad_expm1(double x) noexcept nogil
     float fad_erff(float x) noexcept nogil
@@ -757,17 +791,13 @@ cdef inline floating f_erf(floating x) noexcept nogil:
 
 @cython.cdivision(True)
 cdef inline floating f_sin(floating x) noexcept nogil:
-    if floating is float:
-        return sinf(x)
-    else:
-        return sin(x)
+    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
+    return <floating>fad_sin(x)
 
 @cython.cdivision(True)
 cdef inline floating f_cos(floating x) noexcept nogil:
-    if floating is float:
-        return cosf(x)
-    else:
-        return cos(x)
+    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
+    return <floating>fad_cos(x)
 
 @cython.cdivision(True)
 cdef inline floating f_sqrt(floating x) noexcept nogil:
@@ -1195,6 +1225,24 @@ cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p
         i += LANES
     for k in range(i, hi):
         out[k] = ew_value(kind, op, p0[k], p1[k], p2[k], p3[k], a, b)
+    if op == A_SIN or op == A_COS:
+        trig_fixup(kind, op, p0, p2, out, lo, hi)
+
+
+@cython.cdivision(True)
+cdef inline void trig_fixup(int kind, int op, const floating* x, const floating* gy,
+                            floating* out, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Recompute with libm the sin/cos elements beyond the vector code's range
+    (|x| > FAD_TRIG_LIMIT, NaN, inf): a scan of x in cache, rarely a call."""
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        if not (fabs(x[i]) < FAD_TRIG_LIMIT):
+            if kind == K_ACT_FWD:
+                out[i] = <floating>(sin(x[i]) if op == A_SIN else cos(x[i]))
+            elif op == A_SIN:                 # d sin = cos
+                out[i] = gy[i] * <floating>cos(x[i])
+            else:                             # d cos = -sin
+                out[i] = gy[i] * -<floating>sin(x[i])
 
 
 cdef inline bint ew_computes_long(int kind, int op) noexcept nogil:

@@ -197,6 +197,36 @@ def test_expm1_in_elu_is_within_two_ulp(dt):
     assert np.signbit(out[1])
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+def test_sin_cos_are_within_two_ulp(dt):
+    """The vectorised sin/cos (and, beyond their reduction's range, libm's) on
+    inputs up to 1e8, both sides of the switch at 1e6, and IEEE special values;
+    their backward is gy * cos(x) and -gy * sin(x)."""
+    rng = np.random.default_rng(6)
+    x = np.concatenate([rng.uniform(-10, 10, 100000), rng.uniform(-1e6, 1e6, 50000),
+                        10.0 ** rng.uniform(-30, 6, 20000), rng.uniform(-1e8, 1e8, 1000),
+                        1e6 + np.arange(-3, 4), -1e6 + np.arange(-3, 4)]).astype(dt)
+    gy = rng.standard_normal(x.size).astype(dt)
+    xl = x.astype(np.longdouble)
+    for name, fn, dfn in (("sin", np.sin, np.cos), ("cos", np.cos, lambda v: -np.sin(v))):
+        y, gx = np.empty_like(x), np.empty_like(x)
+        K.activation_forward(name, x, y)
+        K.activation_backward(name, x, y, gy, gx)
+        ref = fn(xl).astype(np.float64)
+        keep = np.abs(ref) > 1e-300
+        assert _ulps(y[keep], ref[keep], dt).max() <= 2
+        dref = (gy * dfn(xl)).astype(np.float64)
+        keep = np.abs(dref) > 1e-300
+        assert _ulps(gx[keep], dref[keep], dt).max() <= 3
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan], dt)
+    for name, fn in (("sin", np.sin), ("cos", np.cos)):
+        out = np.empty_like(special)
+        K.activation_forward(name, special, out)
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_array_equal(out, fn(special))
+        assert np.array_equal(np.signbit(out[:2]), np.signbit(fn(special[:2])))
+
+
 def test_float32_erf_in_gelu_is_within_two_ulp_of_one():
     """float32 GELU's erf (fitted polynomials, not libm): its error, read through
     gelu(x) = x/2 (1 + erf(x/sqrt 2)), stays within two float32 ulps of 1.0 (the
