@@ -603,10 +603,12 @@ def linear_rows(input, weight, bias):
                    backward, (x, w))
 
 
-def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing):
+def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing,
+                        str grad_name):
     """cross_entropy of (N, C) logits against N int64 class indices, no class
-    weights: the common case of nn.functional.cross_entropy, compiled.  Anything
-    else returns None, for cross_entropy to validate and handle."""
+    weights: the common case of nn.functional.cross_entropy, compiled, recorded
+    under grad_name.  Anything else returns None, for cross_entropy to validate
+    and handle."""
     if not (isinstance(input, Tensor) and isinstance(target, Tensor)):
         return None
     cdef Tensor x = <Tensor>input, t = <Tensor>target
@@ -631,8 +633,7 @@ def class_cross_entropy(input, target, str reduction, long ignore_index, double 
         _K.cross_entropy_backward(lsm, ta, None, ignore_index, label_smoothing, reduction, gout,
                                   glog)
         return (glog, None)
-    return _record(out, "AddBackward0" if label_smoothing > 0 else "NllLossBackward0", (x, t),
-                   backward, (x,))
+    return _record(out, grad_name, (x, t), backward, (x,))
 
 
 def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
@@ -656,9 +657,9 @@ def pointwise_loss(str kernel, str grad_name, input, target, str reduction, doub
         _K.loss_forward(kernel, xa, ta, value, a)
     elif reduction == "sum":
         value = _K.loss_forward(kernel, xa, ta, None, a)
-    elif reduction == "mean":
+    elif reduction == "mean":      # divided as _reduce does it, for the same bits
         scale = 1.0 / n if n else NAN
-        value = _K.loss_forward(kernel, xa, ta, None, a) * scale
+        value = _K.loss_forward(kernel, xa, ta, None, a) / n if n else NAN
     else:
         return None
     cdef Tensor out = _wrap(value, x._dt)

@@ -447,7 +447,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     indices) or with a cross entropy against class probabilities."""
     _check_reduction(reduction)
     if weight is None:                 # (N, C) logits and class indices: compiled
-        out = _T.class_cross_entropy(input, target, reduction, ignore_index, label_smoothing)
+        out = _T.class_cross_entropy(input, target, reduction, ignore_index, label_smoothing,
+                                     _nll_name(2, reduction, label_smoothing))
         if out is not None:
             return out
     x, t = _float_input(input, "cross_entropy"), as_tensor(target)
