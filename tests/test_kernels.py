@@ -869,11 +869,19 @@ def test_numpy_gemm_is_found_where_numpy_ships_openblas():
     assert K.blas_available()
 
 
+@pytest.fixture(params=[0, 1, 2], ids=["by-shape", "one-gemm", "x-transposed"])
+def linear_variant(request):
+    K._set_linear_variant(request.param)
+    yield request.param
+    K._set_linear_variant(0)
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("m,k,n", [(5, 7, 3), (64, 784, 128), (1, 1, 1), (0, 4, 3), (4, 0, 3),
-                                   (4, 3, 0)])
+                                   (4, 3, 0), (8, 8, 8), (17, 9, 23), (9, 70, 64), (64, 64, 65)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_linear_forward_matches_numpy(m, k, n, bias, dt):
+def test_linear_forward_matches_numpy(m, k, n, bias, dt, linear_variant):
+    # x-transposed: the 8 x 8 transposes' tiles and their partial edges, both ways
     if not K.blas_available():
         pytest.skip("numpy's BLAS not found: linear_forward declines")
     rng = np.random.default_rng(m * 100 + k * 10 + n)
@@ -883,6 +891,11 @@ def test_linear_forward_matches_numpy(m, k, n, bias, dt):
     assert K.linear_forward(x, w, b, out) is True
     ref = x @ w.T + (b if bias else 0)
     close(out, ref, dt, 100)
+
+
+def test_linear_forward_variant_is_validated():
+    with pytest.raises(ValueError, match="3"):
+        K._set_linear_variant(3)
 
 
 def test_linear_forward_rejects_bad_arrays():
