@@ -580,11 +580,13 @@ cdef dgemm_fn _dgemm = NULL
 # x into a scratch buffer makes it an NN GEMM; its result comes out transposed,
 # (n, m), and a second transpose, which also adds the bias, writes it out.
 # Measured (numpy's OpenBLAS 0.3.31, SkylakeX kernels, float32, one GEMM call
-# each way alternating): at 1 thread, batch <= 64 with n, k >= 64 gains,
-# (64, 784) x (784, 128) 142 -> 125 us, (16, 784) x (784, 128) 70 -> 46,
-# (64, 1024) x (1024, 1024) 1468 -> 1219, (64, 64) x (64, 64) 6.8 -> 5.8; a batch
+# each way alternating): at 1 thread, a batch of 9 to 64 with n, k >= 64 gains,
+# (64, 784) x (784, 128) 142 -> 125 us, (16, 784) x (784, 128) 70 -> 45,
+# (64, 1024) x (1024, 1024) 1468 -> 1219, (32, 64) x (64, 64) 4.3 -> 2.6; a batch
 # of 128 is a wash ((128, 784) x (784, 128) 239 -> 233, (128, 128) x (128, 128)
-# 41 -> 44), larger batches or n < 64 lose ((512, 1024) x (1024, 10) 249 -> 728).
+# 41 -> 44), larger batches or n < 64 lose ((512, 1024) x (1024, 10) 249 -> 728),
+# and so do batches up to 8, where OpenBLAS takes another path ((8, 784) x
+# (784, 128) 16.9 -> 20.5).
 # At 2 threads OpenBLAS splits the NN GEMM worse: the W4 step went 349 -> 366 us.
 cdef extern from *:
     """
@@ -679,7 +681,7 @@ def _set_linear_variant(int variant):
 cdef inline bint _transpose_x_first(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     if _linear_variant:
         return _linear_variant == 2
-    return _num_threads == 1 and m <= 64 and n >= 64 and k >= 64
+    return _num_threads == 1 and 8 < m <= 64 and n >= 64 and k >= 64
 
 
 def _use_blas(size_t sgemm_address, size_t dgemm_address):
