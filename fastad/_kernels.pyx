@@ -767,10 +767,14 @@ cdef bint _sgemm_x_transposed(const float* x, const float* w, const float* b, fl
 # ---------------------------------------------------------------------------
 # threads
 # ---------------------------------------------------------------------------
-#: elementwise work items below which kernels never start threads (measured:
-#: at 32768 float32 elements a 2-thread sigmoid is ~break-even with 1 thread
-#: because of the OpenMP fork/join cost; above it the split pays off).
-PARALLEL_THRESHOLD = 32768
+#: elementwise work items below which kernels never start threads.  Idle OpenMP
+#: threads sleep (OMP_WAIT_POLICY=PASSIVE, set by fastad/__init__.py), and waking
+#: one on these 2-core VMs costs about 120 us per parallel region.  Measured,
+#: float32, median per call, 2 threads / 1: relu 2^15 129 / 4.8 us, 2^19 195 / 155,
+#: 2^20 264 / 326; sigmoid 2^18 193 / 134, 2^19 262 / 285; exp 2^20 367 / 359,
+#: 2^21 590 / 739.  From 2^20 elements on a second thread pays (32768, PyTorch's
+#: threshold and ours before, made a 2-thread W4 step 343 us against 326).
+PARALLEL_THRESHOLD = 1 << 20
 DEF BLOCK = 16384          # work items per prange block (multiple of 64)
 DEF LANES = 16             # elements per unrolled step: a line of float32, the vector width
 DEF PREFETCH_AHEAD = 4096  # bytes: how far ahead of its loads a kernel prefetches

@@ -675,14 +675,18 @@ def test_adam_matches_torch(wd, decoupled, dt):
 # ---------------------------------------------------------------------------
 @pytest.fixture
 def restore_threads():
+    # kernels split from 4096 elements on here: the default threshold (2^20)
+    # would leave these tests' arrays serial at any thread count
     n = K.get_num_threads()
+    old = K._set_parallel_threshold(4096)
     yield
+    K._set_parallel_threshold(old)
     K.set_num_threads(n)
 
 
 @pytest.mark.parametrize("dt", DTYPES)
 def test_threads_bitwise_identical(dt, restore_threads):
-    n = 3 * K.PARALLEL_THRESHOLD + 123
+    n = 6 * 16384 + 123                 # several of run_blocks' blocks per thread
     rng = np.random.default_rng(12)
     x = (rng.standard_normal(n) * 10).astype(dt)
     gy = rng.standard_normal(n).astype(dt)
