@@ -591,14 +591,15 @@ cdef dgemm_fn _dgemm = NULL
 cdef extern from *:
     """
     /* dst (cols x rows, contiguous) = src (rows x cols, contiguous) transposed,
-       plus bias[i] on every element from src row i (bias NULL: none). */
+       plus bias[i] on every element from src row i (bias NULL: none, and the
+       values are copied exactly: adding 0 would turn -0 into +0). */
     FAD_INLINE void fad_transpose_tile_scalar(const float *src, Py_ssize_t lds, float *dst,
                                               Py_ssize_t ldd, Py_ssize_t r, Py_ssize_t c,
                                               const float *bias) {
         Py_ssize_t i, j;
         for (j = 0; j < c; j++)
             for (i = 0; i < r; i++)
-                dst[j * ldd + i] = src[i * lds + j] + (bias ? bias[i] : 0.0f);
+                dst[j * ldd + i] = bias ? src[i * lds + j] + bias[i] : src[i * lds + j];
     }
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
     #include <immintrin.h>
@@ -612,6 +613,7 @@ cdef extern from *:
         for (j0 = 0; j0 < c8; j0 += 8) {
             for (i0 = 0; i0 < r8; i0 += 8) {
                 __m256 b = bias ? _mm256_loadu_ps(bias + i0) : _mm256_setzero_ps();
+    #define FAD_TRANSPOSED_ROW(p, v) _mm256_storeu_ps(p, bias ? _mm256_add_ps(v, b) : (v))
                 const float *s = src + i0 * cols + j0;
                 float *d = dst + j0 * rows + i0;
                 __m256 r0 = _mm256_loadu_ps(s), r1 = _mm256_loadu_ps(s + cols),
@@ -630,16 +632,17 @@ cdef extern from *:
                        u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
                        u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
                        u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-                _mm256_storeu_ps(d, _mm256_add_ps(_mm256_permute2f128_ps(u0, u4, 0x20), b));
-                _mm256_storeu_ps(d + rows, _mm256_add_ps(_mm256_permute2f128_ps(u1, u5, 0x20), b));
-                _mm256_storeu_ps(d + 2 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u2, u6, 0x20), b));
-                _mm256_storeu_ps(d + 3 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u3, u7, 0x20), b));
-                _mm256_storeu_ps(d + 4 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u0, u4, 0x31), b));
-                _mm256_storeu_ps(d + 5 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u1, u5, 0x31), b));
-                _mm256_storeu_ps(d + 6 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u2, u6, 0x31), b));
-                _mm256_storeu_ps(d + 7 * rows, _mm256_add_ps(_mm256_permute2f128_ps(u3, u7, 0x31), b));
+                FAD_TRANSPOSED_ROW(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+                FAD_TRANSPOSED_ROW(d + rows, _mm256_permute2f128_ps(u1, u5, 0x20));
+                FAD_TRANSPOSED_ROW(d + 2 * rows, _mm256_permute2f128_ps(u2, u6, 0x20));
+                FAD_TRANSPOSED_ROW(d + 3 * rows, _mm256_permute2f128_ps(u3, u7, 0x20));
+                FAD_TRANSPOSED_ROW(d + 4 * rows, _mm256_permute2f128_ps(u0, u4, 0x31));
+                FAD_TRANSPOSED_ROW(d + 5 * rows, _mm256_permute2f128_ps(u1, u5, 0x31));
+                FAD_TRANSPOSED_ROW(d + 6 * rows, _mm256_permute2f128_ps(u2, u6, 0x31));
+                FAD_TRANSPOSED_ROW(d + 7 * rows, _mm256_permute2f128_ps(u3, u7, 0x31));
             }
         }
+    #undef FAD_TRANSPOSED_ROW
         /* the last cols % 8 columns, then the last rows % 8 rows */
         fad_transpose_tile_scalar(src + c8, cols, dst + c8 * rows, rows, r8, cols - c8, bias);
         fad_transpose_tile_scalar(src + r8 * cols, cols, dst + r8, rows, rows - r8, cols,
@@ -699,9 +702,9 @@ def blas_available():
 @cython.boundscheck(False)
 @cython.wraparound(False)
 def linear_forward(x, w, b, out):
-    """out = x @ w.T + b in one GEMM (b None: no bias).  x (m, k), w (n, k), b (n,)
-    and out (m, n), C-contiguous, of one float dtype.  Returns False, having done
-    nothing, when numpy's BLAS was not found (the caller then uses np.matmul)."""
+    """out = x @ w.T + b (b None: no bias) with numpy's BLAS.  x (m, k), w (n, k),
+    b (n,) and out (m, n), C-contiguous, of one float dtype.  Returns False, having
+    done nothing, when numpy's BLAS was not found (the caller then uses np.matmul)."""
     if _sgemm == NULL or _dgemm == NULL:
         return False
     cdef int t = _typenum(x, "x")
