@@ -587,7 +587,9 @@ cdef dgemm_fn _dgemm = NULL
 # 41 -> 44), larger batches or n < 64 lose ((512, 1024) x (1024, 10) 249 -> 728),
 # and so do batches up to 8, where OpenBLAS takes another path ((8, 784) x
 # (784, 128) 16.9 -> 20.5).
-# At 2 threads OpenBLAS splits the NN GEMM worse: the W4 step went 349 -> 366 us.
+# The choice never depends on the thread count: the two forms round differently,
+# and results must be bitwise the same at any thread count.  At 2 threads the NN
+# form costs the W4 step 3-5% (303-309 -> 313-325 us): OpenBLAS splits it worse.
 cdef extern from *:
     """
     /* dst (cols x rows, contiguous) = src (rows x cols, contiguous) transposed,
@@ -684,7 +686,7 @@ def _set_linear_variant(int variant):
 cdef inline bint _transpose_x_first(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) noexcept nogil:
     if _linear_variant:
         return _linear_variant == 2
-    return _num_threads == 1 and 8 < m <= 64 and n >= 64 and k >= 64
+    return 8 < m <= 64 and n >= 64 and k >= 64
 
 
 def _use_blas(size_t sgemm_address, size_t dgemm_address):
