@@ -137,9 +137,12 @@ def _use_numpy_gemm():
     import ctypes
     s = _numpy_blas_symbol("scipy_cblas_sgemm64_", "cblas_sgemm64_")
     d = _numpy_blas_symbol("scipy_cblas_dgemm64_", "cblas_dgemm64_")
+    get = _numpy_blas_symbol("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                             "openblas_get_num_threads")
+    set_ = _blas_thread_setter()
     if s is not None and d is not None:
-        _kernels._use_blas(ctypes.cast(s, ctypes.c_void_p).value,
-                           ctypes.cast(d, ctypes.c_void_p).value)
+        address = lambda f: ctypes.cast(f, ctypes.c_void_p).value if f is not None else 0
+        _kernels._use_blas(address(s), address(d), address(set_), address(get))
 
 
 _use_numpy_gemm()

@@ -588,8 +588,7 @@ cdef dgemm_fn _dgemm = NULL
 # and so do batches up to 8, where OpenBLAS takes another path ((8, 784) x
 # (784, 128) 16.9 -> 20.5).
 # The choice never depends on the thread count: the two forms round differently,
-# and results must be bitwise the same at any thread count.  At 2 threads the NN
-# form costs the W4 step 3-5% (303-309 -> 313-325 us): OpenBLAS splits it worse.
+# and results must be bitwise the same at any thread count.
 cdef extern from *:
     """
     /* dst (cols x rows, contiguous) = src (rows x cols, contiguous) transposed,
@@ -689,12 +688,160 @@ cdef inline bint _transpose_x_first(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) no
     return 8 < m <= 64 and n >= 64 and k >= 64
 
 
-def _use_blas(size_t sgemm_address, size_t dgemm_address):
+# OpenBLAS's 2-thread GEMMs round differently from its 1-thread ones for some
+# inner dimensions (bench/prototypes/blas_threads_bitwise.py: 22 of 100 shapes,
+# all with k = 784), so fastad runs the GEMMs of linear layers with OpenBLAS on one
+# thread and splits large ones itself: C's columns in blocks of a multiple of
+# GEMM_SPLIT_ALIGN, one call per block on fastad's threads, blocks only where each
+# keeps GEMM_SPLIT_MIN_WORK multiply-adds (so none falls to OpenBLAS's small-matrix
+# kernels).  A block's values are the one-call GEMM's bit for bit (the tests check
+# it), so results do not depend on the thread count.  numpy's OpenBLAS has no
+# per-thread setting (its _local setter is global in this pthreads build), so its
+# thread count is 1 while a fastad GEMM runs and restored after: another Python
+# thread's numpy matmul in that window runs on one thread.
+cdef extern from *:
+    """
+    #include <pthread.h>
+    typedef void (*fad_blas_set_fn)(int);
+    typedef int (*fad_blas_get_fn)(void);
+    static fad_blas_set_fn fad_blas_set;
+    static fad_blas_get_fn fad_blas_get;
+    static pthread_mutex_t fad_blas_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int fad_blas_users, fad_blas_saved = 1;
+    static void fad_blas_after_fork_in_child(void) {
+        pthread_mutex_init(&fad_blas_lock, NULL);
+        fad_blas_users = 0;
+    }
+    static void fad_blas_threads_init(void *set, void *get) {
+        static int registered;
+        fad_blas_set = (fad_blas_set_fn)set;
+        fad_blas_get = (fad_blas_get_fn)get;
+        if (!registered) {
+            pthread_atfork(NULL, NULL, fad_blas_after_fork_in_child);
+            registered = 1;
+        }
+    }
+    /* OpenBLAS on one thread from the first begin to the last end */
+    static void fad_blas_single_begin(void) {
+        if (!fad_blas_set || !fad_blas_get) return;
+        pthread_mutex_lock(&fad_blas_lock);
+        if (fad_blas_users++ == 0) {
+            fad_blas_saved = fad_blas_get();
+            if (fad_blas_saved != 1) fad_blas_set(1);
+        }
+        pthread_mutex_unlock(&fad_blas_lock);
+    }
+    static void fad_blas_single_end(void) {
+        if (!fad_blas_set || !fad_blas_get) return;
+        pthread_mutex_lock(&fad_blas_lock);
+        if (--fad_blas_users == 0 && fad_blas_saved != 1) fad_blas_set(fad_blas_saved);
+        pthread_mutex_unlock(&fad_blas_lock);
+    }
+    """
+    void fad_blas_threads_init(void* set_threads, void* get_threads) noexcept
+    void fad_blas_single_begin() noexcept nogil
+    void fad_blas_single_end() noexcept nogil
+
+
+def _use_blas(size_t sgemm_address, size_t dgemm_address, size_t set_threads_address=0,
+              size_t get_threads_address=0):
     """Addresses of cblas_sgemm and cblas_dgemm with 64-bit integers (0, 0: none,
-    and linear_forward declines)."""
-    global _sgemm, _dgemm
+    and linear_forward declines), and of OpenBLAS's thread-count setter and getter
+    (0: none, and GEMMs run on OpenBLAS's own threads)."""
+    global _sgemm, _dgemm, _blas_single
     _sgemm = <sgemm_fn>sgemm_address
     _dgemm = <dgemm_fn>dgemm_address
+    _blas_single = set_threads_address != 0 and get_threads_address != 0
+    fad_blas_threads_init(<void*>set_threads_address, <void*>get_threads_address)
+
+
+DEF GEMM_SPLIT_ALIGN = 64
+DEF GEMM_SPLIT_MIN_WORK = 1 << 24
+cdef bint _blas_single = False     # OpenBLAS's thread count can be set to 1 around GEMMs
+
+ctypedef struct GemmJob:
+    bint f64
+    int ta, tb
+    Py_ssize_t m, n, k, lda, ldb, ldc
+    const char* a
+    const char* b
+    char* c
+    double beta
+
+
+cdef void _gemm_columns(GemmJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """C[:, lo:hi] = op(A) @ op(B)[:, lo:hi] + beta C[:, lo:hi]."""
+    cdef size_t item = 8 if j.f64 else 4
+    # column lo of op(B): an untransposed B (k, n) starts at b + lo; a transposed one is (n, k)
+    cdef const char* b = j.b + <size_t>(lo if j.tb == CBLAS_NO_TRANS else lo * j.ldb) * item
+    cdef char* c = j.c + <size_t>lo * item
+    if j.f64:
+        _dgemm(CBLAS_ROW_MAJOR, j.ta, j.tb, j.m, hi - lo, j.k, 1.0, <const double*>j.a, j.lda,
+               <const double*>b, j.ldb, j.beta, <double*>c, j.ldc)
+    else:
+        _sgemm(CBLAS_ROW_MAJOR, j.ta, j.tb, j.m, hi - lo, j.k, 1.0, <const float*>j.a, j.lda,
+               <const float*>b, j.ldb, <float>j.beta, <float*>c, j.ldc)
+
+
+cdef void _gemm(GemmJob* j) noexcept nogil:
+    """Run j in one call, or split over fastad's threads (see above)."""
+    cdef int nt = _num_threads
+    cdef Py_ssize_t per, nblk, blk, lo, hi
+    if j.m == 0 or j.n == 0:
+        return
+    if not _blas_single:                  # no control over OpenBLAS's threads: its own split
+        _gemm_columns(j, 0, j.n)
+        return
+    per = (j.n + nt - 1) // nt
+    per = (per + GEMM_SPLIT_ALIGN - 1) // GEMM_SPLIT_ALIGN * GEMM_SPLIT_ALIGN
+    fad_blas_single_begin()
+    if nt <= 1 or per >= j.n or j.m * per * j.k < GEMM_SPLIT_MIN_WORK:
+        _gemm_columns(j, 0, j.n)
+    else:
+        nblk = (j.n + per - 1) // per
+        global _pool_started
+        _pool_started = True
+        for blk in prange(nblk, schedule='static', num_threads=nt):
+            lo = blk * per
+            hi = lo + per
+            if hi > j.n:
+                hi = j.n
+            _gemm_columns(j, lo, hi)
+    fad_blas_single_end()
+
+
+def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
+    """out = op(a) @ op(b) (op: transposed when trans_*), for C-contiguous 2-D
+    arrays of one float dtype, run as linear layers' GEMMs are (the same bits at
+    any thread count).  Returns False, having done nothing, when numpy's BLAS was
+    not found."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef int t = _typenum(a, "a")
+    cdef Py_ssize_t ar, ac, br, bc, om, on_
+    _matrix(a, "a", t, &ar, &ac)
+    _matrix(b, "b", t, &br, &bc)
+    _matrix(out, "out", t, &om, &on_)
+    cdef Py_ssize_t m = ac if trans_a else ar, k = ar if trans_a else ac
+    cdef Py_ssize_t k2 = bc if trans_b else br, n = br if trans_b else bc
+    if k2 != k:
+        raise ValueError(f"inner dimensions differ: {k} and {k2}")
+    if om != m or on_ != n or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+        raise ValueError(f"out must be a writable ({m}, {n}) array, got {out.shape}")
+    cdef GemmJob j
+    j.f64 = t == cnp.NPY_FLOAT64
+    j.ta = CBLAS_TRANS if trans_a else CBLAS_NO_TRANS
+    j.tb = CBLAS_TRANS if trans_b else CBLAS_NO_TRANS
+    j.m = m; j.n = n; j.k = k; j.lda = ac; j.ldb = bc; j.ldc = n; j.beta = 0.0
+    j.a = <const char*>_arr(a, "a", t, ar * ac, False)
+    j.b = <const char*>_arr(b, "b", t, br * bc, False)
+    j.c = <char*>_arr(out, "out", t, m * n, True)
+    with nogil:
+        if k == 0:
+            memset(j.c, 0, <size_t>(m * n) * (8 if j.f64 else 4))
+        else:
+            _gemm(&j)
+    return True
 
 
 def blas_available():
@@ -729,6 +876,7 @@ def linear_forward(x, w, b, out):
         if cnp.PyArray_NDIM(<cnp.ndarray>b) != 1:
             raise ValueError(f"b must be 1-D, got shape {b.shape}")
     cdef bint done = False
+    cdef GemmJob job
     with nogil:
         if t == cnp.NPY_FLOAT32 and m > 0 and n > 0 and k > 0 and _transpose_x_first(m, n, k):
             done = _sgemm_x_transposed(<const float*>xp, <const float*>wp, <const float*>bp,
@@ -742,14 +890,13 @@ def linear_forward(x, w, b, out):
             elif k == 0:
                 if bp == NULL:
                     memset(op, 0, m * n * item)
-            elif t == cnp.NPY_FLOAT64:
-                _dgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1.0,
-                       <const double*>xp, k, <const double*>wp, k, 1.0 if bp != NULL else 0.0,
-                       <double*>op, n)
             else:
-                _sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1.0,
-                       <const float*>xp, k, <const float*>wp, k, 1.0 if bp != NULL else 0.0,
-                       <float*>op, n)
+                job.f64 = t == cnp.NPY_FLOAT64
+                job.ta = CBLAS_NO_TRANS; job.tb = CBLAS_TRANS
+                job.m = m; job.n = n; job.k = k; job.lda = k; job.ldb = k; job.ldc = n
+                job.a = xp; job.b = wp; job.c = op
+                job.beta = 1.0 if bp != NULL else 0.0
+                _gemm(&job)
     return True
 
 
@@ -760,9 +907,14 @@ cdef bint _sgemm_x_transposed(const float* x, const float* w, const float* b, fl
     cdef float* xt = <float*>malloc(<size_t>(m * k) * sizeof(float))
     cdef float* wx = <float*>malloc(<size_t>(n * m) * sizeof(float))
     cdef bint ok = xt != NULL and wx != NULL
+    cdef GemmJob job
     if ok:
         fad_transpose_f32(x, m, k, xt, NULL)
-        _sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_NO_TRANS, n, m, k, 1.0, w, k, xt, m, 0.0, wx, m)
+        job.f64 = False
+        job.ta = CBLAS_NO_TRANS; job.tb = CBLAS_NO_TRANS
+        job.m = n; job.n = m; job.k = k; job.lda = k; job.ldb = m; job.ldc = m
+        job.a = <const char*>w; job.b = <const char*>xt; job.c = <char*>wx; job.beta = 0.0
+        _gemm(&job)
         fad_transpose_f32(wx, n, m, out, b)
     free(xt)
     free(wx)

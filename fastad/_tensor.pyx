@@ -598,7 +598,7 @@ def linear_rows(input, weight, bias):
         # the bias gradient first, while g (just written by the next op's backward)
         # is still in cache: the GEMMs evict it
         gb = None if ba is None else np.add.reduce(g, 0)
-        return (np.matmul(g, wa) if need_x else None, np.matmul(g.T, xa) if need_w else None, gb)
+        return (_mm2(g, wa) if need_x else None, _mm2(g.T, xa) if need_w else None, gb)
     return _record(out, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b),
                    backward, (x, w))
 
@@ -1720,7 +1720,7 @@ def matmul(input, other):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{DTYPES[x._dt].name} != {DTYPES[y._dt].name}")
     try:
-        r = np.matmul(a, b)
+        r = _mm2(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
     except ValueError:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})") from None
@@ -1740,11 +1740,27 @@ def matmul(input, other):
     return out
 
 
+cdef object _mm2(object a, object b):
+    """a @ b for 2-D arrays: a GEMM as linear layers run theirs (the same bits at
+    any thread count) when both are float32 or float64 of one dtype, each
+    C-contiguous or the transpose of a C-contiguous array; numpy's matmul else."""
+    cdef bint ta, tb
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
+            and (a.dtype == np.float32 or a.dtype == np.float64) and a.shape[1] == b.shape[0]):
+        ta = not a.flags.c_contiguous
+        tb = not b.flags.c_contiguous
+        if (not ta or a.T.flags.c_contiguous) and (not tb or b.T.flags.c_contiguous):
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+            if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
+                return out
+    return np.matmul(a, b)
+
+
 cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
     if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
         return (g * b if na else None, g * a if nb else None)
     if a.ndim == 2 and b.ndim == 2:
-        return (g @ b.T if na else None, a.T @ g if nb else None)
+        return (_mm2(g, b.T) if na else None, _mm2(a.T, g) if nb else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     if a.ndim == 1:

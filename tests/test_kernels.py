@@ -897,6 +897,52 @@ def test_linear_forward_matches_numpy(m, k, n, bias, dt, linear_variant):
     close(out, ref, dt, 100)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
+@pytest.mark.parametrize("m,k,n", [(5, 7, 3), (1, 1, 1), (0, 4, 3), (4, 0, 3), (4, 3, 0),
+                                   (33, 784, 65)])
+def test_matmul_into_matches_numpy(m, k, n, ta, tb, dt):
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: matmul_into declines")
+    rng = np.random.default_rng(m + 10 * k + 100 * n)
+    a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+    b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+    out = np.full((m, n), np.nan, dtype=dt)
+    assert K.matmul_into(a, b, out, ta, tb) is True
+    close(out, (a.T if ta else a) @ (b.T if tb else b), dt, 100)
+
+
+def test_matmul_into_split_over_threads_equals_one_call(restore_threads):
+    # (512, 784) x (784, 1024): split in two column blocks at 2 threads
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: matmul_into declines")
+    import fastad
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((512, 784)).astype(np.float32)
+    b = rng.standard_normal((1024, 784)).astype(np.float32)
+    outs = []
+    for threads in (1, 2):
+        fastad.set_num_threads(threads)
+        outs.append(np.empty((512, 1024), np.float32))
+        K.matmul_into(a, b, outs[-1], False, True)
+    np.testing.assert_array_equal(outs[0].view(np.uint8), outs[1].view(np.uint8))
+    close(outs[0], a @ b.T, np.float32, 100)
+
+
+def test_matmul_into_rejects_bad_arrays():
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: matmul_into declines")
+    a, b = np.ones((4, 3), np.float32), np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match="inner dimensions"):
+        K.matmul_into(a, np.ones((2, 2), np.float32), np.empty((4, 2), np.float32))
+    with pytest.raises(ValueError, match=r"\(4, 2\)"):
+        K.matmul_into(a, b, np.empty((4, 3), np.float32))
+    with pytest.raises(TypeError, match="float64"):
+        K.matmul_into(a, b.astype(np.float64), np.empty((4, 2), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.matmul_into(np.ones((3, 4), np.float32).T, b, np.empty((4, 2), np.float32))
+
+
 def test_linear_forward_variant_is_validated():
     with pytest.raises(ValueError, match="3"):
         K._set_linear_variant(3)

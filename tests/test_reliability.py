@@ -259,17 +259,44 @@ def test_mlp_gradients_are_bitwise_identical_at_one_and_two_threads():
     import fastad.nn as nn
     n_threads = T.get_num_threads()
     threshold = T._kernels._set_parallel_threshold(4096)
-    grads = []
+    # 784 inputs: a GEMM inner dimension numpy's OpenBLAS rounds differently on
+    # 2 threads (bench/prototypes/blas_threads_bitwise.py); batch 64: x transposed
+    # first; batch 512: the GEMMs split over fastad's threads
+    grads = {}
+    shapes = ((256, 300, 256), (64, 784, 128), (512, 784, 1024))
     try:
-        for threads in (1, 2):
-            T.set_num_threads(threads)
-            T.manual_seed(0)
-            model = nn.Sequential(nn.Linear(300, 256), nn.ReLU(), nn.Linear(256, 10))
-            x, y = T.randn(256, 300), T.randint(0, 10, [256])
-            nn.functional.cross_entropy(model(x), y).backward()
-            grads.append([p.grad.numpy().copy() for p in model.parameters()])
+        for batch, d_in, d_hidden in shapes:
+            for threads in (1, 2):
+                T.set_num_threads(threads)
+                T.manual_seed(0)
+                model = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(),
+                                      nn.Linear(d_hidden, 10))
+                x, y = T.randn(batch, d_in), T.randint(0, 10, [batch])
+                loss = nn.functional.cross_entropy(model(x), y) + (x @ model[0].weight.t()).sum()
+                loss.backward()
+                grads[batch, threads] = [p.grad.numpy().copy() for p in model.parameters()]
     finally:
         T.set_num_threads(n_threads)
         T._kernels._set_parallel_threshold(threshold)
-    for a, b in zip(*grads):
-        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+    for batch, _, _ in shapes:
+        for a, b in zip(grads[batch, 1], grads[batch, 2]):
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+def test_numpy_blas_threads_are_restored_after_fastad_gemms():
+    get = T._numpy_blas_symbol("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_",
+                               "openblas_get_num_threads")
+    if get is None:
+        pytest.skip("numpy's OpenBLAS thread count is not readable here")
+    import ctypes
+    import fastad.nn as nn
+    get.restype = ctypes.c_int
+    n_threads = T.get_num_threads()
+    try:
+        T.set_num_threads(2)
+        layer = nn.Linear(784, 1024)
+        x = T.randn(512, 784, requires_grad=True)
+        (layer(x).sum() + (x @ layer.weight.t()).sum()).backward()
+        assert get() == 2
+    finally:
+        T.set_num_threads(n_threads)
