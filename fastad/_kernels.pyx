@@ -727,6 +727,7 @@ cdef extern from *:
         pthread_mutex_lock(&fad_blas_lock);
         if (fad_blas_users++ == 0) {
             fad_blas_saved = fad_blas_get();
+            if (fad_blas_saved < 1) fad_blas_saved = 1;      /* nothing sensible to restore */
             if (fad_blas_saved != 1) fad_blas_set(1);
         }
         pthread_mutex_unlock(&fad_blas_lock);
