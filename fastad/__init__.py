@@ -111,15 +111,20 @@ from fastad._kernels import get_num_threads  # noqa: E402,F401
 from fastad import _kernels  # noqa: E402
 
 
-def _numpy_blas_symbol(*names):
-    """The first of names exported by the OpenBLAS that numpy's wheel bundles
-    (numpy's matmul runs there), as a ctypes function, or None."""
+@_functools.lru_cache(maxsize=None)
+def _numpy_openblas():
+    """The OpenBLAS libraries numpy's wheel bundles (numpy's matmul runs there)."""
     import ctypes
     import glob
     import numpy
     libs = _os.path.join(_os.path.dirname(_os.path.dirname(numpy.__file__)), "numpy.libs")
-    for path in glob.glob(_os.path.join(libs, "*openblas*")):
-        lib = ctypes.CDLL(path)
+    return tuple(ctypes.CDLL(path) for path in glob.glob(_os.path.join(libs, "*openblas*")))
+
+
+def _numpy_blas_symbol(*names):
+    """The first of names exported by numpy's bundled OpenBLAS, as a ctypes
+    function, or None."""
+    for lib in _numpy_openblas():
         for name in names:
             if hasattr(lib, name):
                 return getattr(lib, name)

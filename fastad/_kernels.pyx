@@ -721,9 +721,10 @@ cdef extern from *:
             registered = 1;
         }
     }
-    /* OpenBLAS on one thread from the first begin to the last end */
+    static int fad_blas_controlled(void) { return fad_blas_set && fad_blas_get; }
+    /* OpenBLAS on one thread from the first begin to the last end (callers check
+       fad_blas_controlled() first) */
     static void fad_blas_single_begin(void) {
-        if (!fad_blas_set || !fad_blas_get) return;
         pthread_mutex_lock(&fad_blas_lock);
         if (fad_blas_users++ == 0) {
             fad_blas_saved = fad_blas_get();
@@ -733,13 +734,13 @@ cdef extern from *:
         pthread_mutex_unlock(&fad_blas_lock);
     }
     static void fad_blas_single_end(void) {
-        if (!fad_blas_set || !fad_blas_get) return;
         pthread_mutex_lock(&fad_blas_lock);
         if (--fad_blas_users == 0 && fad_blas_saved != 1) fad_blas_set(fad_blas_saved);
         pthread_mutex_unlock(&fad_blas_lock);
     }
     """
     void fad_blas_threads_init(void* set_threads, void* get_threads) noexcept
+    bint fad_blas_controlled() noexcept nogil
     void fad_blas_single_begin() noexcept nogil
     void fad_blas_single_end() noexcept nogil
 
@@ -749,16 +750,14 @@ def _use_blas(size_t sgemm_address, size_t dgemm_address, size_t set_threads_add
     """Addresses of cblas_sgemm and cblas_dgemm with 64-bit integers (0, 0: none,
     and linear_forward declines), and of OpenBLAS's thread-count setter and getter
     (0: none, and GEMMs run on OpenBLAS's own threads)."""
-    global _sgemm, _dgemm, _blas_single
+    global _sgemm, _dgemm
     _sgemm = <sgemm_fn>sgemm_address
     _dgemm = <dgemm_fn>dgemm_address
-    _blas_single = set_threads_address != 0 and get_threads_address != 0
     fad_blas_threads_init(<void*>set_threads_address, <void*>get_threads_address)
 
 
 DEF GEMM_SPLIT_ALIGN = 64
 DEF GEMM_SPLIT_MIN_WORK = 1 << 24
-cdef bint _blas_single = False     # OpenBLAS's thread count can be set to 1 around GEMMs
 
 ctypedef struct GemmJob:
     bint f64
@@ -770,8 +769,9 @@ ctypedef struct GemmJob:
     double beta
 
 
-cdef void _gemm_columns(GemmJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """C[:, lo:hi] = op(A) @ op(B)[:, lo:hi] + beta C[:, lo:hi]."""
+cdef void _gemm_columns(void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """C[:, lo:hi] = op(A) @ op(B)[:, lo:hi] + beta C[:, lo:hi] (a range_fn)."""
+    cdef GemmJob* j = <GemmJob*>job
     cdef size_t item = 8 if j.f64 else 4
     # column lo of op(B): an untransposed B (k, n) starts at b + lo; a transposed one is (n, k)
     cdef const char* b = j.b + <size_t>(lo if j.tb == CBLAS_NO_TRANS else lo * j.ldb) * item
@@ -787,10 +787,10 @@ cdef void _gemm_columns(GemmJob* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
 cdef void _gemm(GemmJob* j) noexcept nogil:
     """Run j in one call, or split over fastad's threads (see above)."""
     cdef int nt = _num_threads
-    cdef Py_ssize_t per, nblk, blk, lo, hi
+    cdef Py_ssize_t per
     if j.m == 0 or j.n == 0:
         return
-    if not _blas_single:                  # no control over OpenBLAS's threads: its own split
+    if not fad_blas_controlled():         # no control over OpenBLAS's threads: its own split
         _gemm_columns(j, 0, j.n)
         return
     per = (j.n + nt - 1) // nt
@@ -799,16 +799,16 @@ cdef void _gemm(GemmJob* j) noexcept nogil:
     if nt <= 1 or per >= j.n or j.m * per * j.k < GEMM_SPLIT_MIN_WORK:
         _gemm_columns(j, 0, j.n)
     else:
-        nblk = (j.n + per - 1) // per
-        global _pool_started
-        _pool_started = True
-        for blk in prange(nblk, schedule='static', num_threads=nt):
-            lo = blk * per
-            hi = lo + per
-            if hi > j.n:
-                hi = j.n
-            _gemm_columns(j, lo, hi)
+        run_split(_gemm_columns, j, j.n, per)
     fad_blas_single_end()
+
+
+cdef int _gemm_output(object out, int t, Py_ssize_t m, Py_ssize_t n) except -1:
+    cdef Py_ssize_t rows, cols
+    _matrix(out, "out", t, &rows, &cols)
+    if rows != m or cols != n or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
+        raise ValueError(f"out must be a writable ({m}, {n}) array, got shape {out.shape}")
+    return 0
 
 
 def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
@@ -819,16 +819,14 @@ def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
     if _sgemm == NULL or _dgemm == NULL:
         return False
     cdef int t = _typenum(a, "a")
-    cdef Py_ssize_t ar, ac, br, bc, om, on_
+    cdef Py_ssize_t ar, ac, br, bc
     _matrix(a, "a", t, &ar, &ac)
     _matrix(b, "b", t, &br, &bc)
-    _matrix(out, "out", t, &om, &on_)
     cdef Py_ssize_t m = ac if trans_a else ar, k = ar if trans_a else ac
     cdef Py_ssize_t k2 = bc if trans_b else br, n = br if trans_b else bc
     if k2 != k:
         raise ValueError(f"inner dimensions differ: {k} and {k2}")
-    if om != m or on_ != n or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
-        raise ValueError(f"out must be a writable ({m}, {n}) array, got {out.shape}")
+    _gemm_output(out, t, m, n)
     cdef GemmJob j
     j.f64 = t == cnp.NPY_FLOAT64
     j.ta = CBLAS_TRANS if trans_a else CBLAS_NO_TRANS
@@ -863,10 +861,7 @@ def linear_forward(x, w, b, out):
     _matrix(w, "w", t, &n, &k2)
     if k2 != k:
         raise ValueError(f"x has {k} columns, w has {k2}")
-    cdef Py_ssize_t om, on_
-    _matrix(out, "out", t, &om, &on_)
-    if om != m or on_ != n or not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>out):
-        raise ValueError(f"out must be a writable ({m}, {n}) array")
+    _gemm_output(out, t, m, n)
     cdef const char* xp = <const char*>_arr(x, "x", t, m * k, False)
     cdef const char* wp = <const char*>_arr(w, "w", t, n * k, False)
     cdef char* op = <char*>_arr(out, "out", t, m * n, True)
@@ -886,9 +881,7 @@ def linear_forward(x, w, b, out):
             if bp != NULL:
                 for r in range(m):
                     memcpy(op + r * n * item, bp, n * item)
-            if m == 0 or n == 0:
-                pass
-            elif k == 0:
+            if k == 0:
                 if bp == NULL:
                     memset(op, 0, m * n * item)
             else:
@@ -1013,20 +1006,21 @@ ctypedef void (*range_fn)(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogi
 @cython.cdivision(True)
 cdef void run_blocks(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t cost) noexcept nogil:
     """THE loop driver: items [0, n), each costing ~cost elements of work."""
-    cdef int nt = _num_threads
-    cdef Py_ssize_t per, nblk, c, lo, hi
     if n <= 0:
         return
-    if nt <= 1 or n * cost < _threshold or n == 1:
+    if _num_threads <= 1 or n * cost < _threshold or n == 1:
         fn(ctx, 0, n)
         return
-    per = BLOCK // cost if cost < BLOCK else 1
-    if per < 1:
-        per = 1
-    nblk = (n + per - 1) // per
+    run_split(fn, ctx, n, BLOCK // cost if cost < BLOCK else 1)
+
+
+@cython.cdivision(True)
+cdef void run_split(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t per) noexcept nogil:
+    """fn over items [0, n) in blocks of `per`, the blocks shared by the threads."""
+    cdef Py_ssize_t nblk = (n + per - 1) // per, c, lo, hi
     global _pool_started
     _pool_started = True
-    for c in prange(nblk, schedule='static', num_threads=nt):
+    for c in prange(nblk, schedule='static', num_threads=_num_threads):
         lo = c * per
         hi = lo + per
         if hi > n:
