@@ -1555,6 +1555,8 @@ cdef struct EwCtx:
     double b
     bint stream        # the output is large: written with non-temporal stores
     double* partials   # not NULL: no output; sum of each SPILL block (index j // per) instead
+    void* colsum       # not NULL (ew_cols_range): also the output's column sums
+    Py_ssize_t rows, cols
 
 
 @cython.cdivision(True)
@@ -1807,6 +1809,46 @@ cdef int _act_code(str name) except -1:
 cdef void _ew_init(EwCtx* c, int kind, int op, int typenum, double a, double b):
     c.kind = kind; c.op = op; c.f64 = typenum == cnp.NPY_FLOAT64; c.a = a; c.b = b
     c.partials = NULL
+    c.colsum = NULL
+
+
+cdef inline void sum_rows_into(floating* total, const floating* row, Py_ssize_t n,
+                               bint first) noexcept nogil:
+    cdef Py_ssize_t j
+    if first:
+        for j in range(n):
+            total[j] = row[j]
+    else:
+        for j in range(n):
+            total[j] += row[j]
+
+
+cdef void ew_cols_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """Columns [lo, hi) of a (rows, cols) op, row after row, each row's output
+    segment summed into colsum while it is in cache.  Rows are added in order from
+    the first, as numpy's add.reduce over axis 0 adds them, so the sums do not
+    depend on how the columns are split."""
+    cdef EwCtx* c = <EwCtx*>vctx
+    cdef Py_ssize_t item = 8 if c.f64 else 4, i, off
+    for i in range(c.rows):
+        off = i * c.cols + lo
+        ew_dispatch(c, off, <char*>c.out + off * item, hi - lo)
+        if c.f64:
+            sum_rows_into(<double*>c.colsum + lo, <double*>c.out + off, hi - lo, i == 0)
+        else:
+            sum_rows_into(<float*>c.colsum + lo, <float*>c.out + off, hi - lo, i == 0)
+
+
+@cython.cdivision(True)
+cdef void _run_ew_cols(EwCtx* c) noexcept nogil:
+    # blocks of whole 64-column groups: every element gets the same vector or
+    # tail code path at any thread count
+    cdef Py_ssize_t per = (c.cols + _num_threads - 1) // _num_threads
+    per = (per + 63) // 64 * 64
+    if _num_threads <= 1 or c.rows * c.cols < _threshold or per >= c.cols:
+        ew_cols_range(c, 0, c.cols)
+    else:
+        run_split(ew_cols_range, c, c.cols, per)
 
 
 cdef inline void _run_ew(EwCtx* c, Py_ssize_t n) noexcept nogil:
@@ -1833,8 +1875,11 @@ def activation_forward(str name, x, y, double a=0.0, double b=0.0):
         _run_ew(&c, n)
 
 
-def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0):
-    """gx[i] = gy[i] * f'(x[i]); x or y may be None when ACTIVATIONS[name]['saves'] allows."""
+def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0, colsum=None):
+    """gx[i] = gy[i] * f'(x[i]); x or y may be None when ACTIVATIONS[name]['saves'] allows.
+    gx may be gy.  With colsum (1-D, length cols), gx is read as rows of cols
+    elements and colsum receives its column sums (numpy's add.reduce(gx, 0)) from
+    the same pass."""
     cdef int op = _act_code(name)
     cdef int t = _typenum(gy, "gy")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>gy)
@@ -1861,8 +1906,25 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0):
     c.p0 = _arr(x, "x", t, n, False) if x is not None else c.p2
     c.p1 = _arr(y, "y", t, n, False) if y is not None else c.p2
     c.p3 = c.p2
+    if colsum is None:
+        with nogil:
+            _run_ew(&c, n)
+        return
+    if cnp.PyArray_NDIM(<cnp.ndarray>colsum) != 1:
+        raise ValueError(f"colsum must be 1-D, got shape {colsum.shape}")
+    c.cols = cnp.PyArray_SIZE(<cnp.ndarray>colsum)
+    c.colsum = _arr(colsum, "colsum", t, c.cols, True)
+    if c.cols == 0 and n == 0:
+        return
+    if c.cols == 0 or n % c.cols:
+        raise ValueError(f"{n} elements are not rows of colsum's {c.cols}")
+    c.rows = n // c.cols
+    c.stream = False
     with nogil:
-        _run_ew(&c, n)
+        if c.rows == 0:
+            memset(c.colsum, 0, c.cols * (8 if c.f64 else 4))
+        else:
+            _run_ew_cols(&c)
 
 
 def rrelu_forward(x, slopes, y):

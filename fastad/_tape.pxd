@@ -37,7 +37,10 @@ cdef enum:
 
 cdef class Node:
     # The backward half of an op over arrays: grads = backward(grad_output)
-    # returns one gradient (shaped like that input) or None per input.
+    # returns one gradient (shaped like that input) or None per input.  A node
+    # with writes_grad is called backward(grad_output, owned): owned says the
+    # sweep allocated grad_output and nothing else refers to it, so backward may
+    # overwrite it (and return it as a gradient).
     cdef readonly str name
     cdef object backward
     cdef tuple in_slots      # int slot per input, -1 where no gradient flows
@@ -47,6 +50,7 @@ cdef class Node:
     cdef object out_dtype
     cdef tuple saved         # ((tensor, version), ...): checked before backward runs
     cdef bint saves          # whether a backward without retain_graph frees something
+    cdef bint writes_grad
 
 
 cdef class Graph:

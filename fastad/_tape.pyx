@@ -224,13 +224,20 @@ cdef class Graph:
                     f"modified by an inplace operation: it is at version {counter.version}; "
                     f"expected version {version} instead (output of {node.name}). "
                     "Clone the tensor before modifying it in place.")
+        owned = False
         if node.out_scalar:
             gout = np.array(self.adj[i], dtype=node.out_dtype)
         elif self.keep is not None and i in self.keep:
             gout = self.aadj[i]
         else:
             gout = self.aadj.pop(i)
-        grads = node.backward(gout)
+            owned = i in self.owned and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>gout)
+        if node.writes_grad:
+            grads = node.backward(gout, owned)
+            if owned:
+                gout = None     # so a gradient written into it counts as fresh below
+        else:
+            grads = node.backward(gout)
         for k in range(len(node.in_slots)):
             s = node.in_slots[k]
             if s < 0:

@@ -308,10 +308,11 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
 
 
 cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple saved=(),
-                    bint saves=True):
+                    bint saves=True, bint writes_grad=False):
     """Attach an array op's backward to out.  backward(grad_out) returns one
     gradient per input, shaped like it; it must capture arrays, never tensors
-    (a tensor would tie the graph into a reference cycle)."""
+    (a tensor would tie the graph into a reference cycle).  writes_grad: it is
+    backward(grad_out, owned) and may overwrite grad_out when owned (Node)."""
     cdef Tensor t
     cdef bint need = False
     cdef Graph g = None
@@ -341,6 +342,7 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     node.out_dtype = NP_DTYPES[out._dt]
     node.saved = tuple([(_vc(<Tensor>s), _vc(<Tensor>s).version) for s in saved])
     node.saves = saves
+    node.writes_grad = writes_grad
     out._slot = g.push_node(node)
     out._graph = g
     out._rg = True
@@ -554,30 +556,40 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     xs = xa if needs_x else None
     ys = y if saves_y else None
 
-    def backward(g):
+    def backward(g, bint owned):
         g = np.ascontiguousarray(g, dtype=y.dtype)
-        gx = _K.empty_like(y)
+        gx = g if owned else _K.empty_like(y)
         _K.activation_backward(name, xs, ys, g, gx, a, b)
         return (gx,)
     grad_name = grad_name or usual_name
     saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
-    return _record(out, grad_name, (x,), backward, saved, bool(saved))
+    return _record(out, grad_name, (x,), backward, saved, bool(saved), True)
 
 
-def linear_rows(input, weight, bias):
+def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
     """input @ weight.T + bias for a 2-D input, weight and a 1-D bias (or None) of
     one float dtype and matching sizes: the common case of nn.functional.linear,
     one AddmmBackward0 node whose backward writes weight's gradient in weight's own
-    layout (g.T @ input).  Anything else returns None, for linear to validate."""
+    layout (g.T @ input).  Anything else returns None, for linear to validate.
+
+    act (an activation whose backward reads only its output, with parameters a,
+    b): act(input @ weight.T + bias) as ONE node named as act's, for nn.Sequential
+    to fuse a Linear and the activation after it.  The activation runs in place on
+    the GEMM's output, and its backward writes into the incoming gradient when the
+    sweep owns it, summing the bias gradient in the same pass: two passes over the
+    batch's activations fewer each way."""
     if not (isinstance(input, Tensor) and isinstance(weight, Tensor)
             and (bias is None or isinstance(bias, Tensor))):
         return None
+    if act is not None and (act not in _ACTIVATION_INFO or _ACTIVATION_INFO[act][0]
+                            or not _ACTIVATION_INFO[act][1] or (act in ("elu", "celu") and a <= 0)):
+        raise ValueError(f"cannot fuse {act!r} into a linear layer: its backward needs its input")
     cdef Tensor x = <Tensor>input, w = <Tensor>weight
-    cdef Tensor b = <Tensor>bias if bias is not None else None
-    if x._dt > DT_F64 or w._dt != x._dt or (b is not None and b._dt != x._dt):
+    cdef Tensor bt = <Tensor>bias if bias is not None else None
+    if x._dt > DT_F64 or w._dt != x._dt or (bt is not None and bt._dt != x._dt):
         return None
     xa, wa = _arr(x), _arr(w)
-    ba = _arr(b) if b is not None else None
+    ba = _arr(bt) if bt is not None else None
     if (cnp.PyArray_NDIM(<cnp.ndarray>xa) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>wa) != 2
             or xa.shape[1] != wa.shape[1]
             or (ba is not None and (cnp.PyArray_NDIM(<cnp.ndarray>ba) != 1
@@ -589,18 +601,30 @@ def linear_rows(input, weight, bias):
         np.matmul(xa, wa.T, out=y)
         if ba is not None:
             np.add(y, ba, out=y)
+    if act is not None:
+        _K.activation_forward(act, y, y, a, b)
     cdef Tensor out = _wrap(y, x._dt)
-    if not ((x._rg or w._rg or (b is not None and b._rg)) and grad_enabled()):
+    if not ((x._rg or w._rg or (bt is not None and bt._rg)) and grad_enabled()):
         return out
     cdef bint need_x = x._rg, need_w = w._rg
 
-    def backward(g):
-        # the bias gradient first, while g (just written by the next op's backward)
-        # is still in cache: the GEMMs evict it
-        gb = None if ba is None else np.add.reduce(g, 0)
+    def backward(g, bint owned):
+        if act is None:
+            # the bias gradient first, while g (just written by the next op's
+            # backward) is still in cache: the GEMMs evict it
+            gb = None if ba is None else np.add.reduce(g, 0)
+        else:
+            g = np.ascontiguousarray(g, dtype=y.dtype)
+            gz = g if owned else _K.empty_like(y)
+            gb = None if ba is None else np.empty_like(ba)
+            _K.activation_backward(act, None, y, g, gz, a, b, gb)
+            g = gz
         return (_mm2(g, wa) if need_x else None, _mm2(g.T, xa) if need_w else None, gb)
-    return _record(out, "AddmmBackward0" if b is not None else "MmBackward0", (x, w, b),
-                   backward, (x, w))
+    if act is not None:
+        return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
+                       True)
+    return _record(out, "AddmmBackward0" if bt is not None else "MmBackward0", (x, w, bt),
+                   backward, (x, w), True, True)
 
 
 def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing,

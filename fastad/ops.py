@@ -582,6 +582,12 @@ OPS += [
            module=lambda lib: lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.Tanh(),
                                                 lib.nn.Linear(4, 2)),
            api=("nn.Sequential",)),
+    # a Linear and the activation after it run as one fused node
+    OpInfo("nn.Sequential_relu_sigmoid", _module_call, (case((6, 3),),),
+           module=lambda lib: lib.nn.Sequential(lib.nn.Linear(3, 5), lib.nn.ReLU(),
+                                                lib.nn.Linear(5, 4, bias=False),
+                                                lib.nn.Sigmoid(), lib.nn.Linear(4, 2)),
+           api=("nn.Sequential",)),
 ]
 
 BY_NAME = {op.name: op for op in OPS}

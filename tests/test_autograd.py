@@ -529,3 +529,32 @@ def test_custom_function_needs_input_grad_and_no_grad_input():
         Sq.apply(x, y).sum().backward()
         return x.grad.tolist(), seen
     assert prog(fastad) == prog(torch)
+
+
+def test_backward_writes_only_into_gradients_the_sweep_owns():
+    """Activation backwards reuse the incoming gradient array when the sweep
+    allocated it; a gradient the caller passed in, one autograd.grad returns and
+    one a second backward (retain_graph) needs again are never written into."""
+    rng = np.random.default_rng(0)
+    xv = rng.standard_normal((4, 5))
+    expect = (1 - np.tanh(1 / (1 + np.exp(-np.maximum(xv, 0)))) ** 2)
+    s = 1 / (1 + np.exp(-np.maximum(xv, 0)))
+    expect = expect * s * (1 - s) * (xv > 0)
+    x = fastad.tensor(xv, requires_grad=True)
+    h = fastad.sigmoid(fastad.relu(x))
+    y = fastad.tanh(h)
+    seed = np.ones((4, 5))
+    seed_tensor = fastad.from_numpy(seed)
+    y.backward(seed_tensor, retain_graph=True)
+    np.testing.assert_array_equal(seed, np.ones((4, 5)))
+    first = x.grad.numpy().copy()
+    np.testing.assert_allclose(first, expect, rtol=1e-12)
+    x.grad = None
+    y.backward(seed_tensor)
+    np.testing.assert_array_equal(x.grad.numpy(), first)
+    # h's gradient is returned to the caller: relu's backward must not overwrite it
+    x = fastad.tensor(xv, requires_grad=True)
+    h = fastad.sigmoid(fastad.relu(x))
+    gh, gx = fastad.autograd.grad(fastad.tanh(h).sum(), [h, x])
+    np.testing.assert_allclose(gh.numpy(), 1 - np.tanh(s) ** 2, rtol=1e-12)
+    np.testing.assert_allclose(gx.numpy(), expect, rtol=1e-12)

@@ -995,3 +995,39 @@ def test_linear_with_and_without_numpy_gemm_match_torch(dt):
             torch.tensor(wv, dtype=ref.dtype)).numpy(), dt, 10)
         close(gw.numpy(), np.ones((4, 6)) @ a, dt, 10)
         close(gb.numpy(), np.full(4, 6.0), dt)
+
+
+# ---------------------------------------------------------------------------
+# activation backward with the column sums (a fused Linear's bias gradient)
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("rows, cols", [(0, 5), (1, 7), (9, 70), (300, 333), (64, 1024)])
+def test_activation_backward_colsum_is_numpys_column_sum(dt, rows, cols, restore_threads):
+    rng = np.random.default_rng(rows + cols)
+    x = rng.standard_normal((rows, cols)).astype(dt)
+    gy = rng.standard_normal((rows, cols)).astype(dt)
+    for name in ("relu", "sigmoid", "tanh", "hardtanh", "selu"):
+        y = np.empty_like(x)
+        K.activation_forward(name, x, y, -0.5, 0.7)
+        plain = np.empty_like(x)
+        K.activation_backward(name, None, y, gy, plain, -0.5, 0.7)
+        sums = []
+        for threads in (1, 2):
+            K.set_num_threads(threads)
+            gx = gy.copy()                                  # written in place
+            colsum = np.full(cols, np.nan, dt)
+            K.activation_backward(name, None, y, gx, gx, -0.5, 0.7, colsum)
+            np.testing.assert_array_equal(gx, plain)
+            np.testing.assert_array_equal(colsum, np.add.reduce(plain, 0))
+            sums.append(colsum)
+        np.testing.assert_array_equal(sums[0].view(np.uint8), sums[1].view(np.uint8))
+
+
+def test_activation_backward_colsum_rejects_bad_sizes():
+    y = np.ones((4, 6), np.float32)
+    with pytest.raises(ValueError, match="24 elements are not rows of colsum's 5"):
+        K.activation_backward("relu", None, y, y, y.copy(), colsum=np.empty(5, np.float32))
+    with pytest.raises(ValueError, match="colsum must be 1-D"):
+        K.activation_backward("relu", None, y, y, y.copy(), colsum=np.empty((2, 3), np.float32))
+    with pytest.raises(TypeError, match="colsum has dtype float64"):
+        K.activation_backward("relu", None, y, y, y.copy(), colsum=np.empty(6))

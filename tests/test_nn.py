@@ -369,3 +369,74 @@ def test_flatten():
     f = nn.Flatten()
     assert repr(f) == "Flatten(start_dim=1, end_dim=-1)"
     assert tuple(f(fastad.ones(2, 3, 4)).shape) == (2, 12)
+
+
+# ---------------------------------------------------------------- Linear + activation, fused
+def _layers(act, bias, dtype):
+    fastad.manual_seed(4)
+    return [nn.Linear(37, 70, bias=bias).to(dtype), act, nn.Linear(70, 65).to(dtype), act,
+            nn.Linear(65, 3, bias=bias).to(dtype)]
+
+
+@pytest.mark.parametrize("dtype", [fastad.float32, fastad.float64])
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("act", [nn.ReLU(), nn.ReLU6(), nn.Sigmoid(), nn.Tanh(), nn.SELU(),
+                                 nn.Hardtanh(-0.3, 0.6)], ids=repr)
+def test_sequential_fuses_linear_and_activation_into_the_same_results(act, bias, dtype,
+                                                                       monkeypatch):
+    """nn.Sequential runs each Linear and the activation after it as one node;
+    values, gradients and grad_fn names are those of the layers run one by one,
+    bit for bit, and the fused node's backward writes into the gradient it owns."""
+    import fastad.nn.modules as M
+    fused_calls, allocations = [], []
+    real_rows, real_empty_like = M._linear_rows, fastad._kernels.empty_like
+    monkeypatch.setattr(M, "_linear_rows", lambda *a: fused_calls.append(a[3]) or real_rows(*a))
+    layers = _layers(act, bias, dtype)
+    x = fastad.randn(9, 37, dtype=dtype)
+    out = nn.Sequential(*layers)(x)
+    assert fused_calls == [M._FUSED_AFTER_LINEAR[type(act)](act)[0]] * 2
+    monkeypatch.setattr(fastad._kernels, "empty_like",
+                        lambda a: allocations.append(a.shape) or real_empty_like(a))
+    (out * out).sum().backward()
+    assert allocations == []          # both fused backwards wrote into their gradients
+    grads = [p.grad.numpy().copy() for layer in layers for p in layer.parameters()]
+    for layer in layers:
+        layer.zero_grad()
+    h = x
+    for layer in layers:
+        h = layer(h)
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(out.detach().numpy(), h.detach().numpy())
+    assert type(out.grad_fn).__name__ == type(h.grad_fn).__name__
+    for g, layer_grad in zip(grads, [p.grad.numpy() for layer in layers
+                                      for p in layer.parameters()]):
+        np.testing.assert_array_equal(g, layer_grad)
+
+
+def test_sequential_runs_unfusable_pairs_one_by_one():
+    x3 = fastad.randn(2, 4, 37)
+    layers = _layers(nn.ReLU(), True, fastad.float32)
+    h = x3
+    for layer in layers:
+        h = layer(h)
+    # a 3-D input is not the fused (rows) case: the same values layer by layer
+    np.testing.assert_array_equal(nn.Sequential(*layers)(x3).detach().numpy(),
+                                  h.detach().numpy())
+
+    class Doubled(nn.ReLU):              # a subclass keeps its own forward
+        def forward(self, input):
+            return 2 * F.relu(input)
+    lin = nn.Linear(3, 2)
+    x = fastad.randn(5, 3)
+    np.testing.assert_allclose(nn.Sequential(lin, Doubled())(x).detach().numpy(),
+                               2 * np.maximum(lin(x).detach().numpy(), 0), rtol=1e-6)
+    act = nn.Tanh()
+    act.forward = lambda input: input + 1  # so does an instance
+    np.testing.assert_allclose(nn.Sequential(lin, act)(x).detach().numpy(),
+                               lin(x).detach().numpy() + 1, rtol=1e-6)
+    with pytest.raises(ValueError, match="min_val cannot be greater than max_val"):
+        nn.Sequential(lin, nn.Hardtanh(1.0, -1.0))(x)
+    with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype"):
+        nn.Sequential(lin, nn.ReLU())(x.double())
+    with pytest.raises(ValueError, match="cannot fuse 'gelu'"):
+        fastad._tensor.linear_rows(x, lin.weight, lin.bias, "gelu")

@@ -4,6 +4,7 @@ import math
 from collections import OrderedDict, namedtuple
 
 from fastad._tensor import Tensor, empty, no_grad, tensor
+from fastad._tensor import linear_rows as _linear_rows
 from fastad.nn import functional as F
 from fastad.nn import init
 
@@ -323,9 +324,18 @@ class Sequential(_Container):
                 self.add_module(str(i), m)
 
     def forward(self, input):
+        linear = None          # a Linear held back for the module after it
         for m in self._modules.values():
-            input = m(input)
-        return input
+            if linear is not None:
+                fused = _linear_then(linear, m, input)
+                linear, input = None, (linear(input) if fused is None else fused)
+                if fused is not None:
+                    continue
+            if type(m) is Linear and "forward" not in m.__dict__:
+                linear = m
+            else:
+                input = m(input)
+        return input if linear is None else linear(input)
 
     def __getitem__(self, idx):
         mods = list(self._modules.values())
@@ -470,3 +480,25 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+# Activations that nn.Sequential runs fused into the Linear before them: one node
+# whose activation works in place (fastad._tensor.linear_rows; the values and
+# gradients are the unfused ones).  Only kernels whose backward reads their output.
+_FUSED_AFTER_LINEAR = {
+    ReLU: lambda m: ("relu", 0.0, 0.0),
+    ReLU6: lambda m: ("relu6", 0.0, 0.0),
+    Sigmoid: lambda m: ("sigmoid", 0.0, 0.0),
+    Tanh: lambda m: ("tanh", 0.0, 0.0),
+    SELU: lambda m: ("selu", 0.0, 0.0),
+    Hardtanh: lambda m: ("hardtanh", m.min_val, m.max_val) if m.min_val <= m.max_val else None,
+}
+
+
+def _linear_then(linear, m, input):
+    """m(linear(input)) as one fused node, or None where that is not possible."""
+    spec = _FUSED_AFTER_LINEAR.get(type(m))
+    spec = spec(m) if spec is not None and "forward" not in m.__dict__ else None
+    if spec is None:
+        return None
+    return _linear_rows(input, linear.weight, linear.bias, *spec)
