@@ -243,6 +243,30 @@ def test_float32_erf_in_gelu_is_within_two_ulp_of_one():
     assert np.all(np.abs(y - ref) <= bound)
 
 
+def test_float64_erf_in_gelu_is_within_two_ulp():
+    """float64 GELU's erf (fitted polynomials, not libm), read through
+    gelu(x) = x/2 (1 + erf(x/sqrt 2)) against libm's erf: within two ulps of erf
+    plus the final product's own rounding, on both sides of the switch at
+    |x/sqrt 2| = 1, up to where erf rounds to 1, and at IEEE special values."""
+    import math
+    rng = np.random.default_rng(3)
+    c = 0.70710678118654752
+    x = np.concatenate([rng.uniform(-9, 9, 100000), 10.0 ** rng.uniform(-300, 0.9, 20000),
+                        -(10.0 ** rng.uniform(-300, 0.9, 20000)), np.linspace(0.9, 1.1, 4001) / c,
+                        np.linspace(-6.2, -5.8, 2001) / c])
+    y = np.empty_like(x)
+    K.activation_forward("gelu", x, y)
+    erf_ref = np.array([math.erf(v * c) for v in x])
+    ref = 0.5 * x * (1 + erf_ref)
+    bound = np.abs(x) * np.spacing(np.abs(erf_ref)) + 2 * np.spacing(np.abs(ref))
+    assert np.all(np.abs(y - ref) <= bound)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-310, -1e-310])
+    out = np.empty_like(special)
+    K.activation_forward("gelu", special, out)
+    np.testing.assert_array_equal(out, [0.0, -0.0, np.inf, np.nan, np.nan, 5e-311, -5e-311])
+    assert np.signbit(out[1])
+
+
 @pytest.mark.parametrize("dt", DTYPES)
 def test_exp_tanh_accuracy_dense(dt):
     """The vectorised exp/tanh polynomials: dense sweep including the subnormal range."""
