@@ -347,7 +347,7 @@ cdef extern from *:
        below |x| = 1; else 1 - t exp(-x*x + Q(t - 11/24)) with t = 2 / (2 + |x|)
        and the sign put back; 1 beyond |x| = 6, where erf rounds to 1.  P (degree
        12, relative error 1.6e-17) and Q (degree 16 over t in [1/4, 2/3], absolute
-       error 5.5e-17) are Chebyshev interpolants fitted here against mpmath. */
+       error 5.5e-17) are Chebyshev interpolants: bench/prototypes/fit_erf.py. */
     FAD_INLINE double fad_erf(double x) {
         double a = x < 0.0 ? -x : x;
         double small = x * fad_horner(x * x, FAD_ERF_SMALL, FAD_NCOEF(FAD_ERF_SMALL));
