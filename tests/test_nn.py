@@ -440,3 +440,21 @@ def test_sequential_runs_unfusable_pairs_one_by_one():
         nn.Sequential(lin, nn.ReLU())(x.double())
     with pytest.raises(ValueError, match="cannot fuse 'gelu'"):
         fastad._tensor.linear_rows(x, lin.weight, lin.bias, "gelu")
+
+
+@pytest.mark.parametrize("sizes", [(5, 0, 2), (0, 4, 2)])
+def test_layers_without_elements_run_as_in_pytorch(sizes):
+    """Linear(0, n) and Linear(n, 0): kaiming initialisation of an empty weight is
+    a no-op with PyTorch's warning; a fused Sequential runs forward and backward."""
+    torch = _torch()
+    a, h, b = sizes
+    outs = []
+    for lib in (fastad, torch):
+        with pytest.warns(UserWarning, match="zero-element tensors is a no-op"):
+            model = lib.nn.Sequential(lib.nn.Linear(a, h), lib.nn.ReLU(), lib.nn.Linear(h, b))
+        x = lib.ones(3, a)
+        out = model(x)
+        out.sum().backward()
+        outs.append([tuple(out.shape)] + [(tuple(p.grad.shape), float(p.grad.abs().sum()))
+                                          for p in model.parameters()])
+    assert outs[0] == outs[1]
