@@ -608,7 +608,7 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
         return out
     cdef bint need_x = x._rg, need_w = w._rg
 
-    def backward(g, bint owned):
+    def backward(g, bint owned=False):
         if act is None:
             # the bias gradient first, while g (just written by the next op's
             # backward) is still in cache: the GEMMs evict it
@@ -624,7 +624,7 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
                        True)
     return _record(out, "AddmmBackward0" if bt is not None else "MmBackward0", (x, w, bt),
-                   backward, (x, w), True, True)
+                   backward, (x, w))
 
 
 def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing,
