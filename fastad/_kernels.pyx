@@ -829,13 +829,8 @@ cdef int _gemm_output(object out, int t, Py_ssize_t m, Py_ssize_t n) except -1:
     return 0
 
 
-def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
-    """out = op(a) @ op(b) (op: transposed when trans_*), for C-contiguous 2-D
-    arrays of one float dtype, run as linear layers' GEMMs are (the same bits at
-    any thread count).  Returns False, having done nothing, when numpy's BLAS was
-    not found."""
-    if _sgemm == NULL or _dgemm == NULL:
-        return False
+cdef int _matmul_job(GemmJob* j, a, b, out, bint trans_a, bint trans_b) except -1:
+    """j = the GEMM out = op(a) @ op(b), its arrays checked (matmul_into's rules)."""
     cdef int t = _typenum(a, "a")
     cdef Py_ssize_t ar, ac, br, bc
     _matrix(a, "a", t, &ar, &ac)
@@ -845,7 +840,6 @@ def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
     if k2 != k:
         raise ValueError(f"inner dimensions differ: {k} and {k2}")
     _gemm_output(out, t, m, n)
-    cdef GemmJob j
     j.f64 = t == cnp.NPY_FLOAT64
     j.ta = CBLAS_TRANS if trans_a else CBLAS_NO_TRANS
     j.tb = CBLAS_TRANS if trans_b else CBLAS_NO_TRANS
@@ -853,11 +847,58 @@ def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
     j.a = <const char*>_arr(a, "a", t, ar * ac, False)
     j.b = <const char*>_arr(b, "b", t, br * bc, False)
     j.c = <char*>_arr(out, "out", t, m * n, True)
+    return 0
+
+
+cdef void _gemm_or_zeros(GemmJob* j) noexcept nogil:
+    if j.k == 0:
+        memset(j.c, 0, <size_t>(j.m * j.n) * (8 if j.f64 else 4))
+    else:
+        _gemm(j)
+
+
+cdef void _gemm_whole(void* jobs, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    """GEMMs lo..hi-1 of an array of GemmJob, each in one call (a range_fn)."""
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        _gemm_columns(&(<GemmJob*>jobs)[i], 0, (<GemmJob*>jobs)[i].n)
+
+
+def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
+    """out = op(a) @ op(b) (op: transposed when trans_*), for C-contiguous 2-D
+    arrays of one float dtype, run as linear layers' GEMMs are (the same bits at
+    any thread count).  Returns False, having done nothing, when numpy's BLAS was
+    not found."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef GemmJob j
+    _matmul_job(&j, a, b, out, trans_a, trans_b)
     with nogil:
-        if k == 0:
-            memset(j.c, 0, <size_t>(m * n) * (8 if j.f64 else 4))
+        _gemm_or_zeros(&j)
+    return True
+
+
+def matmul_pair_into(a1, b1, out1, bint trans_a1, bint trans_b1,
+                     a2, b2, out2, bint trans_a2, bint trans_b2):
+    """matmul_into twice: a linear layer's two backward GEMMs.  At 2 threads, when
+    both are large, they run at once, each in one call on its own thread: one
+    parallel region instead of two, and no operand packed twice, as splitting
+    each would.  A whole call gives the bits a 1-thread call gives."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef GemmJob jobs[2]
+    _matmul_job(&jobs[0], a1, b1, out1, trans_a1, trans_b1)
+    _matmul_job(&jobs[1], a2, b2, out2, trans_a2, trans_b2)
+    with nogil:
+        if (_num_threads == 2 and fad_blas_controlled()
+                and jobs[0].m * jobs[0].n * jobs[0].k >= GEMM_SPLIT_MIN_WORK
+                and jobs[1].m * jobs[1].n * jobs[1].k >= GEMM_SPLIT_MIN_WORK):
+            fad_blas_single_begin()
+            run_split(_gemm_whole, jobs, 2, 1)
+            fad_blas_single_end()
         else:
-            _gemm(&j)
+            _gemm_or_zeros(&jobs[0])
+            _gemm_or_zeros(&jobs[1])
     return True
 
 

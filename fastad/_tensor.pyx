@@ -619,7 +619,7 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
             gb = None if ba is None else np.empty_like(ba)
             _K.activation_backward(act, None, y, g, gz, a, b, gb)
             g = gz
-        return (_mm2(g, wa) if need_x else None, _mm2(g.T, xa) if need_w else None, gb)
+        return _linear_grads(g, wa, xa, need_x, need_w) + (gb,)
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
                        True)
@@ -1778,6 +1778,20 @@ cdef object _mm2(object a, object b):
             if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
                 return out
     return np.matmul(a, b)
+
+
+cdef tuple _linear_grads(object g, object w, object x, bint need_x, bint need_w):
+    """(g @ w, g.T @ x), a linear layer's input and weight gradients (None where not
+    needed): both GEMMs at once where both are (fastad._kernels.matmul_pair_into),
+    else one _mm2 each."""
+    if (need_x and need_w and type(g) is np.ndarray and g.flags.c_contiguous
+            and w.flags.c_contiguous and x.flags.c_contiguous and g.dtype == w.dtype == x.dtype
+            and (g.dtype == np.float32 or g.dtype == np.float64)):
+        gx = np.empty((g.shape[0], w.shape[1]), g.dtype)
+        gw = np.empty((g.shape[1], x.shape[1]), g.dtype)
+        if _K.matmul_pair_into(g, w, gx, False, False, g, x, gw, True, False):
+            return (gx, gw)
+    return (_mm2(g, w) if need_x else None, _mm2(g.T, x) if need_w else None)
 
 
 cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):

@@ -953,6 +953,43 @@ def test_matmul_into_split_over_threads_equals_one_call(restore_threads):
     close(outs[0], a @ b.T, np.float32, 100)
 
 
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("batch, d_in, d_out", [(512, 300, 1024), (256, 256, 256), (8, 30, 20)])
+def test_matmul_pair_into_is_two_matmul_intos(dt, batch, d_in, d_out, restore_threads):
+    """A linear layer's backward pair (g @ w, g.T @ x): at 2 threads both large
+    GEMMs run at once (one call each), small ones one after the other; the same
+    bits as matmul_into's at 1 thread either way."""
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: matmul_into declines")
+    import fastad
+    rng = np.random.default_rng(batch + d_in)
+    g = rng.standard_normal((batch, d_out)).astype(dt)
+    w = rng.standard_normal((d_out, d_in)).astype(dt)
+    x = rng.standard_normal((batch, d_in)).astype(dt)
+    fastad.set_num_threads(1)
+    gx1, gw1 = np.empty((batch, d_in), dt), np.empty((d_out, d_in), dt)
+    K.matmul_into(g, w, gx1)
+    K.matmul_into(g, x, gw1, True, False)
+    close(gx1, g @ w, dt, 100)
+    close(gw1, g.T @ x, dt, 100)
+    for threads in (1, 2):
+        fastad.set_num_threads(threads)
+        gx, gw = np.full_like(gx1, np.nan), np.full_like(gw1, np.nan)
+        assert K.matmul_pair_into(g, w, gx, False, False, g, x, gw, True, False) is True
+        np.testing.assert_array_equal(gx.view(np.uint8), gx1.view(np.uint8))
+        np.testing.assert_array_equal(gw.view(np.uint8), gw1.view(np.uint8))
+
+
+def test_matmul_pair_into_checks_both_products():
+    if not K.blas_available():
+        pytest.skip("numpy's BLAS not found: matmul_into declines")
+    a, b, out = np.ones((4, 3), np.float32), np.ones((3, 2), np.float32), np.empty((4, 2), np.float32)
+    with pytest.raises(ValueError, match="inner dimensions differ: 3 and 2"):
+        K.matmul_pair_into(a, b, out, False, False, a, b, out, False, True)
+    with pytest.raises(TypeError, match="float32"):
+        K.matmul_pair_into(a, b, out, False, False, a.astype(np.float64), b, out, False, False)
+
+
 def test_matmul_into_rejects_bad_arrays():
     if not K.blas_available():
         pytest.skip("numpy's BLAS not found: matmul_into declines")

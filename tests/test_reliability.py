@@ -261,7 +261,8 @@ def test_mlp_gradients_are_bitwise_identical_at_one_and_two_threads():
     threshold = T._kernels._set_parallel_threshold(4096)
     # 784 inputs: a GEMM inner dimension numpy's OpenBLAS rounds differently on
     # 2 threads (bench/prototypes/blas_threads_bitwise.py); batch 64: x transposed
-    # first; batch 512: the GEMMs split over fastad's threads
+    # first; batch 512: the GEMMs split over fastad's threads; the hidden layer's
+    # two backward GEMMs at batch 256 and 512: one on each thread at once
     grads = {}
     shapes = ((256, 300, 256), (64, 784, 128), (512, 784, 1024))
     try:
@@ -270,6 +271,7 @@ def test_mlp_gradients_are_bitwise_identical_at_one_and_two_threads():
                 T.set_num_threads(threads)
                 T.manual_seed(0)
                 model = nn.Sequential(nn.Linear(d_in, d_hidden), nn.ReLU(),
+                                      nn.Linear(d_hidden, d_hidden), nn.Tanh(),
                                       nn.Linear(d_hidden, 10))
                 x, y = T.randn(batch, d_in), T.randint(0, 10, [batch])
                 loss = nn.functional.cross_entropy(model(x), y) + (x @ model[0].weight.t()).sum()
