@@ -1969,10 +1969,10 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0, cols
         with nogil:
             _run_ew(&c, n)
         return
+    c.colsum = _arr(colsum, "colsum", t, -1, True)
     if cnp.PyArray_NDIM(<cnp.ndarray>colsum) != 1:
         raise ValueError(f"colsum must be 1-D, got shape {colsum.shape}")
     c.cols = cnp.PyArray_SIZE(<cnp.ndarray>colsum)
-    c.colsum = _arr(colsum, "colsum", t, c.cols, True)
     if c.cols == 0 and n == 0:
         return
     if c.cols == 0 or n % c.cols:

@@ -1092,3 +1092,9 @@ def test_activation_backward_colsum_rejects_bad_sizes():
         K.activation_backward("relu", None, y, y, y.copy(), colsum=np.empty((2, 3), np.float32))
     with pytest.raises(TypeError, match="colsum has dtype float64"):
         K.activation_backward("relu", None, y, y, y.copy(), colsum=np.empty(6))
+    with pytest.raises(TypeError, match="colsum must be a numpy.ndarray, got list"):
+        K.activation_backward("relu", None, y, y, y.copy(), colsum=[0.0] * 6)
+    frozen = np.zeros(6, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="colsum is read-only"):
+        K.activation_backward("relu", None, y, y, y.copy(), colsum=frozen)
