@@ -802,6 +802,13 @@ cdef void _gemm_columns(void* job, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
                <const float*>b, j.ldb, <float>j.beta, <float*>c, j.ldc)
 
 
+@cython.cdivision(True)
+cdef inline Py_ssize_t _thread_share(Py_ssize_t n, Py_ssize_t align) noexcept nogil:
+    """A thread's share of n items, rounded up to a multiple of align."""
+    cdef Py_ssize_t per = (n + _num_threads - 1) // _num_threads
+    return (per + align - 1) // align * align
+
+
 cdef void _gemm(GemmJob* j) noexcept nogil:
     """Run j in one call, or split over fastad's threads (see above)."""
     cdef int nt = _num_threads
@@ -811,8 +818,7 @@ cdef void _gemm(GemmJob* j) noexcept nogil:
     if not fad_blas_controlled():         # no control over OpenBLAS's threads: its own split
         _gemm_columns(j, 0, j.n)
         return
-    per = (j.n + nt - 1) // nt
-    per = (per + GEMM_SPLIT_ALIGN - 1) // GEMM_SPLIT_ALIGN * GEMM_SPLIT_ALIGN
+    per = _thread_share(j.n, GEMM_SPLIT_ALIGN)
     fad_blas_single_begin()
     if nt <= 1 or per >= j.n or j.m * per * j.k < GEMM_SPLIT_MIN_WORK:
         _gemm_columns(j, 0, j.n)
@@ -1902,8 +1908,7 @@ cdef void ew_cols_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
 cdef void _run_ew_cols(EwCtx* c) noexcept nogil:
     # blocks of whole 64-column groups: every element gets the same vector or
     # tail code path at any thread count
-    cdef Py_ssize_t per = (c.cols + _num_threads - 1) // _num_threads
-    per = (per + 63) // 64 * 64
+    cdef Py_ssize_t per = _thread_share(c.cols, 64)
     if _num_threads <= 1 or c.rows * c.cols < _threshold or per >= c.cols:
         ew_cols_range(c, 0, c.cols)
     else:

@@ -535,6 +535,21 @@ cdef dict _ACTIVATION_INFO = {
     for name, spec in _K.ACTIVATIONS.items()}
 
 
+cdef bint _act_needs_x(str name, double a):
+    """Whether name's backward reads its input (elu/celu read it for alpha <= 0)."""
+    return _ACTIVATION_INFO[name][0] or (name in ("elu", "celu") and a <= 0)
+
+
+cdef object _act_grad(str name, object xs, object ys, object g, bint owned, double a, double b,
+                      object y, object colsum=None):
+    """name's vector-Jacobian product of g (shaped like the output y), written into
+    g when the sweep owns it."""
+    g = np.ascontiguousarray(g, dtype=y.dtype)
+    gx = g if owned else _K.empty_like(y)
+    _K.activation_backward(name, xs, ys, g, gx, a, b, colsum)
+    return gx
+
+
 def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     """y = f(input) for an elementwise kernel of fastad._kernels (forward and
     vector-Jacobian product compiled; the backward keeps only what
@@ -551,16 +566,13 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     cdef Tensor out = _wrap(y, x._dt)
     if not (x._rg and grad_enabled()):
         return out
-    saves_x, saves_y, usual_name = _ACTIVATION_INFO[name]
-    needs_x = saves_x or (name in ("elu", "celu") and a <= 0)
+    saves_y, usual_name = _ACTIVATION_INFO[name][1:]
+    needs_x = _act_needs_x(name, a)
     xs = xa if needs_x else None
     ys = y if saves_y else None
 
     def backward(g, bint owned):
-        g = np.ascontiguousarray(g, dtype=y.dtype)
-        gx = g if owned else _K.empty_like(y)
-        _K.activation_backward(name, xs, ys, g, gx, a, b)
-        return (gx,)
+        return (_act_grad(name, xs, ys, g, owned, a, b, y),)
     grad_name = grad_name or usual_name
     saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
     return _record(out, grad_name, (x,), backward, saved, bool(saved), True)
@@ -581,8 +593,8 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
     if not (isinstance(input, Tensor) and isinstance(weight, Tensor)
             and (bias is None or isinstance(bias, Tensor))):
         return None
-    if act is not None and (act not in _ACTIVATION_INFO or _ACTIVATION_INFO[act][0]
-                            or not _ACTIVATION_INFO[act][1] or (act in ("elu", "celu") and a <= 0)):
+    if act is not None and (act not in _ACTIVATION_INFO or not _ACTIVATION_INFO[act][1]
+                            or _act_needs_x(act, a)):
         raise ValueError(f"cannot fuse {act!r} into a linear layer: its backward needs its input")
     cdef Tensor x = <Tensor>input, w = <Tensor>weight
     cdef Tensor bt = <Tensor>bias if bias is not None else None
@@ -614,11 +626,8 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
             # backward) is still in cache: the GEMMs evict it
             gb = None if ba is None else np.add.reduce(g, 0)
         else:
-            g = np.ascontiguousarray(g, dtype=y.dtype)
-            gz = g if owned else _K.empty_like(y)
             gb = None if ba is None else np.empty_like(ba)
-            _K.activation_backward(act, None, y, g, gz, a, b, gb)
-            g = gz
+            g = _act_grad(act, None, y, g, owned, a, b, y, gb)
         return _linear_grads(g, wa, xa, need_x, need_w) + (gb,)
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
