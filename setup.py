@@ -9,6 +9,12 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastad"))
+import _codegen  # noqa: E402  (fastad/_codegen.py: the op table's templates, rendered below)
+
+# the generated sources (op codes, dispatch, entry points) come from fastad/opdefs.py
+_codegen.render_all()
+
 # FASTAD_MODULES=_kernels builds a subset (handy while one module is being worked on).
 MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_tensor,_kernels").split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
@@ -47,6 +53,7 @@ extensions = [
     Extension(
         f"fastad.{name}",
         [f"fastad/{name}.pyx"],
+        depends=["fastad/opdefs.py"],
         include_dirs=[np.get_include()],
         extra_compile_args=compile_args,
         extra_link_args=link_args,

@@ -20,6 +20,7 @@ from fastad._tensor import (  # noqa: E402,F401
     stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,
 )
 from fastad import _tensor
+from fastad import opdefs as _opdefs
 
 float = float32
 double = float64
@@ -36,16 +37,12 @@ def _method(name):
     return f
 
 
-exp = _method("exp")
-log = _method("log")
-sqrt = _method("sqrt")
-abs = _method("abs")
-neg = _method("neg")
-sin = _method("sin")
-cos = _method("cos")
-sigmoid = _method("sigmoid")
-tanh = _method("tanh")
-relu = _method("relu")
+# the elementwise ops of the op table: compiled, the same objects as nn.functional's
+for _op in _opdefs.UNARY:
+    if _op.function:
+        globals()[_op.name] = getattr(_tensor, _op.name)
+del _op
+
 square = _method("square")
 mm = matmul
 clip = clamp

@@ -28,6 +28,7 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
+from fastad._opcodes cimport *
 import os
 import warnings
 
@@ -712,8 +713,8 @@ cdef inline bint _transpose_x_first(Py_ssize_t m, Py_ssize_t n, Py_ssize_t k) no
 # thread and splits large ones itself: C's columns in blocks of a multiple of
 # GEMM_SPLIT_ALIGN, one call per block on fastad's threads, blocks only where each
 # keeps GEMM_SPLIT_MIN_WORK multiply-adds (so none falls to OpenBLAS's small-matrix
-# kernels).  A block's values are the one-call GEMM's bit for bit (the tests check
-# it), so results do not depend on the thread count.  numpy's OpenBLAS has no
+# kernels).  The blocks are the same at any thread count (_gemm_block), so results
+# do not depend on it.  numpy's OpenBLAS has no
 # per-thread setting (its _local setter is global in this pthreads build), so its
 # thread count is 1 while a fastad GEMM runs and restored after: another Python
 # thread's numpy matmul in that window runs on one thread.
@@ -809,19 +810,46 @@ cdef inline Py_ssize_t _thread_share(Py_ssize_t n, Py_ssize_t align) noexcept no
     return (per + align - 1) // align * align
 
 
+# A large GEMM runs as column blocks whose width depends on its shape and on the
+# machine's processor count, never on the thread count: at one thread the same
+# blocks run one after another.  (A block need not equal those columns of the
+# one-call product: with OpenBLAS's Haswell kernels, OPENBLAS_CORETYPE=Haswell on
+# an AMD EPYC, a (512, 784) x (784, 1024) product split in two differs from the
+# one call in the last bit, so a split chosen by the thread count made 1- and
+# 2-thread results differ.)
+cdef Py_ssize_t _gemm_parts = max(1, min(8, os.cpu_count() or 1))
+
+
+@cython.cdivision(True)
+cdef Py_ssize_t _gemm_block(GemmJob* j) noexcept nogil:
+    """The width of j's column blocks (j.n: one call)."""
+    cdef Py_ssize_t per = (j.n + _gemm_parts - 1) // _gemm_parts
+    per = (per + GEMM_SPLIT_ALIGN - 1) // GEMM_SPLIT_ALIGN * GEMM_SPLIT_ALIGN
+    if per >= j.n or j.m * per * j.k < GEMM_SPLIT_MIN_WORK:
+        return j.n
+    return per
+
+
+cdef void _gemm_serial(GemmJob* j) noexcept nogil:
+    """j's column blocks one after another, on this thread."""
+    cdef Py_ssize_t per = _gemm_block(j), lo = 0
+    while lo < j.n:
+        _gemm_columns(j, lo, lo + per if lo + per < j.n else j.n)
+        lo += per
+
+
 cdef void _gemm(GemmJob* j) noexcept nogil:
-    """Run j in one call, or split over fastad's threads (see above)."""
-    cdef int nt = _num_threads
+    """Run j's column blocks, shared by fastad's threads (see above)."""
     cdef Py_ssize_t per
     if j.m == 0 or j.n == 0:
         return
     if not fad_blas_controlled():         # no control over OpenBLAS's threads: its own split
         _gemm_columns(j, 0, j.n)
         return
-    per = _thread_share(j.n, GEMM_SPLIT_ALIGN)
+    per = _gemm_block(j)
     fad_blas_single_begin()
-    if nt <= 1 or per >= j.n or j.m * per * j.k < GEMM_SPLIT_MIN_WORK:
-        _gemm_columns(j, 0, j.n)
+    if _num_threads <= 1 or per >= j.n:
+        _gemm_serial(j)
     else:
         run_split(_gemm_columns, j, j.n, per)
     fad_blas_single_end()
@@ -864,10 +892,10 @@ cdef void _gemm_or_zeros(GemmJob* j) noexcept nogil:
 
 
 cdef void _gemm_whole(void* jobs, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
-    """GEMMs lo..hi-1 of an array of GemmJob, each in one call (a range_fn)."""
+    """GEMMs lo..hi-1 of an array of GemmJob, each whole on this thread (a range_fn)."""
     cdef Py_ssize_t i
     for i in range(lo, hi):
-        _gemm_columns(&(<GemmJob*>jobs)[i], 0, (<GemmJob*>jobs)[i].n)
+        _gemm_serial(&(<GemmJob*>jobs)[i])
 
 
 def matmul_into(a, b, out, bint trans_a=False, bint trans_b=False):
@@ -1093,250 +1121,7 @@ cdef void run_split(range_fn fn, void* ctx, Py_ssize_t n, Py_ssize_t per) noexce
         fn(ctx, lo, hi)
 
 
-# ---------------------------------------------------------------------------
-# scalar math over `floating`
-# ---------------------------------------------------------------------------
-@cython.cdivision(True)
-cdef inline floating f_exp(floating x) noexcept nogil:
-    if floating is float:
-        return fad_expf(x)
-    else:
-        return fad_exp(x)
-
-@cython.cdivision(True)
-cdef inline floating f_tanh(floating x) noexcept nogil:
-    if floating is float:
-        return fad_tanhf(x)
-    else:
-        return fad_tanh(x)
-
-@cython.cdivision(True)
-cdef inline floating f_log(floating x) noexcept nogil:
-    if floating is float:
-        return fad_logf(x)
-    else:
-        return fad_log(x)
-
-@cython.cdivision(True)
-cdef inline floating f_log1p(floating x) noexcept nogil:
-    if floating is float:
-        return fad_log1pf(x)
-    else:
-        return fad_log1p(x)
-
-@cython.cdivision(True)
-cdef inline floating f_expm1(floating x) noexcept nogil:
-    if floating is float:
-        return fad_expm1f(x)
-    else:
-        return fad_expm1(x)
-
-@cython.cdivision(True)
-cdef inline floating f_erf(floating x) noexcept nogil:
-    if floating is float:
-        return fad_erff(x)
-    else:
-        return fad_erf(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sin(floating x) noexcept nogil:
-    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
-    return <floating>fad_sin(x)
-
-@cython.cdivision(True)
-cdef inline floating f_cos(floating x) noexcept nogil:
-    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
-    return <floating>fad_cos(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-@cython.cdivision(True)
-cdef inline floating f_abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sgn(floating x) noexcept nogil:
-    # torch.sgn for real input: (0 < x) - (x < 0), so sgn(NaN) = 0 as in PyTorch
-    return <floating>(0 < x) - <floating>(x < 0)
-
-# ---------------------------------------------------------------------------
-# activations: forward / backward formulas (PyTorch definitions and kink rules)
-# ---------------------------------------------------------------------------
-cdef double SELU_ALPHA = 1.6732632423543772848170429916717
-cdef double SELU_SCALE = 1.0507009873554804934193349852946
-
-@cython.cdivision(True)
-cdef inline floating sigmoid_forward(floating x) noexcept nogil:
-    cdef floating e = f_exp(-f_abs(x))
-    cdef floating r = <floating>1 / (<floating>1 + e)
-    return r if x >= 0 else e * r
-
-@cython.cdivision(True)
-cdef inline floating sigmoid_backward(floating y, floating gy) noexcept nogil:
-    return gy * (<floating>1 - y) * y
-
-@cython.cdivision(True)
-cdef inline floating tanh_backward(floating y, floating gy) noexcept nogil:
-    return gy * (<floating>1 - y * y)
-
-@cython.cdivision(True)
-cdef inline floating relu_forward(floating x) noexcept nogil:
-    return 0 if x <= 0 else x
-
-@cython.cdivision(True)
-cdef inline floating relu_backward(floating y, floating gy) noexcept nogil:
-    return 0 if y <= 0 else gy
-
-@cython.cdivision(True)
-cdef inline floating hardtanh_forward(floating x, floating lo, floating hi) noexcept nogil:
-    return lo if x < lo else (hi if x > hi else x)
-
-@cython.cdivision(True)
-cdef inline floating hardtanh_backward(floating y, floating gy, floating lo, floating hi) noexcept nogil:
-    # from y = clamp(x): y <= lo <=> x <= lo and y >= hi <=> x >= hi (lo < hi)
-    # `|`, not `or`: a short-circuit branch kept this loop from vectorising (6.5 -> 0.4 ns)
-    return 0 if ((y <= lo) | (y >= hi)) else gy
-
-@cython.cdivision(True)
-cdef inline floating leaky_relu_forward(floating x, floating slope) noexcept nogil:
-    return x if x > 0 else x * slope
-
-@cython.cdivision(True)
-cdef inline floating leaky_relu_backward(floating x, floating gy, floating slope) noexcept nogil:
-    return gy if x > 0 else gy * slope
-
-@cython.cdivision(True)
-cdef inline floating elu_forward(floating x, floating alpha, floating scale, floating iscale) noexcept nogil:
-    return f_expm1(x * iscale) * alpha * scale if x <= 0 else x * scale
-
-@cython.cdivision(True)
-cdef inline floating elu_backward_from_y(floating y, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
-    return gy * iscale * (y + alpha * scale) if y <= 0 else gy * scale
-
-@cython.cdivision(True)
-cdef inline floating elu_backward_from_x(floating x, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
-    return gy * iscale * (alpha * scale) * f_exp(x * iscale) if x <= 0 else gy * scale
-
-@cython.cdivision(True)
-cdef inline floating gelu_forward(floating x) noexcept nogil:
-    return x * <floating>0.5 * (<floating>1 + f_erf(x * <floating>0.70710678118654752440))
-
-@cython.cdivision(True)
-cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
-    cdef floating cdf = <floating>0.5 * (<floating>1 + f_erf(x * <floating>0.70710678118654752440))
-    cdef floating pdf = f_exp(<floating>-0.5 * x * x) * <floating>0.39894228040143267794
-    return gy * (cdf + x * pdf)
-
-DEF GELU_KBETA = 0.79788456080286535588   # sqrt(2/pi)
-DEF GELU_KAPPA = 0.044715
-
-@cython.cdivision(True)
-cdef inline floating gelu_tanh_forward(floating x) noexcept nogil:
-    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x * x * x)
-    return <floating>0.5 * x * (<floating>1 + f_tanh(inner))
-
-@cython.cdivision(True)
-cdef inline floating gelu_tanh_backward(floating x, floating gy) noexcept nogil:
-    cdef floating x_sq = x * x
-    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x_sq * x)
-    cdef floating th = f_tanh(inner)
-    cdef floating left = <floating>0.5 * x
-    cdef floating right = <floating>1 + th
-    cdef floating right_d = ((<floating>1 - th * th) * <floating>GELU_KBETA
-                             * (<floating>1 + <floating>(3 * GELU_KAPPA) * x_sq))
-    return gy * (<floating>0.5 * right + left * right_d)
-
-@cython.cdivision(True)
-cdef inline floating silu_forward(floating x) noexcept nogil:
-    return x * sigmoid_forward(x)
-
-@cython.cdivision(True)
-cdef inline floating silu_backward(floating x, floating gy) noexcept nogil:
-    cdef floating s = sigmoid_forward(x)
-    return gy * s * (<floating>1 + x * (<floating>1 - s))
-
-@cython.cdivision(True)
-cdef inline floating softplus_stable(floating x) noexcept nogil:
-    # log(1 + exp(x)) without overflow
-    return (x if x > 0 else 0) + f_log1p(f_exp(-f_abs(x)))
-
-@cython.cdivision(True)
-cdef inline floating mish_forward(floating x) noexcept nogil:
-    return x * f_tanh(softplus_stable(x))
-
-@cython.cdivision(True)
-cdef inline floating mish_backward(floating x, floating gy) noexcept nogil:
-    cdef floating s = sigmoid_forward(x)
-    cdef floating t = f_tanh(softplus_stable(x))
-    return gy * (t + x * s * (<floating>1 - t * t))
-
-@cython.cdivision(True)
-cdef inline floating softplus_forward(floating x, floating beta, floating threshold) noexcept nogil:
-    cdef floating z = x * beta
-    return x if z > threshold else f_log1p(f_exp(z)) / beta
-
-@cython.cdivision(True)
-cdef inline floating softplus_backward(floating x, floating gy, floating beta, floating threshold) noexcept nogil:
-    cdef floating z = f_exp(x * beta)
-    return gy if x * beta > threshold else gy * z / (z + <floating>1)
-
-@cython.cdivision(True)
-cdef inline floating softsign_forward(floating x) noexcept nogil:
-    return x / (<floating>1 + f_abs(x))
-
-@cython.cdivision(True)
-cdef inline floating softsign_backward(floating x, floating gy) noexcept nogil:
-    # PyTorch differentiates x / (|x| + 1) through div and abs: mirror it (inf -> NaN)
-    cdef floating d = f_abs(x) + <floating>1
-    return gy / d + (-gy * x / (d * d)) * f_sgn(x)
-
-@cython.cdivision(True)
-cdef inline floating logsigmoid_forward(floating x) noexcept nogil:
-    return (x if x < 0 else 0) - f_log1p(f_exp(-f_abs(x)))
-
-@cython.cdivision(True)
-cdef inline floating logsigmoid_backward(floating x, floating gy) noexcept nogil:
-    cdef floating z = f_exp(-f_abs(x))
-    cdef floating q = z / (<floating>1 + z)
-    return gy * (<floating>1 - q) if x < 0 else gy * q
-
-@cython.cdivision(True)
-cdef inline floating hardsigmoid_forward(floating x) noexcept nogil:
-    return hardtanh_forward(x + <floating>3, <floating>0, <floating>6) / <floating>6
-
-@cython.cdivision(True)
-cdef inline floating hardsigmoid_backward(floating x, floating gy) noexcept nogil:
-    # PyTorch uses one_sixth = 1.0f / 6.0f (a float constant) for both dtypes
-    return gy * <floating>(<float>(1.0 / 6.0)) if (x > -3 and x < 3) else 0
-
-@cython.cdivision(True)
-cdef inline floating hardswish_forward(floating x) noexcept nogil:
-    return x * hardtanh_forward(x + <floating>3, <floating>0, <floating>6) / <floating>6
-
-@cython.cdivision(True)
-cdef inline floating hardswish_backward(floating x, floating gy) noexcept nogil:
-    if x <= -3:
-        return 0
-    elif x < 3:
-        return gy * (x / <floating>3 + <floating>0.5)
-    return gy
-
-@cython.cdivision(True)
-cdef inline floating rrelu_forward_elem(floating x, floating slope) noexcept nogil:
-    return x if x >= 0 else x * slope
-
-@cython.cdivision(True)
-cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope) noexcept nogil:
-    # PyTorch rrelu_with_noise: noise = slope where x <= 0 (so x == 0 takes the slope)
-    return gy if x > 0 else gy * slope
+include "_formulas.pxi"
 
 # ---------------------------------------------------------------------------
 # elementwise losses
@@ -1448,12 +1233,6 @@ cdef enum:
     K_LOSS_GT = 4
 
 cdef enum:
-    A_SIGMOID, A_TANH, A_RELU, A_RELU6, A_HARDTANH, A_LEAKY_RELU, A_ELU, A_SELU,
-    A_CELU, A_GELU, A_GELU_TANH, A_SILU, A_MISH, A_SOFTPLUS, A_SOFTSIGN,
-    A_LOGSIGMOID, A_HARDSIGMOID, A_HARDSWISH, A_EXP, A_LOG, A_SQRT, A_SIN, A_COS,
-    A_ABS, A_NEG, A_RRELU, A_ELU_X, A_SELU_X, A_CELU_X, A_NUM
-
-cdef enum:
     L_MSE, L_L1, L_SMOOTH_L1, L_HUBER, L_BCE, L_BCE_LOGITS, L_KL_DIV, L_NUM
 
 
@@ -1463,64 +1242,9 @@ cdef inline floating ew_value(int kind, int op, floating v0, floating v1, floati
     """kind/op are literals at every call site: the compiler folds this to one formula.
     ACT_FWD: v0=x (v1=slope for rrelu); ACT_BWD: v0=x, v1=y, v2=gy (v3=slope);
     LOSS_*: v0=x, v1=t, v2=gout, v3=pos_weight."""
-    if kind == K_ACT_FWD:
-        if op == A_SIGMOID: return sigmoid_forward(v0)
-        if op == A_TANH: return f_tanh(v0)
-        if op == A_RELU: return relu_forward(v0)
-        if op == A_RELU6: return hardtanh_forward(v0, <floating>0, <floating>6)
-        if op == A_HARDTANH: return hardtanh_forward(v0, a, b)
-        if op == A_LEAKY_RELU: return leaky_relu_forward(v0, a)
-        if op == A_ELU: return elu_forward(v0, a, <floating>1, <floating>1)
-        if op == A_SELU: return elu_forward(v0, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
-        if op == A_CELU: return elu_forward(v0, a, <floating>1, <floating>1 / a)
-        if op == A_GELU: return gelu_forward(v0)
-        if op == A_GELU_TANH: return gelu_tanh_forward(v0)
-        if op == A_SILU: return silu_forward(v0)
-        if op == A_MISH: return mish_forward(v0)
-        if op == A_SOFTPLUS: return softplus_forward(v0, a, b)
-        if op == A_SOFTSIGN: return softsign_forward(v0)
-        if op == A_LOGSIGMOID: return logsigmoid_forward(v0)
-        if op == A_HARDSIGMOID: return hardsigmoid_forward(v0)
-        if op == A_HARDSWISH: return hardswish_forward(v0)
-        if op == A_EXP: return f_exp(v0)
-        if op == A_LOG: return f_log(v0)
-        if op == A_SQRT: return f_sqrt(v0)
-        if op == A_SIN: return f_sin(v0)
-        if op == A_COS: return f_cos(v0)
-        if op == A_ABS: return f_abs(v0)
-        if op == A_NEG: return -v0
-        if op == A_RRELU: return rrelu_forward_elem(v0, v1)
-    elif kind == K_ACT_BWD:
-        if op == A_SIGMOID: return sigmoid_backward(v1, v2)
-        if op == A_TANH: return tanh_backward(v1, v2)
-        if op == A_RELU: return relu_backward(v1, v2)
-        if op == A_RELU6: return hardtanh_backward(v1, v2, <floating>0, <floating>6)
-        if op == A_HARDTANH: return hardtanh_backward(v1, v2, a, b)
-        if op == A_LEAKY_RELU: return leaky_relu_backward(v0, v2, a)
-        if op == A_ELU: return elu_backward_from_y(v1, v2, a, <floating>1, <floating>1)
-        if op == A_SELU: return elu_backward_from_y(v1, v2, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
-        if op == A_CELU: return elu_backward_from_y(v1, v2, a, <floating>1, <floating>1 / a)
-        if op == A_ELU_X: return elu_backward_from_x(v0, v2, a, <floating>1, <floating>1)
-        if op == A_SELU_X: return elu_backward_from_x(v0, v2, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)
-        if op == A_CELU_X: return elu_backward_from_x(v0, v2, a, <floating>1, <floating>1 / a)
-        if op == A_GELU: return gelu_backward(v0, v2)
-        if op == A_GELU_TANH: return gelu_tanh_backward(v0, v2)
-        if op == A_SILU: return silu_backward(v0, v2)
-        if op == A_MISH: return mish_backward(v0, v2)
-        if op == A_SOFTPLUS: return softplus_backward(v0, v2, a, b)
-        if op == A_SOFTSIGN: return softsign_backward(v0, v2)
-        if op == A_LOGSIGMOID: return logsigmoid_backward(v0, v2)
-        if op == A_HARDSIGMOID: return hardsigmoid_backward(v0, v2)
-        if op == A_HARDSWISH: return hardswish_backward(v0, v2)
-        if op == A_EXP: return v2 * v1
-        if op == A_LOG: return v2 / v0
-        if op == A_SQRT: return v2 / (<floating>2 * v1)
-        if op == A_SIN: return v2 * f_cos(v0)
-        if op == A_COS: return v2 * -f_sin(v0)
-        if op == A_ABS: return v2 * f_sgn(v0)
-        if op == A_NEG: return -v2
-        if op == A_RRELU: return rrelu_backward_elem(v0, v2, v3)
-    elif kind == K_LOSS_FWD:
+    if kind == K_ACT_FWD or kind == K_ACT_BWD:
+        return act_value(kind, op, v0, v1, v2, v3, a, b)
+    if kind == K_LOSS_FWD:
         if op == L_MSE: return mse_forward(v0, v1)
         if op == L_L1: return l1_forward(v0, v1)
         if op == L_SMOOTH_L1: return smooth_l1_forward(v0, v1, a) if a != 0 else l1_forward(v0, v1)
@@ -1572,10 +1296,38 @@ cdef inline void ew_loop(int kind, int op, const floating* p0, const floating* p
         for k in range(i, i + LANES):
             out[k] = ew_value(kind, op, p0[k], p1[k], p2[k], p3[k], a, b)
         i += LANES
-    for k in range(i, hi):
-        out[k] = ew_value(kind, op, p0[k], p1[k], p2[k], p3[k], a, b)
+    if i < hi:
+        ew_tail(kind, op, p0 + i, p1 + i, p2 + i, p3 + i, out + i, hi - i, a, b)
     if op == A_SIN or op == A_COS:
         trig_fixup(kind, op, p0, p2, out, lo, hi)
+
+
+@cython.boundscheck(False)
+@cython.wraparound(False)
+@cython.cdivision(True)
+cdef inline void ew_tail(int kind, int op, const floating* p0, const floating* p1,
+                         const floating* p2, const floating* p3, floating* out,
+                         Py_ssize_t n, floating a, floating b) noexcept nogil:
+    """The last n < LANES elements, through a whole LANES-wide block like the
+    loop's body: the compiler contracts a formula into FMAs differently in its
+    vector body and in a scalar remainder, and an element must get the same bits
+    wherever it sits (a 0-d tensor is such a remainder; measured: gelu's and
+    silu's gradients differed in the last bit for 1 value in 50)."""
+    cdef floating b0[LANES]
+    cdef floating b1[LANES]
+    cdef floating b2[LANES]
+    cdef floating b3[LANES]
+    cdef floating bo[LANES]
+    cdef Py_ssize_t k
+    for k in range(LANES):          # the padding repeats the first element
+        b0[k] = p0[k if k < n else 0]
+        b1[k] = p1[k if k < n else 0]
+        b2[k] = p2[k if k < n else 0]
+        b3[k] = p3[k if k < n else 0]
+    for k in range(LANES):
+        bo[k] = ew_value(kind, op, b0[k], b1[k], b2[k], b3[k], a, b)
+    for k in range(n):
+        out[k] = bo[k]
 
 
 @cython.cdivision(True)
@@ -1595,15 +1347,8 @@ cdef inline void trig_fixup(int kind, int op, const floating* x, const floating*
 
 
 cdef inline bint ew_computes_long(int kind, int op) noexcept nogil:
-    """Ops with an exp, log or trig per element: long enough per page that the
-    next page is worth prefetching (measured on 2**24 float32: sigmoid forward
-    25.6 -> 15.3 ms with it; but neg 9.7 -> 13 ms, so the cheap ops go without)."""
-    if kind == K_ACT_FWD:
-        return op in (A_SIGMOID, A_TANH, A_ELU, A_SELU, A_CELU, A_GELU, A_GELU_TANH, A_SILU,
-                      A_MISH, A_SOFTPLUS, A_LOGSIGMOID, A_EXP, A_LOG, A_SIN, A_COS)
-    if kind == K_ACT_BWD:
-        return op in (A_GELU, A_GELU_TANH, A_SILU, A_MISH, A_SOFTPLUS, A_LOGSIGMOID, A_ELU_X,
-                      A_SELU_X, A_CELU_X, A_SIN, A_COS)
+    if kind == K_ACT_FWD or kind == K_ACT_BWD:
+        return act_computes_long(kind, op)
     return op == L_BCE or op == L_BCE_LOGITS or op == L_KL_DIV
 
 
@@ -1624,70 +1369,15 @@ cdef struct EwCtx:
     Py_ssize_t rows, cols
 
 
-@cython.cdivision(True)
-cdef void act_fwd_dispatch(int op, const floating* x, const floating* s, floating* y,
-                           Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
-    if op == A_SIGMOID: ew_loop(K_ACT_FWD, A_SIGMOID, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_TANH: ew_loop(K_ACT_FWD, A_TANH, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_RELU: ew_loop(K_ACT_FWD, A_RELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_RELU6: ew_loop(K_ACT_FWD, A_RELU6, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_HARDTANH: ew_loop(K_ACT_FWD, A_HARDTANH, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_LEAKY_RELU: ew_loop(K_ACT_FWD, A_LEAKY_RELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_ELU: ew_loop(K_ACT_FWD, A_ELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SELU: ew_loop(K_ACT_FWD, A_SELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_CELU: ew_loop(K_ACT_FWD, A_CELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_GELU: ew_loop(K_ACT_FWD, A_GELU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_GELU_TANH: ew_loop(K_ACT_FWD, A_GELU_TANH, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SILU: ew_loop(K_ACT_FWD, A_SILU, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_MISH: ew_loop(K_ACT_FWD, A_MISH, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SOFTPLUS: ew_loop(K_ACT_FWD, A_SOFTPLUS, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SOFTSIGN: ew_loop(K_ACT_FWD, A_SOFTSIGN, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_LOGSIGMOID: ew_loop(K_ACT_FWD, A_LOGSIGMOID, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_HARDSIGMOID: ew_loop(K_ACT_FWD, A_HARDSIGMOID, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_HARDSWISH: ew_loop(K_ACT_FWD, A_HARDSWISH, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_EXP: ew_loop(K_ACT_FWD, A_EXP, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_LOG: ew_loop(K_ACT_FWD, A_LOG, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SQRT: ew_loop(K_ACT_FWD, A_SQRT, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_SIN: ew_loop(K_ACT_FWD, A_SIN, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_COS: ew_loop(K_ACT_FWD, A_COS, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_ABS: ew_loop(K_ACT_FWD, A_ABS, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_NEG: ew_loop(K_ACT_FWD, A_NEG, x, x, x, x, y, lo, hi, a, b)
-    elif op == A_RRELU: ew_loop(K_ACT_FWD, A_RRELU, x, s, x, x, y, lo, hi, a, b)
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef void fill_nan(floating* out, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(lo, hi):
+        out[i] = NAN
 
 
-@cython.cdivision(True)
-cdef void act_bwd_dispatch(int op, const floating* x, const floating* y, const floating* gy,
-                           const floating* s, floating* gx,
-                           Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
-    if op == A_SIGMOID: ew_loop(K_ACT_BWD, A_SIGMOID, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_TANH: ew_loop(K_ACT_BWD, A_TANH, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_RELU: ew_loop(K_ACT_BWD, A_RELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_RELU6: ew_loop(K_ACT_BWD, A_RELU6, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_HARDTANH: ew_loop(K_ACT_BWD, A_HARDTANH, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_LEAKY_RELU: ew_loop(K_ACT_BWD, A_LEAKY_RELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_ELU: ew_loop(K_ACT_BWD, A_ELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SELU: ew_loop(K_ACT_BWD, A_SELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_CELU: ew_loop(K_ACT_BWD, A_CELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_ELU_X: ew_loop(K_ACT_BWD, A_ELU_X, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SELU_X: ew_loop(K_ACT_BWD, A_SELU_X, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_CELU_X: ew_loop(K_ACT_BWD, A_CELU_X, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_GELU: ew_loop(K_ACT_BWD, A_GELU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_GELU_TANH: ew_loop(K_ACT_BWD, A_GELU_TANH, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SILU: ew_loop(K_ACT_BWD, A_SILU, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_MISH: ew_loop(K_ACT_BWD, A_MISH, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SOFTPLUS: ew_loop(K_ACT_BWD, A_SOFTPLUS, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SOFTSIGN: ew_loop(K_ACT_BWD, A_SOFTSIGN, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_LOGSIGMOID: ew_loop(K_ACT_BWD, A_LOGSIGMOID, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_HARDSIGMOID: ew_loop(K_ACT_BWD, A_HARDSIGMOID, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_HARDSWISH: ew_loop(K_ACT_BWD, A_HARDSWISH, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_EXP: ew_loop(K_ACT_BWD, A_EXP, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_LOG: ew_loop(K_ACT_BWD, A_LOG, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SQRT: ew_loop(K_ACT_BWD, A_SQRT, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_SIN: ew_loop(K_ACT_BWD, A_SIN, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_COS: ew_loop(K_ACT_BWD, A_COS, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_ABS: ew_loop(K_ACT_BWD, A_ABS, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_NEG: ew_loop(K_ACT_BWD, A_NEG, x, y, gy, s, gx, lo, hi, a, b)
-    elif op == A_RRELU: ew_loop(K_ACT_BWD, A_RRELU, x, y, gy, s, gx, lo, hi, a, b)
+include "_dispatch.pxi"
 
 
 @cython.cdivision(True)
@@ -1729,7 +1419,7 @@ cdef void ew_dispatch(EwCtx* c, Py_ssize_t off, void* out, Py_ssize_t n) noexcep
     cdef char* p3 = <char*>c.p3 + off * item
     if c.f64:
         if c.kind == K_ACT_FWD:
-            act_fwd_dispatch(c.op, <double*>p0, <double*>p1, <double*>out, 0, n, c.a, c.b)
+            act_fwd_dispatch(c.op, <double*>p0, <double*>p3, <double*>out, 0, n, c.a, c.b)
         elif c.kind == K_ACT_BWD:
             act_bwd_dispatch(c.op, <double*>p0, <double*>p1, <double*>p2, <double*>p3,
                              <double*>out, 0, n, c.a, c.b)
@@ -1738,7 +1428,7 @@ cdef void ew_dispatch(EwCtx* c, Py_ssize_t off, void* out, Py_ssize_t n) noexcep
                           <double*>out, 0, n, c.a, c.b)
     else:
         if c.kind == K_ACT_FWD:
-            act_fwd_dispatch(c.op, <float*>p0, <float*>p1, <float*>out, 0, n,
+            act_fwd_dispatch(c.op, <float*>p0, <float*>p3, <float*>out, 0, n,
                              <float>c.a, <float>c.b)
         elif c.kind == K_ACT_BWD:
             act_bwd_dispatch(c.op, <float*>p0, <float*>p1, <float*>p2, <float*>p3,
@@ -1823,47 +1513,6 @@ cdef int _matrix(object arr, str name, int typenum, Py_ssize_t* rows, Py_ssize_t
 # ---------------------------------------------------------------------------
 # 1. activations
 # ---------------------------------------------------------------------------
-ACTIVATIONS = {
-    "sigmoid": {"saves": "y", "params": ()},
-    "tanh": {"saves": "y", "params": ()},
-    "relu": {"saves": "y", "params": ()},
-    "relu6": {"saves": "y", "params": ()},
-    "hardtanh": {"saves": "y", "params": (("min_val", -1.0), ("max_val", 1.0))},
-    "leaky_relu": {"saves": "x", "params": (("negative_slope", 0.01),)},
-    # elu/celu from y is valid for alpha > 0 (PyTorch's in-place rule); for alpha <= 0
-    # pass x (activation_backward then uses the input form).
-    "elu": {"saves": "y", "params": (("alpha", 1.0),)},
-    "selu": {"saves": "y", "params": ()},
-    "celu": {"saves": "y", "params": (("alpha", 1.0),)},
-    "gelu": {"saves": "x", "params": ()},
-    "gelu_tanh": {"saves": "x", "params": ()},
-    "silu": {"saves": "x", "params": ()},
-    "mish": {"saves": "x", "params": ()},
-    "softplus": {"saves": "x", "params": (("beta", 1.0), ("threshold", 20.0))},
-    "softsign": {"saves": "x", "params": ()},
-    "logsigmoid": {"saves": "x", "params": ()},
-    "hardsigmoid": {"saves": "x", "params": ()},
-    "hardswish": {"saves": "x", "params": ()},
-    "exp": {"saves": "y", "params": ()},
-    "log": {"saves": "x", "params": ()},
-    "sqrt": {"saves": "y", "params": ()},
-    "sin": {"saves": "x", "params": ()},
-    "cos": {"saves": "x", "params": ()},
-    "abs": {"saves": "x", "params": ()},
-    "neg": {"saves": "", "params": ()},
-}
-
-cdef dict _ACT_CODE = {
-    "sigmoid": A_SIGMOID, "tanh": A_TANH, "relu": A_RELU, "relu6": A_RELU6,
-    "hardtanh": A_HARDTANH, "leaky_relu": A_LEAKY_RELU, "elu": A_ELU, "selu": A_SELU,
-    "celu": A_CELU, "gelu": A_GELU, "gelu_tanh": A_GELU_TANH, "silu": A_SILU,
-    "mish": A_MISH, "softplus": A_SOFTPLUS, "softsign": A_SOFTSIGN,
-    "logsigmoid": A_LOGSIGMOID, "hardsigmoid": A_HARDSIGMOID, "hardswish": A_HARDSWISH,
-    "exp": A_EXP, "log": A_LOG, "sqrt": A_SQRT, "sin": A_SIN, "cos": A_COS,
-    "abs": A_ABS, "neg": A_NEG,
-}
-
-
 cdef int _act_code(str name) except -1:
     try:
         return _ACT_CODE[name]
@@ -1929,8 +1578,7 @@ def activation_forward(str name, x, y, double a=0.0, double b=0.0):
     cdef int t = _typenum(x, "x")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     cdef EwCtx c
-    if op == A_CELU and a == 0:
-        raise ValueError("celu alpha must be nonzero")
+    act_check_params(op, a, b)
     _ew_init(&c, K_ACT_FWD, op, t, a, b)
     c.p0 = _arr(x, "x", t, n, False)
     c.out = _arr(y, "y", t, n, True)
@@ -1948,24 +1596,14 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0, cols
     cdef int t = _typenum(gy, "gy")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>gy)
     cdef EwCtx c
-    if op == A_ELU or op == A_CELU or op == A_SELU:
-        alpha_ok = op == A_SELU or a > 0
-        if y is None or not alpha_ok:
-            if x is None:
-                raise ValueError(f"{name} backward needs x (y=None or alpha <= 0)")
-            op = A_ELU_X if op == A_ELU else (A_SELU_X if op == A_SELU else A_CELU_X)
-    if op == A_CELU_X and a == 0:
-        raise ValueError("celu alpha must be nonzero")
+    act_check_params(op, a, b)
+    op = act_backward_code(op, a, y is not None)
     _ew_init(&c, K_ACT_BWD, op, t, a, b)
     c.p2 = _arr(gy, "gy", t, n, False)
     c.out = _arr(gx, "gx", t, n, True)
-    saves = ACTIVATIONS[name]["saves"]
-    need_x = op in (A_ELU_X, A_SELU_X, A_CELU_X) or (
-        "x" in saves and op not in (A_ELU, A_SELU, A_CELU))
-    need_y = "y" in saves and op not in (A_ELU_X, A_SELU_X, A_CELU_X)
-    if need_x and x is None:
+    if act_reads_x(op) and x is None:
         raise ValueError(f"{name} backward needs x")
-    if need_y and y is None:
+    if act_reads_y(op) and y is None:
         raise ValueError(f"{name} backward needs y")
     c.p0 = _arr(x, "x", t, n, False) if x is not None else c.p2
     c.p1 = _arr(y, "y", t, n, False) if y is not None else c.p2
@@ -1991,6 +1629,32 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0, cols
             _run_ew_cols(&c)
 
 
+cdef bint backward_reads_x(int op, double a) noexcept nogil:
+    """Whether op's gradient kernel, for parameter a, reads the op's input."""
+    return act_reads_x(act_backward_code(op, a, True))
+
+
+cdef int scalar_unary(int op, bint f64, double x, double a, double b, double* y,
+                      double* d) noexcept nogil:
+    """A 0-d op for the tape: y = f(x) and d = f'(x) (its backward with gy = 1),
+    through the same loops as the array kernels, so a 0-d tensor gets the bits of
+    the same value inside an array.  op is a table row's code; -1 otherwise."""
+    cdef float xf = <float>x, yf, gf, onef = 1
+    cdef double one = 1
+    if op < 0 or op >= A_ROWS or op == A_RRELU:
+        return -1
+    cdef int bop = act_backward_code(op, a, True)
+    if f64:
+        act_fwd_dispatch(op, &x, &x, y, 0, 1, a, b)
+        act_bwd_dispatch(bop, &x, y, &one, &x, d, 0, 1, a, b)
+    else:
+        act_fwd_dispatch(op, &xf, &xf, &yf, 0, 1, <float>a, <float>b)
+        act_bwd_dispatch(bop, &xf, &yf, &onef, &xf, &gf, 0, 1, <float>a, <float>b)
+        y[0] = yf
+        d[0] = gf
+    return 0
+
+
 def rrelu_forward(x, slopes, y):
     """y = x if x >= 0 else x * slope (slopes drawn by the engine, same size as x)."""
     cdef int t = _typenum(x, "x")
@@ -1998,9 +1662,9 @@ def rrelu_forward(x, slopes, y):
     cdef EwCtx c
     _ew_init(&c, K_ACT_FWD, A_RRELU, t, 0.0, 0.0)
     c.p0 = _arr(x, "x", t, n, False)
-    c.p1 = _arr(slopes, "slopes", t, n, False)
+    c.p3 = _arr(slopes, "slopes", t, n, False)
     c.out = _arr(y, "y", t, n, True)
-    c.p2 = c.p3 = c.p0
+    c.p1 = c.p2 = c.p0
     with nogil:
         _run_ew(&c, n)
 

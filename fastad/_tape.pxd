@@ -7,6 +7,7 @@
 # Slot == record index: a leaf gets an OP_LEAF record the first time an op on
 # this graph uses it.
 from libc.stdint cimport int32_t, int64_t, uint8_t
+from fastad._opcodes cimport A_ROWS
 
 cdef enum:
     OP_LEAF = 0
@@ -18,19 +19,10 @@ cdef enum:
     OP_DIV = 6
     OP_POW = 7
     OP_POWT = 8
-    OP_NEG = 9
-    OP_EXP = 10
-    OP_LOG = 11
-    OP_SQRT = 12
-    OP_ABS = 13
-    OP_SIN = 14
-    OP_COS = 15
-    OP_TANH = 16
-    OP_SIGMOID = 17
-    OP_RELU = 18
-    OP_CLONE = 19
-    OP_GATHER = 20    # a scalar read from an array: in0 = array slot, in1 = flat index
-    OP_COUNT = 21
+    OP_CLONE = 9
+    OP_GATHER = 10    # a scalar read from an array: in0 = array slot, in1 = flat index
+    OP_ACT = 11       # OP_ACT + code: an elementwise op of the table (fastad/opdefs.py)
+    OP_COUNT = OP_ACT + A_ROWS
     # high bit of an op byte: the record's saved values were freed by a backward
     OP_FREED = 0x80
 

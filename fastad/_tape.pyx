@@ -7,6 +7,7 @@ precede their op), so the loops run without bounds checks.
 from libc.stdlib cimport free, realloc
 from libc.string cimport memset
 from cpython.object cimport PyObject
+from fastad._opcodes cimport act_masks, act_saves
 import threading
 
 import numpy as np
@@ -40,8 +41,16 @@ SECOND_BACKWARD = (
 # ops whose backward needs a value saved at record time (PyTorch frees those
 # after a backward without retain_graph; add/sub/neg save nothing)
 cdef uint8_t SAVES[OP_COUNT]
+# records whose partial is a mask (PyTorch's where): a zero partial passes no
+# gradient, so 0 * inf is 0, not nan
+cdef uint8_t MASKS[OP_COUNT]
 for _i in range(OP_COUNT):
-    SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_NEG, OP_CLONE, OP_GATHER)
+    if _i >= OP_ACT:
+        SAVES[_i] = act_saves(_i - OP_ACT)
+        MASKS[_i] = act_masks(_i - OP_ACT)
+    else:
+        SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_CLONE, OP_GATHER)
+        MASKS[_i] = False
 
 cdef int64_t _next_gid = 1
 cdef int32_t MAX_NODES = 2147483000
@@ -164,6 +173,7 @@ cdef class Graph:
     cdef int prepare(self, int32_t top) except -1:
         """Zeroed adjoints and reach flags for records 0..top."""
         cdef void *p
+        cdef int32_t j
         if self.dead:
             raise RuntimeError(SECOND_BACKWARD)
         if self.busy:
@@ -176,7 +186,11 @@ cdef class Graph:
             if p == NULL: raise MemoryError()
             self.reached = <uint8_t *>p
             self.adj_cap = self.cap
-        memset(self.adj, 0, (top + 1) * sizeof(double))
+        # -0.0, the identity of IEEE addition: an adjoint reached by one
+        # contribution is that contribution, -0.0 included (the sign PyTorch's
+        # .grad and fastad's array kernels give), not 0.0 + -0.0 = +0.0
+        for j in range(top + 1):
+            self.adj[j] = -0.0
         memset(self.reached, 0, (top + 1) * sizeof(uint8_t))
         self.aadj = {}
         self.owned = set()
@@ -349,10 +363,11 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
                 gi = adj[i]
                 a = in0[i]
                 b = in1[i]
-                # relu masks its gradient (PyTorch's where), so 0 * inf is 0, not nan
                 if a >= 0:
-                    if o != OP_RELU or d0[i] != 0:
+                    if d0[i] != 0 or not MASKS[o]:
                         adj[a] += d0[i] * gi
+                    else:               # a masked-out input gets +0, never 0 * inf
+                        adj[a] += d0[i]
                     reached[a] = 1
                 if b >= 0:
                     adj[b] += d1[i] * gi

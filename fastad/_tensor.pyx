@@ -2,9 +2,11 @@
 """The Tensor: a thin object over an inline scalar or a numpy buffer, whose
 ops append records to the thread's tape (fastad._tape)."""
 cimport cython
-from libc.math cimport exp, log, sqrt, fabs, sin, cos, tanh, pow, isnan, NAN
+from libc.math cimport pow, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
+from fastad._opcodes cimport *
+from fastad._kernels cimport backward_reads_x, scalar_unary
 
 import builtins as _builtins
 import functools
@@ -507,37 +509,20 @@ def _pow_grad_exp(g, a, r):
 
 
 # ---------------------------------------------------------------- unary ops
-cdef double _sigmoid(double x) noexcept nogil:
-    cdef double e
-    if x >= 0:
-        return 1.0 / (1.0 + exp(-x))
-    e = exp(x)
-    return e / (1.0 + e)
+include "_unary.pxi"
 
 
-# array path of the scalar ops: op code -> kernel name (fastad._kernels.ACTIVATIONS)
-cdef dict UNARY_KERNEL = {
-    OP_EXP: "exp", OP_LOG: "log", OP_SQRT: "sqrt", OP_ABS: "abs", OP_SIN: "sin", OP_COS: "cos",
-    OP_TANH: "tanh", OP_SIGMOID: "sigmoid", OP_RELU: "relu", OP_NEG: "neg",
-}
-# grad_fn names that are not CamelCase(kernel name) + "Backward0"
-cdef dict ACTIVATION_GRAD_NAMES = {
-    "relu6": "HardtanhBackward0", "leaky_relu": "LeakyReluBackward0", "selu": "EluBackward0",
-    "gelu_tanh": "GeluBackward0", "logsigmoid": "LogSigmoidBackward0",
-    "softsign": "DivBackward0",
-}
-
-
-# name -> (backward reads x, backward reads y, PyTorch's grad_fn name)
+# kernel name -> (backward reads x, backward reads y, PyTorch's grad_fn name, op code)
 cdef dict _ACTIVATION_INFO = {
-    name: ("x" in spec["saves"], "y" in spec["saves"], ACTIVATION_GRAD_NAMES.get(name) or
-           name.replace("_", " ").title().replace(" ", "") + "Backward0")
+    name: ("x" in spec["saves"], "y" in spec["saves"],
+           _UNARY_GRAD_NAMES[OP_ACT + _UNARY_NAMES.index(name)], _UNARY_NAMES.index(name))
     for name, spec in _K.ACTIVATIONS.items()}
 
 
 cdef bint _act_needs_x(str name, double a):
-    """Whether name's backward reads its input (elu/celu read it for alpha <= 0)."""
-    return _ACTIVATION_INFO[name][0] or (name in ("elu", "celu") and a <= 0)
+    """Whether name's backward reads its input (elu's reads it for alpha <= 0)."""
+    info = _ACTIVATION_INFO[name]
+    return info[0] or backward_reads_x(info[3], a)
 
 
 cdef object _act_grad(str name, object xs, object ys, object g, bint owned, double a, double b,
@@ -566,7 +551,7 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     cdef Tensor out = _wrap(y, x._dt)
     if not (x._rg and grad_enabled()):
         return out
-    saves_y, usual_name = _ACTIVATION_INFO[name][1:]
+    saves_y, usual_name = _ACTIVATION_INFO[name][1:3]
     needs_x = _act_needs_x(name, a)
     xs = xa if needs_x else None
     ys = y if saves_y else None
@@ -713,42 +698,35 @@ def pointwise_loss(str kernel, str grad_name, input, target, str reduction, doub
     return _record(out, grad_name, (x, t), backward, (x, t))
 
 
-cdef Tensor _unary(Tensor x, uint8_t op):
-    cdef double v = x._val, r = 0.0, d = 0.0
+cdef object _unary_call(object input, str fname, int op, double a, double b, bint inplace):
+    """An elementwise op called as fastad.foo / nn.functional.foo."""
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    if inplace:
+        grad_name = _INPLACE_GRAD_NAMES.get(op)
+        return _apply_inplace(<Tensor>input,
+                              lambda t: activation(t, _UNARY_NAMES[op], a, b, grad_name), False)
+    return _unary(<Tensor>input, op, a, b)
+
+
+cdef object _unary(object input, int op, double a, double b):
+    """The one path of every elementwise op of the table: a 0-d float is one
+    scalar tape record (values and partial from the array kernels' own loops),
+    anything else the array kernels."""
+    cdef Tensor x = <Tensor>input
+    cdef double r, d
     if x._data is None:
-        if op == OP_EXP:
-            r = exp(v); d = r
-        elif op == OP_LOG:
-            r = log(v); d = 1.0 / v
-        elif op == OP_SQRT:
-            r = sqrt(v); d = 0.5 / r
-        elif op == OP_ABS:
-            r = fabs(v); d = (v > 0) - (v < 0)
-        elif op == OP_SIN:
-            r = sin(v); d = cos(v)
-        elif op == OP_COS:
-            r = cos(v); d = -sin(v)
-        elif op == OP_TANH:
-            r = tanh(v)
-            if x._dt == DT_F32:
-                r = <float>r
-            d = 1.0 - r * r
-        elif op == OP_SIGMOID:
-            r = _sigmoid(v)
-            if x._dt == DT_F32:
-                r = <float>r
-            d = r * (1.0 - r)
-        elif op == OP_RELU:
-            r = v if v > 0 else 0.0; d = 1.0 if v > 0 else 0.0
-        else:
-            r = -v; d = -1.0
-        return _sop(op, r, x, None, d, 0.0, x._dt)
-    if x._dt == DT_BOOL and op in (OP_NEG, OP_RELU, OP_ABS):
-        raise RuntimeError(f"{UNARY_KERNEL[op]} is not supported for bool tensors")
-    if x._dt == DT_I64 and op in (OP_NEG, OP_RELU, OP_ABS):  # integer in, integer out
-        a = x._data
-        return _wrap(-a if op == OP_NEG else (np.abs(a) if op == OP_ABS else np.maximum(a, 0)), DT_I64)
-    return activation(x, UNARY_KERNEL[op])
+        if scalar_unary(op, x._dt == DT_F64, x._val, a, b, &r, &d) < 0:
+            raise ValueError(f"no scalar kernel for op code {op}")
+        return _sop(OP_ACT + op, r, x, None, d, 0.0, x._dt)
+    if x._dt >= DT_I64:
+        value = _int_unary(op, x._data, a, b)
+        if value is not None:
+            if x._dt == DT_BOOL:
+                raise RuntimeError(f"{_UNARY_NAMES[op]} is not supported for bool tensors")
+            return _wrap(value, x._dt)
+    return activation(x, _UNARY_NAMES[op], a, b)
 
 
 # ---------------------------------------------------------------- the Tensor
@@ -756,549 +734,7 @@ cdef inline bint _is_num(object o) noexcept:
     return type(o) is float or type(o) is int
 
 
-@cython.freelist(256)
-@cython.no_gc
-cdef class Tensor:
-    """A tensor: PyTorch's interface over an inline scalar or a numpy buffer."""
-    __array_priority__ = 1000
-
-    def __init__(self, *args):
-        # legacy torch.Tensor(...) constructor: data or sizes, default dtype
-        if len(args) == 1 and not isinstance(args[0], int):
-            src = tensor(args[0], dtype=DTYPES[_default_dt])
-        else:
-            src = zeros(*args)
-        _assign_storage(self, src)
-
-    # ---- attributes
-    @property
-    def shape(self):
-        return Size(() if self._data is None else self._data.shape)
-
-    def size(self, dim=None):
-        if dim is None:
-            return self.shape
-        return self.shape[_norm_dim(dim, self.ndim)]
-
-    def dim(self):
-        return 0 if self._data is None else self._data.ndim
-
-    @property
-    def ndim(self):
-        return 0 if self._data is None else self._data.ndim
-
-    def numel(self):
-        return 1 if self._data is None else self._data.size
-
-    def nelement(self):
-        return self.numel()
-
-    def element_size(self):
-        return NP_DTYPES[self._dt].itemsize
-
-    @property
-    def dtype(self):
-        return DTYPES[self._dt]
-
-    @property
-    def device(self):
-        return "cpu"
-
-    def is_floating_point(self):
-        return self._dt <= DT_F64
-
-    @property
-    def requires_grad(self):
-        return self._rg
-
-    @requires_grad.setter
-    def requires_grad(self, value):
-        self.requires_grad_(value)
-
-    def requires_grad_(self, requires_grad=True):
-        if self._graph is not None:
-            if not requires_grad:
-                raise RuntimeError("you can only change requires_grad flags of leaf variables. If you "
-                                   "want to use a computed variable in a subgraph that doesn't require "
-                                   "differentiation use var_no_grad = var.detach().")
-            return self
-        if requires_grad and self._dt > DT_F64:
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
-        self._rg = bool(requires_grad)
-        return self
-
-    @property
-    def is_leaf(self):
-        return self._graph is None
-
-    @property
-    def grad(self):
-        return self._grad
-
-    @grad.setter
-    def grad(self, value):
-        if value is not None:
-            if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
-                                f"{type(value).__name__}")
-            if (<Tensor>value).shape != self.shape:
-                raise RuntimeError(f"assigned grad has data of a different size: "
-                                   f"{(<Tensor>value).shape} vs {self.shape}")
-        self._grad = value
-
-    @property
-    def grad_fn(self):
-        if self._graph is None:
-            return None
-        return BackwardNode(self._graph, self._slot,
-                            self._node.name if self._op == OP_PY else OP_NAMES[self._op])
-
-    @property
-    def _version(self):
-        return 0 if self._vc is None and self._base is None else _vc(self).version
-
-    @property
-    def data(self):
-        cdef Tensor t = Tensor.__new__(Tensor)
-        t._dt = self._dt
-        t._data = self._data
-        t._val = self._val
-        if self._data is None:
-            t._base = self
-        return t
-
-    @data.setter
-    def data(self, value):
-        if not isinstance(value, Tensor):
-            raise TypeError("data must be a Tensor")
-        _assign_storage(self, value)
-
-    @property
-    def T(self):
-        return self.permute(*range(self.ndim - 1, -1, -1))
-
-    @property
-    def mT(self):
-        return self.transpose(-2, -1)
-
-    # ---- conversion
-    def numpy(self, *, force=False):
-        if self._rg and not force:
-            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
-                               "tensor.detach().numpy() instead.")
-        return _arr(self)
-
-    def __array__(self, dtype=None, copy=None):
-        a = _arr(self)
-        if dtype is not None:
-            a = a.astype(dtype, copy=False)
-        return np.array(a, copy=True) if copy else a
-
-    def item(self):
-        if self._data is None:
-            return self._val
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
-        return self._data.reshape(-1)[0].item()
-
-    def tolist(self):
-        return self._val if self._data is None else self._data.tolist()
-
-    def __float__(self):
-        return float(self.item())
-
-    def __int__(self):
-        return int(self.item())
-
-    def __index__(self):
-        if self._dt < DT_I64:
-            raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.item())
-
-    def __bool__(self):
-        if self._data is not None and self._data.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
-        return bool(self.item())
-
-    def __len__(self):
-        if self._data is None or self._data.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
-
-    def __iter__(self):
-        if self._data is None or self._data.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
-
-    def __hash__(self):
-        return id(self)
-
-    def __reduce__(self):
-        return (_rebuild, (_arr(self).copy(), self._dt, self._rg))
-
-    def __repr__(self):
-        return _repr(self)
-
-    def __format__(self, spec):
-        if self._data is None or self._data.ndim == 0:
-            return format(self.item(), spec)
-        return repr(self)
-
-    def float(self):
-        return self.to(float32)
-
-    def double(self):
-        return self.to(float64)
-
-    def long(self):
-        return self.to(int64)
-
-    def int(self):
-        return self.to(int64)
-
-    def bool(self):
-        return self.to(bool_)
-
-    def type(self, dtype=None):
-        if dtype is None:
-            return {0: "torch.FloatTensor", 1: "torch.DoubleTensor", 2: "torch.LongTensor",
-                    3: "torch.BoolTensor"}[self._dt]
-        return self.to(dtype)
-
-    def to(self, *args, **kwargs):
-        d = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, dtype):
-                d = a
-        if d is None:
-            return self
-        return _to(self, _dt_code(d))
-
-    def cpu(self):
-        return self
-
-    def contiguous(self):
-        return self
-
-    def is_contiguous(self):
-        return self._data is None or self._data.flags.c_contiguous
-
-    def detach(self):
-        cdef Tensor t = Tensor.__new__(Tensor)
-        t._dt = self._dt
-        t._data = self._data
-        t._val = self._val
-        if self._data is not None:
-            # shares storage, so it shares the version counter (unlike .data)
-            t._vc = _vc(self)
-        return t
-
-    def detach_(self):
-        self._graph = None
-        self._node = None
-        self._rg = False
-        return self
-
-    def clone(self):
-        cdef Tensor out
-        if self._data is None:
-            return _sop(OP_CLONE, self._val, self, None, 1.0, 0.0, self._dt)
-        out = _wrap(self._data.copy(), self._dt)
-        return _record(out, "CloneBackward0", (self,), lambda g: (g,), (), False)
-
-    # ---- arithmetic (0-d fast paths inline; everything else through _binary)
-    def __add__(self, other):
-        cdef Tensor a = <Tensor>self, b
-        if a._data is None:
-            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-                b = <Tensor>other
-                return _sop(OP_ADD, a._val + b._val, a, b, 1.0, 1.0, _join(a._dt, b._dt))
-            if _is_num(other):
-                return _sop(OP_ADD, a._val + <double>other, a, None, 1.0, 0.0, a._dt)
-        return _binary(OP_ADD, self, other)
-
-    def __radd__(self, other):
-        cdef Tensor a = <Tensor>self
-        if a._data is None and _is_num(other):
-            return _sop(OP_ADD, <double>other + a._val, a, None, 1.0, 0.0, a._dt)
-        return _binary(OP_ADD, other, self, True)
-
-    def __sub__(self, other):
-        cdef Tensor a = <Tensor>self, b
-        if a._data is None:
-            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-                b = <Tensor>other
-                return _sop(OP_SUB, a._val - b._val, a, b, 1.0, -1.0, _join(a._dt, b._dt))
-            if _is_num(other):
-                return _sop(OP_SUB, a._val - <double>other, a, None, 1.0, 0.0, a._dt)
-        return _binary(OP_SUB, self, other)
-
-    def __rsub__(self, other):
-        cdef Tensor a = <Tensor>self
-        if a._data is None and _is_num(other):
-            return _sop(OP_RSUB, <double>other - a._val, a, None, -1.0, 0.0, a._dt)
-        return _binary(OP_SUB, other, self, True)
-
-    def __mul__(self, other):
-        cdef Tensor a = <Tensor>self, b
-        if a._data is None:
-            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-                b = <Tensor>other
-                return _sop(OP_MUL, a._val * b._val, a, b, b._val, a._val, _join(a._dt, b._dt))
-            if _is_num(other):
-                return _sop(OP_MUL, a._val * <double>other, a, None, <double>other, 0.0, a._dt)
-        return _binary(OP_MUL, self, other)
-
-    def __rmul__(self, other):
-        cdef Tensor a = <Tensor>self
-        if a._data is None and _is_num(other):
-            return _sop(OP_MUL, <double>other * a._val, a, None, <double>other, 0.0, a._dt)
-        return _binary(OP_MUL, other, self, True)
-
-    def __truediv__(self, other):
-        cdef Tensor a = <Tensor>self, b
-        cdef double bv
-        if a._data is None:
-            if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-                b = <Tensor>other
-                return _sop(OP_DIV, _div(a._val, b._val), a, b, _div(1.0, b._val),
-                            _div(-a._val, b._val * b._val), _join(a._dt, b._dt))
-            if _is_num(other):
-                bv = <double>other
-                return _sop(OP_DIV, _div(a._val, bv), a, None, _div(1.0, bv), 0.0, a._dt)
-        return _binary(OP_DIV, self, other)
-
-    def __rtruediv__(self, other):
-        cdef Tensor a = <Tensor>self
-        cdef double av = a._val
-        if a._data is None and _is_num(other):
-            # recorded as OP_MUL: PyTorch computes it as reciprocal() * other (MulBackward0)
-            return _sop(OP_MUL, _div(<double>other, av), a, None, _div(-<double>other, av * av),
-                        0.0, a._dt)
-        return _binary(OP_DIV, other, self, True)
-
-    def __pow__(self, other, mod):
-        cdef Tensor a = <Tensor>self
-        cdef double p, v
-        if a._data is None and _is_num(other):
-            p = <double>other
-            v = pow(a._val, p)
-            return _sop(OP_POW, v, a, None, 0.0 if p == 0 else p * pow(a._val, p - 1), 0.0, a._dt)
-        return _binary(OP_POW, self, other)
-
-    def __rpow__(self, other, mod):
-        return _binary(OP_POW, other, self, True)
-
-    def __matmul__(self, other):
-        return matmul(self, other)
-
-    def __rmatmul__(self, other):
-        return matmul(other, self)
-
-    def __neg__(self):
-        return _unary(self, OP_NEG)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return _unary(self, OP_ABS)
-
-    def __floordiv__(self, other):
-        return _nograd_binary(np.floor_divide, self, other)
-
-    def __rfloordiv__(self, other):
-        return _nograd_binary(np.floor_divide, other, self)
-
-    def __mod__(self, other):
-        return _nograd_binary(np.remainder, self, other)
-
-    def __and__(self, other):
-        return _nograd_binary(np.logical_and if self._dt == DT_BOOL else np.bitwise_and, self, other)
-
-    def __or__(self, other):
-        return _nograd_binary(np.logical_or if self._dt == DT_BOOL else np.bitwise_or, self, other)
-
-    def __xor__(self, other):
-        return _nograd_binary(np.logical_xor if self._dt == DT_BOOL else np.bitwise_xor, self, other)
-
-    def __invert__(self):
-        if self._dt == DT_BOOL:
-            return _wrap(np.logical_not(self._data), DT_BOOL)
-        if self._dt == DT_I64:
-            return _wrap(np.invert(_arr(self)), DT_I64)
-        raise TypeError("~ (bitwise_not) is only supported for integer and bool tensors")
-
-    # in place: x op= y
-    def __iadd__(self, other):
-        return _inplace(self, OP_ADD, other)
-
-    def __isub__(self, other):
-        return _inplace(self, OP_SUB, other)
-
-    def __imul__(self, other):
-        return _inplace(self, OP_MUL, other)
-
-    def __itruediv__(self, other):
-        return _inplace(self, OP_DIV, other)
-
-    def add_(self, other, *, alpha=1):
-        return _inplace(self, OP_ADD, other if alpha == 1 else other * alpha)
-
-    def sub_(self, other, *, alpha=1):
-        return _inplace(self, OP_SUB, other if alpha == 1 else other * alpha)
-
-    def mul_(self, other):
-        return _inplace(self, OP_MUL, other)
-
-    def div_(self, other):
-        return _inplace(self, OP_DIV, other)
-
-    def zero_(self):
-        return _overwrite(self, 0, "ZeroBackward0")
-
-    def fill_(self, value):
-        if isinstance(value, Tensor):
-            if (<Tensor>value)._data is not None and (<Tensor>value)._data.ndim != 0:
-                raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
-                                   f"with {(<Tensor>value)._data.ndim} dimensions.")
-            return _overwrite(self, value, "FillBackward3")
-        return _overwrite(self, value, "FillBackward2")
-
-    def copy_(self, src):
-        # PyTorch names this one node by its C++ namespace, and its repr without it
-        return _overwrite(self, src, "torch::autograd::CopyBackwards")
-
-    def uniform_(self, a=0.0, b=1.0):
-        _check_inplace(self)
-        _write(self, _rng().uniform(a, b, size=self.shape))
-        return self
-
-    def normal_(self, mean=0.0, std=1.0):
-        _check_inplace(self)
-        _write(self, _rng().normal(mean, std, size=self.shape))
-        return self
-
-    def clamp_(self, min=None, max=None):
-        return _apply_inplace(self, lambda t: clamp(t, min, max),
-                              _requires_grad(min) or _requires_grad(max))
-
-    # comparisons: bool tensors, outside the graph
-    def __eq__(self, other):
-        return _compare(np.equal, self, other)
-
-    def __ne__(self, other):
-        return _compare(np.not_equal, self, other)
-
-    def __lt__(self, other):
-        return _compare(np.less, self, other)
-
-    def __le__(self, other):
-        return _compare(np.less_equal, self, other)
-
-    def __gt__(self, other):
-        return _compare(np.greater, self, other)
-
-    def __ge__(self, other):
-        return _compare(np.greater_equal, self, other)
-
-    def eq(self, other): return _compare(np.equal, self, other)
-    def ne(self, other): return _compare(np.not_equal, self, other)
-    def lt(self, other): return _compare(np.less, self, other)
-    def le(self, other): return _compare(np.less_equal, self, other)
-    def gt(self, other): return _compare(np.greater, self, other)
-    def ge(self, other): return _compare(np.greater_equal, self, other)
-
-    def equal(self, other):
-        return bool(np.array_equal(_arr(self), _arr(<Tensor>other)))
-
-    # ---- math methods
-    def add(self, other, *, alpha=1): return self + (other if alpha == 1 else other * alpha)
-    def sub(self, other, *, alpha=1): return self - (other if alpha == 1 else other * alpha)
-    def mul(self, other): return self * other
-    def div(self, other): return self / other
-    def pow(self, exponent): return self ** exponent
-    def exp(self): return _unary(self, OP_EXP)
-    def log(self): return _unary(self, OP_LOG)
-    def sqrt(self): return _unary(self, OP_SQRT)
-    def abs(self): return _unary(self, OP_ABS)
-    def neg(self): return _unary(self, OP_NEG)
-    def sin(self): return _unary(self, OP_SIN)
-    def cos(self): return _unary(self, OP_COS)
-    def tanh(self): return _unary(self, OP_TANH)
-    def sigmoid(self): return _unary(self, OP_SIGMOID)
-    def relu(self): return _unary(self, OP_RELU)
-    def square(self): return self * self
-    def matmul(self, other): return matmul(self, other)
-    def mm(self, other): return matmul(self, other)
-    def dot(self, other): return matmul(self, other)
-    def softmax(self, dim): return softmax(self, dim)
-    def log_softmax(self, dim): return log_softmax(self, dim)
-    def clamp(self, min=None, max=None): return clamp(self, min, max)
-    def clip(self, min=None, max=None): return clamp(self, min, max)
-    def maximum(self, other): return maximum(self, other)
-    def minimum(self, other): return minimum(self, other)
-    def sum(self, dim=None, keepdim=False, *, dtype=None): return sum(self, dim, keepdim, dtype=dtype)
-    def mean(self, dim=None, keepdim=False): return mean(self, dim, keepdim)
-    def max(self, dim=None, keepdim=False): return max(self, dim, keepdim)
-    def min(self, dim=None, keepdim=False): return min(self, dim, keepdim)
-    def argmax(self, dim=None, keepdim=False): return argmax(self, dim, keepdim)
-    def argmin(self, dim=None, keepdim=False): return argmin(self, dim, keepdim)
-    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
-        return allclose(self, other, rtol, atol, equal_nan)
-
-    # ---- shapes
-    def reshape(self, *shape): return reshape(self, _sizes(shape))
-    def view(self, *shape):
-        if len(shape) == 1 and isinstance(shape[0], dtype):
-            raise NotImplementedError("view(dtype) is not supported")
-        return reshape(self, _sizes(shape), "ViewBackward0")
-    def view_as(self, other): return reshape(self, tuple((<Tensor>other).shape), "ViewBackward0")
-    def reshape_as(self, other): return reshape(self, tuple((<Tensor>other).shape))
-    def flatten(self, start_dim=0, end_dim=-1): return flatten(self, start_dim, end_dim)
-    def squeeze(self, dim=None): return squeeze(self, dim)
-    def unsqueeze(self, dim): return unsqueeze(self, dim)
-    def transpose(self, dim0, dim1): return transpose(self, dim0, dim1)
-    def t(self):
-        if self.ndim > 2:
-            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
-        if self.ndim < 2:
-            return _view_op(self, _arr(self), "TBackward0", lambda g: (g,))
-        return _view_op(self, _arr(self).T, "TBackward0", lambda g: (g.T,))
-    def permute(self, *dims): return permute(self, _sizes(dims))
-    def expand(self, *sizes): return expand(self, _sizes(sizes))
-    def expand_as(self, other): return expand(self, tuple((<Tensor>other).shape))
-
-    # ---- indexing
-    def __getitem__(self, idx):
-        return _getitem(self, idx)
-
-    def __setitem__(self, idx, value):
-        _setitem(self, idx, value)
-
-    # ---- autograd
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        if create_graph:
-            raise NotImplementedError("fastad: create_graph=True (higher-order gradients) is not "
-                                      "supported yet")
-        if inputs is not None:
-            raise NotImplementedError("fastad: backward(inputs=...) is not supported; use "
-                                      "autograd.grad")
-        run_backward([self], [gradient], bool(retain_graph))
-
-    def retain_grad(self):
-        raise NotImplementedError("fastad: retain_grad() is not supported; use autograd.grad to "
-                                  "read the gradient of a non-leaf tensor")
-
-    @staticmethod
-    def _make_subclass(cls, data, requires_grad=False):
-        cdef Tensor src = <Tensor>data
-        cdef Tensor t = <Tensor>Tensor.__new__(cls)
-        t._dt = src._dt
-        t._data = src._data
-        t._val = src._val
-        t.requires_grad_(requires_grad)
-        return t
+include "_tensor_class.pxi"
 
 
 cdef inline double _div(double a, double b) noexcept:
@@ -1316,10 +752,7 @@ def _rebuild(arr, dt, rg):
 cdef dict OP_NAMES = {
     OP_ADD: "AddBackward0", OP_SUB: "SubBackward0", OP_RSUB: "RsubBackward1",
     OP_MUL: "MulBackward0", OP_DIV: "DivBackward0", OP_POW: "PowBackward0",
-    OP_NEG: "NegBackward0", OP_EXP: "ExpBackward0", OP_LOG: "LogBackward0",
-    OP_SQRT: "SqrtBackward0", OP_ABS: "AbsBackward0", OP_SIN: "SinBackward0",
-    OP_COS: "CosBackward0", OP_TANH: "TanhBackward0", OP_SIGMOID: "SigmoidBackward0",
-    OP_RELU: "ReluBackward0", OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0",
+    OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0", **_UNARY_GRAD_NAMES,
 }
 
 

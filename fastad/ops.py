@@ -28,6 +28,8 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
+from fastad import opdefs as _opdefs
+
 
 class Case(NamedTuple):
     shapes: tuple                 # one shape per drawn input
@@ -302,19 +304,9 @@ OPS = [
     OpInfo("rpow_number", lambda lib, a: 2.0 ** a, UNARY),
     OpInfo("pow_tensor", lambda lib, a, b: a ** b, BINARY, domain=(0.5, 2.0)),
     OpInfo("pow_fn", lambda lib, a, b: lib.pow(a, b), BINARY[:2], domain=(0.5, 2.0)),
-    OpInfo("neg", lambda lib, a: -a, UNARY, api=("neg", "Tensor.neg")),
+    OpInfo("neg_operator", lambda lib, a: -a, UNARY, api=("Tensor.__neg__",)),
     OpInfo("square", lambda lib, a: lib.square(a), UNARY, api=("square", "Tensor.square")),
     # ---- unary math
-    OpInfo("exp", lambda lib, a: lib.exp(a), UNARY, api=("exp", "Tensor.exp")),
-    OpInfo("log", lambda lib, a: lib.log(a), UNARY, domain=(0.2, 3.0), api=("log", "Tensor.log")),
-    OpInfo("sqrt", lambda lib, a: lib.sqrt(a), UNARY, domain=(0.2, 3.0),
-           api=("sqrt", "Tensor.sqrt")),
-    OpInfo("abs", lambda lib, a: lib.abs(a), UNARY, kinks=(0.0,), api=("abs", "Tensor.abs")),
-    OpInfo("sin", lambda lib, a: lib.sin(a), UNARY, api=("sin", "Tensor.sin")),
-    OpInfo("cos", lambda lib, a: lib.cos(a), UNARY, api=("cos", "Tensor.cos")),
-    OpInfo("sigmoid", lambda lib, a: lib.sigmoid(a), UNARY, api=("sigmoid", "Tensor.sigmoid")),
-    OpInfo("tanh", lambda lib, a: lib.tanh(a), UNARY, api=("tanh", "Tensor.tanh")),
-    OpInfo("relu", lambda lib, a: lib.relu(a), UNARY, kinks=(0.0,), api=("relu", "Tensor.relu")),
     OpInfo("exp_method_chain", lambda lib, a: a.exp().sin().tanh(), UNARY),
     # ---- reductions: whole tensor, each dim, with and without keepdim
     OpInfo("sum", _reduce("sum"), reduce_cases(), api=("Tensor.sum",)),
@@ -450,35 +442,13 @@ def _iops(a, b):
 # function missing from fastad.nn.functional is reported as missing.
 _ACT = UNARY[1:3] + (case(()),)
 OPS += [
-    OpInfo("F.sigmoid", _F("sigmoid"), _ACT, api=("F.sigmoid",)),
-    OpInfo("F.tanh", _F("tanh"), _ACT, api=("F.tanh",)),
-    OpInfo("F.relu", _F("relu"), _ACT, kinks=(0.0,), api=("F.relu",)),
-    OpInfo("F.relu6", _F("relu6"), _ACT, domain=(-3.0, 8.0), kinks=(0.0, 6.0), api=("F.relu6",)),
-    OpInfo("F.hardtanh", _F("hardtanh"), _ACT + (case((3, 4), min_val=-0.5, max_val=1.5),),
-           kinks=(-1.0, -0.5, 1.0, 1.5), api=("F.hardtanh",)),
-    OpInfo("F.leaky_relu", _F("leaky_relu"), _ACT + (case((3, 4), negative_slope=0.2),),
-           kinks=(0.0,), api=("F.leaky_relu",)),
     OpInfo("F.prelu", _F("prelu"), (case((2, 3, 4), (3,)), case((5,), (1,)), case((2, 3), (1,))),
            kinks=(0.0,), api=("F.prelu",)),
     OpInfo("F.rrelu", _F("rrelu"), _ACT + (case((3, 4), lower=0.1, upper=0.3),), kinks=(0.0,),
            api=("F.rrelu",)),
     OpInfo("F.rrelu_training", _seeded_rrelu, _ACT, kinks=(0.0,), torch=False,
            api=("F.rrelu",)),
-    OpInfo("F.elu", _F("elu"), _ACT + (case((3, 4), alpha=0.7),), kinks=(0.0,), api=("F.elu",)),
-    OpInfo("F.selu", _F("selu"), _ACT, kinks=(0.0,), api=("F.selu",)),
-    OpInfo("F.celu", _F("celu"), _ACT + (case((3, 4), alpha=1.3),), kinks=(0.0,),
-           api=("F.celu",)),
     OpInfo("F.gelu", _F("gelu"), _ACT + (case((3, 4), approximate="tanh"),), api=("F.gelu",)),
-    OpInfo("F.silu", _F("silu"), _ACT, api=("F.silu",)),
-    OpInfo("F.mish", _F("mish"), _ACT, api=("F.mish",)),
-    OpInfo("F.softplus", _F("softplus"), _ACT + (case((3, 4), beta=2.0, threshold=3.0),),
-           kinks=(1.5,), api=("F.softplus",)),
-    OpInfo("F.softsign", _F("softsign"), _ACT, api=("F.softsign",)),
-    OpInfo("F.logsigmoid", _F("logsigmoid"), _ACT, api=("F.logsigmoid",)),
-    OpInfo("F.hardsigmoid", _F("hardsigmoid"), _ACT, domain=(-4.0, 4.0), kinks=(-3.0, 3.0),
-           api=("F.hardsigmoid",)),
-    OpInfo("F.hardswish", _F("hardswish"), _ACT, domain=(-4.0, 4.0), kinks=(-3.0, 3.0),
-           api=("F.hardswish",)),
     OpInfo("F.softmax", _F("softmax"), dim_cases(((3, 4), (2, 3, 2))), api=("F.softmax",)),
     OpInfo("F.log_softmax", _F("log_softmax"), dim_cases(((3, 4), (2, 3, 2))),
            api=("F.log_softmax",)),
@@ -528,17 +498,29 @@ OPS += [
            (case((3, 4), (3, 4)),), api=("F.kl_div",)),
 ]
 
+# ---- the elementwise rows of the op table: fastad.foo / Tensor.foo, and nn.functional.foo
+def _unary_call(name):
+    def call(lib, a, **kw):
+        return getattr(lib, name)(a, **kw)
+    return call
+
+
+OPS += [OpInfo(op.name, _unary_call(op.name),
+               UNARY + tuple(case((3, 4), **c) for c in op.cases), domain=op.domain,
+               kinks=op.kinks, api=(op.name,) + (("Tensor." + op.name,) if op.method else ()))
+        for op in _opdefs.UNARY if op.function]
+OPS += [OpInfo("F." + op.name, _F(op.name), _ACT + tuple(case((3, 4), **c) for c in op.cases),
+               domain=op.domain, kinks=op.kinks, api=("F." + op.name,))
+        for op in _opdefs.UNARY if op.F]
+
 # ---- nn modules: activation and loss modules call nn.functional, but their
 # constructor arguments are mapped by the module; modules with parameters
 # check the gradient of each parameter too.
 _MODULE_ACT = [
-    ("Sigmoid", (), ()), ("Tanh", (), ()), ("ReLU", (), (0.0,)), ("ReLU6", (), (0.0, 6.0)),
-    ("Hardtanh", (-0.5, 1.5), (-0.5, 1.5)), ("LeakyReLU", (0.2,), (0.0,)),
-    ("RReLU", (0.1, 0.3), (0.0,)), ("ELU", (0.7,), (0.0,)), ("SELU", (), (0.0,)),
-    ("CELU", (1.3,), (0.0,)), ("GELU", (), ()), ("SiLU", (), ()), ("Mish", (), ()),
-    ("Softplus", (2.0, 3.0), (1.5,)), ("Softsign", (), ()), ("LogSigmoid", (), ()),
-    ("Hardsigmoid", (), (-3.0, 3.0)), ("Hardswish", (), (-3.0, 3.0)), ("Softmax", (1,), ()),
-    ("LogSoftmax", (0,), ()), ("Identity", (), ()), ("Flatten", (), ()),
+    (op.module, tuple(op.cases[0].values()) if op.cases else (), op.kinks)
+    for op in _opdefs.UNARY if op.module] + [
+    ("RReLU", (0.1, 0.3), (0.0,)), ("Softmax", (1,), ()), ("LogSoftmax", (0,), ()),
+    ("Identity", (), ()), ("Flatten", (), ()),
 ]
 
 
@@ -605,7 +587,7 @@ NON_DIFFERENTIABLE = {
     **{n: _CREATION for n in (
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
         "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
-        "randint", "randperm", "rand_like", "randn_like", "load", "F.as_tensor")},
+        "randint", "randperm", "rand_like", "randn_like", "load")},
     **{n: _INTEGER for n in (
         "argmax", "argmin", "Tensor.argmax", "Tensor.argmin", "eq", "equal", "allclose",
         "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",
@@ -626,12 +608,7 @@ NON_DIFFERENTIABLE = {
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
         "Tensor")},
-    "F.matmul": "alias of fastad.matmul (checked as 'matmul')",
     "F.Tensor": "the Tensor class, re-exported",
-    "F.activation": "internal helper of nn.functional",
-    "F.apply_inplace": "internal helper of nn.functional",
-    "F.array_of": "internal helper of nn.functional",
-    "F.make_op": "internal helper of nn.functional",
     "nn.Module": "base class (its subclasses are checked)",
     "nn.Parameter": "a leaf tensor",
     "nn.ModuleList": "a container that is not callable",

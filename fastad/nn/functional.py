@@ -6,129 +6,47 @@ one tape node with PyTorch's grad_fn name.
 """
 import warnings
 
-import numpy as np
+import numpy as _np
 
-from fastad import _kernels as K
+from fastad import _kernels as _K
 from fastad import _tensor as _T
-from fastad._tensor import (Tensor, _rng, _unbroadcast_py, activation, apply_inplace, array_of,
-                            as_tensor, make_op, matmul)
+from fastad import opdefs as _opdefs
+from fastad._tensor import Tensor  # noqa: F401  (as in torch.nn.functional)
+from fastad._tensor import _rng, _unbroadcast_py
+from fastad._tensor import apply_inplace as _apply_inplace
+from fastad._tensor import array_of as _array_of
+from fastad._tensor import as_tensor as _as_tensor
+from fastad._tensor import make_op as _make_op
+from fastad._tensor import matmul as _matmul
 
 __all__ = [
-    "sigmoid", "tanh", "relu", "relu6", "hardtanh", "leaky_relu", "prelu", "rrelu", "elu", "selu",
-    "celu", "gelu", "silu", "mish", "softplus", "softsign", "logsigmoid", "hardsigmoid",
-    "hardswish", "softmax", "log_softmax", "mse_loss", "l1_loss", "smooth_l1_loss",
+    "gelu", "prelu", "rrelu", "softmax", "log_softmax", "mse_loss", "l1_loss", "smooth_l1_loss",
     "huber_loss", "cross_entropy", "nll_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "kl_div", "linear",
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
-# activations PyTorch also runs on int64 tensors (clamps), with an int64 result
-_INT_OK = {
-    "relu": lambda x, a, b: x.relu(),
-    "relu6": lambda x, a, b: x.clamp(0, 6),
-    "hardtanh": lambda x, a, b: x.clamp(int(a), int(b)),
-}
-
-
-def _act(input, name, inplace=False, a=0.0, b=0.0):
-    """Every elementwise activation: one compiled kernel each way, named and
-    parameterised by fastad._kernels.ACTIVATIONS."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
-                        f"{type(input).__name__}")
-    if name in _INT_OK and input.dtype is _T.int64:  # integer in, integer out, as PyTorch
-        return _INT_OK[name](input, a, b)
-    if inplace:
-        grad_name = _INPLACE_NAMES.get(name)
-        if grad_name is None:
-            return apply_inplace(input, lambda t: activation(t, name, a, b))
-        return apply_inplace(input, lambda t: activation(t, name, a, b, grad_name))
-    return activation(input, name, a, b)
-
-
-# PyTorch names the in-place forms of these differently (leaky_relu_ -> LeakyReluBackward1)
-_INPLACE_NAMES = {"leaky_relu": "LeakyReluBackward1", "elu": "EluBackward1",
-                  "selu": "EluBackward1", "celu": "CeluBackward1"}
-
 
 # ---------------------------------------------------------------- activations
-def sigmoid(input):
-    return _act(input, "sigmoid")
-
-
-def tanh(input):
-    return _act(input, "tanh")
-
-
-def relu(input, inplace=False):
-    return _act(input, "relu", inplace)
-
-
-def relu6(input, inplace=False):
-    return _act(input, "relu6", inplace)
-
-
-def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    if min_val > max_val:
-        raise ValueError("min_val cannot be greater than max_val")
-    return _act(input, "hardtanh", inplace, min_val, max_val)
-
-
-def leaky_relu(input, negative_slope=0.01, inplace=False):
-    return _act(input, "leaky_relu", inplace, negative_slope)
-
-
-def elu(input, alpha=1.0, inplace=False):
-    return _act(input, "elu", inplace, alpha)
-
-
-def selu(input, inplace=False):
-    return _act(input, "selu", inplace)
-
-
-def celu(input, alpha=1.0, inplace=False):
-    if alpha == 0:
-        raise ValueError("ZeroDivisionError: alpha cannot be 0 for CELU")
-    return _act(input, "celu", inplace, alpha)
+# The elementwise ones are rows of the op table (fastad/opdefs.py), each one
+# compiled function with PyTorch's signature, the same object as fastad.foo.
+for _op in _opdefs.UNARY:
+    if _op.F:
+        globals()[_op.name] = getattr(_T, _op.name)
+        __all__.append(_op.name)
+del _op
 
 
 def gelu(input, approximate="none"):
+    """x * Phi(x), Phi the standard normal CDF (approximate="tanh": its tanh form)."""
     if approximate not in ("none", "tanh"):
         raise ValueError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    return _act(input, "gelu" if approximate == "none" else "gelu_tanh")
-
-
-def silu(input, inplace=False):
-    return _act(input, "silu", inplace)
-
-
-def mish(input, inplace=False):
-    return _act(input, "mish", inplace)
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    return _act(input, "softplus", False, beta, threshold)
-
-
-def softsign(input):
-    return _act(input, "softsign")
-
-
-def logsigmoid(input):
-    return _act(input, "logsigmoid")
-
-
-def hardsigmoid(input, inplace=False):
-    return _act(input, "hardsigmoid", inplace)
-
-
-def hardswish(input, inplace=False):
-    return _act(input, "hardswish", inplace)
+    return _T.gelu(input) if approximate == "none" else _T.gelu_tanh(input)
 
 
 def _softmax_dim(name, input, dim, stacklevel):
     if dim is None:
-        nd = as_tensor(input).dim()
+        nd = _as_tensor(input).dim()
         dim = 0 if nd in (0, 1, 3) else 1
         warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call "
                       "to include dim=X as an argument.", UserWarning, stacklevel=stacklevel)
@@ -137,17 +55,17 @@ def _softmax_dim(name, input, dim, stacklevel):
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     """exp(x) / sum(exp(x)) over dim (max-subtracted, compiled row kernel)."""
-    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = _as_tensor(input) if dtype is None else _as_tensor(input).to(dtype)
     return _T.softmax(x, _softmax_dim("softmax", x, dim, _stacklevel))
 
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
-    x = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
+    x = _as_tensor(input) if dtype is None else _as_tensor(input).to(dtype)
     return _T.log_softmax(x, _softmax_dim("log_softmax", x, dim, _stacklevel))
 
 
 def _float_input(input, fn):
-    x = as_tensor(input)
+    x = _as_tensor(input)
     if not x.is_floating_point():
         raise RuntimeError(f"{fn}: expected a floating point input, got {x.dtype}")
     return x
@@ -164,22 +82,22 @@ def prelu(input, weight):
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {channels} and channel size = "
                                f"{shape[c_dim] if shape else 1}.")
-        inner = int(np.prod(shape[c_dim + 1:], dtype=np.int64))
+        inner = int(_np.prod(shape[c_dim + 1:], dtype=_np.int64))
     else:
         inner = 1
-    xa = np.ascontiguousarray(array_of(x)).reshape(-1)
-    wa = np.ascontiguousarray(array_of(w), dtype=xa.dtype).reshape(-1)
-    y = K.empty_like(xa)
-    K.prelu_forward(xa, wa, y, inner if channels != 1 else 1, channels)
+    xa = _np.ascontiguousarray(_array_of(x)).reshape(-1)
+    wa = _np.ascontiguousarray(_array_of(w), dtype=xa.dtype).reshape(-1)
+    y = _K.empty_like(xa)
+    _K.prelu_forward(xa, wa, y, inner if channels != 1 else 1, channels)
     w_shape = tuple(w.shape)
 
     def backward(g):
-        gx = K.empty_like(xa)
-        gw = K.empty_like(wa)
-        K.prelu_backward(xa, wa, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx, gw,
+        gx = _K.empty_like(xa)
+        gw = _K.empty_like(wa)
+        _K.prelu_backward(xa, wa, _np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx, gw,
                          inner if channels != 1 else 1, channels)
         return gx.reshape(shape), gw.reshape(w_shape)
-    return make_op(y.reshape(shape), "PreluKernelBackward0", (x, w), backward, (x, w))
+    return _make_op(y.reshape(shape), "PreluKernelBackward0", (x, w), backward, (x, w))
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
@@ -188,22 +106,22 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
     x = _float_input(input, "rrelu")
 
     def apply(t):
-        xa = np.ascontiguousarray(array_of(t)).reshape(-1)
+        xa = _np.ascontiguousarray(_array_of(t)).reshape(-1)
         if training:
             slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
         else:
-            slopes = np.full(xa.shape, (lower + upper) / 2, dtype=xa.dtype)
-        y = K.empty_like(xa)
-        K.rrelu_forward(xa, slopes, y)
+            slopes = _np.full(xa.shape, (lower + upper) / 2, dtype=xa.dtype)
+        y = _K.empty_like(xa)
+        _K.rrelu_forward(xa, slopes, y)
 
         def backward(g):
-            gx = K.empty_like(xa)
-            K.rrelu_backward(xa, slopes, np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
+            gx = _K.empty_like(xa)
+            _K.rrelu_backward(xa, slopes, _np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
             return (gx.reshape(t.shape),)
-        return make_op(y.reshape(tuple(t.shape)),
+        return _make_op(y.reshape(tuple(t.shape)),
                        "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
                        (t,), backward, (t,))
-    return apply_inplace(x, apply) if inplace else apply(x)
+    return _apply_inplace(x, apply) if inplace else apply(x)
 
 
 def linear(input, weight, bias=None):
@@ -213,35 +131,35 @@ def linear(input, weight, bias=None):
     out = _T.linear_rows(input, weight, bias)     # the common case, compiled
     if out is not None:
         return out
-    x, w = as_tensor(input), as_tensor(weight)
-    b = None if bias is None else as_tensor(bias)
-    xa, wa = array_of(x), array_of(w)
+    x, w = _as_tensor(input), _as_tensor(weight)
+    b = None if bias is None else _as_tensor(bias)
+    xa, wa = _array_of(x), _array_of(w)
     if xa.dtype != wa.dtype and xa.dtype.kind == "f" and wa.dtype.kind == "f":
-        names = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double"}
+        names = {_np.dtype(_np.float32): "Float", _np.dtype(_np.float64): "Double"}
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{names[xa.dtype]} and {names[wa.dtype]}")
     if wa.ndim != 2 or xa.ndim == 0 or xa.dtype != wa.dtype or (
-            b is not None and (array_of(b).ndim != 1 or array_of(b).dtype != xa.dtype)):
-        out = matmul(x, w.t())
+            b is not None and (_array_of(b).ndim != 1 or _array_of(b).dtype != xa.dtype)):
+        out = _matmul(x, w.t())
         return out if b is None else out + b
     if xa.ndim != 2:
         lead = tuple(x.shape)[:-1]
         if xa.shape[-1] != wa.shape[1]:
-            rows = int(np.prod(lead, dtype=np.int64)) if xa.ndim > 1 else 1
+            rows = int(_np.prod(lead, dtype=_np.int64)) if xa.ndim > 1 else 1
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
                                f"{xa.shape[-1]} and {wa.shape[1]}x{wa.shape[0]})")
         y2 = linear(x.reshape(-1, xa.shape[-1]), w, b)
         name = ("ViewBackward0" if b is not None else
                 "SqueezeBackward4" if xa.ndim == 1 else "UnsafeViewBackward0")
         rows_shape = tuple(y2.shape)
-        return make_op(array_of(y2).reshape(lead + (wa.shape[0],)), name, (y2,),
+        return _make_op(_array_of(y2).reshape(lead + (wa.shape[0],)), name, (y2,),
                        lambda g: (g.reshape(rows_shape),))
     if xa.shape[1] != wa.shape[1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
                            f"and {wa.shape[1]}x{wa.shape[0]})")
-    if b is not None and array_of(b).shape[0] != wa.shape[0]:
+    if b is not None and _array_of(b).shape[0] != wa.shape[0]:
         raise RuntimeError(f"The size of tensor a ({wa.shape[0]}) must match the size of tensor "
-                           f"b ({array_of(b).shape[0]}) at non-singleton dimension 1")
+                           f"b ({_array_of(b).shape[0]}) at non-singleton dimension 1")
     return _T.linear_rows(x, w, b)
 
 
@@ -258,16 +176,16 @@ def _reduce(values, reduction, dtype):
     n = values.size
     if reduction == "mean":
         if n == 0:
-            return np.asarray(np.nan, dtype=dtype), np.nan
-        return np.asarray(np.add.reduce(values, None, np.float64) / n, dtype=dtype), 1.0 / n
-    return np.asarray(np.add.reduce(values, None, np.float64), dtype=dtype), 1.0
+            return _np.asarray(_np.nan, dtype=dtype), _np.nan
+        return _np.asarray(_np.add.reduce(values, None, _np.float64) / n, dtype=dtype), 1.0 / n
+    return _np.asarray(_np.add.reduce(values, None, _np.float64), dtype=dtype), 1.0
 
 
 def _flat(a, dt, shape):
     """a as a contiguous flat array of dtype dt, broadcast to shape if needed."""
     if a.shape != shape:
-        a = np.broadcast_to(a, shape)
-    return np.ascontiguousarray(a, dtype=dt).reshape(-1)
+        a = _np.broadcast_to(a, shape)
+    return _np.ascontiguousarray(a, dtype=dt).reshape(-1)
 
 
 # losses whose common case (one dtype, one shape, no weights) _T.pointwise_loss runs
@@ -285,16 +203,16 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
         out = _T.pointwise_loss(kernel, grad_name, input, target, reduction, a)
         if out is not None:
             return out
-    x, t = as_tensor(input), as_tensor(target)
+    x, t = _as_tensor(input), _as_tensor(target)
     if not x.is_floating_point():
         raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
-    xa, ta = array_of(x), array_of(t)
+    xa, ta = _array_of(x), _array_of(t)
     dt = xa.dtype if (ta.dtype == xa.dtype or ta.dtype.kind != "f") else \
-        np.promote_types(xa.dtype, ta.dtype)
+        _np.promote_types(xa.dtype, ta.dtype)
     shape = xa.shape
     if ta.shape != shape:
         try:
-            shape = np.broadcast_shapes(xa.shape, ta.shape)
+            shape = _np.broadcast_shapes(xa.shape, ta.shape)
         except ValueError:
             raise RuntimeError(_T._broadcast_msg(xa.shape, ta.shape)) from None
         warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
@@ -303,19 +221,19 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
                       stacklevel=3)
     xs, ts = xa.shape, ta.shape
     xa, ta = _flat(xa, dt, shape), _flat(ta, dt, shape)
-    pw = None if pos_weight is None else _flat(array_of(as_tensor(pos_weight)), dt, shape)
-    w = None if weight is None else _flat(array_of(as_tensor(weight)), dt, shape)
-    out = K.empty_like(xa)
+    pw = None if pos_weight is None else _flat(_array_of(_as_tensor(pos_weight)), dt, shape)
+    w = None if weight is None else _flat(_array_of(_as_tensor(weight)), dt, shape)
+    out = _K.empty_like(xa)
     if kernel == "binary_cross_entropy_with_logits":
-        K.bce_logits_forward(xa, ta, pw, out)
+        _K.bce_logits_forward(xa, ta, pw, out)
     else:
         if kernel == "binary_cross_entropy" and xa.size and (
-                np.nanmin(xa) < 0 or np.nanmax(xa) > 1):
+                _np.nanmin(xa) < 0 or _np.nanmax(xa) > 1):
             raise RuntimeError("all elements of input should be between 0 and 1")
         if kernel == "binary_cross_entropy" and ta.size and (
-                np.nanmin(ta) < 0 or np.nanmax(ta) > 1):
+                _np.nanmin(ta) < 0 or _np.nanmax(ta) > 1):
             raise RuntimeError("all elements of target should be between 0 and 1")
-        K.loss_forward(kernel, xa, ta, out, a)
+        _K.loss_forward(kernel, xa, ta, out, a)
     if w is not None:
         out *= w
     value, scale = _reduce(out.reshape(shape), reduction, dt)
@@ -323,22 +241,22 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
 
     def backward(g):
         if scale is not None:
-            gout = np.empty(xa.shape, dt)
+            gout = _np.empty(xa.shape, dt)
             gout.fill(float(g) * scale)
         else:
-            gout = np.ascontiguousarray(g, dtype=dt).reshape(-1)
+            gout = _np.ascontiguousarray(g, dtype=dt).reshape(-1)
         if w is not None:
             gout = gout * w
-        gx = K.empty_like(xa)
-        gt = K.empty_like(ta) if t_grad else None
+        gx = _K.empty_like(xa)
+        gt = _K.empty_like(ta) if t_grad else None
         if kernel == "binary_cross_entropy_with_logits":
-            K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
+            _K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
         else:
-            K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
+            _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
         return (_unbroadcast_py(gx.reshape(shape), xs),
                 None if gt is None else _unbroadcast_py(gt.reshape(shape), ts))
-    return make_op(value, grad_name, (x, t), backward, (x, t),
-                   dt=1 if dt == np.float64 else 0)
+    return _make_op(value, grad_name, (x, t), backward, (x, t),
+                   dt=1 if dt == _np.float64 else 0)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -365,9 +283,9 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    if tuple(as_tensor(input).shape) != tuple(as_tensor(target).shape):
-        raise ValueError(f"Using a target size ({as_tensor(target).shape}) that is different to "
-                         f"the input size ({as_tensor(input).shape}) is deprecated. Please ensure "
+    if tuple(_as_tensor(input).shape) != tuple(_as_tensor(target).shape):
+        raise ValueError(f"Using a target size ({_as_tensor(target).shape}) that is different to "
+                         f"the input size ({_as_tensor(input).shape}) is deprecated. Please ensure "
                          "they have the same size.")
     return _pointwise_loss("binary_cross_entropy", "BinaryCrossEntropyBackward0", input, target,
                            reduction, weight=weight)
@@ -375,9 +293,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
                                      pos_weight=None):
-    if tuple(as_tensor(input).shape) != tuple(as_tensor(target).shape):
-        raise ValueError(f"Target size ({as_tensor(target).shape}) must be the same as input size "
-                         f"({as_tensor(input).shape})")
+    if tuple(_as_tensor(input).shape) != tuple(_as_tensor(target).shape):
+        raise ValueError(f"Target size ({_as_tensor(target).shape}) must be the same as input size "
+                         f"({_as_tensor(input).shape})")
     return _pointwise_loss("binary_cross_entropy_with_logits",
                            "BinaryCrossEntropyWithLogitsBackward0", input, target, reduction,
                            weight=weight, pos_weight=pos_weight)
@@ -385,7 +303,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
 def kl_div(input, target, reduction="mean", log_target=False):
     if reduction == "batchmean":
-        n = as_tensor(input).shape[0] if as_tensor(input).dim() else 1
+        n = _as_tensor(input).shape[0] if _as_tensor(input).dim() else 1
         return kl_div(input, target, "sum", log_target) / n
     return _pointwise_loss("kl_div", {"mean": "MeanBackward0", "sum": "SumBackward0",
                                       "none": "MulBackward0" if log_target else "SubBackward0"},
@@ -398,23 +316,23 @@ def _class_rows(x, t, fn):
     if len(shape) == 0:
         raise RuntimeError(f"{fn}: input must have at least one dimension")
     if len(shape) == 1:  # unbatched (C,)
-        return array_of(x)[None, :], (), (1, shape[0]), 0
+        return _array_of(x)[None, :], (), (1, shape[0]), 0
     if len(shape) == 2:  # (N, C): already rows
-        return array_of(x), shape[:1], shape, 0
+        return _array_of(x), shape[:1], shape, 0
     c_dim = 1
-    moved = np.moveaxis(array_of(x), c_dim, -1)
+    moved = _np.moveaxis(_array_of(x), c_dim, -1)
     return moved.reshape(-1, shape[c_dim]), moved.shape[:-1], moved.shape, c_dim
 
 
 def _check_targets(t, rows, batch_shape, fn):
-    ta = array_of(t)
-    if ta.dtype != np.int64:
-        kind = {np.dtype(np.float32): "Float", np.dtype(np.float64): "Double",
-                np.dtype(np.bool_): "Bool"}.get(ta.dtype, str(ta.dtype))
+    ta = _array_of(t)
+    if ta.dtype != _np.int64:
+        kind = {_np.dtype(_np.float32): "Float", _np.dtype(_np.float64): "Double",
+                _np.dtype(_np.bool_): "Bool"}.get(ta.dtype, str(ta.dtype))
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {kind} "
                            f"({fn}: class-index targets must be int64)")
     if batch_shape == () and ta.shape in ((), (1,)):  # unbatched input, one target
-        return np.ascontiguousarray(ta).reshape(-1)
+        return _np.ascontiguousarray(ta).reshape(-1)
     if tuple(ta.shape) != tuple(batch_shape):
         if len(batch_shape) == 1 and ta.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
@@ -422,7 +340,7 @@ def _check_targets(t, rows, batch_shape, fn):
             raise ValueError(f"Expected input batch_size ({batch_shape[0]}) to match target "
                              f"batch_size ({ta.shape[0]}).")
         raise RuntimeError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
-    return np.ascontiguousarray(ta).reshape(-1)
+    return _np.ascontiguousarray(ta).reshape(-1)
 
 
 def _nll_name(ndim, reduction, label_smoothing=0.0):
@@ -437,8 +355,8 @@ def _nll_name(ndim, reduction, label_smoothing=0.0):
 def _class_loss_grad(glog2d, moved_shape, c_dim, in_shape):
     g = glog2d.reshape(moved_shape)
     if c_dim:
-        g = np.moveaxis(g, -1, c_dim)
-    return np.ascontiguousarray(g).reshape(in_shape)
+        g = _np.moveaxis(g, -1, c_dim)
+    return _np.ascontiguousarray(g).reshape(in_shape)
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -451,67 +369,67 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                                      _nll_name(2, reduction, label_smoothing))
         if out is not None:
             return out
-    x, t = _float_input(input, "cross_entropy"), as_tensor(target)
+    x, t = _float_input(input, "cross_entropy"), _as_tensor(target)
     rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "cross_entropy")
-    rows = np.ascontiguousarray(rows)
+    rows = _np.ascontiguousarray(rows)
     n_classes = rows.shape[1]
-    w = None if weight is None else np.ascontiguousarray(array_of(as_tensor(weight)),
+    w = None if weight is None else _np.ascontiguousarray(_array_of(_as_tensor(weight)),
                                                          dtype=rows.dtype)
     if w is not None and w.shape != (n_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
                            f"or no classes but got weight tensor of shape: {list(w.shape)}")
-    lsm = K.empty_like(rows)
+    lsm = _K.empty_like(rows)
     in_shape = tuple(x.shape)
     if t.is_floating_point() and tuple(t.shape) != in_shape:
         _check_targets(t, rows, batch_shape, "cross_entropy")  # raises PyTorch's dtype error
     if t.is_floating_point():  # class probabilities
-        probs = np.ascontiguousarray(np.moveaxis(array_of(t), c_dim, -1) if c_dim else array_of(t),
+        probs = _np.ascontiguousarray(_np.moveaxis(_array_of(t), c_dim, -1) if c_dim else _array_of(t),
                                      dtype=rows.dtype).reshape(rows.shape)
-        value = K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
+        value = _K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
 
         def backward(g):
-            glog = K.empty_like(rows)
-            gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
-            K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
+            glog = _K.empty_like(rows)
+            gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
+            _K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"
     else:
         ta = _check_targets(t, rows, batch_shape, "cross_entropy")
-        value = K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
+        value = _K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
 
         def backward(g):
-            glog = K.empty_like(rows)
-            gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
-            K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
+            glog = _K.empty_like(rows)
+            gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
+            _K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
         name = _nll_name(len(in_shape), reduction, label_smoothing)
-    value = np.asarray(value, dtype=rows.dtype)
+    value = _np.asarray(value, dtype=rows.dtype)
     if reduction == "none":
         value = value.reshape(batch_shape)
-    return make_op(value, name, (x, t), backward, (x,))
+    return _make_op(value, name, (x, t), backward, (x,))
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     _check_reduction(reduction)
-    x, t = _float_input(input, "nll_loss"), as_tensor(target)
+    x, t = _float_input(input, "nll_loss"), _as_tensor(target)
     rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "nll_loss")
-    rows = np.ascontiguousarray(rows)
+    rows = _np.ascontiguousarray(rows)
     n_classes = rows.shape[1]
     ta = _check_targets(t, rows, batch_shape, "nll_loss")
-    w = None if weight is None else np.ascontiguousarray(array_of(as_tensor(weight)),
+    w = None if weight is None else _np.ascontiguousarray(_array_of(_as_tensor(weight)),
                                                          dtype=rows.dtype)
     if w is not None and w.shape != (n_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
                            f"or no classes but got weight tensor of shape: {list(w.shape)}")
-    value = np.asarray(K.nll_loss_forward(rows, ta, w, ignore_index, reduction), dtype=rows.dtype)
+    value = _np.asarray(_K.nll_loss_forward(rows, ta, w, ignore_index, reduction), dtype=rows.dtype)
     if reduction == "none":
         value = value.reshape(batch_shape)
     in_shape = tuple(x.shape)
 
     def backward(g):
-        glog = K.empty_like(rows)
-        gout = float(g) if reduction != "none" else np.ascontiguousarray(g, rows.dtype).reshape(-1)
-        K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
+        glog = _K.empty_like(rows)
+        gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
+        _K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
         return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-    return make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())
+    return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())

@@ -7,6 +7,7 @@ from fastad._tensor import Tensor, empty, no_grad, tensor
 from fastad._tensor import linear_rows as _linear_rows
 from fastad.nn import functional as F
 from fastad.nn import init
+from fastad import opdefs as _opdefs
 
 
 __all__ = ["Parameter", "Module", "Linear", "Sequential", "ModuleList", "PReLU", "RReLU",
@@ -394,29 +395,15 @@ def _module(name, fn, params, doc, show=True):
                                   "extra_repr": extra_repr, "__doc__": doc})
 
 
-# Module name -> (functional, hyper-parameters with PyTorch's defaults, in order)
-_ACTIVATION_MODULES = {
-    "Sigmoid": (F.sigmoid, ()),
-    "Tanh": (F.tanh, ()),
-    "ReLU": (F.relu, (("inplace", False),)),
-    "ReLU6": (F.relu6, (("inplace", False),)),
-    "Hardtanh": (F.hardtanh, (("min_val", -1.0), ("max_val", 1.0), ("inplace", False))),
-    "LeakyReLU": (F.leaky_relu, (("negative_slope", 0.01), ("inplace", False))),
+# Module name -> (functional, hyper-parameters with PyTorch's defaults, in order):
+# the elementwise activations' rows of the op table, then the row ops.
+_ACTIVATION_MODULES = {op.module: (getattr(F, op.name), op.module_params)
+                       for op in _opdefs.UNARY if op.module}
+_ACTIVATION_MODULES.update({
     "RReLU": (None, (("lower", 1.0 / 8), ("upper", 1.0 / 3), ("inplace", False))),
-    "ELU": (F.elu, (("alpha", 1.0), ("inplace", False))),
-    "SELU": (F.selu, (("inplace", False),)),
-    "CELU": (F.celu, (("alpha", 1.0), ("inplace", False))),
-    "GELU": (F.gelu, (("approximate", "none"),)),
-    "SiLU": (F.silu, (("inplace", False),)),
-    "Mish": (F.mish, (("inplace", False),)),
-    "Softplus": (F.softplus, (("beta", 1.0), ("threshold", 20.0))),
-    "Softsign": (F.softsign, ()),
-    "LogSigmoid": (F.logsigmoid, ()),
-    "Hardsigmoid": (F.hardsigmoid, (("inplace", False),)),
-    "Hardswish": (F.hardswish, (("inplace", False),)),
     "Softmax": (F.softmax, (("dim", None),)),
     "LogSoftmax": (F.log_softmax, (("dim", None),)),
-}
+})
 
 _LOSS_MODULES = {
     "MSELoss": (F.mse_loss, (("reduction", "mean"),)),
@@ -485,20 +472,31 @@ class Flatten(Module):
 # Activations that nn.Sequential runs fused into the Linear before them: one node
 # whose activation works in place (fastad._tensor.linear_rows; the values and
 # gradients are the unfused ones).  Only kernels whose backward reads their output.
+# Module class -> (kernel name, its parameter names, the row's checks compiled)
 _FUSED_AFTER_LINEAR = {
-    ReLU: lambda m: ("relu", 0.0, 0.0),
-    ReLU6: lambda m: ("relu6", 0.0, 0.0),
-    Sigmoid: lambda m: ("sigmoid", 0.0, 0.0),
-    Tanh: lambda m: ("tanh", 0.0, 0.0),
-    SELU: lambda m: ("selu", 0.0, 0.0),
-    Hardtanh: lambda m: ("hardtanh", m.min_val, m.max_val) if m.min_val <= m.max_val else None,
-}
+    globals()[op.module]: (op.name, op.param_names,
+                           tuple(compile(cond, op.name, "eval") for cond, _, _ in op.checks))
+    for op in _opdefs.UNARY if op.fuse}
+
+
+def _fusion(m):
+    """(kernel name, a, b) for m fused after a Linear, or None (m's own forward
+    must run: a subclass's, an instance override's, or one whose arguments its
+    checks refuse)."""
+    spec = _FUSED_AFTER_LINEAR.get(type(m))
+    if spec is None or "forward" in m.__dict__:
+        return None
+    name, params, checks = spec
+    values = {p: getattr(m, p) for p in params}
+    if any(eval(c, {}, values) for c in checks):
+        return None
+    args = tuple(float(values[p]) for p in params)
+    return (name,) + args + (0.0,) * (2 - len(args))
 
 
 def _linear_then(linear, m, input):
     """m(linear(input)) as one fused node, or None where that is not possible."""
-    spec = _FUSED_AFTER_LINEAR.get(type(m))
-    spec = spec(m) if spec is not None and "forward" not in m.__dict__ else None
+    spec = _fusion(m)
     if spec is None:
         return None
     return _linear_rows(input, linear.weight, linear.bias, *spec)
