@@ -1599,8 +1599,10 @@ def activation_backward(str name, x, y, gy, gx, double a=0.0, double b=0.0, cols
     act_check_params(op, a, b)
     op = act_backward_code(op, a, y is not None)
     _ew_init(&c, K_ACT_BWD, op, t, a, b)
-    c.p2 = _arr(gy, "gy", t, n, False)
     c.out = _arr(gx, "gx", t, n, True)
+    if (op == A_SIN or op == A_COS) and _arr(gy, "gy", t, n, False) == c.out:
+        gy = gy.copy()    # trig_fixup reads gy after the vector pass wrote gx
+    c.p2 = _arr(gy, "gy", t, n, False)
     if act_reads_x(op) and x is None:
         raise ValueError(f"{name} backward needs x")
     if act_reads_y(op) and y is None:

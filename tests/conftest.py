@@ -13,6 +13,19 @@ def get_torch():
     return pytest.importorskip("torch")
 
 
+def optional_torch():
+    """torch, or None where it is not installed (mark its tests needs_torch)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+needs_torch = pytest.mark.skipif(optional_torch() is None,
+                                 reason="compares with PyTorch, the test oracle, not installed")
+
+
 @pytest.fixture
 def torch():
     return get_torch()

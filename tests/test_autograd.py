@@ -7,9 +7,9 @@ import pytest
 
 import fastad
 import fastad.autograd
-from conftest import assert_same, get_torch, pair
+from conftest import assert_same, needs_torch, optional_torch, pair
 
-torch = get_torch()
+torch = optional_torch()
 LIBS = [fastad, torch]
 
 
@@ -19,6 +19,7 @@ def both(fn):
 
 
 # ---------------------------------------------------------------- grad mode
+@needs_torch
 def test_no_grad_context_and_decorator():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -45,6 +46,7 @@ def test_no_grad_context_and_decorator():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_set_grad_enabled():
     for lib in LIBS:
         x = lib.tensor([1.0], requires_grad=True)
@@ -59,6 +61,7 @@ def test_set_grad_enabled():
         assert lib.is_grad_enabled()
 
 
+@needs_torch
 def test_grad_mode_restored_after_exception():
     for lib in LIBS:
         with pytest.raises(ValueError):
@@ -102,6 +105,7 @@ def test_no_grad_decorator_in_thread_leaves_main_alone():
 
 
 # ---------------------------------------------------------------- leaves, flags
+@needs_torch
 def test_requires_grad_propagation_and_is_leaf():
     def prog(lib):
         a = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -116,6 +120,7 @@ def test_requires_grad_propagation_and_is_leaf():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_requires_grad_setter_and_ops_on_results():
     for lib in LIBS:
         x = lib.ones(3)
@@ -126,6 +131,7 @@ def test_requires_grad_setter_and_ops_on_results():
         assert x.grad.tolist() == [2.0, 2.0, 2.0]
 
 
+@needs_torch
 def test_detach_shares_storage_clone_does_not():
     for lib in LIBS:
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -139,6 +145,7 @@ def test_detach_shares_storage_clone_does_not():
         assert x.grad.tolist() == [1.0, 1.0]
 
 
+@needs_torch
 def test_data_attribute():
     for lib in LIBS:
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -152,6 +159,7 @@ def test_data_attribute():
 
 
 # ---------------------------------------------------------------- accumulation
+@needs_torch
 def test_grad_accumulates_across_backward_calls():
     def prog(lib):
         x = lib.tensor([1.0, -2.0, 3.0], requires_grad=True)
@@ -171,6 +179,7 @@ def test_grad_accumulates_across_backward_calls():
     np.testing.assert_allclose([o[1] for o in f], [o[1] for o in t], rtol=1e-6)
 
 
+@needs_torch
 def test_same_leaf_used_many_times_and_grad_identity():
     def prog(lib):
         x = lib.tensor([0.5, 1.5], requires_grad=True)
@@ -184,6 +193,7 @@ def test_same_leaf_used_many_times_and_grad_identity():
     assert f[1] == t[1]
 
 
+@needs_torch
 def test_scalar_graph_gradient_values():
     # a long chain of 0-d ops (inline scalar records)
     def prog(lib):
@@ -199,6 +209,7 @@ def test_scalar_graph_gradient_values():
 
 
 # ---------------------------------------------------------------- backward / grad
+@needs_torch
 def test_backward_with_gradient_argument():
     for g in [[1.0, 0.5, -2.0], [[1.0, 0.5, -2.0]]]:
         def prog(lib):
@@ -209,6 +220,7 @@ def test_backward_with_gradient_argument():
         assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_backward_on_leaf_and_one_element_tensor():
     for lib in LIBS:
         x = lib.tensor([2.0], requires_grad=True)
@@ -219,6 +231,7 @@ def test_backward_on_leaf_and_one_element_tensor():
         assert y.grad.tolist() == [[2.0]]
 
 
+@needs_torch
 def test_retain_graph_allows_second_backward():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -232,6 +245,7 @@ def test_retain_graph_allows_second_backward():
     np.testing.assert_allclose(f[1], t[1], rtol=1e-6)
 
 
+@needs_torch
 def test_tutorial_chain_rule():
     """The tutorial: y1 = w1*x, y2 = w2*y1; backward with retain_graph, then
     autograd.grad for dy2/dy1, dy1/dw1, dy2/dw1 on the same graph."""
@@ -252,6 +266,7 @@ def test_tutorial_chain_rule():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_tutorial_chain_rule_vectors():
     def prog(lib):
         x = lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64)
@@ -266,6 +281,7 @@ def test_tutorial_chain_rule_vectors():
     np.testing.assert_allclose(np.array(prog(fastad)), np.array(prog(torch)), rtol=1e-12)
 
 
+@needs_torch
 def test_grad_multiple_outputs_and_grad_outputs():
     def prog(lib):
         a = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -278,6 +294,7 @@ def test_grad_multiple_outputs_and_grad_outputs():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_autograd_backward_function():
     def prog(lib):
         a = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -289,6 +306,7 @@ def test_autograd_backward_function():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_allow_unused():
     def prog(lib):
         a = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -299,6 +317,7 @@ def test_allow_unused():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_grad_wrt_leaf_output_and_intermediate():
     def prog(lib):
         a = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -310,6 +329,7 @@ def test_grad_wrt_leaf_output_and_intermediate():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 def test_grads_of_unreached_leaf_stay_none():
     for lib in LIBS:
         a = lib.tensor([1.0], requires_grad=True)
@@ -318,6 +338,7 @@ def test_grads_of_unreached_leaf_stay_none():
         assert b.grad is None and a.grad is not None
 
 
+@needs_torch
 def test_broadcast_grad_reduction_into_leaf():
     def prog(lib):
         w = lib.tensor([[1.0], [2.0]], requires_grad=True)  # (2, 1)
@@ -332,6 +353,7 @@ def test_broadcast_grad_reduction_into_leaf():
 
 
 # ---------------------------------------------------------------- in place
+@needs_torch
 @pytest.mark.parametrize("op", ["+=", "-=", "*=", "/="])
 @pytest.mark.parametrize("other", ["tensor", "number", "scalar_tensor"])
 def test_inplace_ops_in_graph(op, other):
@@ -363,6 +385,7 @@ def test_inplace_ops_in_graph(op, other):
     assert f[3:] == t[3:]
 
 
+@needs_torch
 def test_inplace_methods_and_version_counter():
     def prog(lib):
         x = lib.tensor([1.0, 2.0])
@@ -383,6 +406,7 @@ def test_inplace_methods_and_version_counter():
     assert prog(fastad) == prog(torch)
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(), (2, 3)])
 def test_overwriting_inplace_ops_are_recorded(shape):
     """copy_, fill_, zero_ and clamp_ on a tensor of the graph: the gradient
@@ -406,6 +430,7 @@ def test_overwriting_inplace_ops_are_recorded(shape):
         np.testing.assert_allclose(f, t, rtol=1e-6, atol=1e-12)
 
 
+@needs_torch
 def test_overwriting_inplace_errors_match():
     for lib in LIBS:
         with pytest.raises(RuntimeError, match="0-dimension"):
@@ -416,6 +441,7 @@ def test_overwriting_inplace_errors_match():
             lib.zeros(3, requires_grad=True).clamp_(0, 1)
 
 
+@needs_torch
 def test_inplace_keeps_identity_and_dtype():
     for lib in LIBS:
         x = lib.tensor([1.0, 2.0])
@@ -427,6 +453,7 @@ def test_inplace_keeps_identity_and_dtype():
         assert i.tolist() == [3, 6] and i.dtype == lib.int64
 
 
+@needs_torch
 def test_inplace_on_leaf_under_no_grad_is_allowed():
     def prog(lib):
         w = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -441,6 +468,7 @@ def test_inplace_on_leaf_under_no_grad_is_allowed():
     assert f[1:] == t[1:]
 
 
+@needs_torch
 def test_training_loop_matches():
     def prog(lib):
         rng = np.random.default_rng(0)
@@ -492,6 +520,7 @@ def _make_functions(lib):
     return Exp, MulConst
 
 
+@needs_torch
 def test_custom_function():
     def prog(lib):
         Exp, MulConst = _make_functions(lib)
@@ -509,6 +538,7 @@ def test_custom_function():
     assert f[4:] == t[4:]
 
 
+@needs_torch
 def test_custom_function_needs_input_grad_and_no_grad_input():
     def prog(lib):
         seen = []

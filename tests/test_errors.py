@@ -4,9 +4,9 @@ import pytest
 
 import fastad
 import fastad.autograd
-from conftest import get_torch
+from conftest import needs_torch, optional_torch
 
-torch = get_torch()
+torch = optional_torch()
 
 
 def same_error(prog, match=None):
@@ -25,6 +25,7 @@ def same_error(prog, match=None):
 
 
 # ---------------------------------------------------------------- graph errors
+@needs_torch
 @pytest.mark.parametrize("kind", ["scalar", "array", "matmul", "mixed"])
 def test_second_backward_through_freed_graph(kind):
     def prog(lib):
@@ -45,6 +46,7 @@ def test_second_backward_through_freed_graph(kind):
     same_error(prog, "second time")
 
 
+@needs_torch
 def test_autograd_grad_then_backward_freed():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -54,6 +56,7 @@ def test_autograd_grad_then_backward_freed():
     same_error(prog, "second time")
 
 
+@needs_torch
 def test_grad_of_tensor_not_requiring_grad():
     same_error(lambda lib: lib.tensor([1.0, 2.0]).sum().backward(), "does not require grad")
 
@@ -70,6 +73,7 @@ def test_grad_of_tensor_not_requiring_grad():
     same_error(prog2, "does not require grad")
 
 
+@needs_torch
 def test_unused_input_without_allow_unused():
     def prog(lib):
         a = lib.tensor([1.0], requires_grad=True)
@@ -78,6 +82,7 @@ def test_unused_input_without_allow_unused():
     same_error(prog, "allow_unused")
 
 
+@needs_torch
 def test_implicit_gradient_for_non_scalar():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -90,6 +95,7 @@ def test_implicit_gradient_for_non_scalar():
     same_error(prog2, "implicitly created only for scalar outputs")
 
 
+@needs_torch
 def test_gradient_shape_mismatch():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -97,6 +103,7 @@ def test_gradient_shape_mismatch():
     same_error(prog, "Mismatch in shape")
 
 
+@needs_torch
 @pytest.mark.parametrize("op", ["exp", "mul", "sigmoid", "pow", "div", "matmul"])
 def test_saved_tensor_modified_in_place(op):
     def prog(lib):
@@ -124,6 +131,7 @@ def test_saved_tensor_modified_in_place(op):
     same_error(prog, "modified by an inplace operation")
 
 
+@needs_torch
 def test_saved_tensor_modified_through_detach():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -133,6 +141,7 @@ def test_saved_tensor_modified_through_detach():
     same_error(prog, "modified by an inplace operation")
 
 
+@needs_torch
 def test_modification_not_saved_is_fine():
     for lib in (fastad, torch):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -143,6 +152,7 @@ def test_modification_not_saved_is_fine():
         assert x.grad.tolist() == [2.0, 2.0]
 
 
+@needs_torch
 @pytest.mark.parametrize("op", ["+=", "mul_", "zero_", "setitem", "fill_"])
 def test_inplace_on_leaf_requiring_grad(op):
     def prog(lib):
@@ -160,6 +170,7 @@ def test_inplace_on_leaf_requiring_grad(op):
     same_error(prog, "leaf Variable that requires grad")
 
 
+@needs_torch
 def test_inplace_on_scalar_leaf_requiring_grad():
     def prog(lib):
         x = lib.tensor(1.0, requires_grad=True)
@@ -167,6 +178,7 @@ def test_inplace_on_scalar_leaf_requiring_grad():
     same_error(prog, "leaf Variable that requires grad")
 
 
+@needs_torch
 def test_requires_grad_on_int_tensor():
     same_error(lambda lib: lib.tensor([1, 2], requires_grad=True), "floating point")
     same_error(lambda lib: lib.tensor([1, 2]).requires_grad_(), "floating point")
@@ -178,6 +190,7 @@ def test_requires_grad_on_int_tensor():
     same_error(prog, "floating point")
 
 
+@needs_torch
 def test_requires_grad_false_on_non_leaf():
     def prog(lib):
         x = lib.tensor([1.0], requires_grad=True)
@@ -185,11 +198,13 @@ def test_requires_grad_false_on_non_leaf():
     same_error(prog, "leaf variables")
 
 
+@needs_torch
 def test_numpy_of_tensor_requiring_grad():
     same_error(lambda lib: lib.tensor([1.0], requires_grad=True).numpy(), "detach")
 
 
 # ---------------------------------------------------------------- shapes
+@needs_torch
 def test_bad_broadcast_names_both_shapes():
     f, t = same_error(lambda lib: lib.ones(2, 3) + lib.ones(4))
     assert "[2, 3]" in str(f) and "[4]" in str(f)
@@ -199,6 +214,7 @@ def test_bad_broadcast_names_both_shapes():
     same_error(lambda lib: lib.ones(2, 3) == lib.ones(2))
 
 
+@needs_torch
 def test_bad_matmul_names_both_shapes():
     f, t = same_error(lambda lib: lib.ones(2, 3) @ lib.ones(4, 5))
     assert "2x3" in str(f) and "4x5" in str(f), str(f)
@@ -210,6 +226,7 @@ def test_bad_matmul_names_both_shapes():
     same_error(lambda lib: lib.ones(3) @ lib.tensor(2.0))
 
 
+@needs_torch
 def test_dim_out_of_range():
     for prog in [lambda lib: lib.ones(2, 3).sum(2), lambda lib: lib.ones(2, 3).mean(-3),
                  lambda lib: lib.ones(2, 3).max(5), lambda lib: lib.ones(2, 3).argmax(2),
@@ -221,6 +238,7 @@ def test_dim_out_of_range():
         same_error(prog, "out of range")
 
 
+@needs_torch
 def test_shape_errors():
     same_error(lambda lib: lib.ones(2, 3).reshape(4, 2))
     same_error(lambda lib: lib.ones(2, 3).view(7))
@@ -242,17 +260,20 @@ def test_shape_errors():
 
 
 # ---------------------------------------------------------------- tensor()
+@needs_torch
 @pytest.mark.parametrize("data", [[[1, 2], [3]], [[1.0], [2.0, 3.0]], [1, [2]], [[1, 2], 3]])
 def test_ragged_data(data):
     same_error(lambda lib: lib.tensor(data))
 
 
+@needs_torch
 @pytest.mark.parametrize("data", [["a", "b"], "abc", [1, "x"], {"a": 1}, [None], object(),
                                   [1.0, None], ["a", 1]])
 def test_non_numeric_data(data):
     same_error(lambda lib: lib.tensor(data))
 
 
+@needs_torch
 def test_inplace_promotion_error():
     def prog(lib):
         x = lib.tensor([1, 2])
@@ -260,6 +281,7 @@ def test_inplace_promotion_error():
     same_error(prog, "can't be cast")
 
 
+@needs_torch
 def test_grad_assignment_errors():
     def prog(lib):
         x = lib.tensor([1.0, 2.0], requires_grad=True)
@@ -267,6 +289,7 @@ def test_grad_assignment_errors():
     same_error(prog)
 
 
+@needs_torch
 def test_custom_function_wrong_number_of_grads():
     def prog(lib):
         class Bad(lib.autograd.Function):

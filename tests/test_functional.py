@@ -10,9 +10,10 @@ import pytest
 
 import fastad
 import fastad.nn.functional as F
+from conftest import needs_torch, optional_torch
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
+torch = optional_torch()
+TF = torch.nn.functional if torch is not None else None
 
 # name -> keyword arguments (PyTorch's spelling)
 ACTIVATIONS = {
@@ -46,6 +47,7 @@ def same(ours, theirs, rtol, atol=None):
                                atol=rtol if atol is None else atol, equal_nan=True)
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activation_matches_pytorch(name, dtype):
@@ -101,6 +103,7 @@ def test_functional_sigmoid_runs_the_kernel_and_records_pytorch_names():
         assert fn(x).grad_fn.name() == name
 
 
+@needs_torch
 def test_integer_relu_stays_integer():
     for fn in (F.relu, F.relu6, F.hardtanh):
         ours, theirs = fn(fastad.tensor([1, -2, 8])), fn.__name__
@@ -108,6 +111,7 @@ def test_integer_relu_stays_integer():
         assert ours.tolist() == getattr(TF, theirs)(torch.tensor([1, -2, 8])).tolist()
 
 
+@needs_torch
 @pytest.mark.parametrize("name,kw", [("relu", {}), ("relu6", {}), ("leaky_relu", {}),
                                      ("elu", {"alpha": 0.3}), ("selu", {}), ("celu", {}),
                                      ("silu", {}), ("mish", {}), ("hardtanh", {}),
@@ -129,6 +133,7 @@ def test_inplace_activations(name, kw):
         getattr(F, name)(fastad.ones(2, requires_grad=True), inplace=True)
 
 
+@needs_torch
 @pytest.mark.parametrize("dim", [0, 1, -1, 2])
 @pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
 def test_softmax_over_each_dim(fn, dim):
@@ -145,6 +150,7 @@ def test_softmax_over_each_dim(fn, dim):
         same(x.grad, xt.grad, TOL[dtype] * 10, atol=1e-4 if dtype == "float32" else 1e-10)
 
 
+@needs_torch
 def test_softmax_dtype_argument_and_implicit_dim():
     x = fastad.tensor([[1.0, 2.0, 3.0]])
     assert F.softmax(x, dim=1, dtype=fastad.float64).dtype == fastad.float64
@@ -156,6 +162,7 @@ def test_softmax_dtype_argument_and_implicit_dim():
         same(y, TF.softmax(torch.tensor([[1.0, 2.0, 3.0]])), 1e-7)
 
 
+@needs_torch
 def test_softmax_with_infinities_is_nan_only_where_pytorch_is():
     a = [[-math.inf, 0.0, 1.0], [math.inf, 0.0, 1.0], [-math.inf, -math.inf, 0.0]]
     for fn in ("softmax", "log_softmax"):
@@ -163,6 +170,7 @@ def test_softmax_with_infinities_is_nan_only_where_pytorch_is():
         same(getattr(F, fn)(x, 1), getattr(TF, fn)(xt, 1), 1e-12)
 
 
+@needs_torch
 def test_prelu_per_channel_and_shared():
     rng = np.random.default_rng(4)
     for shape, w in [((2, 3, 4, 5), rng.uniform(0, 0.5, 3)), ((6, 3), rng.uniform(0, 0.5, 3)),
@@ -182,6 +190,7 @@ def test_prelu_per_channel_and_shared():
         F.prelu(fastad.ones(2, 4), fastad.ones(3))
 
 
+@needs_torch
 def test_rrelu_samples_in_training_and_uses_the_mean_in_eval():
     a = np.random.default_rng(9).standard_normal((50, 40))
     x = fastad.tensor(a, dtype=fastad.float64, requires_grad=True)
@@ -203,6 +212,7 @@ def test_rrelu_samples_in_training_and_uses_the_mean_in_eval():
     assert ev.grad_fn.name() == evt.grad_fn.name()
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(5,), (4, 5), (2, 3, 5)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_linear(shape, bias):
@@ -255,6 +265,7 @@ def _loss_inputs(name, rng, shape, scale):
     return a, b
 
 
+@needs_torch
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("name", sorted(POINTWISE))
@@ -288,6 +299,7 @@ def test_pointwise_losses(name, reduction, dtype):
             break  # their inputs are probabilities, not scaled
 
 
+@needs_torch
 def test_kl_div_batchmean():
     rng = np.random.default_rng(2)
     a, b = np.log(rng.dirichlet(np.ones(5), 4)), rng.dirichlet(np.ones(5), 4)
@@ -300,6 +312,7 @@ def test_kl_div_batchmean():
     same(x.grad, xt.grad, 1e-12)
 
 
+@needs_torch
 def test_binary_cross_entropy_clamps_log_at_minus_100():
     for dtype in ("float64", "float32"):
         p = [0.0, 1.0, 0.0, 1.0, 0.5]
@@ -315,6 +328,7 @@ def test_binary_cross_entropy_clamps_log_at_minus_100():
         assert np.isfinite(x.grad.numpy()).all()
 
 
+@needs_torch
 def test_bce_with_logits_and_cross_entropy_have_no_nan_at_huge_logits():
     z = [-1e4, 1e4, -1e4, 1e4, 0.0]
     t = [1.0, 0.0, 0.0, 1.0, 0.5]
@@ -341,6 +355,7 @@ CE_OPTIONS = [{}, {"weight": True}, {"ignore_index": 2}, {"ignore_index": 2, "we
               {"label_smoothing": 0.1, "weight": True, "ignore_index": 0}]
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape", [(4,), (7, 4), (3, 4, 5), (2, 4, 3, 2)])
 @pytest.mark.parametrize("opts", CE_OPTIONS, ids=[",".join(o) or "plain" for o in CE_OPTIONS])
@@ -377,6 +392,7 @@ def test_cross_entropy_class_indices(shape, reduction, opts):
         same(x2.grad, xt2.grad, 1e-12)
 
 
+@needs_torch
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 @pytest.mark.parametrize("shape", [(5, 4), (2, 4, 3)])
 @pytest.mark.parametrize("opts", [{}, {"weight": True}, {"label_smoothing": 0.2, "weight": True}])
@@ -398,6 +414,7 @@ def test_cross_entropy_probability_targets(shape, reduction, opts):
     same(x.grad, xt.grad, 1e-12)
 
 
+@needs_torch
 def test_cross_entropy_float32_and_all_ignored():
     rng = np.random.default_rng(5)
     a, tgt = rng.standard_normal((64, 10)) * 10, rng.integers(0, 10, 64)

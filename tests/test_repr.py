@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import fastad
-from conftest import get_torch
+from conftest import needs_torch, optional_torch
 
-torch = get_torch()
+torch = optional_torch()
 
 
 def strip_addr(s):
@@ -30,12 +30,14 @@ VALUES = [
 ]
 
 
+@needs_torch
 @pytest.mark.parametrize("vals", VALUES, ids=[str(i) for i in range(len(VALUES))])
 @pytest.mark.parametrize("dt", ["float32", "float64"])
 def test_float_vectors(vals, dt):
     same_repr(lambda lib: lib.tensor(vals, dtype=getattr(lib, dt)))
 
 
+@needs_torch
 @pytest.mark.parametrize("v", [1.0, 0.5, -2.25, 1e-5, 1e10, 123456.0, float("nan"), 0.0,
                                3.14159, 1e-8, -0.0, float("inf")])
 @pytest.mark.parametrize("dt", ["float32", "float64"])
@@ -43,6 +45,7 @@ def test_scalars(v, dt):
     same_repr(lambda lib: lib.tensor(v, dtype=getattr(lib, dt)))
 
 
+@needs_torch
 def test_tutorial_reprs():
     same_repr(lambda lib: lib.sigmoid(lib.tensor([-1.0, 0.0, 1.0])))
     same_repr(lambda lib: lib.tensor([2.0], requires_grad=True))
@@ -56,6 +59,7 @@ def test_tutorial_reprs():
     same_repr(lambda lib: lib.tensor(1.5, dtype=lib.float64, requires_grad=True))
 
 
+@needs_torch
 def test_grad_fn_repr():
     for prog in [lambda lib: lib.tensor([1.0], requires_grad=True).sigmoid(),
                  lambda lib: lib.tensor(1.0, requires_grad=True).exp(),
@@ -65,12 +69,14 @@ def test_grad_fn_repr():
     assert fastad.tensor([1.0], requires_grad=True).grad_fn is None
 
 
+@needs_torch
 @pytest.mark.parametrize("data", [[1, 2, 3], [-5, 100000], [0], [[1, 2], [30, 4]], 7,
                                   [True, False], True, [[True], [False]], list(range(-5, 20))])
 def test_int_bool(data):
     same_repr(lambda lib: lib.tensor(data))
 
 
+@needs_torch
 @pytest.mark.parametrize("shape", [(2, 3), (3, 1), (1, 4), (2, 2, 2), (2, 1, 3), (4, 5)])
 @pytest.mark.parametrize("dt", ["float32", "float64"])
 def test_2d_and_3d(shape, dt):
@@ -80,6 +86,7 @@ def test_2d_and_3d(shape, dt):
     same_repr(lambda lib: lib.tensor(np.round(a * 3), dtype=getattr(lib, dt)))
 
 
+@needs_torch
 def test_empty_and_special_shapes():
     same_repr(lambda lib: lib.tensor([]))
     same_repr(lambda lib: lib.zeros(0, 3))
@@ -88,6 +95,7 @@ def test_empty_and_special_shapes():
     same_repr(lambda lib: lib.zeros(1, 1, 1))
 
 
+@needs_torch
 def test_shape_and_dtype_reprs():
     assert repr(fastad.zeros(64, 1).shape) == repr(torch.zeros(64, 1).shape)
     assert repr(fastad.tensor(1.0).shape) == repr(torch.tensor(1.0).shape)
@@ -97,12 +105,14 @@ def test_shape_and_dtype_reprs():
     assert repr(fastad.long) == repr(torch.long)
 
 
+@needs_torch
 def test_wide_rows_wrap():
     same_repr(lambda lib: lib.arange(30, dtype=lib.float32) / 7)
     same_repr(lambda lib: lib.arange(40))
     same_repr(lambda lib: lib.ones(3, 20) / 3)
 
 
+@needs_torch
 def test_default_dtype_float64_repr():
     fastad.set_default_dtype(fastad.float64)
     torch.set_default_dtype(torch.float64)
@@ -114,6 +124,7 @@ def test_default_dtype_float64_repr():
         torch.set_default_dtype(torch.float32)
 
 
+@needs_torch
 def test_str_and_format():
     for prog in [lambda lib: lib.tensor([0.25, 1.0]), lambda lib: lib.tensor(2.5)]:
         assert str(prog(fastad)) == str(prog(torch))
@@ -121,6 +132,7 @@ def test_str_and_format():
     assert f"loss {fastad.tensor(0.123456).item():.4f}" == f"loss {torch.tensor(0.123456).item():.4f}"
 
 
+@needs_torch
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, width=32),
                 min_size=1, max_size=8),
@@ -129,6 +141,7 @@ def test_random_vectors(vals, dt):
     same_repr(lambda lib: lib.tensor(vals, dtype=getattr(lib, dt)))
 
 
+@needs_torch
 def test_summarized_large_tensors():
     same_repr(lambda lib: lib.arange(2000))
     same_repr(lambda lib: lib.arange(3000, dtype=lib.float32).reshape(50, 60) / 7)
@@ -136,6 +149,7 @@ def test_summarized_large_tensors():
     same_repr(lambda lib: lib.ones(1001) > 0)
 
 
+@needs_torch
 def test_suffix_wrapping():
     same_repr(lambda lib: lib.ones(3, 20, requires_grad=True) / 3)
     same_repr(lambda lib: lib.ones(2, 7, dtype=lib.float64, requires_grad=True) * 1.123)

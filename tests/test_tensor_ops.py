@@ -8,9 +8,9 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import fastad
-from conftest import assert_same, check_fn, get_torch, pair, to_np, TOL
+from conftest import assert_same, check_fn, needs_torch, optional_torch, pair, to_np, TOL
 
-torch = get_torch()
+torch = optional_torch()
 
 FLOATS = ["float32", "float64"]
 SETTINGS = settings(max_examples=12, deadline=None,
@@ -33,6 +33,7 @@ BINOPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator
 
 
 # ---------------------------------------------------------------- binary ops
+@needs_torch
 @pytest.mark.parametrize("op", list(BINOPS))
 @pytest.mark.parametrize("dt", FLOATS)
 @SETTINGS
@@ -46,6 +47,7 @@ def test_binary_tensor_tensor_broadcast(op, dt, shp, seed):
     check_fn(lambda lib, x, y: BINOPS[op](x, y), [a, b], seed=seed)
 
 
+@needs_torch
 @pytest.mark.parametrize("op", list(BINOPS))
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("num", [2, 0.5, -1.5, 3, True])
@@ -70,6 +72,7 @@ def test_binary_tensor_number(op, dt, num, side, shape, seed):
     check_fn(fn, [a], seed=seed)
 
 
+@needs_torch
 @pytest.mark.parametrize("op", list(BINOPS))
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("npdt", ["float32", "float64", "int64"])
@@ -100,6 +103,7 @@ def _typed(vals, dt):
 PROMO_DTYPES = ["float32", "float64", "int64", "bool"]
 
 
+@needs_torch
 @pytest.mark.parametrize("op", ["+", "-", "*", "/"])
 @pytest.mark.parametrize("da", PROMO_DTYPES)
 @pytest.mark.parametrize("db", PROMO_DTYPES)
@@ -118,6 +122,7 @@ def test_type_promotion(op, da, db, dims):
     assert_same(BINOPS[op](fa, fb), to)
 
 
+@needs_torch
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
 @pytest.mark.parametrize("da", PROMO_DTYPES)
 @pytest.mark.parametrize("num", [2, 2.5, True])
@@ -138,6 +143,7 @@ def test_type_promotion_numbers(op, da, num, dim):
         assert_same(fl(fa), to)
 
 
+@needs_torch
 def test_mixed_float_grads_keep_input_dtype():
     a = rand((3,), "float32", 0)
     b = rand((3,), "float64", 1)
@@ -145,6 +151,7 @@ def test_mixed_float_grads_keep_input_dtype():
     check_fn(lambda lib, x, y: x * y, [np.float64(1.5), a])
 
 
+@needs_torch
 def test_zero_d_scalar_chain():
     # inline scalars (0-d) mixing with dimensioned tensors
     for dt in FLOATS:
@@ -176,6 +183,7 @@ UNARY = {
 }
 
 
+@needs_torch
 @pytest.mark.parametrize("name", list(UNARY))
 @pytest.mark.parametrize("dt", FLOATS)
 @SETTINGS
@@ -186,6 +194,7 @@ def test_unary(name, dt, shape, seed):
     check_fn(fn, [a], seed=seed)
 
 
+@needs_torch
 @pytest.mark.parametrize("name", ["abs", "relu", "sqrt", "log"])
 def test_unary_kinks(name):
     # PyTorch's conventions at 0: abs' = 0, relu' = 0, sqrt' = inf, log' = inf
@@ -194,6 +203,7 @@ def test_unary_kinks(name):
         check_fn(UNARY[name][0], [a])
 
 
+@needs_torch
 @pytest.mark.parametrize("name", ["exp", "abs", "neg"])
 def test_unary_int_tensors(name):
     a = np.array([-2, 0, 3])
@@ -203,6 +213,7 @@ def test_unary_int_tensors(name):
 
 
 # ---------------------------------------------------------------- reductions
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("red", ["sum", "mean"])
 @SETTINGS
@@ -219,12 +230,14 @@ def test_sum_mean(dt, red, shape, seed, keepdim, data):
         check_fn(lambda lib, x: getattr(x, red)(dim=dims, keepdim=keepdim), [a], seed=seed)
 
 
+@needs_torch
 def test_sum_int_and_bool():
     for a in [np.array([[1, 2], [3, 4]]), np.array([True, False, True])]:
         assert_same(fastad.tensor(a).sum(), torch.tensor(a).sum())
         assert_same(fastad.tensor(a).sum(0), torch.tensor(a).sum(0))
 
 
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("red", ["max", "min"])
 @SETTINGS
@@ -250,12 +263,14 @@ def test_max_min(dt, red, shape, seed, keepdim, data):
     assert_same(f.grad, t.grad)
 
 
+@needs_torch
 def test_max_ties_split_gradient():
     a = np.array([1.0, 3.0, 3.0, 2.0])
     check_fn(lambda lib, x: x.max(), [a])
     check_fn(lambda lib, x: x.min() * 2, [np.array([[1.0, 1.0], [5.0, 1.0]])])
 
 
+@needs_torch
 @pytest.mark.parametrize("fname", ["argmax", "argmin"])
 @SETTINGS
 @given(shape=hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4),
@@ -277,6 +292,7 @@ MATMUL_SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((3,), (3, 4)), ((2, 3), (3, 4)),
                  ((5, 2, 3), (3,)), ((3,), (5, 3, 4)), ((2, 1, 2, 3), (5, 3, 2))]
 
 
+@needs_torch
 @pytest.mark.parametrize("sa,sb", MATMUL_SHAPES)
 @pytest.mark.parametrize("dt", FLOATS)
 def test_matmul(sa, sb, dt):
@@ -288,6 +304,7 @@ def test_matmul(sa, sb, dt):
         check_fn(lambda lib, x, y: lib.mm(x, y), [a, b])
 
 
+@needs_torch
 def test_matmul_one_side_grad():
     a, b = rand((2, 3), "float64", 1), rand((3, 4), "float64", 2)
     f, t = pair(a)
@@ -326,6 +343,7 @@ SHAPE_OPS = {
 }
 
 
+@needs_torch
 @pytest.mark.parametrize("name", list(SHAPE_OPS))
 @pytest.mark.parametrize("dt", FLOATS)
 def test_shape_ops(name, dt):
@@ -339,6 +357,7 @@ def test_shape_ops(name, dt):
     assert_same(fa.grad, ta.grad)
 
 
+@needs_torch
 def test_size_and_shape():
     f, t = fastad.zeros(2, 3, 4), torch.zeros(2, 3, 4)
     assert f.shape == t.shape and repr(f.shape) == repr(t.shape)
@@ -371,6 +390,7 @@ def _resolve(idx, lib, a):
     return idx
 
 
+@needs_torch
 @pytest.mark.parametrize("name", list(INDEXES))
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("shape", [(3, 4), (3, 4, 2)])
@@ -382,6 +402,7 @@ def test_getitem(name, dt, shape):
     check_fn(lambda lib, x: x[_resolve(idx, lib, a)], [a])
 
 
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 def test_getitem_1d_scalar_reads(dt):
     # x[k] on a 1-D tensor is a C scalar record: values and gradient, repeated reads
@@ -390,12 +411,14 @@ def test_getitem_1d_scalar_reads(dt):
     check_fn(lambda lib, x: lib.stack([x[4], x[1] * 2]), [a])
 
 
+@needs_torch
 def test_getitem_repeated_index_accumulates():
     a = rand((4, 3), "float64", 1)
     check_fn(lambda lib, x: x[[1, 1, 2, 1]], [a])
     check_fn(lambda lib, x: x[lib.tensor([[0, 0], [3, 0]])], [a])
 
 
+@needs_torch
 def test_iter_and_int_tensor_index():
     a = rand((3, 2), "float64", 1)
     f, t = pair(a)
@@ -407,6 +430,7 @@ def test_iter_and_int_tensor_index():
     assert_same(f[i], t[torch.tensor(2)])
 
 
+@needs_torch
 def test_setitem_outside_graph():
     a = rand((3, 4), "float32", 1)
     f, t = fastad.tensor(a), torch.tensor(a)
@@ -420,6 +444,7 @@ def test_setitem_outside_graph():
 
 
 # ---------------------------------------------------------------- joining and friends
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_cat_stack(dt, dim):
@@ -430,6 +455,7 @@ def test_cat_stack(dt, dim):
     check_fn(lambda lib, x, y: lib.stack((x, y), dim=dim), [a, b])
 
 
+@needs_torch
 def test_cat_uneven_and_mixed_rg():
     a, b = rand((2, 3), "float64", 1), rand((4, 3), "float64", 2)
     f, t = pair(a)
@@ -441,6 +467,7 @@ def test_cat_uneven_and_mixed_rg():
     assert_same(f.grad, t.grad)
 
 
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 def test_where(dt):
     a, b = rand((3, 4), dt, 1), rand((4,), dt, 2)
@@ -452,6 +479,7 @@ def test_where(dt):
         assert_same(x, y)
 
 
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("lo,hi", [(-0.5, 0.5), (None, 0.2), (-0.1, None), (0, 1)])
 def test_clamp(dt, lo, hi):
@@ -460,11 +488,13 @@ def test_clamp(dt, lo, hi):
     check_fn(lambda lib, x: lib.clamp(x, min=lo, max=hi), [a])
 
 
+@needs_torch
 def test_clamp_at_boundary_gradient():
     a = np.array([-1.0, 0.0, 0.5, 1.0, 2.0])
     check_fn(lambda lib, x: x.clamp(0.0, 1.0), [a])
 
 
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("fname", ["maximum", "minimum"])
 def test_maximum_minimum(dt, fname):
@@ -476,6 +506,7 @@ def test_maximum_minimum(dt, fname):
     check_fn(lambda lib, x, y: getattr(lib, fname)(x, y), [c, c.copy()])
 
 
+@needs_torch
 @pytest.mark.parametrize("op", ["==", "!=", "<", "<=", ">", ">="])
 def test_comparisons(op):
     fn = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
@@ -491,6 +522,7 @@ def test_comparisons(op):
 
 
 # ---------------------------------------------------------------- softmax
+@needs_torch
 @pytest.mark.parametrize("dt", FLOATS)
 @pytest.mark.parametrize("dim", [0, 1, -1])
 def test_softmax(dt, dim):
@@ -499,11 +531,13 @@ def test_softmax(dt, dim):
     check_fn(lambda lib, x: x.log_softmax(dim=dim), [a])
 
 
+@needs_torch
 def test_softmax_of_0d_stays_0d():
     check_fn(lambda lib, x: x.softmax(0) * 2, [np.array(2.0)])
     check_fn(lambda lib, x: lib.log_softmax(x, 0), [np.array(2.0, dtype=np.float32)])
 
 
+@needs_torch
 def test_zero_d_edge_cases():
     for fn in [lambda lib, x: x.expand(3), lambda lib, x: x.unsqueeze(0),
                lambda lib, x: x.reshape(1, 1), lambda lib, x: x.max(), lambda lib, x: x.sum(0),
@@ -513,6 +547,7 @@ def test_zero_d_edge_cases():
 
 
 # ---------------------------------------------------------------- creation
+@needs_torch
 def test_creation_matches_torch():
     for fo, to in [
         (fastad.zeros(2, 3), torch.zeros(2, 3)), (fastad.ones((2,)), torch.ones((2,))),
@@ -557,6 +592,7 @@ def test_from_numpy_shares_memory():
     assert np.asarray(fastad.tensor([1.0, 2.0])).tolist() == [1.0, 2.0]
 
 
+@needs_torch
 def test_default_dtype():
     assert fastad.get_default_dtype() == fastad.float32
     fastad.set_default_dtype(fastad.float64)
@@ -571,6 +607,7 @@ def test_default_dtype():
         torch.set_default_dtype(torch.float32)
 
 
+@needs_torch
 def test_conversions():
     a = np.array([[1.5, -2.25], [3.0, 0.5]])
     f, t = fastad.tensor(a), torch.tensor(a)
