@@ -8,7 +8,7 @@ __all__ = ["ASGD"]
 
 
 class ASGD(_ElementwiseOptimizer):
-    # eta and mu are float32 tensors in torch.optim: each new value rounds to float32
+    # torch.optim computes each new eta and mu as a default-dtype (float32) tensor
     _scalars = ("step", "eta", "mu")
 
     def __init__(self, params, lr=1e-2, lambd=1e-4, alpha=0.75, t0=1e6, weight_decay=0,
@@ -36,5 +36,5 @@ class ASGD(_ElementwiseOptimizer):
             s["ax"] += (x - s["ax"]) * c["mu"]
         else:
             s["ax"][...] = x
-        c["eta"] = lr / ((1 + lambd * lr * step) ** group["alpha"])
-        c["mu"] = 1 / max(1, step - group["t0"])
+        c["eta"] = float(np.float32(lr / ((1 + lambd * lr * step) ** group["alpha"])))
+        c["mu"] = float(np.float32(1 / max(1, step - group["t0"])))

@@ -9,8 +9,6 @@ __all__ = ["NAdam"]
 
 
 class NAdam(_ElementwiseOptimizer):
-    _scalars = ("step", "mu_product")
-
     def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  momentum_decay=4e-3, decoupled_weight_decay=False, *, foreach=None,
                  maximize=False, capturable=False, differentiable=False):
@@ -40,8 +38,10 @@ class NAdam(_ElementwiseOptimizer):
                 g = g + wd * x
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
-        # mu_product is a float32 tensor in torch.optim: the product rounds to float32
-        mu_product = c["mu_product"] = float(np.float32(c["mu_product"]) * np.float32(mu))
+        # mu_product is a 0-d tensor (float32, or the parameter's dtype once loaded from a
+        # state_dict): the product is taken in its dtype, as torch.optim's in-place multiply
+        s["mu_product"] *= mu
+        mu_product = s["mu_product"].item()
         _lerp_(s["exp_avg"], g, 1 - beta1)
         s["exp_avg_sq"] *= beta2
         s["exp_avg_sq"] += (1 - beta2) * g * g
