@@ -37,8 +37,9 @@ def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False, foreach=Non
         return tensor(0.0)
     arrays = [array_of(t) for t in tensors]
     dtype = np.result_type(*arrays)
-    norms = np.array([_vector_norm(a, norm_type) for a in arrays], dtype=dtype)
-    total = _vector_norm(norms, norm_type)
+    with np.errstate(invalid="ignore", over="ignore"):
+        norms = np.array([_vector_norm(a, norm_type) for a in arrays], dtype=dtype)
+        total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, "
@@ -55,8 +56,9 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     total = array_of(total_norm)
     one = total.dtype.type(1)
     # in the norm's dtype, and as PyTorch evaluates max_norm / tensor: reciprocal, then product
-    coef = min(one / (total + total.dtype.type(1e-6)) * total.dtype.type(max_norm), one)
-    with no_grad():
+    # a non-finite norm scales by nan or 0 (inf * 0 is nan), silently as in torch
+    with np.errstate(invalid="ignore"), no_grad():
+        coef = min(one / (total + total.dtype.type(1e-6)) * total.dtype.type(max_norm), one)
         for g in grads:
             g.mul_(float(coef))
 
