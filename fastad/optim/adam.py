@@ -41,23 +41,20 @@ class Adam(_ElementwiseOptimizer):
         if group["amsgrad"]:
             return super()._step_group(group, items)
         by_step = {}
-        for p, f, g in items:
-            st = self.state[p]
-            if not st:
-                st.update(self._new_state(p, group))
-            step = int(st["step"].item()) + 1
-            st["step"].fill_(step)
-            by_step.setdefault(step, []).append((p, f, g))
+        for item, step in zip(items, self._advance_steps(group, items)):
+            by_step.setdefault(int(step), []).append(item)
         beta1, beta2 = group["betas"]
         for step, part in by_step.items():
-            avgs = [self._flat(self.state[p]["exp_avg"]) for p, _, _ in part]
-            sqs = [self._flat(self.state[p]["exp_avg_sq"]) for p, _, _ in part]
-            _kernels.adam_step([f.array for _, f, _ in part], [g for _, _, g in part],
-                               [a.array for a in avgs], [s.array for s in sqs],
+            states = [self.state[p] for p, _, _ in part]
+            avgs, inline = self._flat_arrays([st["exp_avg"] for st in states])
+            sqs, inline_sqs = self._flat_arrays([st["exp_avg_sq"] for st in states])
+            _kernels.adam_step([f.array for _, f, _ in part], [g for _, _, g in part], avgs, sqs,
                                _to_scalar(group["lr"]), beta1, beta2, group["eps"],
                                group["weight_decay"], group["decoupled_weight_decay"], step)
-            for flat in [f for _, f, _ in part] + avgs + sqs:
-                flat.write_back()
+            for _, f, _ in part:
+                f.write_back()
+            for f in inline + inline_sqs:
+                f.write_back()
 
     def _update(self, group, x, g, s, c):
         lr, (beta1, beta2), wd, step = _to_scalar(group["lr"]), group["betas"], \

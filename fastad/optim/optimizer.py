@@ -224,6 +224,39 @@ class Optimizer:
         f.refresh()
         return f
 
+    def _flat_arrays(self, ts):
+        """_flat for each of ts, in one pass: their flat arrays, and the _Flats of
+        the 0-d ones, to write back after the update."""
+        arrays, inline = [], []
+        get = self._flats.get
+        for t in ts:
+            f = get(id(t))
+            if f is None or f.tensor is not t or (not f.inline and f.source is not array_of(t)):
+                f = self._flats[id(t)] = _Flat(t)
+            if f.inline:
+                f.refresh()
+                inline.append(f)
+            arrays.append(f.array)
+        return arrays, inline
+
+    def _advance_steps(self, group, items):
+        """Counts a step for each parameter of items (creating its state at its
+        first) and returns the new counts.  Parameters at the same count share one
+        new 'step' tensor: writing a 0-d tensor costs as much as making one."""
+        made = {}
+        counts = []
+        for p, _, _ in items:
+            st = self.state[p]
+            if not st:
+                st.update(self._new_state(p, group))
+            n = st["step"].item() + 1
+            t = made.get(n)
+            if t is None:
+                t = made[n] = _step_tensor(n)
+            st["step"] = t
+            counts.append(n)
+        return counts
+
     def _with_grads(self, group):
         """(param, flat values, flat grad) for the params of group that have a grad;
         the grad is negated under maximize and must be treated as read-only."""
@@ -263,7 +296,8 @@ def _cast(param, value, key=None):
 class _ElementwiseOptimizer(Optimizer):
     """An optimizer whose update is whole-array numpy arithmetic on each parameter
     and its state buffers: subclasses give _new_state and _update."""
-    _scalars = ("step",)  # the 0-d float32 state entries, handed to _update as Python floats
+    # the 0-d float32 state entries, handed to _update as Python floats ('step' first)
+    _scalars = ("step",)
 
     def step(self, closure=None):
         loss = _closure(closure)
@@ -275,15 +309,13 @@ class _ElementwiseOptimizer(Optimizer):
         return loss
 
     def _step_group(self, group, items):
-        for p, f, g in items:
+        for (p, f, g), step in zip(items, self._advance_steps(group, items)):
             st = self.state[p]
-            if not st:
-                st.update(self._new_state(p, group))
             scalars = {k: st[k].item() for k in self._scalars}
-            scalars["step"] += 1
+            scalars["step"] = step
             bufs = {k: self._flat(v) for k, v in st.items() if k not in self._scalars}
             self._update(group, f.array, g, {k: b.array for k, b in bufs.items()}, scalars)
-            for k in self._scalars:
+            for k in self._scalars[1:]:
                 st[k].fill_(scalars[k])
             f.write_back()
             for b in bufs.values():

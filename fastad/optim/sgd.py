@@ -44,13 +44,12 @@ class SGD(Optimizer):
 
     def _sgd(self, group, part, first):
         momentum = group["momentum"]
-        bufs = [self._flat(self.state[p]["momentum_buffer"]) for p, _, _ in part] \
-            if momentum != 0 else []
-        _kernels.sgd_step([f.array for _, f, _ in part], [g for _, _, g in part],
-                          [b.array for b in bufs] if bufs else None, _to_scalar(group["lr"]),
-                          momentum, group["dampening"], group["weight_decay"], group["nesterov"],
-                          first)
+        bufs, inline = self._flat_arrays([self.state[p]["momentum_buffer"] for p, _, _ in part]) \
+            if momentum != 0 else (None, [])
+        _kernels.sgd_step([f.array for _, f, _ in part], [g for _, _, g in part], bufs,
+                          _to_scalar(group["lr"]), momentum, group["dampening"],
+                          group["weight_decay"], group["nesterov"], first)
         for _, f, _ in part:
             f.write_back()
-        for b in bufs:
-            b.write_back()
+        for f in inline:
+            f.write_back()
