@@ -46,14 +46,15 @@ class Adam(_ElementwiseOptimizer):
         beta1, beta2 = group["betas"]
         for step, part in by_step.items():
             states = [self.state[p] for p, _, _ in part]
-            avgs, inline = self._flat_arrays([st["exp_avg"] for st in states])
-            sqs, inline_sqs = self._flat_arrays([st["exp_avg_sq"] for st in states])
-            _kernels.adam_step([f.array for _, f, _ in part], [g for _, _, g in part], avgs, sqs,
-                               _to_scalar(group["lr"]), beta1, beta2, group["eps"],
-                               group["weight_decay"], group["decoupled_weight_decay"], step)
+            bufs, inline = self._flat_arrays([st["exp_avg"] for st in states]
+                                             + [st["exp_avg_sq"] for st in states])
+            _kernels.adam_step([f.array for _, f, _ in part], [g for _, _, g in part],
+                               bufs[:len(part)], bufs[len(part):], _to_scalar(group["lr"]), beta1,
+                               beta2, group["eps"], group["weight_decay"],
+                               group["decoupled_weight_decay"], step)
             for _, f, _ in part:
                 f.write_back()
-            for f in inline + inline_sqs:
+            for f in inline:
                 f.write_back()
 
     def _update(self, group, x, g, s, c):
