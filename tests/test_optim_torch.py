@@ -296,3 +296,29 @@ def test_public_names_match_torch_except_those_left_out(module):
     public = lambda m: {n for n in dir(m) if not n.startswith("_")}  # noqa: E731
     extra = public(ours_mod) - public(importlib.import_module(module))
     assert not extra, sorted(extra)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "RMSprop", "NAdam", "Rprop"])
+def test_added_group_named_params_and_tensor_lr_follow_torch(name):
+    """A group added mid-training with its own options, parameters given with
+    names (param_names in the state_dict), and a 1-element Tensor lr changed in
+    place by a scheduler."""
+    out = {}
+    for lib in (fastad, torch):
+        (w, b, s), loss_fn = problem(lib, "float64")
+        kw = {"momentum": 0.9} if name == "SGD" else {}
+        opt = getattr(lib.optim, name)([("w", w), ("b", b)], lr=lib.tensor(0.01, dtype=lib.float64), **kw)
+        sched = lib.optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+        for k in range(20):
+            if k == 8:
+                opt.add_param_group({"params": [("s", s)], "lr": lib.tensor(0.003, dtype=lib.float64)})
+            opt.zero_grad()
+            loss_fn().backward()
+            opt.step()
+            sched.step()
+        sd = opt.state_dict()
+        out[lib] = ([p.detach().numpy().copy() for p in (w, b, s)],
+                    [(g["param_names"], g["params"], float(g["lr"])) for g in sd["param_groups"]])
+    for a, b in zip(out[fastad][0], out[torch][0]):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert out[fastad][1] == out[torch][1]
