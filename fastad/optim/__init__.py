@@ -19,7 +19,8 @@ from fastad.optim.rprop import Rprop
 from fastad.optim.sgd import SGD
 
 # only PyTorch's names are public: the implementation modules are not (as in torch.optim)
-del adadelta, adagrad, adam, adamax, asgd, lbfgs, nadam, optimizer, radam, rmsprop, rprop, sgd  # noqa: F821
+del adadelta, adagrad, adam, adamax, asgd, lbfgs, nadam  # noqa: F821
+del optimizer, radam, rmsprop, rprop, sgd  # noqa: F821
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "lr_scheduler",
            "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD"]

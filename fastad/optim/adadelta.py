@@ -2,7 +2,8 @@
 import numpy as np
 
 from fastad._tensor import zeros_like
-from fastad.optim.optimizer import _ElementwiseOptimizer, _check, _check_lr, _step_tensor, _to_scalar
+from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_lr, _step_tensor,
+                                    _to_scalar)
 
 __all__ = ["Adadelta"]
 
@@ -22,7 +23,8 @@ class Adadelta(_ElementwiseOptimizer):
         return {"step": _step_tensor(), "square_avg": zeros_like(p), "acc_delta": zeros_like(p)}
 
     def _update(self, group, x, g, s, c):
-        lr, rho, eps, wd = _to_scalar(group["lr"]), group["rho"], group["eps"], group["weight_decay"]
+        lr, rho, eps = _to_scalar(group["lr"]), group["rho"], group["eps"]
+        wd = group["weight_decay"]
         if wd != 0:
             g = g + wd * x
         sq, acc = s["square_avg"], s["acc_delta"]

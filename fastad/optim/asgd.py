@@ -2,7 +2,8 @@
 import numpy as np
 
 from fastad._tensor import zeros_like
-from fastad.optim.optimizer import _ElementwiseOptimizer, _check, _check_lr, _step_tensor, _to_scalar
+from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_lr, _step_tensor,
+                                    _to_scalar)
 
 __all__ = ["ASGD"]
 

@@ -204,7 +204,8 @@ class LambdaLR(_LambdaState, LRScheduler):
 
     def get_lr(self):
         _warn_get_lr_called_within_step(self)
-        return [base_lr * fn(self.last_epoch) for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
+        return [base_lr * fn(self.last_epoch)
+                for fn, base_lr in zip(self.lr_lambdas, self.base_lrs)]
 
 
 class MultiplicativeLR(_LambdaState, LRScheduler):
@@ -410,8 +411,8 @@ class SequentialLR(_Composite, LRScheduler):
                              "scheduler.")
         _check_members(type(self).__name__, optimizer, schedulers)
         if len(milestones) != len(schedulers) - 1:
-            raise ValueError("Sequential Schedulers expects number of schedulers provided to be one "
-                             "more than the number of milestone points, but got number of "
+            raise ValueError("Sequential Schedulers expects number of schedulers provided to be "
+                             "one more than the number of milestone points, but got number of "
                              f"schedulers {len(schedulers)} and the number of milestones to be "
                              f"equal to {len(milestones)}")
         self._schedulers = schedulers
