@@ -238,6 +238,8 @@ BAD = [
     ("Rprop", {"lr": -1.0}), ("Rprop", {"etas": (1.5, 1.2)}), ("Rprop", {"etas": (0.5, 0.9)}),
     ("LBFGS", {"lr": -1.0}),
     ("Adam", {"fused": True, "differentiable": True}), ("Adam", {"fused": True, "foreach": True}),
+    ("Adam", {"betas": (0, 0.999)}), ("AdamW", {"betas": (0.9, 1)}),
+    ("Adam", {"lr": fastad.tensor(0.1), "foreach": True}),
     ("SGD", {"lr": 0.1, "fused": True, "foreach": True}),
     ("RMSprop", {"fused": True}), ("Adadelta", {"fused": True}), ("LBFGS", {"foreach": True}),
 ]
@@ -245,10 +247,13 @@ BAD = [
 
 @pytest.mark.parametrize("name,kw", BAD, ids=[f"{n}{sorted(k.items())}" for n, k in BAD])
 def test_bad_arguments_raise_torchs_exceptions(name, kw):
+    def options(lib):  # a Tensor option is the library's own Tensor
+        return {k: lib.tensor(v.item()) if isinstance(v, fastad.Tensor) else v
+                for k, v in kw.items()}
     with pytest.raises(Exception) as theirs:
-        getattr(torch.optim, name)(one_param(torch), **kw)
+        getattr(torch.optim, name)(one_param(torch), **options(torch))
     with pytest.raises(type(theirs.value)) as ours:
-        getattr(optim, name)(one_param(fastad), **kw)
+        getattr(optim, name)(one_param(fastad), **options(fastad))
     assert type(ours.value) is type(theirs.value)
     if not isinstance(theirs.value, TypeError):  # TypeError names the class's qualified path
         assert str(ours.value) == str(theirs.value)

@@ -3,7 +3,7 @@ step count; amsgrad=True runs torch.optim's single-tensor update in numpy."""
 import numpy as np
 
 from fastad import _kernels
-from fastad._tensor import zeros_like
+from fastad._tensor import Tensor, zeros_like
 from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_fused,
                                     _check_lr, _lerp_, _step_tensor, _to_scalar)
 
@@ -16,10 +16,16 @@ class Adam(_ElementwiseOptimizer):
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
                  amsgrad=False, *, foreach=None, maximize=False, capturable=False,
                  differentiable=False, fused=None, decoupled_weight_decay=None):
+        if isinstance(lr, Tensor) and foreach and not capturable:
+            raise ValueError("lr as a Tensor is not supported for capturable=False and "
+                             "foreach=True")
         _check_lr(lr)
         _check("epsilon value", eps, eps >= 0)
         _check_betas(betas)
         _check("weight_decay value", weight_decay, weight_decay >= 0)
+        if not (all(isinstance(b, float) for b in betas[:2])
+                or all(isinstance(b, Tensor) for b in betas[:2])):
+            raise ValueError("betas must be either both floats or both Tensors")
         if decoupled_weight_decay is None:
             decoupled_weight_decay = self._decoupled
         # the keys torch.optim keeps in each group (so printing and state_dicts match)
