@@ -47,18 +47,17 @@ class Adam(_ElementwiseOptimizer):
         if group["amsgrad"]:
             return super()._step_group(group, items)
         by_step = {}
-        for item, step in zip(items, self._advance_steps(group, items)):
-            by_step.setdefault(int(step), []).append(item)
+        for item, (st, step) in zip(items, self._advance_steps(group, items)):
+            by_step.setdefault(int(step), []).append((item, st))
         beta1, beta2 = group["betas"]
         for step, part in by_step.items():
-            states = [self.state[p] for p, _, _ in part]
-            bufs, inline = self._flat_arrays([st["exp_avg"] for st in states]
-                                             + [st["exp_avg_sq"] for st in states])
-            _kernels.adam_step([f.array for _, f, _ in part], [g for _, _, g in part],
+            bufs, inline = self._flat_arrays([st["exp_avg"] for _, st in part]
+                                             + [st["exp_avg_sq"] for _, st in part])
+            _kernels.adam_step([f.array for (_, f, _), _ in part], [g for (_, _, g), _ in part],
                                bufs[:len(part)], bufs[len(part):], _to_scalar(group["lr"]), beta1,
                                beta2, group["eps"], group["weight_decay"],
                                group["decoupled_weight_decay"], step)
-            for _, f, _ in part:
+            for (_, f, _), _ in part:
                 f.write_back()
             for f in inline:
                 f.write_back()

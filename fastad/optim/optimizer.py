@@ -242,21 +242,17 @@ class Optimizer:
 
     def _advance_steps(self, group, items):
         """Counts a step for each parameter of items (creating its state at its
-        first) and returns the new counts.  Parameters at the same count share one
-        new 'step' tensor: writing a 0-d tensor costs as much as making one."""
-        made = {}
-        counts = []
+        first); returns (its state, its new count) for each.  'step' becomes a new
+        0-d tensor: making one (step + 1) costs a small fraction of writing one in
+        place (fill_)."""
+        out = []
         for p, _, _ in items:
             st = self.state[p]
             if not st:
                 st.update(self._new_state(p, group))
-            n = st["step"].item() + 1
-            t = made.get(n)
-            if t is None:
-                t = made[n] = _step_tensor(n)
-            st["step"] = t
-            counts.append(n)
-        return counts
+            step = st["step"] = st["step"] + 1
+            out.append((st, step.item()))
+        return out
 
     def _with_grads(self, group):
         """(param, flat values, flat grad) for the params of group that have a grad;
@@ -310,8 +306,7 @@ class _ElementwiseOptimizer(Optimizer):
         return loss
 
     def _step_group(self, group, items):
-        for (p, f, g), step in zip(items, self._advance_steps(group, items)):
-            st = self.state[p]
+        for (p, f, g), (st, step) in zip(items, self._advance_steps(group, items)):
             scalars = {k: st[k].item() for k in self._scalars}
             scalars["step"] = step
             bufs = {k: self._flat(v) for k, v in st.items() if k not in self._scalars}
