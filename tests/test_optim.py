@@ -1,7 +1,8 @@
 """fastad.optim: SGD, Adam and AdamW against torch.optim over hundreds of steps
 (float64 to ~1e-10, float32 to float32 rounding), parameter groups, 0-d and
 grad-less parameters, zero_grad, state_dict round trips, PyTorch's errors,
-one compiled call per group per step, and the Himmelblau loop's speed."""
+one compiled call per group per step, the Himmelblau loop's speed, and every
+optimizer's state_dict through fastad.save/load."""
 import time
 
 import numpy as np
@@ -194,7 +195,7 @@ def test_one_kernel_call_per_group_per_step(monkeypatch):
         def counting(*args, _real=real, _name=name):
             calls[_name] += 1
             return _real(*args)
-        monkeypatch.setattr(optim.K, name, counting)
+        monkeypatch.setattr(_kernels, name, counting)
     params = [fastad.randn(5, 3, requires_grad=True) for _ in range(20)] + \
         [fastad.tensor(1.0, requires_grad=True)]
     for name, opt in (("adam_step", optim.Adam(params, lr=0.01)),
@@ -221,3 +222,46 @@ def test_himmelblau_reaches_3_2_quickly():
     f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
     assert abs(x[0].item() - 3) < 1e-4 and abs(x[1].item() - 2) < 1e-4 and f.item() < 1e-8
     assert spent < 0.5, f"optimizer time {spent:.3f} s for 20,000 steps"
+
+
+@pytest.mark.parametrize("name,kw", [
+    ("SGD", {"lr": 0.05, "momentum": 0.9}), ("Adam", {"lr": 0.01, "amsgrad": True}),
+    ("AdamW", {"lr": 0.01}), ("RMSprop", {"momentum": 0.9, "centered": True}),
+    ("Adagrad", {}), ("Adadelta", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}),
+    ("ASGD", {}), ("Rprop", {}), ("LBFGS", {"history_size": 3, "max_iter": 4}),
+])
+def test_every_optimizer_state_dict_survives_save_and_load(name, kw, tmp_path):
+    params, loss_fn = problem(fastad, "float32")
+    opt = getattr(optim, name)(params, **kw)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+    for _ in range(4):
+        opt.step(closure)
+    sd = opt.state_dict()
+    fastad.save(sd, str(tmp_path / "opt.pt"))
+    loaded = fastad.load(str(tmp_path / "opt.pt"))
+
+    def same(a, b):
+        if isinstance(a, fastad.Tensor):
+            assert isinstance(b, fastad.Tensor) and a.dtype == b.dtype and a.shape == b.shape
+            np.testing.assert_array_equal(a.numpy(), b.numpy())
+        elif isinstance(a, dict):
+            assert list(a) == list(b)
+            for k in a:
+                same(a[k], b[k])
+        elif isinstance(a, (list, tuple)):
+            assert type(a) is type(b) and len(a) == len(b)
+            for x, y in zip(a, b):
+                same(x, y)
+        else:
+            assert a == b and type(a) is type(b), (a, b)
+    same(sd, loaded)
+    assert sd["state"] and all(isinstance(v, fastad.Tensor) or k in ("func_evals", "n_iter",
+                                                                      "prev_loss", "old_dirs",
+                                                                      "old_stps", "ro", "al",
+                                                                      "H_diag", "t")
+                               for st in sd["state"].values() for k, v in st.items())
