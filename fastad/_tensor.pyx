@@ -1321,6 +1321,7 @@ cdef dict OP_NAMES = {
     OP_COS: "CosBackward0", OP_TANH: "TanhBackward0", OP_SIGMOID: "SigmoidBackward0",
     OP_RELU: "ReluBackward0", OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0",
 }
+_OP_NAMES = OP_NAMES   # the same dict, visible from Python (fastad.viz names tape records)
 
 
 class BackwardNode:
