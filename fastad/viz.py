@@ -172,7 +172,7 @@ class _Picture:
             consumers[src] += 1
         inner = {}      # chain op -> its non-leaf input (or None)
         for i in tape.inputs:
-            if isinstance(i, int) and tape.is_scalar_op(i) and consumers[i] == 1:
+            if tape.is_scalar_op(i) and consumers[i] == 1:
                 ins = {s for s in tape.inputs[i] if tape.op[s] != _LEAF}
                 if len(ins) <= 1:
                     inner[i] = next(iter(ins), None)
@@ -335,6 +335,9 @@ def to_dot(tensor, params=None, show_attrs=False, show_saved=False, max_nodes=40
 
     Returns:
         str: DOT source, e.g. for ``dot -Tsvg``.
+
+    The tape keeps no shapes of intermediate arrays: they are found by running
+    each array op's backward once on zeros (a custom Function's backward too).
     """
     pic, micro = _picture(tensor, params, show_attrs, show_saved, max_nodes)
     attrs = lambda d: " ".join(f'{k}="{v}"' for k, v in d.items())  # noqa: E731
