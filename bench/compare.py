@@ -175,11 +175,11 @@ def table(rows, libs):
 
 def read_table(path):
     """The rows of a table that table() wrote, as run() returns them."""
-    lines = [line for line in Path(path).read_text().splitlines() if line.startswith("| W")]
-    head = next(line for line in Path(path).read_text().splitlines() if line.startswith("| workload"))
+    lines = Path(path).read_text().splitlines()
+    head = next(line for line in lines if line.startswith("| workload"))
     cols = [c.strip() for c in head.strip("|").split("|")]
     rows = []
-    for line in lines:
+    for line in (line for line in lines if line.startswith("| W")):
         cells = dict(zip(cols, (c.strip() for c in line.strip("|").split("|"))))
         vals = {k: float(cells[k]) for k in ("fastad", "torch", "micrograd", "floor")
                 if cells.get(k, "-") != "-"}

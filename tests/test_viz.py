@@ -150,6 +150,7 @@ def test_leaf_and_freed_graph_and_bad_input():
         viz.to_dot(np.ones(2))
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")   # pydot's use of pyparsing
 def test_dot_parses_with_pydot():
     pydot = pytest.importorskip("pydot")
     a, b, c = (fastad.randn(3, requires_grad=True) for _ in range(3))
