@@ -2,9 +2,8 @@
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))      # the checkout's fastad, built in place
-sys.path.insert(0, os.path.join(HERE, "_ext"))
+# fastad is the installed one (pip install ".[docs]", or -e for the checkout's)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_ext"))
 
 import fastad  # noqa: E402
 
