@@ -190,8 +190,7 @@ class _Picture:
                 for i in run:
                     merged[i] = f"c{start}"
                 self.boxes[f"c{start}"] = ("chain", [f"{len(run)} scalar ops"] + [
-                    f"{name} x{n}" for name, n in Counter(tape.name(i) for i in run).items()],
-                    run)
+                    f"{name} x{n}" for name, n in Counter(tape.name(i) for i in run).items()])
         if not merged:
             return
         for i in merged:
@@ -241,7 +240,7 @@ class _Picture:
     def lines(self, record):
         shape = "record" if record else "box"
         out = []
-        for key, (kind, label, *_) in self.boxes.items():
+        for key, (kind, label) in self.boxes.items():
             text = "|".join(_escape(x, True) for x in label) if record else \
                 "\\n".join(_escape(x, False) for x in label)
             if record:
