@@ -2,6 +2,7 @@
 
     python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
     python -m fastad bench [same options]
+    python -m fastad bench --plot [PNG]   (the chart of the last table, no timing)
 
 Libraries run alternately, round after round, in one process (W7 in fresh
 processes), so that the machine's noise falls on all of them alike; the table
@@ -172,6 +173,21 @@ def table(rows, libs):
     return "\n".join(lines)
 
 
+def read_table(path):
+    """The rows of a table that table() wrote, as run() returns them."""
+    lines = Path(path).read_text().splitlines()
+    head = next(line for line in lines if line.startswith("| workload"))
+    cols = [c.strip() for c in head.strip("|").split("|")]
+    rows = []
+    for line in (line for line in lines if line.startswith("| W")):
+        cells = dict(zip(cols, (c.strip() for c in line.strip("|").split("|"))))
+        vals = {k: float(cells[k]) for k in ("fastad", "torch", "micrograd", "floor")
+                if cells.get(k, "-") != "-"}
+        rows.append((cells["workload"], int(cells["threads"]), cells["what"], vals, cells["unit"],
+                     cells["note"]))
+    return rows
+
+
 def plot(rows, path):
     try:
         import matplotlib
@@ -182,9 +198,13 @@ def plot(rows, path):
     labels = [f"{w} {what} ({t}t)" for w, t, what, vals, _, _ in rows if "torch" in vals]
     ratios = [vals["torch"] / vals["fastad"] for _, _, _, vals, _, _ in rows if "torch" in vals]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(labels) + 1))
-    ax.barh(labels, ratios)
+    bars = ax.barh(labels, ratios, color=["tab:blue" if r >= 1 else "tab:red" for r in ratios])
+    ax.bar_label(bars, fmt="%.1fx", padding=2, fontsize=8)
+    ax.axvline(1, color="0.5", lw=0.8)
+    ax.invert_yaxis()
     ax.set_xscale("log")
-    ax.set_xlabel("PyTorch time / fastad time (higher: fastad faster)")
+    ax.set_xlim(right=max(ratios) * 2.5)
+    ax.set_xlabel("PyTorch / fastad: time (W7: bytes per node); higher is better for fastad")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     return True
@@ -196,7 +216,15 @@ def main(argv=None):
     parser.add_argument("--threads", default="1", help="comma-separated thread counts")
     parser.add_argument("--only", help="comma-separated workloads, e.g. W1,W3a,W5")
     parser.add_argument("--out", default=str(HERE / "results" / "latest.md"))
+    parser.add_argument("--plot", nargs="?", const=str(HERE / "results" / "ratios.png"),
+                        metavar="PNG", help="only draw the chart of the table in --out into PNG")
     args = parser.parse_args(argv)
+    if args.plot:
+        if not plot(read_table(args.out), args.plot):
+            print("--plot needs matplotlib: pip install matplotlib", file=sys.stderr)
+            return 2
+        print(f"wrote {args.plot} from {args.out}")
+        return 0
     rows, libs = run(args)
     versions = ", ".join(f"{k} {getattr(v, '__version__', '')}".strip() for k, v in libs.items()
                          if k != "micrograd") + (", micrograd" if "micrograd" in libs else "")

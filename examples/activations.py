@@ -23,12 +23,14 @@ try:
 except ImportError:
     print("(matplotlib is not installed: no plot)")
 else:
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for name, (y, grad) in curves.items():
-        axes[0].plot(x.detach(), y, label=name)
-        axes[1].plot(x.detach(), grad, label=name)
-    axes[0].set_title("f(x)")
-    axes[1].set_title("f'(x) by autograd")
-    axes[0].legend()
+    fig, axes = plt.subplots(2, 4, figsize=(12, 5.4), sharex=True)
+    for ax, (name, (y, grad)) in zip(axes.flat, curves.items()):
+        ax.axhline(0, color="0.8", lw=0.8)
+        ax.plot(x.detach(), y, label="f(x)")
+        ax.plot(x.detach(), grad, "--", label="f'(x), by backward")
+        ax.set_title(name)
+        ax.set_ylim(-1.5, 4.2)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
     fig.savefig(os.environ.get("FASTAD_EXAMPLE_OUT", "activations.png"), dpi=80)
     print("saved the plot")

@@ -87,7 +87,12 @@ cdef Graph fresh_graph():
 
 
 cdef class Node:
-    pass
+    def _describe(self):
+        """(input slots, which inputs are 0-d, whether the output is 0-d, the
+        output's numpy dtype, the backward or None once freed, writes_grad), for
+        fastad.viz."""
+        return (self.in_slots, self.in_scalar, self.out_scalar, self.out_dtype, self.backward,
+                self.writes_grad)
 
 
 cdef class Graph:
@@ -125,6 +130,16 @@ cdef class Graph:
             out["d0"][:] = <double[:n]>self.d0
             out["d1"][:] = <double[:n]>self.d1
         return out
+
+    def node(self, Py_ssize_t i):
+        """The Node of array record i (op OP_PY), for tools."""
+        if not 0 <= i < self.n or (self.op[i] & ~OP_FREED) != OP_PY:
+            raise IndexError(f"record {i} is not an array op of this graph")
+        return self.ctx[self.in0[i]]
+
+    def leaf_tensors(self):
+        """slot -> the leaf tensor recorded there, for tools."""
+        return {slot: t for t, slot in self.leaves}
 
     cdef int grow(self) except -1:
         if self.busy:

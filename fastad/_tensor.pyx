@@ -754,6 +754,7 @@ cdef dict OP_NAMES = {
     OP_MUL: "MulBackward0", OP_DIV: "DivBackward0", OP_POW: "PowBackward0",
     OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0", **_UNARY_GRAD_NAMES,
 }
+_OP_NAMES = OP_NAMES   # the same dict, visible from Python (fastad.viz names tape records)
 
 
 class BackwardNode:

@@ -12,7 +12,9 @@ import pytest
 
 import fastad
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+# make_figures.py writes the docs' pictures: tests/test_figures.py runs it
+EXAMPLES = sorted(p for p in (Path(__file__).resolve().parent.parent / "examples").glob("*.py")
+                  if p.name != "make_figures.py")
 # programs without random draws: their output must match PyTorch's number for number
 DETERMINISTIC = {"activations.py", "chain_rule.py", "losses_grad.py", "softmax_jacobian.py",
                  "himmelblau.py", "perceptron.py"}
