@@ -9,6 +9,7 @@ from fastad._tape cimport *
 import builtins as _builtins
 import functools
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 cimport numpy as cnp
@@ -1286,6 +1287,18 @@ cdef class Tensor:
                                       "autograd.grad")
         run_backward([self], [gradient], bool(retain_graph))
 
+    def register_post_accumulate_grad_hook(self, hook):
+        if self._graph is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._post_hooks is None:
+            self._post_hooks = OrderedDict()
+        from fastad.utils.hooks import RemovableHandle
+        handle = RemovableHandle(self._post_hooks)
+        self._post_hooks[handle.id] = hook
+        return handle
+
     def retain_grad(self):
         raise NotImplementedError("fastad: retain_grad() is not supported; use autograd.grad to "
                                   "read the gradient of a non-leaf tensor")
@@ -2424,6 +2437,15 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         np.add(acc._data, g, out=acc._data, casting="unsafe")
 
 
+cdef int _run_post_hooks(Tensor leaf) except -1:
+    for hook in list(leaf._post_hooks.values()):
+        r = hook(leaf)
+        # PyTorch's hooks return None; a returned tensor (an in-place op's result) is ignored
+        if r is not None and not isinstance(r, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
+    return 0
+
+
 cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
     if not g.reached[slot]:
         return None
@@ -2451,6 +2473,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     cdef int k
     seeds = []
     leaf_roots = []
+    hooked = []
     for k in range(len(roots)):
         if not isinstance(roots[k], Tensor):
             raise TypeError(f"outputs must be tensors, got {type(roots[k]).__name__}")
@@ -2484,9 +2507,13 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                           if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
         g.sweep(top, retain)
         if inputs is None:
-            for leaf, slot in g.leaves:
+            # latest-used leaves first: their gradients are the first complete, as in
+            # PyTorch's order of accumulation (post-accumulate hooks run in this order)
+            for leaf, slot in reversed(g.leaves):
                 if slot <= top and g.reached[slot]:
                     _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot), slot in g.owned)
+                    if (<Tensor>leaf)._post_hooks:
+                        hooked.append(leaf)
         else:
             result = []
             for x in inputs:
@@ -2511,6 +2538,11 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     if inputs is None:
         for t, seed in leaf_roots:
             _deposit(t, seed)
+            if t._post_hooks:
+                hooked.append(t)
+        # after the sweep's state is cleared, so a hook that raises leaves it consistent
+        for t in hooked:
+            _run_post_hooks(t)
     else:
         if result is None:
             result = [None] * len(inputs)
