@@ -3,14 +3,23 @@ tests/distributed`, and under plain pytest as a world of one process; they
 skip without mpi4py.  Each test runs under a deadline: a rank that would wait
 forever dumps its stack and exits, and mpiexec then ends the others."""
 import faulthandler
+import importlib.util
+import os
 
 import pytest
 
-pytest.importorskip("mpi4py")
-
-import fastad.distributed as dist  # noqa: E402
+import fastad.distributed as dist
 
 DEADLINE = 60   # seconds per test, for every rank
+HERE = os.path.dirname(__file__)
+
+
+def pytest_collection_modifyitems(config, items):
+    if importlib.util.find_spec("mpi4py") is None:
+        skip = pytest.mark.skip(reason='needs mpi4py: pip install "fastad[mpi]"')
+        for item in items:
+            if str(item.fspath).startswith(HERE):
+                item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
