@@ -165,7 +165,7 @@ class DistributedDataParallel(Module):
                     view[...] = 0
                 else:
                     np.multiply(p.grad.numpy(), scale, out=view)
-            bucket.work = dist._iallreduce(self._group, bucket.flat, dist.ReduceOp.SUM, True)
+            bucket.work = dist._allreduce(self._group, bucket.flat, dist.ReduceOp.SUM, True)
             self._next += 1
 
     def _end_of_backward(self):
@@ -179,7 +179,7 @@ class DistributedDataParallel(Module):
                 b.ready += 1
         self._launch_ready()
         anywhere = self._used.copy()
-        dist._iallreduce(self._group, anywhere, dist.ReduceOp.MAX, False)
+        dist._allreduce(self._group, anywhere, dist.ReduceOp.MAX, True).wait()
         self._finish(anywhere)
 
     def _finish(self, anywhere=None):
