@@ -160,7 +160,8 @@ def test_samplers_lengths_and_index_sets_match_torch():
     ds = list(range(11))
     pairs = [(D.SequentialSampler(ds), torch.utils.data.SequentialSampler(ds)),
              (D.RandomSampler(ds), torch.utils.data.RandomSampler(ds)),
-             (D.RandomSampler(ds, num_samples=25), torch.utils.data.RandomSampler(ds, num_samples=25)),
+             (D.RandomSampler(ds, num_samples=25),
+              torch.utils.data.RandomSampler(ds, num_samples=25)),
              (D.RandomSampler(ds, replacement=True, num_samples=40),
               torch.utils.data.RandomSampler(ds, replacement=True, num_samples=40)),
              (D.SubsetRandomSampler([3, 5, 8]), torch.utils.data.SubsetRandomSampler([3, 5, 8]))]
@@ -229,7 +230,7 @@ def test_random_split_errors_and_zero_length_warning():
 @pytest.mark.parametrize("replicas", [2, 3, 4])
 @pytest.mark.parametrize("drop_last", [False, True])
 def test_distributed_sampler_shards_equal_torch_without_shuffle(n, replicas, drop_last):
-    torch = _torch()
+    _torch()
     from torch.utils.data.distributed import DistributedSampler as TS
     ds = list(range(n))
     for rank in range(replicas):
@@ -314,7 +315,7 @@ def test_worker_exception_is_reraised_with_its_class():
 
 
 def test_public_names_match_torch():
-    torch = _torch()
+    _torch()
     import torch.utils.data as T
     missing = {n for n in T.__all__ if not n.startswith("_") and not hasattr(D, n)}
     # datapipes are deprecated in PyTorch and left out on purpose

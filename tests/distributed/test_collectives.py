@@ -67,14 +67,15 @@ def test_all_gather(rank, world, np_dtype, dt):
         np.testing.assert_array_equal(out[r].numpy(), _data(r, (2, 3), np_dtype))
     whole = fastad.zeros(2 * world, 3, dtype=dt)
     dist.all_gather_into_tensor(whole, t)
-    np.testing.assert_array_equal(whole.numpy(),
-                                  np.concatenate([_data(r, (2, 3), np_dtype) for r in range(world)]))
+    want = np.concatenate([_data(r, (2, 3), np_dtype) for r in range(world)])
+    np.testing.assert_array_equal(whole.numpy(), want)
 
 
 @pytest.mark.parametrize("np_dtype,dt", DTYPES)
 def test_reduce_scatter(rank, world, np_dtype, dt):
     # rank r's input for destination d is _data(r * world + d)
-    inputs = [fastad.tensor(_data(rank * world + d, (2,), np_dtype), dtype=dt) for d in range(world)]
+    inputs = [fastad.tensor(_data(rank * world + d, (2,), np_dtype), dtype=dt)
+              for d in range(world)]
     out = fastad.zeros(2, dtype=dt)
     dist.reduce_scatter(out, inputs)
     want = sum(_data(r * world + rank, (2,), np_dtype) for r in range(world))

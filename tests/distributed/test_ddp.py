@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import fastad
-import fastad.distributed as dist
 from fastad import nn
 from fastad.nn.parallel import DistributedDataParallel as DDP
 from fastad.utils.data import DataLoader, DistributedSampler, TensorDataset

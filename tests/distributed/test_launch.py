@@ -23,7 +23,8 @@ PROGRAM = textwrap.dedent("""
 def test_an_uncaught_exception_aborts_every_rank():
     if dist.get_world_size() > 1:
         pytest.skip("starts its own mpiexec: run from a one-process world")
-    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable)) or shutil.which("mpiexec")
+    mpiexec = (shutil.which("mpiexec", path=os.path.dirname(sys.executable))
+               or shutil.which("mpiexec"))
     if mpiexec is None:
         pytest.skip("no mpiexec")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",

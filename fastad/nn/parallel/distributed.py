@@ -47,7 +47,8 @@ class DistributedDataParallel(Module):
     def __init__(self, module, device_ids=None, output_device=None, dim=0,
                  broadcast_buffers=True, process_group=None, bucket_cap_mb=None,
                  find_unused_parameters=False, check_reduction=False,
-                 gradient_as_bucket_view=False, static_graph=False, delay_all_reduce_named_params=None,
+                 gradient_as_bucket_view=False, static_graph=False,
+                 delay_all_reduce_named_params=None,
                  param_to_hook_all_reduce=None, mixed_precision=None, device_mesh=None,
                  skip_all_reduce_unused_params=False):
         super().__init__()
@@ -123,7 +124,8 @@ class DistributedDataParallel(Module):
             with fastad.no_grad():
                 for w in self._buffer_broadcasts():
                     w.wait()
-        if self._sentinel is None or not (fastad.is_grad_enabled() and self.require_backward_grad_sync):
+        syncing = fastad.is_grad_enabled() and self.require_backward_grad_sync
+        if self._sentinel is None or not syncing:
             return self.module(*inputs, **kwargs)
         # the sentinel is the first leaf this forward records, so its hook runs after every
         # other leaf's: the end of backward, where unused parameters are known

@@ -1,6 +1,7 @@
 """fastad.utils.data, as torch.utils.data: datasets, samplers and the DataLoader."""
-from fastad.utils.data.dataset import (ChainDataset, ConcatDataset, Dataset, IterableDataset,  # noqa: F401
-                                       StackDataset, Subset, TensorDataset, random_split)
+from fastad.utils.data.dataset import (  # noqa: F401
+    ChainDataset, ConcatDataset, Dataset, IterableDataset, StackDataset, Subset, TensorDataset,
+    random_split)
 from fastad.utils.data.sampler import (BatchSampler, RandomSampler, Sampler,  # noqa: F401
                                        SequentialSampler, SubsetRandomSampler,
                                        WeightedRandomSampler)

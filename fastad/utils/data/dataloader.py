@@ -128,9 +128,6 @@ class DataLoader:
         return _Fetcher(self.dataset, self._iterable, self._auto_collation, self.collate_fn,
                         self.batch_size, self.drop_last)
 
-    def check_worker_number_rationality(self):
-        pass
-
 
 class _Fetcher:
     """Makes one batch: from a list of indices (map-style datasets) or from the
@@ -237,8 +234,8 @@ class _WorkerIter:
         self.workers = []
         for w in range(n):
             p = ctx.Process(target=_worker_loop, daemon=True,
-                            args=(loader._fetcher(), self.tasks[w], self.results[w], w, n, base_seed + w,
-                                  loader.worker_init_fn))
+                            args=(loader._fetcher(), self.tasks[w], self.results[w], w, n,
+                                  base_seed + w, loader.worker_init_fn))
             p.start()
             self.workers.append(p)
         self.active = list(range(n))
