@@ -193,7 +193,8 @@ class DistributedDataParallel(Module):
                     continue
                 if p.grad is not None and p.grad.ndim == 0:
                     p.grad.fill_(view.item())   # a 0-d tensor's value is not in an array
-                elif self.gradient_as_bucket_view or p.grad is None:
+                elif (self.gradient_as_bucket_view or p.grad is None
+                      or not p.grad.numpy().flags.writeable):
                     p.grad = fastad.from_numpy(view if self.gradient_as_bucket_view
                                                else view.copy())
                 else:
