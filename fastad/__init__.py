@@ -159,5 +159,5 @@ def set_num_threads(n):
         setter(_kernels.get_num_threads())
 
 
-from fastad import autograd, nn, optim  # noqa: E402,F401
+from fastad import autograd, distributed, nn, optim, utils  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401

@@ -21,3 +21,4 @@ cdef class Tensor:
     cdef object _grad
     cdef VersionCounter _vc      # created on first save or in-place change
     cdef Tensor _base            # .data alias of an inline scalar: writes go to the base
+    cdef object _post_hooks      # OrderedDict of post-accumulate-grad hooks (leaves), or None

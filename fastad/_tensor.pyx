@@ -11,6 +11,7 @@ from fastad._kernels cimport backward_reads_x, scalar_unary
 import builtins as _builtins
 import functools
 import numbers
+from collections import OrderedDict
 
 import numpy as np
 cimport numpy as cnp
@@ -1858,6 +1859,15 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         np.add(acc._data, g, out=acc._data, casting="unsafe")
 
 
+cdef int _run_post_hooks(Tensor leaf) except -1:
+    for hook in list(leaf._post_hooks.values()):
+        r = hook(leaf)
+        # PyTorch's hooks return None; a returned tensor (an in-place op's result) is ignored
+        if r is not None and not isinstance(r, Tensor):
+            raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
+    return 0
+
+
 cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
     if not g.reached[slot]:
         return None
@@ -1885,6 +1895,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     cdef int k
     seeds = []
     leaf_roots = []
+    hooked = []
     for k in range(len(roots)):
         if not isinstance(roots[k], Tensor):
             raise TypeError(f"outputs must be tensors, got {type(roots[k]).__name__}")
@@ -1918,9 +1929,13 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                           if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
         g.sweep(top, retain)
         if inputs is None:
-            for leaf, slot in g.leaves:
+            # latest-used leaves first: their gradients are the first complete, as in
+            # PyTorch's order of accumulation (post-accumulate hooks run in this order)
+            for leaf, slot in reversed(g.leaves):
                 if slot <= top and g.reached[slot]:
                     _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot), slot in g.owned)
+                    if (<Tensor>leaf)._post_hooks:
+                        hooked.append(leaf)
         else:
             result = []
             for x in inputs:
@@ -1945,6 +1960,11 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     if inputs is None:
         for t, seed in leaf_roots:
             _deposit(t, seed)
+            if t._post_hooks:
+                hooked.append(t)
+        # after the sweep's state is cleared, so a hook that raises leaves it consistent
+        for t in hooked:
+            _run_post_hooks(t)
     else:
         if result is None:
             result = [None] * len(inputs)

@@ -601,7 +601,7 @@ NON_DIFFERENTIABLE = {
         "Tensor.type", "Tensor.cpu", "detach", "Tensor.detach", "Tensor.detach_", "save",
         "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.backward", "get_default_dtype",
         "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
-        "Tensor.__iter__", "Tensor.__setitem__")},
+        "Tensor.__iter__", "Tensor.__setitem__", "Tensor.register_post_accumulate_grad_hook")},
     **{n: _INPLACE_INIT for n in (
         "Tensor.normal_", "Tensor.uniform_")},
     **{n: _MODE for n in (

@@ -1,5 +1,5 @@
 """fastad.nn: modules, parameters, functional and init, as torch.nn."""
-from fastad.nn import functional, init, utils  # noqa: F401
+from fastad.nn import functional, init, parallel, utils  # noqa: F401
 from fastad.nn.modules import *  # noqa: F401,F403
 from fastad.nn.modules import (Flatten, Identity, Linear, Module, ModuleList,  # noqa: F401
                                Parameter, PReLU, RReLU, Sequential)

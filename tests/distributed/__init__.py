@@ -1,0 +1,1 @@
+"""Tests run in every rank of an MPI job (see conftest.py)."""
