@@ -541,6 +541,27 @@ cdef void _uniform_ints(Generator g, int64_t* r, Py_ssize_t n, uint64_t rng, int
             r[i] = <int64_t>(<uint64_t>_next32(g) % rng + <uint64_t>base)
 
 
+def random_bounds(args, kwargs):
+    """Tensor.random_'s overloads as fill_random's bounds: random_() -> None,
+    random_(to) -> (0, to), random_(from, to=None) -> (from, to)."""
+    kw = dict(kwargs)
+    unknown = set(kw) - {"from", "to"}
+    if unknown or len(args) > 2:
+        raise TypeError("random_() received an invalid combination of arguments")
+    if len(args) == 1 and not kw:
+        return (0, args[0])
+    if not args and kw.keys() == {"to"}:
+        return (0, kw["to"])
+    vals = list(args) + [None] * (2 - len(args))
+    if "from" in kw:
+        vals[0] = kw["from"]
+    if "to" in kw:
+        vals[1] = kw["to"]
+    if vals[0] is None:
+        return None if vals[1] is None else (0, vals[1])
+    return tuple(vals)
+
+
 _INT_MAX = {"int64": (1 << 63) - 1, "int32": (1 << 31) - 1, "int16": (1 << 15) - 1,
             "int8": 127, "uint8": 255, "bool": 1, "float32": 1 << 24, "float64": 1 << 53}
 _INT_MIN = {"int64": -(1 << 63), "int32": -(1 << 31), "int16": -(1 << 15), "int8": -128,

@@ -14,6 +14,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastad import _kernels as _K
+from fastad import _random as _R
 
 cnp.import_array()
 
@@ -1169,15 +1170,38 @@ cdef class Tensor:
         # PyTorch names this one node by its C++ namespace, and its repr without it
         return _overwrite(self, src, "torch::autograd::CopyBackwards")
 
-    def uniform_(self, a=0.0, b=1.0):
-        _check_inplace(self)
-        _write(self, _rng().uniform(a, b, size=self.shape))
-        return self
+    # the samplers are fastad._random's (PyTorch's CPU streams)
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
+        return _sample_(self, _R.fill_uniform, (a, b), generator)
 
-    def normal_(self, mean=0.0, std=1.0):
-        _check_inplace(self)
-        _write(self, _rng().normal(mean, std, size=self.shape))
-        return self
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
+        return _sample_(self, _R.fill_normal, (mean, std), generator)
+
+    def random_(self, *args, generator=None, **kwargs):
+        return _sample_(self, _R.fill_random, (_R.random_bounds(args, kwargs),), generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        return _sample_(self, _R.fill_bernoulli, (_arr(p) if isinstance(p, Tensor) else p,), generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return _sample_(self, _R.fill_exponential, (lambd,), generator)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        return _sample_(self, _R.fill_cauchy, (median, sigma), generator)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        return _sample_(self, _R.fill_log_normal, (mean, std), generator)
+
+    def geometric_(self, p, *, generator=None):
+        return _sample_(self, _R.fill_geometric, (p,), generator)
+
+    def bernoulli(self, *args, **kwargs):
+        from fastad._sampling import bernoulli
+        return bernoulli(self, *args, **kwargs)
+
+    def multinomial(self, num_samples, replacement=False, *, generator=None):
+        from fastad._sampling import multinomial
+        return multinomial(self, num_samples, replacement, generator=generator)
 
     def clamp_(self, min=None, max=None):
         return _apply_inplace(self, lambda t: clamp(t, min, max),
@@ -1421,26 +1445,33 @@ cdef object _compare(f, x, y):
         raise RuntimeError(_broadcast_msg(np.shape(ox[1]), np.shape(oy[1]))) from None
 
 
-cdef object _rng_state = None
-
-
 def manual_seed(seed):
-    global _rng_state
-    _rng_state = np.random.Generator(np.random.PCG64(int(seed)))
-    return _rng_state
+    return _R.default_generator.manual_seed(seed)
 
 
 def _rng():
-    global _rng_state
-    if _rng_state is None:
-        _rng_state = np.random.Generator(np.random.PCG64())
-    return _rng_state
+    """A numpy generator seeded from the default generator, for the samplers
+    not yet on PyTorch's streams (rrelu)."""
+    return np.random.Generator(np.random.PCG64(_R.default_generator._random64()))
 
 
 # ---------------------------------------------------------------- in-place
 cdef void _check_inplace(Tensor t) except *:
     if t._rg and t._graph is None and grad_enabled():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+cdef object _sample_(Tensor t, object fill, tuple args, object generator):
+    """t filled in place by fill(array, *args, generator), a fastad._random sampler."""
+    _check_inplace(t)
+    if t._data is None:
+        a = np.empty((), NP_DTYPES[t._dt])
+        fill(a, *args, generator)
+        _write(t, a)
+    else:
+        fill(t._data, *args, generator)
+        _bump(t)
+    return t
 
 
 cdef void _write(Tensor t, object value) except *:
@@ -2324,14 +2355,14 @@ def full_like(input, fill_value, dtype=None, requires_grad=False):
                    requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False):
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
     return rand(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
-                requires_grad=requires_grad)
+                generator=generator, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False):
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
     return randn(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
-                 requires_grad=requires_grad)
+                 generator=generator, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -2361,13 +2392,13 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_rng().random(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    cdef Tensor t = _wrap(_R.fill_uniform(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_rng().standard_normal(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    cdef Tensor t = _wrap(_R.fill_normal(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
@@ -2376,14 +2407,14 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None, 
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     cdef int dt = DT_I64 if dtype is None else _dt_code(dtype)
-    return _wrap(_rng().integers(low, high, size=_sizes((size,))), dt)
+    cdef Tensor t = _wrap(_R.fill_random(np.empty(_sizes((size,)), NP_DTYPES[dt]), (low, high), generator), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def randperm(n, dtype=None):
-    return _wrap(_rng().permutation(n), DT_I64)
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    cdef Tensor t = _wrap(_R.randperm(n, generator), DT_I64 if dtype is None else _dt_code(dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 # ---------------------------------------------------------------- backward
