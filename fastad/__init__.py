@@ -20,6 +20,9 @@ from fastad._tensor import (  # noqa: E402,F401
     stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,
 )
 from fastad import _tensor
+from fastad._random import Generator, default_generator  # noqa: E402,F401
+from fastad._sampling import bernoulli, multinomial, normal, poisson, randint_like  # noqa: E402,F401
+from fastad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402,F401
 
 float = float32
 double = float64
@@ -162,5 +165,5 @@ def set_num_threads(n):
         setter(_kernels.get_num_threads())
 
 
-from fastad import autograd, nn, optim  # noqa: E402,F401
+from fastad import autograd, nn, optim, random  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401
