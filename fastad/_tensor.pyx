@@ -2402,7 +2402,9 @@ def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def randint(low, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+def randint(low=0, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high          # randint(high, size)
     if high is None:
         low, high = 0, low
     if size is None:
