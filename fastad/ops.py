@@ -248,6 +248,11 @@ def _seeded_rrelu(lib, a):
     return functional(lib).rrelu(a, 0.1, 0.3, training=True)
 
 
+def _seeded_normal(lib, mean, std):
+    lib.manual_seed(0)        # the same draws at every evaluation
+    return lib.normal(mean, std)
+
+
 def _inplace(method):
     def call(lib, a, b=None):
         y = a * 1.0           # in place on a non-leaf, inside the graph
@@ -464,6 +469,8 @@ OPS += [
            api=("F.rrelu",)),
     OpInfo("F.rrelu_training", _seeded_rrelu, _ACT, kinks=(0.0,), torch=False,
            api=("F.rrelu",)),
+    OpInfo("normal", _seeded_normal, (case((3, 4), (3, 4)), case((3, 4), (4,)), case((), ())),
+           domain=(0.5, 2.0), api=("normal",)),
     OpInfo("F.elu", _F("elu"), _ACT + (case((3, 4), alpha=0.7),), kinks=(0.0,), api=("F.elu",)),
     OpInfo("F.selu", _F("selu"), _ACT, kinks=(0.0,), api=("F.selu",)),
     OpInfo("F.celu", _F("celu"), _ACT + (case((3, 4), alpha=1.3),), kinks=(0.0,),
@@ -605,13 +612,14 @@ NON_DIFFERENTIABLE = {
     **{n: _CREATION for n in (
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
         "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
-        "randint", "randperm", "rand_like", "randn_like", "load", "F.as_tensor")},
+        "randint", "randperm", "rand_like", "randn_like", "load", "F.as_tensor",
+        "randint_like", "poisson", "bernoulli", "Tensor.bernoulli")},
     **{n: _INTEGER for n in (
         "argmax", "argmin", "Tensor.argmax", "Tensor.argmin", "eq", "equal", "allclose",
         "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",
         "Tensor.lt", "Tensor.ne", "Tensor.long", "Tensor.int", "Tensor.bool", "long",
         "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__",
-        "Tensor.__ge__")},
+        "Tensor.__ge__", "multinomial", "Tensor.multinomial")},
     **{n: _META for n in (
         "numel", "is_tensor", "is_floating_point", "Tensor.numel", "Tensor.nelement",
         "Tensor.dim", "Tensor.size", "Tensor.element_size", "Tensor.is_contiguous",
@@ -621,11 +629,12 @@ NON_DIFFERENTIABLE = {
         "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
         "Tensor.__iter__", "Tensor.__setitem__")},
     **{n: _INPLACE_INIT for n in (
-        "Tensor.normal_", "Tensor.uniform_")},
+        "Tensor.normal_", "Tensor.uniform_", "Tensor.random_", "Tensor.bernoulli_",
+        "Tensor.exponential_", "Tensor.cauchy_", "Tensor.log_normal_", "Tensor.geometric_")},
     **{n: _MODE for n in (
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
-        "Tensor")},
+        "Tensor", "seed", "initial_seed", "get_rng_state", "set_rng_state", "Generator")},
     "F.matmul": "alias of fastad.matmul (checked as 'matmul')",
     "F.Tensor": "the Tensor class, re-exported",
     "F.activation": "internal helper of nn.functional",
