@@ -16,7 +16,7 @@ import _codegen  # noqa: E402  (fastad/_codegen.py: the op table's templates, re
 _codegen.render_all()
 
 # FASTAD_MODULES=_kernels builds a subset (handy while one module is being worked on).
-MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_tensor,_kernels").split(",")
+MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_tensor,_kernels,_random").split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 
 
@@ -55,7 +55,9 @@ extensions = [
         [f"fastad/{name}.pyx"],
         depends=["fastad/opdefs.py"],
         include_dirs=[np.get_include()],
-        extra_compile_args=compile_args,
+        # _random reproduces PyTorch's arithmetic: it fuses multiply-adds only
+        # where it says so (fma()), never on the compiler's initiative
+        extra_compile_args=compile_args + (["-ffp-contract=off"] if name == "_random" else []),
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

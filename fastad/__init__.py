@@ -21,6 +21,9 @@ from fastad._tensor import (  # noqa: E402,F401
 )
 from fastad import _tensor
 from fastad import opdefs as _opdefs
+from fastad._random import Generator, default_generator  # noqa: E402,F401
+from fastad._sampling import bernoulli, multinomial, normal, poisson, randint_like  # noqa: E402,F401
+from fastad.random import get_rng_state, initial_seed, seed, set_rng_state  # noqa: E402,F401
 
 float = float32
 double = float64
@@ -159,5 +162,5 @@ def set_num_threads(n):
         setter(_kernels.get_num_threads())
 
 
-from fastad import autograd, distributed, nn, optim, utils  # noqa: E402,F401
+from fastad import autograd, distributed, nn, optim, random, utils  # noqa: E402,F401
 from fastad.serialization import load, save  # noqa: E402,F401

@@ -17,6 +17,7 @@ import numpy as np
 cimport numpy as cnp
 
 from fastad import _kernels as _K
+from fastad import _random as _R
 
 cnp.import_array()
 
@@ -856,26 +857,33 @@ cdef object _compare(f, x, y):
         raise RuntimeError(_broadcast_msg(np.shape(ox[1]), np.shape(oy[1]))) from None
 
 
-cdef object _rng_state = None
-
-
 def manual_seed(seed):
-    global _rng_state
-    _rng_state = np.random.Generator(np.random.PCG64(int(seed)))
-    return _rng_state
+    return _R.default_generator.manual_seed(seed)
 
 
 def _rng():
-    global _rng_state
-    if _rng_state is None:
-        _rng_state = np.random.Generator(np.random.PCG64())
-    return _rng_state
+    """A numpy generator seeded from the default generator, for the samplers
+    not yet on PyTorch's streams (rrelu)."""
+    return np.random.Generator(np.random.PCG64(_R.default_generator._random64()))
 
 
 # ---------------------------------------------------------------- in-place
 cdef void _check_inplace(Tensor t) except *:
     if t._rg and t._graph is None and grad_enabled():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+
+cdef object _sample_(Tensor t, object fill, tuple args, object generator):
+    """t filled in place by fill(array, *args, generator), a fastad._random sampler."""
+    _check_inplace(t)
+    if t._data is None:
+        a = np.empty((), NP_DTYPES[t._dt])
+        fill(a, *args, generator)
+        _write(t, a)
+    else:
+        fill(t._data, *args, generator)
+        _bump(t)
+    return t
 
 
 cdef void _write(Tensor t, object value) except *:
@@ -1759,14 +1767,14 @@ def full_like(input, fill_value, dtype=None, requires_grad=False):
                    requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False):
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
     return rand(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
-                requires_grad=requires_grad)
+                generator=generator, requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False):
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
     return randn(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
-                 requires_grad=requires_grad)
+                 generator=generator, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -1796,29 +1804,31 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 
 def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_rng().random(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    cdef Tensor t = _wrap(_R.fill_uniform(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_rng().standard_normal(_sizes(size), dtype=NP_DTYPES[dt]), dt)
+    cdef Tensor t = _wrap(_R.fill_normal(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def randint(low, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+def randint(low=0, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high          # randint(high, size)
     if high is None:
         low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    if low >= high:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     cdef int dt = DT_I64 if dtype is None else _dt_code(dtype)
-    return _wrap(_rng().integers(low, high, size=_sizes((size,))), dt)
+    cdef Tensor t = _wrap(_R.fill_random(np.empty(_sizes((size,)), NP_DTYPES[dt]), (low, high), generator), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def randperm(n, dtype=None):
-    return _wrap(_rng().permutation(n), DT_I64)
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    cdef Tensor t = _wrap(_R.randperm(n, generator), DT_I64 if dtype is None else _dt_code(dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 # ---------------------------------------------------------------- backward

@@ -587,13 +587,14 @@ NON_DIFFERENTIABLE = {
     **{n: _CREATION for n in (
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
         "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
-        "randint", "randperm", "rand_like", "randn_like", "load")},
+        "randint", "randperm", "rand_like", "randn_like", "load",
+        "randint_like", "poisson", "bernoulli", "Tensor.bernoulli")},
     **{n: _INTEGER for n in (
         "argmax", "argmin", "Tensor.argmax", "Tensor.argmin", "eq", "equal", "allclose",
         "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",
         "Tensor.lt", "Tensor.ne", "Tensor.long", "Tensor.int", "Tensor.bool", "long",
         "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__",
-        "Tensor.__ge__")},
+        "Tensor.__ge__", "multinomial", "Tensor.multinomial")},
     **{n: _META for n in (
         "numel", "is_tensor", "is_floating_point", "Tensor.numel", "Tensor.nelement",
         "Tensor.dim", "Tensor.size", "Tensor.element_size", "Tensor.is_contiguous",
@@ -603,11 +604,13 @@ NON_DIFFERENTIABLE = {
         "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
         "Tensor.__iter__", "Tensor.__setitem__", "Tensor.register_post_accumulate_grad_hook")},
     **{n: _INPLACE_INIT for n in (
-        "Tensor.normal_", "Tensor.uniform_")},
+        "Tensor.normal_", "Tensor.uniform_", "Tensor.random_", "Tensor.bernoulli_",
+        "Tensor.exponential_", "Tensor.cauchy_", "Tensor.log_normal_", "Tensor.geometric_")},
     **{n: _MODE for n in (
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
-        "Tensor")},
+        "Tensor", "seed", "initial_seed", "get_rng_state", "set_rng_state", "Generator")},
+    "normal": "a draw: PyTorch's gradients to mean and std are zero (not reparameterised)",
     "F.Tensor": "the Tensor class, re-exported",
     "nn.Module": "base class (its subclasses are checked)",
     "nn.Parameter": "a leaf tensor",
