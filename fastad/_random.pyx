@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 cimport numpy as cnp
+from cython cimport floating
 from libc.math cimport ceil, cos, exp, fabs, floor, fma, fmaf, lgamma, log, log1p, sin, sqrt, sqrtf, tan
 from libc.stdint cimport int32_t, int64_t, uint32_t, uint64_t
 from libc.string cimport memcpy
@@ -812,9 +813,9 @@ def multinomial_with_replacement(cnp.ndarray probs, Py_ssize_t n_sample, generat
             raise RuntimeError("invalid multinomial distribution (encountering probability entry = infinity or NaN)")
         _cumulative(row, cum)
         if p.dtype == np.float32:
-            _search_f(g, <float*>cnp.PyArray_DATA(cum), cats, r + i * n_sample, n_sample)
+            _search(g, <float*>cnp.PyArray_DATA(cum), cats, r + i * n_sample, n_sample)
         else:
-            _search_d(g, <double*>cnp.PyArray_DATA(cum), cats, r + i * n_sample, n_sample)
+            _search(g, <double*>cnp.PyArray_DATA(cum), cats, r + i * n_sample, n_sample)
     return res
 
 
@@ -828,22 +829,9 @@ cdef void _cumulative(cnp.ndarray row, cnp.ndarray cum) except *:
     cum[cum.shape[0] - 1] = 1
 
 
-cdef void _search_f(Generator g, float* cum, Py_ssize_t cats, int64_t* out, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t j, lo, hi, mid
-    cdef double u
-    for j in range(n):
-        u = _u53(g)
-        lo, hi = 0, cats
-        while hi - lo > 0:
-            mid = lo + (hi - lo) // 2
-            if cum[mid] < u:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[j] = lo
-
-
-cdef void _search_d(Generator g, double* cum, Py_ssize_t cats, int64_t* out, Py_ssize_t n) noexcept nogil:
+cdef void _search(Generator g, floating* cum, Py_ssize_t cats, int64_t* out,
+                  Py_ssize_t n) noexcept nogil:
+    """n draws by binary search of u in the running sums cum (PyTorch's order)."""
     cdef Py_ssize_t j, lo, hi, mid
     cdef double u
     for j in range(n):
