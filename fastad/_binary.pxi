@@ -1,0 +1,112 @@
+# Included by _tensor.pyx: binary arithmetic (+ - * / **) on scalars and arrays.
+cdef dict BINARY_NAMES = {OP_ADD: "AddBackward0", OP_SUB: "SubBackward0", OP_MUL: "MulBackward0",
+                          OP_DIV: "DivBackward0", OP_POW: "PowBackward0"}
+
+
+cdef object _binary(int op, object x, object y, bint reflected=False):
+    """x op y for any mix of tensors, arrays and numbers, with numpy broadcasting
+    and PyTorch's type promotion; gradients are summed back over broadcast dims."""
+    ox = _operand(x)
+    oy = _operand(y)
+    if ox is None or oy is None:
+        return NotImplemented
+    cdef Tensor ta = ox[0], tb = oy[0]
+    a, b = ox[1], oy[1]
+    cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
+    if op == OP_DIV and dt >= DT_I64:
+        dt = _default_dt
+    npdt = NP_DTYPES[dt]
+    if isinstance(a, np.ndarray) and a.dtype != npdt:
+        a = a.astype(npdt)
+    if isinstance(b, np.ndarray) and b.dtype != npdt:
+        b = b.astype(npdt)
+    try:
+        if op == OP_ADD:
+            r = a + b
+        elif op == OP_SUB:
+            if dt == DT_BOOL:
+                raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                                   "supported. Use the `^` or `logical_xor()` operator instead.")
+            if ox[3] == DT_BOOL or oy[3] == DT_BOOL:
+                raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not "
+                                   "supported. If you are trying to invert a mask, use the `~` or "
+                                   "`logical_not()` operator instead.")
+            r = a - b
+        elif op == OP_MUL:
+            r = a * b
+        elif op == OP_DIV:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = np.true_divide(a, b)
+        else:
+            if dt == DT_BOOL:
+                # PyTorch: no bool pow kernel, but a scalar exponent of 1 is a copy
+                if not (oy[2] == 0 and b == 1):
+                    raise NotImplementedError("\"pow\" not implemented for 'Bool'")
+                r = np.array(a, copy=True)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                    r = np.power(a, b)
+    except ValueError as e:
+        if "negative integer powers" in str(e):
+            raise RuntimeError("Integers to negative integer powers are not allowed.") from None
+        raise RuntimeError(_broadcast_msg(np.shape(a), np.shape(b))) from None
+    cdef Tensor out = _wrap(r, dt)
+    cdef bint na = ta is not None and ta._rg
+    cdef bint nb = tb is not None and tb._rg
+    if not ((na or nb) and grad_enabled()):
+        return out
+    if dt > DT_F64:
+        return out
+    sa = a.shape if isinstance(a, np.ndarray) else ()
+    sb = b.shape if isinstance(b, np.ndarray) else ()
+    name = BINARY_NAMES[op]
+    saved = ()
+    if op == OP_ADD:
+        bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
+    elif op == OP_SUB:
+        if reflected:
+            name = "RsubBackward1"
+        bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(-g, sb) if nb else None)
+    elif op == OP_MUL:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
+    elif op == OP_DIV:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        if reflected and ta is None:
+            name = "MulBackward0"
+        bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
+                        _unbroadcast(-g * a / (b * b), sb) if nb else None)
+    else:
+        saved = tuple([t for t in (ta, tb) if t is not None])
+        if tb is not None and ta is not None:
+            name = "PowBackward1"
+        elif ta is None:
+            name = "PowBackward2"
+        rr = _arr(out)
+        bw = lambda g: (_unbroadcast(_pow_grad_base(g, a, b), sa) if na else None,
+                        _unbroadcast(_pow_grad_exp(g, a, rr), sb) if nb else None)
+    return _record(out, name, (ta, tb), bw, saved)
+
+
+def _broadcast_msg(sa, sb):
+    """PyTorch's message for shapes that do not broadcast, plus both shapes."""
+    cdef int n = _builtins.max(len(sa), len(sb))
+    for k in range(n - 1, -1, -1):
+        i, j = k - (n - len(sa)), k - (n - len(sb))
+        da = sa[i] if i >= 0 else 1
+        db = sb[j] if j >= 0 else 1
+        if da != db and da != 1 and db != 1:
+            return (f"The size of tensor a ({da}) must match the size of tensor b ({db}) at "
+                    f"non-singleton dimension {k} (shapes {list(sa)} and {list(sb)})")
+    return f"shapes {list(sa)} and {list(sb)} cannot be broadcast together"
+
+
+def _pow_grad_base(g, a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.asarray(b) == 0, 0.0, g * b * np.power(a, np.asarray(b) - 1))
+
+
+def _pow_grad_exp(g, a, r):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0
+        return np.where((np.asarray(a) == 0) & (np.asarray(r) == np.asarray(r)), 0.0, g * r * np.log(a))

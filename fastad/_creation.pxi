@@ -1,0 +1,208 @@
+# Included by _tensor.pyx: tensor creation: from data, filled, ranges, random.
+cdef int _infer_dt(object data) except -1:
+    if isinstance(data, Tensor):
+        return (<Tensor>data)._dt
+    if isinstance(data, (np.ndarray, np.generic)):
+        return _np_to_dt(data.dtype)
+    if isinstance(data, (bool, np.bool_)):
+        return DT_BOOL
+    if isinstance(data, numbers.Integral):
+        return DT_I64
+    if isinstance(data, numbers.Real):
+        return _default_dt
+    if isinstance(data, (list, tuple)):
+        first = data
+        while isinstance(first, (list, tuple)) and len(first):
+            first = first[0]
+        if isinstance(first, str):
+            raise ValueError("too many dimensions 'str'")
+        dt = -1
+        for e in data:
+            de = _infer_dt(e)
+            dt = de if dt < 0 else _join(dt, de)
+        return DT_F32 if dt < 0 else (_default_dt if dt == DT_F32 else dt)
+    if isinstance(data, str):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    raise RuntimeError(f"Could not infer dtype of {type(data).__name__}")
+
+
+cdef void _check_ragged(object data, tuple shape, int depth) except *:
+    if isinstance(data, (list, tuple)):
+        if depth >= len(shape):
+            raise TypeError(f"'{type(data).__name__}' object cannot be interpreted as an integer")
+        if len(data) != shape[depth]:
+            raise ValueError(f"expected sequence of length {shape[depth] if depth < len(shape) else 0} "
+                             f"at dim {depth} (got {len(data)})")
+        for e in data:
+            _check_ragged(e, shape, depth + 1)
+    elif isinstance(data, Tensor):
+        pass
+    elif depth != len(shape):
+        raise TypeError("not a sequence")
+
+
+def tensor(data, dtype=None, device=None, requires_grad=False):
+    """A new tensor holding a copy of data (numbers, nested lists, arrays, tensors)."""
+    cdef int dt = _infer_dt(data) if dtype is None else _dt_code(dtype)
+    if isinstance(data, Tensor):
+        a = np.array(_arr(<Tensor>data), dtype=NP_DTYPES[dt], copy=True)
+    elif isinstance(data, (list, tuple)):
+        conv = [_arr(<Tensor>e) if isinstance(e, Tensor) else e for e in data] if any(
+            [isinstance(e, Tensor) for e in data]) else data
+        try:
+            a = np.array(conv, dtype=NP_DTYPES[dt])
+        except (ValueError, TypeError):
+            _check_ragged(conv, _first_shape(conv), 0)
+            raise TypeError(f"new(): invalid data type in {data!r}") from None
+        if a.dtype == object:
+            raise TypeError("new(): invalid data type 'object'")
+    else:
+        a = np.array(data, dtype=NP_DTYPES[dt], copy=True)
+    cdef Tensor t = _wrap(a, dt)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+cdef tuple _first_shape(object data):
+    shape = []
+    while isinstance(data, (list, tuple)):
+        shape.append(len(data))
+        if not data:
+            break
+        data = data[0]
+    return tuple(shape)
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor) and (dtype is None or _as_dtype(dtype).code == (<Tensor>data)._dt):
+        return data
+    if isinstance(data, np.ndarray) and dtype is None and data.dtype in NP_DTYPES:
+        return _wrap(data, _np_to_dt(data.dtype))
+    return tensor(data, dtype=dtype)
+
+
+def from_numpy(ndarray):
+    if not isinstance(ndarray, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
+    if ndarray.dtype not in NP_DTYPES:
+        raise TypeError(f"can't convert np.ndarray of type {ndarray.dtype}; fastad shares memory "
+                        "only with float32, float64, int64 and bool arrays")
+    if ndarray.ndim == 0 and ndarray.dtype.kind == "f":
+        raise ValueError("fastad keeps 0-d float tensors inline and cannot share a 0-d array's "
+                         "memory; use tensor() for a copy")
+    return _wrap(ndarray, _np_to_dt(ndarray.dtype))
+
+
+cdef Tensor _filled(tuple size, object value, object dtype, bint requires_grad):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    for s in size:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+    try:
+        a = np.full(size, value, dtype=NP_DTYPES[dt])
+    except (MemoryError, ValueError) as e:
+        raise RuntimeError(f"fastad: cannot allocate a tensor of size {list(size)}: {e}") from None
+    cdef Tensor t = _wrap(a, dt)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 0, dtype, requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 1, dtype, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return _filled(_sizes(size), 0, dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None:
+        dtype = DTYPES[_infer_dt(fill_value)]
+    return _filled(_sizes((size,)), fill_value, dtype, requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), 0, dtype or _as_tensor(input).dtype, requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), 1, dtype or _as_tensor(input).dtype, requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return zeros_like(input, dtype, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return _filled(tuple(_as_tensor(input).shape), fill_value, dtype or _as_tensor(input).dtype,
+                   requires_grad)
+
+
+def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    return rand(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
+                generator=generator, requires_grad=requires_grad)
+
+
+def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    return randn(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
+                 generator=generator, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if dtype is None:
+        dtype = DTYPES[_infer_dt([start, end, step])]
+    cdef Tensor t = _wrap(np.arange(start, end, step, dtype=np.float64 if
+                                    _as_dtype(dtype).is_floating_point else np.int64),
+                          _dt_code(dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(np.linspace(float(start), float(end), int(steps)), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(np.eye(n, m), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(_R.fill_uniform(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(_R.fill_normal(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randint(low=0, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+    if size is None and isinstance(high, (tuple, list)):
+        low, high, size = 0, low, high          # randint(high, size)
+    if high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    cdef int dt = DT_I64 if dtype is None else _dt_code(dtype)
+    cdef Tensor t = _wrap(_R.fill_random(np.empty(_sizes((size,)), NP_DTYPES[dt]), (low, high), generator), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    cdef Tensor t = _wrap(_R.randperm(n, generator), DT_I64 if dtype is None else _dt_code(dtype))
+    return t.requires_grad_(requires_grad) if requires_grad else t

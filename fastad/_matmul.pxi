@@ -1,0 +1,132 @@
+# Included by _tensor.pyx: matmul and softmax.
+def matmul(input, other):
+    cdef Tensor x = _as_tensor(input), y = _as_tensor(other)
+    a, b = _arr(x), _arr(y)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{a.ndim}D and {b.ndim}D")
+    if x._dt != y._dt:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{DTYPES[x._dt].name} != {DTYPES[y._dt].name}")
+    try:
+        r = _mm2(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+    except ValueError:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
+                           f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})") from None
+    cdef Tensor out = _wrap(r, x._dt)
+    if (x._rg or y._rg) and grad_enabled():
+        na, nb = x._rg, y._rg
+        name = ("DotBackward0" if a.ndim == 1 and b.ndim == 1 else
+                "MmBackward0" if a.ndim == 2 and b.ndim == 2 else
+                "MvBackward0" if a.ndim == 2 and b.ndim == 1 else
+                "SqueezeBackward4" if a.ndim == 1 and b.ndim == 2 else
+                # PyTorch folds a matrix times a batch into one mm by transposing,
+                # when the matrix needs a gradient: the result is a transposed view,
+                # made contiguous unless it already is
+                ("TransposeBackward0" if 1 in r.shape[-2:] else "CloneBackward0")
+                if a.ndim == 2 and x._rg else "UnsafeViewBackward0")
+        return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y))
+    return out
+
+
+cdef object _mm2(object a, object b):
+    """a @ b for 2-D arrays: a GEMM as linear layers run theirs (the same bits at
+    any thread count) when both are float32 or float64 of one dtype, each
+    C-contiguous or the transpose of a C-contiguous array; numpy's matmul else."""
+    cdef bint ta, tb
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
+            and (a.dtype == np.float32 or a.dtype == np.float64) and a.shape[1] == b.shape[0]):
+        ta = not a.flags.c_contiguous
+        tb = not b.flags.c_contiguous
+        if (not ta or a.T.flags.c_contiguous) and (not tb or b.T.flags.c_contiguous):
+            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+            if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
+                return out
+    return np.matmul(a, b)
+
+
+cdef tuple _linear_grads(object g, object w, object x, bint need_x, bint need_w):
+    """(g @ w, g.T @ x), a linear layer's input and weight gradients (None where not
+    needed): both GEMMs at once where both are (fastad._kernels.matmul_pair_into),
+    else one _mm2 each."""
+    if (need_x and need_w and type(g) is np.ndarray and g.flags.c_contiguous
+            and w.flags.c_contiguous and x.flags.c_contiguous and g.dtype == w.dtype == x.dtype
+            and (g.dtype == np.float32 or g.dtype == np.float64)):
+        gx = np.empty((g.shape[0], w.shape[1]), g.dtype)
+        gw = np.empty((g.shape[1], x.shape[1]), g.dtype)
+        if _K.matmul_pair_into(g, w, gx, False, False, g, x, gw, True, False):
+            return (gx, gw)
+    return (_mm2(g, w) if need_x else None, _mm2(g.T, x) if need_w else None)
+
+
+cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
+    if a.ndim == 1 and b.ndim == 1:  # dot product: g is 0-d
+        return (g * b if na else None, g * a if nb else None)
+    if a.ndim == 2 and b.ndim == 2:
+        return (_mm2(g, b.T) if na else None, _mm2(a.T, g) if nb else None)
+    a2 = a[None, :] if a.ndim == 1 else a
+    b2 = b[:, None] if b.ndim == 1 else b
+    if a.ndim == 1:
+        g = g[..., None, :]
+    if b.ndim == 1:
+        g = g[..., None]
+    ga = gb = None
+    if na:
+        ga = np.matmul(g, b2.swapaxes(-1, -2))
+        if a.ndim == 1:
+            ga = ga.squeeze(-2)
+        ga = _unbroadcast(ga, a.shape)
+    if nb:
+        gb = np.matmul(a2.swapaxes(-1, -2), g)
+        if b.ndim == 1:
+            gb = gb.squeeze(-1)
+        gb = _unbroadcast(gb, b.shape)
+    return (ga, gb)
+
+
+# ---------------------------------------------------------------- softmax
+def softmax(input, dim=None, dtype=None):
+    return _softmax(input, dim, False)
+
+
+def log_softmax(input, dim=None, dtype=None):
+    return _softmax(input, dim, True)
+
+
+cdef object _softmax(object input, object dim, bint take_log):
+    """softmax / log_softmax over dim: the dim is moved last and each row runs
+    through the compiled kernel (max-subtracted, one pass each way)."""
+    cdef Tensor x = _as_tensor(input)
+    if x._dt > DT_F64:
+        raise RuntimeError(f"softmax is not implemented for {DTYPES[x._dt].name} tensors")
+    a = _arr(x)
+    if dim is None:
+        dim = 0 if a.ndim in (0, 1, 3) else 1
+    d = _norm_dim(dim, a.ndim)
+    shape = a.shape
+    last = np.ascontiguousarray(np.moveaxis(a.reshape(shape or (1,)), d, -1))
+    rows = last.reshape(-1, last.shape[-1] if last.size else 0)
+    y_rows = _K.empty_like(rows)
+    if rows.size:
+        (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)
+    y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
+    cdef Tensor out = _wrap(np.ascontiguousarray(y).reshape(shape), x._dt)  # 0-d stays 0-d
+    if not (x._rg and grad_enabled()):
+        return out
+
+    last_dim = d == len(shape) - 1 or not shape
+
+    def backward(g):
+        g_rows = np.ascontiguousarray(np.moveaxis(g.reshape(shape or (1,)), d, -1),
+                                      dtype=y_rows.dtype).reshape(y_rows.shape)
+        # over the last dim the kernel writes straight into the gradient, an array
+        # of its own that the sweep may keep as .grad without copying it
+        gx = _K.empty(shape if last_dim else y_rows.shape, y_rows.dtype)
+        gx_rows = gx.reshape(y_rows.shape)
+        if gx.size:
+            (_K.log_softmax_backward if take_log else _K.softmax_backward)(y_rows, g_rows, gx_rows)
+        if last_dim:
+            return (gx,)
+        return (np.moveaxis(gx.reshape(last.shape), -1, d).reshape(shape),)
+    return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), backward,
+                   (out,))
