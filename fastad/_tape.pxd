@@ -43,6 +43,13 @@ cdef class Node:
     cdef tuple saved         # ((tensor, version), ...): checked before backward runs
     cdef bint saves          # whether a backward without retain_graph frees something
     cdef bint writes_grad
+    # the op's derivative in fastad ops, fn(grad, inputs, result) -> one gradient
+    # tensor or None per input (derivatives.yaml style), for a backward that is
+    # itself recorded; primal: (input arrays, their dtype codes, result array, its
+    # dtype code), the values fn is evaluated at.  None where the op has no
+    # derivative formula yet.
+    cdef readonly object derivative
+    cdef readonly tuple primal
 
 
 cdef class Graph:

@@ -288,6 +288,8 @@ cdef class Graph:
         if not retain and node.saves:
             node.backward = None
             node.saved = ()
+            node.derivative = None
+            node.primal = None
             self.op[i] |= OP_FREED
         return 0
 

@@ -192,7 +192,7 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
 
 
 cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple saved=(),
-                    bint saves=True, bint writes_grad=False):
+                    bint saves=True, bint writes_grad=False, object derivative=None):
     """Attach an array op's backward to out.  backward(grad_out) returns one
     gradient per input, shaped like it; it must capture arrays, never tensors
     (a tensor would tie the graph into a reference cycle).  writes_grad: it is
@@ -218,7 +218,6 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     if g.dead:
         _mark_freed(out, g, OP_PY, node)
         return out
-    node.backward = backward
     node.in_slots = tuple([_slot_on(g, <Tensor>x) if x is not None else -1 for x in inputs])
     node.in_scalar = tuple([x is not None and (<Tensor>x)._data is None for x in inputs])
     node.in_dtypes = tuple([NP_DTYPES[(<Tensor>x)._dt] if x is not None else None for x in inputs])
@@ -227,6 +226,14 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     node.saved = tuple([(_vc(<Tensor>s), _vc(<Tensor>s).version) for s in saved])
     node.saves = saves
     node.writes_grad = writes_grad
+    if derivative is not None:
+        node.derivative = derivative
+        node.primal = (tuple([None if x is None else _arr(<Tensor>x) for x in inputs]),
+                       tuple([-1 if x is None else (<Tensor>x)._dt for x in inputs]),
+                       _arr(out), out._dt)
+        if backward is None:
+            backward = _derivative_backward(derivative, node.primal)
+    node.backward = backward
     out._slot = g.push_node(node)
     out._graph = g
     out._rg = True
@@ -440,18 +447,44 @@ include "_repr.pxi"
 
 
 # ---------------------------------------------------------------- for Python-level ops
-def make_op(object result, str name, tuple inputs, backward, tuple saved=(), int dt=-1,
-            bint saves=True):
+def make_op(object result, str name, tuple inputs, backward=None, tuple saved=(), int dt=-1,
+            bint saves=True, derivative=None):
     """The door for ops written in Python (nn.functional, autograd.Function):
     wraps the ndarray result as a tensor of dtype code dt (default: the first
-    tensor input's) and, when recording, attaches backward(grad_out) -> one
-    gradient array (or None) per input.  backward must capture arrays only."""
+    tensor input's) and, when recording, attaches its backward.
+
+    derivative(grad, inputs, result) -> one gradient tensor (or None) per
+    input: the op's derivative written in fastad ops, as in PyTorch's
+    derivatives.yaml (grad, self/other, result), which a recorded backward
+    differentiates again.  Given alone, it is also the first-order backward
+    (run under no_grad on tensors over the op's arrays).  backward(grad_out) ->
+    one gradient array (or None) per input is a faster first-order form for
+    hot ops; it must capture arrays only (a tensor would tie the graph into a
+    reference cycle)."""
     if dt < 0:
         for x in inputs:
             if x is not None:
                 dt = (<Tensor>x)._dt
                 break
-    return _record(_wrap(result, dt), name, inputs, backward, saved, saves)
+    if backward is None and derivative is None:
+        raise TypeError("make_op needs a backward or a derivative")
+    return _record(_wrap(result, dt), name, inputs, backward, saved, saves, False, derivative)
+
+
+cdef object _derivative_backward(object derivative, tuple primal):
+    """A first-order backward over arrays: derivative run without recording on
+    tensors over the op's input and result arrays."""
+    arrays, dts, out_array, out_dt = primal
+
+    def backward(g):
+        inputs = tuple([None if a is None else _wrap(a, dt) for a, dt in zip(arrays, dts)])
+        prev = set_grad_enabled_c(False)
+        try:
+            grads = derivative(_wrap(g, out_dt), inputs, _wrap(out_array, out_dt))
+        finally:
+            set_grad_enabled_c(prev)
+        return tuple([None if gx is None else _arr(<Tensor>gx) for gx in grads])
+    return backward
 
 
 def graph_of(Tensor t):

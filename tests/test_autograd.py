@@ -588,3 +588,37 @@ def test_backward_writes_only_into_gradients_the_sweep_owns():
     gh, gx = fastad.autograd.grad(fastad.tanh(h).sum(), [h, x])
     np.testing.assert_allclose(gh.numpy(), 1 - np.tanh(s) ** 2, rtol=1e-12)
     np.testing.assert_allclose(gx.numpy(), expect, rtol=1e-12)
+
+
+def _cube(x):
+    """x ** 3 as a Python-level op whose derivative is written in fastad ops."""
+    from fastad import _tensor
+    return _tensor.make_op(_tensor.array_of(x) ** 3, "PowBackward0", (x,), saved=(x,),
+                           derivative=lambda grad, inputs, result: (grad * 3 * inputs[0] ** 2,))
+
+
+@pytest.mark.parametrize("shape", [(), (4,), (2, 3)])
+def test_make_op_derivative_is_the_first_order_backward(shape):
+    rng = np.random.default_rng(0)
+    values = rng.uniform(-2, 2, shape)
+    x = fastad.tensor(values, dtype=fastad.float64, requires_grad=True)
+    y = _cube(x)
+    assert y.grad_fn.name() == "PowBackward0"
+    (y * fastad.tensor(np.arange(1.0, 1.0 + values.size).reshape(shape))).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3 * values ** 2 * np.arange(1.0, 1.0 + values.size)
+                               .reshape(shape), rtol=1e-15)
+
+
+def test_make_op_derivative_runs_without_recording_and_frees():
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    y = _cube(x).sum()
+    y.backward()
+    assert x.grad is not None and x.grad.grad_fn is None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_make_op_needs_a_backward():
+    from fastad import _tensor
+    with pytest.raises(TypeError, match="needs a backward or a derivative"):
+        _tensor.make_op(np.zeros(2), "X", (fastad.zeros(2),))
