@@ -2,6 +2,7 @@
 PyTorch's interface (``import fastad as torch``)."""
 
 import functools as _functools
+import importlib as _importlib
 import os as _os
 
 # GNU OpenMP's idle threads spin after each parallel region by default, and on
@@ -44,6 +45,10 @@ def _method(name):
 for _op in _opdefs.UNARY:
     if _op.function:
         globals()[_op.name] = getattr(_tensor, _op.name)
+# the ops written in Python (fastad/_functions): the same functions as Tensor's methods
+for _op in _opdefs.PY_OPS:
+    if _op.function:
+        globals()[_op.name] = getattr(_importlib.import_module(_op.path), _op.name)
 del _op
 
 square = _method("square")

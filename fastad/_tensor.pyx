@@ -10,6 +10,7 @@ from fastad._kernels cimport backward_reads_x, scalar_unary
 
 import builtins as _builtins
 import functools
+import importlib
 import numbers
 from collections import OrderedDict
 
@@ -292,6 +293,18 @@ include "_nn_ops.pxi"
 # ---------------------------------------------------------------- the Tensor
 cdef inline bint _is_num(object o) noexcept:
     return type(o) is float or type(o) is int
+
+
+cdef dict _PY_FUNCTIONS = {}
+
+
+cdef object _py_function(str module, str name):
+    """fastad._functions' function behind a generated Tensor method (imported on
+    first use: those modules import this one)."""
+    f = _PY_FUNCTIONS.get(name)
+    if f is None:
+        f = _PY_FUNCTIONS[name] = getattr(importlib.import_module(module), name)
+    return f
 
 
 include "_tensor_class.pxi"

@@ -42,6 +42,11 @@ float parameters (``a``, ``b`` in the C formulas, the row's ``params`` in order)
 - ``derivative``: the gradient in Tensor ops (``grad``, ``self``, ``result``,
   ``a``, ``b``), as in PyTorch's derivatives.yaml: the form a recorded
   (create_graph) backward differentiates again.
+
+A ``PyOp`` row is an op written in Python (``fastad/_functions/<module>.py``),
+over other fastad ops or ``make_op(..., derivative=...)``: ``fastad.<name>``
+(``function``) and ``Tensor.<name>`` (``method``, generated into the Tensor
+class) are that one function.
 """
 from dataclasses import dataclass
 
@@ -213,3 +218,27 @@ def unary_codes():
     backward-from-x variants."""
     names = [op.code for op in UNARY] + [op.code_from_x for op in UNARY if op.backward_from_x]
     return list(zip(names, range(len(names))))
+
+
+@dataclass(frozen=True)
+class PyOp:
+    name: str
+    module: str            # fastad._functions.<module> defines it
+    function: bool = True
+    method: bool = True
+
+    @property
+    def path(self):
+        return "fastad._functions." + self.module
+
+
+def _py_ops(module, *names, function=True, method=True):
+    return tuple(PyOp(n, module, function, method) for n in names)
+
+
+# One group per file of fastad/_functions, each kept by the file's owner.
+SHAPE_OPS = _py_ops("shapes", "flip")
+REDUCTION_OPS = ()
+POINTWISE_OPS = ()
+LINALG_OPS = ()
+PY_OPS = SHAPE_OPS + REDUCTION_OPS + POINTWISE_OPS + LINALG_OPS

@@ -109,7 +109,8 @@ NEW_ROW = opdefs.Unary("square_plus_x", "x * x + x", "gy * (<floating>2 * x + <f
 
 def test_a_new_row_renders_into_every_generated_file(tmp_path):
     rows = opdefs.UNARY + (NEW_ROW,)
-    written = _codegen.render_all(rows, dst=str(tmp_path))
+    py_ops = opdefs.PY_OPS + (opdefs.PyOp("spin", "shapes"),)
+    written = _codegen.render_all(rows, dst=str(tmp_path), py_ops=py_ops)
     assert len(written) == len(_codegen.TEMPLATES)
     text = {os.path.basename(p): open(p).read() for p in written}
     assert "A_SQUARE_PLUS_X = " in text["_opcodes.pxd"]
@@ -117,6 +118,8 @@ def test_a_new_row_renders_into_every_generated_file(tmp_path):
     assert "ew_loop(K_ACT_BWD, A_SQUARE_PLUS_X" in text["_dispatch.pxi"]
     assert "def square_plus_x(input):" in text["_unary.pxi"]
     assert "'SquarePlusXBackward0'" in text["_unary.pxi"]
+    assert ("def spin(self, *args, **kwargs):\n        return _py_function("
+            "'fastad._functions.shapes', 'spin')") in text["_tensor_class.pxi"]
 
 
 def test_rendering_an_unchanged_table_writes_nothing():
