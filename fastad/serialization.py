@@ -1,6 +1,5 @@
 """save/load: numpy's .npz plus a JSON manifest, read with allow_pickle=False,
 so that loading a file never runs code."""
-import io
 import json
 import numbers
 import zipfile

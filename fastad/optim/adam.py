@@ -5,7 +5,7 @@ import numpy as np
 from fastad import _kernels
 from fastad._tensor import Tensor, zeros_like
 from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_fused,
-                                    _check_lr, _lerp_, _step_tensor, _to_scalar)
+                                    _check_lr, _decay_and_moments, _step_tensor, _to_scalar)
 
 __all__ = ["Adam", "AdamW"]
 
@@ -63,16 +63,8 @@ class Adam(_ElementwiseOptimizer):
                 f.write_back()
 
     def _update(self, group, x, g, s, c):
-        lr, (beta1, beta2), wd, step = _to_scalar(group["lr"]), group["betas"], \
-            group["weight_decay"], c["step"]
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                x *= 1 - lr * wd
-            else:
-                g = g + wd * x
-        _lerp_(s["exp_avg"], g, 1 - beta1)
-        s["exp_avg_sq"] *= beta2
-        s["exp_avg_sq"] += (1 - beta2) * g * g
+        lr, (beta1, beta2), step = _to_scalar(group["lr"]), group["betas"], c["step"]
+        _decay_and_moments(group, x, g, s, lr)
         step_size = lr / (1 - beta1 ** step)
         np.maximum(s["max_exp_avg_sq"], s["exp_avg_sq"], out=s["max_exp_avg_sq"])
         denom = np.sqrt(s["max_exp_avg_sq"]) / (1 - beta2 ** step) ** 0.5 + group["eps"]

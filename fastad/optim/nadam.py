@@ -2,8 +2,8 @@
 import numpy as np
 
 from fastad._tensor import zeros_like
-from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_lr, _lerp_,
-                                    _step_tensor, _to_scalar)
+from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_lr,
+                                    _decay_and_moments, _step_tensor, _to_scalar)
 
 __all__ = ["NAdam"]
 
@@ -28,23 +28,16 @@ class NAdam(_ElementwiseOptimizer):
                 "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
 
     def _update(self, group, x, g, s, c):
-        lr, (beta1, beta2), wd = _to_scalar(group["lr"]), group["betas"], group["weight_decay"]
+        lr, (beta1, beta2) = _to_scalar(group["lr"]), group["betas"]
         step, decay = c["step"], group["momentum_decay"]
         bias_correction2 = 1 - beta2 ** step
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                x *= 1 - lr * wd
-            else:
-                g = g + wd * x
+        g = _decay_and_moments(group, x, g, s, lr)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * decay)))
         # mu_product is a 0-d tensor (float32, or the parameter's dtype once loaded from a
         # state_dict): the product is taken in its dtype, as torch.optim's in-place multiply
         s["mu_product"] *= mu
         mu_product = s["mu_product"].item()
-        _lerp_(s["exp_avg"], g, 1 - beta1)
-        s["exp_avg_sq"] *= beta2
-        s["exp_avg_sq"] += (1 - beta2) * g * g
         denom = np.sqrt(s["exp_avg_sq"] / bias_correction2)
         denom += group["eps"]
         x += (-lr * (1.0 - mu) / (1.0 - mu_product)) * g / denom

@@ -90,6 +90,23 @@ def _step_tensor(value=0.0):
     return tensor(float(value), dtype=float32)
 
 
+def _decay_and_moments(group, x, g, s, lr):
+    """The Adam family's first half, as torch.optim's single-tensor update:
+    weight decay (decoupled: x shrinks; else added to g), then the two moments.
+    Returns the gradient the moments saw."""
+    beta1, beta2 = group["betas"]
+    wd = group["weight_decay"]
+    if wd != 0:
+        if group["decoupled_weight_decay"]:
+            x *= 1 - lr * wd
+        else:
+            g = g + wd * x
+    _lerp_(s["exp_avg"], g, 1 - beta1)
+    s["exp_avg_sq"] *= beta2
+    s["exp_avg_sq"] += (1 - beta2) * g * g
+    return g
+
+
 def _lerp_(a, b, w):
     """a.lerp_(b, w) with PyTorch's CPU formula (the form depends on w)."""
     w = a.dtype.type(w)

@@ -2,8 +2,8 @@
 import numpy as np
 
 from fastad._tensor import zeros_like
-from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_lr, _lerp_,
-                                    _step_tensor, _to_scalar)
+from fastad.optim.optimizer import (_ElementwiseOptimizer, _check, _check_betas, _check_lr,
+                                    _decay_and_moments, _step_tensor, _to_scalar)
 
 __all__ = ["RAdam"]
 
@@ -25,16 +25,8 @@ class RAdam(_ElementwiseOptimizer):
         return {"step": _step_tensor(), "exp_avg": zeros_like(p), "exp_avg_sq": zeros_like(p)}
 
     def _update(self, group, x, g, s, c):
-        lr, (beta1, beta2), wd, step = (_to_scalar(group["lr"]), group["betas"],
-                                        group["weight_decay"], c["step"])
-        if wd != 0:
-            if group["decoupled_weight_decay"]:
-                x *= 1 - lr * wd
-            else:
-                g = g + wd * x
-        _lerp_(s["exp_avg"], g, 1 - beta1)
-        s["exp_avg_sq"] *= beta2
-        s["exp_avg_sq"] += (1 - beta2) * g * g
+        lr, (beta1, beta2), step = _to_scalar(group["lr"]), group["betas"], c["step"]
+        _decay_and_moments(group, x, g, s, lr)
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         corrected = s["exp_avg"] / bias_correction1
