@@ -54,11 +54,9 @@ class RandomSampler(Sampler):
     def __iter__(self):
         n = len(self.data_source)
         if self.replacement:
-            yield from _random.randint(n, self.num_samples, self.generator)
-            return
-        for _ in range(self.num_samples // n):
-            yield from _random.randperm(n, self.generator)
-        yield from _random.randperm(n, self.generator)[:self.num_samples % n]
+            yield from _random.sampler_draws(n, self.num_samples, self.generator)
+        else:
+            yield from _random.sampler_permutations(n, self.num_samples, self.generator)
 
     def __len__(self):
         return self.num_samples
@@ -101,7 +99,7 @@ class WeightedRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self):
-        yield from _random.multinomial(self.weights.numpy(), self.num_samples, self.replacement,
+        yield from _random.multinomial(self.weights, self.num_samples, self.replacement,
                                        self.generator)
 
     def __len__(self):
