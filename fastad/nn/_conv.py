@@ -1,15 +1,14 @@
 """Convolution as im2col + one GEMM: a window-gathering primitive copies each
-output position's receptive field into a row, and F.linear multiplies the rows
-by the flattened kernels (one BLAS call forward, two backward).
+output position's receptive field into a column of a (C * kh * kw, N * OH * OW)
+matrix, and one matmul with the flattened kernels gives every output (one
+BLAS call forward, two backward).
 
 The gather (_windows) and its adjoint, the overlap-add (_fold), are each
 other's derivatives, so convolution differentiates to any order."""
 import numpy as np
 
-from fastad._tensor import array_of, as_tensor, cat, make_op
+from fastad._tensor import array_of, as_tensor, cat, make_op, matmul
 from fastad.nn._padding import _pad_constant
-# functional.py imports this file at its end, when linear is already defined
-from fastad.nn.functional import linear as _linear
 
 
 def _pair(v, n=2):
@@ -20,43 +19,49 @@ def _out_size(size, k, s, d):
     return (size - d * (k - 1) - 1) // s + 1
 
 
-def _window_view(a, kernel, stride, dilation, channels_last):
-    """The strided view of a's windows: (N, OH, OW, C, kh, kw) when
-    channels_last, else (N, C, OH, OW, kh, kw)."""
-    n, c, h, w = a.shape
+# Axis orders of the gathered windows, as a permutation of (N, C, kh, kw, OH, OW):
+UNFOLD = (0, 1, 2, 3, 4, 5)     # F.unfold's columns
+ROWS_K = (1, 2, 3, 0, 4, 5)     # (C * kh * kw, N * OH * OW): conv's GEMM operand
+POOL = (0, 1, 4, 5, 2, 3)       # (N, C, OH, OW, kh * kw): a reduction per window
+
+
+def _window_slices(shape, kernel, stride, dilation):
+    """(i, j, the slices of the input that kernel tap (i, j) reads), tap by tap."""
+    h, w = shape[2:]
     (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
-    s0, s1, s2, s3 = a.strides
-    if channels_last:
-        shape, strides = (n, oh, ow, c, kh, kw), (s0, s2 * sh, s3 * sw, s1, s2 * dh, s3 * dw)
-    else:
-        shape, strides = (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw)
-    return np.lib.stride_tricks.as_strided(a, shape, strides, writeable=False)
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(None), slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
-def _windows(x, kernel, stride, dilation, channels_last):
-    """The windows of a 4-D x as a new tensor (see _window_view)."""
-    geometry = (tuple(x.shape), kernel, stride, dilation, channels_last)
-    out = np.ascontiguousarray(_window_view(array_of(x), kernel, stride, dilation, channels_last))
+def _windows(x, kernel, stride, dilation, axes):
+    """The windows of a 4-D x, one copy per kernel tap (contiguous runs along
+    OW), laid out in the order axes."""
+    a = array_of(x)
+    n, c, h, w = a.shape
+    natural = (n, c) + tuple(kernel) + (_out_size(h, kernel[0], stride[0], dilation[0]),
+                                        _out_size(w, kernel[1], stride[1], dilation[1]))
+    out = np.empty(tuple(natural[k] for k in axes), a.dtype)
+    view = out.transpose(np.argsort(axes))
+    for i, j, sl in _window_slices(a.shape, kernel, stride, dilation):
+        view[:, :, i, j] = a[sl]
+    geometry = (a.shape, tuple(kernel), tuple(stride), tuple(dilation), tuple(axes))
     return make_op(out, "Im2ColBackward0", (x,),
                    derivative=lambda grad, inputs, result: (_fold(grad, geometry),))
 
 
 def _fold(grad, geometry):
-    """Each window's values added back at the positions it was read from."""
-    shape, (kh, kw), (sh, sw), (dh, dw), channels_last = geometry
-    g = array_of(grad)
-    if channels_last:
-        g = g.transpose(0, 3, 1, 2, 4, 5)
-    oh, ow = g.shape[2:4]
+    """Each window's values added back where they were read: _windows' adjoint."""
+    shape, kernel, stride, dilation, axes = geometry
+    g = array_of(grad).transpose(np.argsort(axes))
     out = np.zeros(shape, g.dtype)
-    for i in range(kh):
-        for j in range(kw):
-            out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh,
-                j * dw:j * dw + sw * (ow - 1) + 1:sw] += g[:, :, :, :, i, j]
+    for i, j, sl in _window_slices(shape, kernel, stride, dilation):
+        out[sl] += g[:, :, i, j]
     return make_op(out, "Col2ImBackward0", (grad,),
                    derivative=lambda gg, inputs, result: (
-                       _windows(gg, (kh, kw), (sh, sw), (dh, dw), channels_last),))
+                       _windows(gg, kernel, stride, dilation, axes),))
 
 
 def _conv_padding(padding, kernel, stride, dilation):
@@ -97,15 +102,15 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, dims):
             f"({dilation[1] * (kw - 1) + 1})"
         raise RuntimeError(f"Calculated padded input size per channel: {sizes}. Kernel size: "
                            f"{ks}. Kernel size can't be greater than actual input size")
-    rows = _windows(x, (kh, kw), stride, dilation, True).reshape(n * oh * ow, c * kh * kw)
+    cols = _windows(x, (kh, kw), stride, dilation, ROWS_K).reshape(c * kh * kw, n * oh * ow)
     if groups == 1:
-        y = _linear(rows, w.reshape(out_c, -1), bias)
+        y = matmul(w.reshape(out_c, -1), cols)
     else:
         k, o = in_c * kh * kw, out_c // groups
-        y = cat([_linear(rows[:, g * k:(g + 1) * k], w[g * o:(g + 1) * o].reshape(o, k),
-                          None if bias is None else bias[g * o:(g + 1) * o])
-                 for g in range(groups)], 1)
-    return y.reshape(n, oh, ow, out_c).permute(0, 3, 1, 2)
+        y = cat([matmul(w[g * o:(g + 1) * o].reshape(o, k), cols[g * k:(g + 1) * k])
+                 for g in range(groups)], 0)
+    y = y.reshape(out_c, n, oh, ow).permute(1, 0, 2, 3)
+    return y if bias is None else y + as_tensor(bias).reshape(1, -1, 1, 1)
 
 
 def _batched(x, spatial, fn_name):
@@ -143,7 +148,7 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     ph, pw = _pair(padding)
     if ph or pw:
         x = _pad_constant(x, [(0, 0), (0, 0), (ph, ph), (pw, pw)], 0.0)
-    win = _windows(x, _pair(kernel_size), _pair(stride), _pair(dilation), False)
-    n, c, oh, ow, kh, kw = win.shape
-    return win.permute(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, oh * ow)
+    win = _windows(x, _pair(kernel_size), _pair(stride), _pair(dilation), UNFOLD)
+    n, c, kh, kw, oh, ow = win.shape
+    return win.reshape(n, c * kh * kw, oh * ow)
 

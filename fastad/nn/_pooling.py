@@ -1,14 +1,13 @@
-"""Pooling over the windows of fastad.nn._conv's gather primitive: max and
-average pooling reduce each window with fastad's max / sum (so their gradients
-are those ops' and the gather's adjoint); adaptive average pooling is two
-matmuls with averaging matrices."""
-import math
+"""Pooling: max pooling records a gather of the input at each window's maximum;
+average pooling sums fastad.nn._conv's gathered windows; adaptive average
+pooling is two matmuls with averaging matrices.  All differentiate again."""
 
 import numpy as np
 
 from fastad._tensor import array_of, as_tensor, matmul
-from fastad.nn._conv import _batched, _pair, _windows
+from fastad.nn._conv import POOL, _batched, _pair, _window_slices, _windows
 from fastad.nn._padding import _pad_constant
+from fastad.nn._sparse import _gather
 
 
 def _pool_size(size, k, s, p, d, ceil_mode):
@@ -38,24 +37,40 @@ def _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode):
     return k, s, p, d, out, after
 
 
-def _padded_windows(x, k, s, p, d, after, value):
+def _padded(x, p, after, value):
     if any(p) or after != list(p):
         x = _pad_constant(x, [(0, 0), (0, 0), (p[0], after[0]), (p[1], after[1])], value)
-    return _windows(x, k, s, d, False)
+    return x
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
+    """Each window's first maximum (a NaN wins), found tap by tap over contiguous
+    copies of the input's strided slices, recorded as a gather of the input at
+    those positions (so its gradient is a scatter-add, and differentiates again)."""
     k, s, p, d, out, after = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
-    win = _padded_windows(x, k, s, p, d, after, -math.inf)
-    n, c = x.shape[:2]
-    values, arg = win.reshape(n, c, out[0], out[1], k[0] * k[1]).max(-1)
-    if not return_indices:
-        return values
-    # the window-local argmax as a flat index into the input's H * W
-    a = array_of(arg)
-    rows = np.arange(out[0])[:, None] * s[0] - p[0] + (a // k[1]) * d[0]
-    cols = np.arange(out[1])[None, :] * s[1] - p[1] + (a % k[1]) * d[1]
-    return values, as_tensor(rows * x.shape[3] + cols)
+    a = array_of(x)
+    if any(p) or after != list(p):
+        a = np.pad(a, [(0, 0), (0, 0), (p[0], after[0]), (p[1], after[1])],
+                   constant_values=-np.inf)
+    best = tap = None
+    for i, j, sl in _window_slices(a.shape, k, s, d):
+        v = np.ascontiguousarray(a[sl])
+        if best is None:
+            best, tap = v, np.zeros(v.shape, np.int32)
+            continue
+        better = (v > best) | (v != v)
+        np.maximum(best, v, out=best)
+        tap += better * np.int32(i * k[1] + j - tap)
+    n, c, h, w = x.shape
+    # flat input position = the window's origin + the winning tap's offset in it
+    taps = np.arange(k[0] * k[1])
+    offsets = (taps // k[1]) * d[0] * w + (taps % k[1]) * d[1]
+    origin = ((np.arange(out[0]) * s[0] - p[0]) * w)[:, None] + (np.arange(out[1]) * s[1] - p[1])
+    index = origin + offsets[tap]
+    flat = index + (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))
+    values = _gather(x, flat, "MaxPool2DWithIndicesBackward0", best, unique=disjoint)
+    return (values, as_tensor(index)) if return_indices else values
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
@@ -93,8 +108,7 @@ def _divisors(size, out, k, s, p, count_include_pad):
 
 def _avg_pool2d(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_override):
     k, s, p, d, out, after = _pool_geometry(x, kernel_size, stride, padding, 1, ceil_mode)
-    win = _padded_windows(x, k, s, p, d, after, 0.0)
-    total = win.sum((-2, -1))
+    total = _windows(_padded(x, p, after, 0.0), k, s, d, POOL).sum((-2, -1))
     if divisor_override:
         return total / divisor_override
     rows, cols = (_divisors(n, o, ki, si, pi, count_include_pad)

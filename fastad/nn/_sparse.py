@@ -9,21 +9,29 @@ import numpy as np
 from fastad._tensor import Tensor, array_of, as_tensor, make_op, no_grad
 
 
-def _gather(src, flat_idx, name):
-    """src.reshape(-1)[flat_idx], shaped as flat_idx."""
+def _gather(src, flat_idx, name, values=None, unique=False):
+    """src.reshape(-1)[flat_idx], shaped as flat_idx (values: that result, when
+    the caller has it already; unique: no index repeats)."""
     a = array_of(src)
     shape = a.shape
-    return make_op(a.reshape(-1)[flat_idx], name, (src,),
-                   derivative=lambda grad, inputs, result: (_scatter(grad, flat_idx, shape),))
+    if values is None:
+        values = a.reshape(-1)[flat_idx]
+    return make_op(values, name, (src,), derivative=lambda grad, inputs, result: (
+        _scatter(grad, flat_idx, shape, unique),))
 
 
-def _scatter(grad, flat_idx, shape):
+def _scatter(grad, flat_idx, shape, unique=False):
     """Zeros of shape with grad added at flat_idx (repeats summed): _gather's adjoint."""
     g = array_of(grad)
-    out = np.bincount(flat_idx.reshape(-1), g.reshape(-1),
-                      minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
-    return make_op(out.reshape(shape), "EmbeddingDenseBackward0", (grad,),
-                   derivative=lambda gg, inputs, result: (_gather(gg, flat_idx, "IndexBackward0"),))
+    if unique:
+        out = np.zeros(shape, g.dtype)
+        out.reshape(-1)[flat_idx.reshape(-1)] = g.reshape(-1)
+    else:
+        out = np.bincount(flat_idx.reshape(-1), g.reshape(-1),
+                          minlength=int(np.prod(shape))).astype(g.dtype, copy=False)
+    return make_op(out.reshape(shape), "ScatterAddBackward0", (grad,),
+                   derivative=lambda gg, inputs, result: (
+                       _gather(gg, flat_idx, "GatherBackward0", unique=unique),))
 
 
 def _index_array(input, fn):
