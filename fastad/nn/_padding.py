@@ -48,6 +48,9 @@ def pad(input, pad, mode="constant", value=None):
         raise NotImplementedError(f"Unrecognised padding mode {mode}")
     if value is not None and value != 0:
         raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if len(pad) not in (2, 4, 6) or x.dim() - len(pad) // 2 not in (1, 2):
+        raise NotImplementedError("Only 2D, 3D, 4D, 5D padding with non-constant padding are "
+                                  "supported for now")
     for d, (lo, hi) in enumerate(pairs):
         if lo == hi == 0:
             continue
