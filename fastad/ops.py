@@ -696,6 +696,8 @@ OPS += [OpInfo(f"nn.{name}", _module_call, (case(shape),), module=_nn(name, *arg
 OPS += [
     OpInfo("nn.Embedding", lambda lib, m: m(lib.tensor(_IDX)), (case(),),
            module=_nn("Embedding", 5, 3), api=("nn.Embedding",)),
+    OpInfo("nn.Unflatten", _module_call, (case((2, 6, 2),),), module=_nn("Unflatten", 1, (2, 3)),
+           api=("nn.Unflatten",)),
     OpInfo("nn.CosineSimilarity", _module_call, (case((3, 4), (3, 4)),),
            module=_nn("CosineSimilarity", dim=0), api=("nn.CosineSimilarity",)),
     OpInfo("nn.PairwiseDistance", _module_call, (case((3, 4), (3, 4)),),
@@ -745,6 +747,9 @@ NON_DIFFERENTIABLE = {
     "nn.Module": "base class (its subclasses are checked)",
     "nn.Parameter": "a leaf tensor",
     "nn.ModuleList": "a container that is not callable",
+    "nn.ModuleDict": "a container that is not callable",
+    "nn.ParameterList": "a container of leaf tensors",
+    "nn.ParameterDict": "a container of leaf tensors",
 }
 
 
