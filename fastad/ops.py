@@ -575,6 +575,135 @@ OPS += [
            api=("nn.Sequential",)),
 ]
 
+# ---- nn layers: dropout (seeded: the same mask at every evaluation, and the
+# same as PyTorch's), lookups, normalisation, distances, convolution, pooling, padding
+def _seeded(fn, *args, **fixed):
+    def call(lib, *ts, **kw):
+        lib.manual_seed(0)
+        if isinstance(fn, str):
+            return getattr(functional(lib), fn)(*ts, *args, **fixed, **kw)
+        return fn(lib, *ts, *args, **fixed, **kw)
+    return call
+
+
+_IDX = np.array([[0, 2, 4], [4, 1, 0]])
+
+
+def _embedding(lib, w, **kw):
+    return functional(lib).embedding(lib.tensor(_IDX), w, **kw)
+
+
+def _running(lib, a, w, b, **kw):
+    """batch_norm / instance_norm with running statistics as constants."""
+    c = a.shape[1]
+    mean = lib.tensor(np.linspace(-0.5, 0.5, c), dtype=a.dtype)
+    var = lib.tensor(np.linspace(0.5, 1.5, c), dtype=a.dtype)
+    return functional(lib).batch_norm(a, mean, var, w, b, **kw)
+
+
+OPS += [
+    *(OpInfo(f"F.{name}", _seeded(name, 0.4, True), (case(shape),), api=(f"F.{name}",))
+      for name, shape in (("dropout", (3, 4)), ("dropout1d", (2, 3, 4)),
+                          ("dropout2d", (2, 3, 2, 2)), ("dropout3d", (2, 3, 2, 1, 2)),
+                          ("alpha_dropout", (3, 4)), ("feature_alpha_dropout", (2, 3, 2)))),
+    OpInfo("F.embedding", _embedding, (case((5, 3)),), api=("F.embedding",)),
+    OpInfo("F.layer_norm", lambda lib, a, w, b, shape: functional(lib).layer_norm(a, shape, w, b),
+           (case((4, 3), (3,), (3,), shape=(3,)), case((2, 3, 2), (3, 2), (3, 2), shape=(3, 2))),
+           api=("F.layer_norm",)),
+    OpInfo("F.layer_norm_plain", lambda lib, a: functional(lib).layer_norm(a, (4,), eps=1e-3),
+           (case((3, 4),),), api=("F.layer_norm",)),
+    OpInfo("F.rms_norm", lambda lib, a, w: functional(lib).rms_norm(a, (4,), w),
+           (case((3, 4), (4,)),), api=("F.rms_norm",)),
+    OpInfo("F.batch_norm", lambda lib, a, w, b: functional(lib).batch_norm(a, None, None, w, b,
+                                                                           True),
+           (case((4, 3), (3,), (3,)), case((3, 2, 4), (2,), (2,))), api=("F.batch_norm",)),
+    OpInfo("F.batch_norm_eval", _running, (case((4, 3), (3,), (3,)), case((2, 3, 2, 2), (3,),
+                                                                          (3,))),
+           api=("F.batch_norm",)),
+    OpInfo("F.instance_norm", lambda lib, a, w, b: functional(lib).instance_norm(
+        a, weight=w, bias=b), (case((2, 3, 4), (3,), (3,)),), api=("F.instance_norm",)),
+    OpInfo("F.group_norm", lambda lib, a, w, b: functional(lib).group_norm(a, 2, w, b),
+           (case((2, 4, 3), (4,), (4,)),), api=("F.group_norm",)),
+    OpInfo("F.normalize", _F("normalize"), (case((3, 4)), case((3, 4), p=1.5, dim=0)),
+           api=("F.normalize",)),
+    OpInfo("F.cosine_similarity", _F("cosine_similarity"),
+           (case((3, 4), (3, 4)), case((3, 4), (4,), dim=-1)), api=("F.cosine_similarity",)),
+    OpInfo("F.pairwise_distance", _F("pairwise_distance"),
+           (case((3, 4), (3, 4)), case((3, 4), (3, 4), p=1.5, keepdim=True)),
+           api=("F.pairwise_distance",)),
+    OpInfo("F.pdist", _F("pdist"), (case((4, 3)),), api=("F.pdist",)),
+    OpInfo("F.conv2d", _F("conv2d"),
+           (case((2, 3, 5, 4), (4, 3, 3, 2), (4,)),
+            case((1, 2, 6, 5), (3, 2, 2, 3), stride=2, padding=1, dilation=(1, 2)),
+            case((2, 4, 4, 4), (4, 2, 3, 3), padding="same", groups=2),
+            case((3, 5, 4), (2, 3, 2, 2))), api=("F.conv2d",)),
+    OpInfo("F.conv1d", _F("conv1d"),
+           (case((2, 3, 7), (4, 3, 3), (4,)), case((2, 2, 6), (2, 2, 2), stride=2, padding=1)),
+           api=("F.conv1d",)),
+    OpInfo("F.unfold", _F("unfold"), (case((1, 2, 4, 5), kernel_size=(2, 3), padding=1),),
+           api=("F.unfold",)),
+    OpInfo("F.pad", _F("pad"), (case((2, 3, 4), pad=(1, 2)), case((2, 3, 4), pad=(-1, 2, 1, 0)),
+                                case((1, 2, 3, 4), pad=(2, 1, 1, 2), mode="reflect"),
+                                case((1, 2, 3, 4), pad=(2, 1, 0, 3), mode="replicate"),
+                                case((1, 2, 3, 4), pad=(2, 1, 3, 1), mode="circular")),
+           api=("F.pad",)),
+    OpInfo("F.max_pool2d", _F("max_pool2d"),
+           (case((2, 3, 4, 4), kernel_size=2), case((1, 2, 5, 6), kernel_size=3, stride=2,
+                                                    padding=1, ceil_mode=True),
+            case((2, 5, 5), kernel_size=2, stride=1, dilation=2)), sampler=_distinct,
+           api=("F.max_pool2d",)),
+    OpInfo("F.max_pool1d", _F("max_pool1d"), (case((2, 3, 7), kernel_size=3, stride=2),),
+           sampler=_distinct, api=("F.max_pool1d",)),
+    OpInfo("F.avg_pool2d", _F("avg_pool2d"),
+           (case((2, 3, 4, 4), kernel_size=2), case((1, 2, 5, 6), kernel_size=3, stride=2,
+                                                    padding=1, ceil_mode=True,
+                                                    count_include_pad=False)),
+           api=("F.avg_pool2d",)),
+    OpInfo("F.avg_pool1d", _F("avg_pool1d"), (case((2, 3, 7), kernel_size=3, stride=2),),
+           api=("F.avg_pool1d",)),
+    OpInfo("F.adaptive_avg_pool2d", _F("adaptive_avg_pool2d"),
+           (case((2, 3, 5, 7), output_size=(2, 3)), case((2, 4, 4), output_size=1)),
+           api=("F.adaptive_avg_pool2d",)),
+    OpInfo("F.adaptive_avg_pool1d", _F("adaptive_avg_pool1d"),
+           (case((2, 3, 7), output_size=3),), api=("F.adaptive_avg_pool1d",)),
+]
+OPS += [OpInfo(f"nn.{name}", _seeded(_module_call), (case(shape),), module=_nn(name, 0.3),
+               api=(f"nn.{name}",))
+        for name, shape in (("Dropout", (3, 4)), ("Dropout1d", (2, 3, 4)),
+                            ("Dropout2d", (2, 3, 2, 2)), ("Dropout3d", (2, 3, 2, 1, 2)),
+                            ("AlphaDropout", (3, 4)), ("FeatureAlphaDropout", (2, 3, 2)))]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(shape),), module=_nn(name, *args, **kw),
+               sampler=_distinct if "Max" in name else None, api=(f"nn.{name}",))
+        for name, shape, args, kw in (
+            ("LayerNorm", (3, 4), (4,), {}), ("RMSNorm", (3, 4), ((4,),), {}),
+            ("GroupNorm", (2, 4, 3), (2, 4), {}), ("BatchNorm1d", (5, 3), (3,), {}),
+            ("BatchNorm2d", (2, 3, 2, 2), (3,), {}), ("BatchNorm3d", (2, 3, 2, 1, 2), (3,), {}),
+            ("InstanceNorm1d", (2, 3, 4), (3,), {"affine": True}),
+            ("InstanceNorm2d", (2, 3, 2, 2), (3,), {"affine": True}),
+            ("InstanceNorm3d", (2, 3, 2, 1, 2), (3,), {"affine": True}),
+            ("Conv1d", (2, 2, 6), (2, 4, 3), {"padding": 1}),
+            ("Conv2d", (2, 2, 5, 4), (2, 3, (3, 2)), {"stride": 2, "padding_mode": "reflect",
+                                                      "padding": 1}),
+            ("MaxPool1d", (2, 3, 6), (2,), {}), ("MaxPool2d", (2, 3, 4, 4), (2,), {}),
+            ("AvgPool1d", (2, 3, 6), (3,), {}), ("AvgPool2d", (2, 3, 4, 4), (2,), {}),
+            ("AdaptiveAvgPool1d", (2, 3, 7), (3,), {}),
+            ("AdaptiveAvgPool2d", (2, 3, 5, 4), ((2, 3),), {}),
+            ("ZeroPad1d", (2, 3), (1,), {}), ("ZeroPad2d", (2, 3, 2), ((1, 0, 2, 1),), {}),
+            ("ConstantPad1d", (2, 3), (2, 0.5), {}), ("ConstantPad2d", (2, 3, 2), (1, 0.5), {}),
+            ("ReflectionPad1d", (2, 4), (2,), {}), ("ReflectionPad2d", (1, 3, 3), (2,), {}),
+            ("ReplicationPad1d", (2, 3), (2,), {}), ("ReplicationPad2d", (1, 3, 3), (2,), {}),
+            ("CircularPad1d", (2, 3), (2,), {}), ("CircularPad2d", (1, 3, 3), (2,), {}))]
+OPS += [
+    OpInfo("nn.Embedding", lambda lib, m: m(lib.tensor(_IDX)), (case(),),
+           module=_nn("Embedding", 5, 3), api=("nn.Embedding",)),
+    OpInfo("nn.Unflatten", _module_call, (case((2, 6, 2),),), module=_nn("Unflatten", 1, (2, 3)),
+           api=("nn.Unflatten",)),
+    OpInfo("nn.CosineSimilarity", _module_call, (case((3, 4), (3, 4)),),
+           module=_nn("CosineSimilarity", dim=0), api=("nn.CosineSimilarity",)),
+    OpInfo("nn.PairwiseDistance", _module_call, (case((3, 4), (3, 4)),),
+           module=_nn("PairwiseDistance", p=3.0), api=("nn.PairwiseDistance",)),
+]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
@@ -597,7 +726,7 @@ NON_DIFFERENTIABLE = {
         "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",
         "Tensor.lt", "Tensor.ne", "Tensor.long", "Tensor.int", "Tensor.bool", "long",
         "Tensor.__eq__", "Tensor.__ne__", "Tensor.__lt__", "Tensor.__le__", "Tensor.__gt__",
-        "Tensor.__ge__", "multinomial", "Tensor.multinomial")},
+        "Tensor.__ge__", "multinomial", "Tensor.multinomial", "F.one_hot")},
     **{n: _META for n in (
         "numel", "is_tensor", "is_floating_point", "Tensor.numel", "Tensor.nelement",
         "Tensor.dim", "Tensor.size", "Tensor.element_size", "Tensor.is_contiguous",
@@ -618,6 +747,9 @@ NON_DIFFERENTIABLE = {
     "nn.Module": "base class (its subclasses are checked)",
     "nn.Parameter": "a leaf tensor",
     "nn.ModuleList": "a container that is not callable",
+    "nn.ModuleDict": "a container that is not callable",
+    "nn.ParameterList": "a container of leaf tensors",
+    "nn.ParameterDict": "a container of leaf tensors",
 }
 
 

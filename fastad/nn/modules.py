@@ -207,6 +207,10 @@ class Module:
         if dtype is not None:
             for p in self.parameters():
                 p.data = p.data.to(dtype)
+            for m in self.modules():    # floating buffers (running statistics) follow
+                for name, b in m._buffers.items():
+                    if b is not None and b.is_floating_point():
+                        m._buffers[name] = b.to(dtype)
         return self
 
     def float(self):

@@ -1,0 +1,154 @@
+"""Convolution as im2col + one GEMM: a window-gathering primitive copies each
+output position's receptive field into a column of a (C * kh * kw, N * OH * OW)
+matrix, and one matmul with the flattened kernels gives every output (one
+BLAS call forward, two backward).
+
+The gather (_windows) and its adjoint, the overlap-add (_fold), are each
+other's derivatives, so convolution differentiates to any order."""
+import numpy as np
+
+from fastad._tensor import array_of, as_tensor, cat, make_op, matmul
+from fastad.nn._padding import _pad_constant
+
+
+def _pair(v, n=2):
+    return (v,) * n if isinstance(v, int) else tuple(v)
+
+
+def _out_size(size, k, s, d):
+    return (size - d * (k - 1) - 1) // s + 1
+
+
+# Axis orders of the gathered windows, as a permutation of (N, C, kh, kw, OH, OW):
+UNFOLD = (0, 1, 2, 3, 4, 5)     # F.unfold's columns
+ROWS_K = (1, 2, 3, 0, 4, 5)     # (C * kh * kw, N * OH * OW): conv's GEMM operand
+POOL = (0, 1, 4, 5, 2, 3)       # (N, C, OH, OW, kh * kw): a reduction per window
+
+
+def _window_slices(shape, kernel, stride, dilation):
+    """(i, j, the slices of the input that kernel tap (i, j) reads), tap by tap."""
+    h, w = shape[2:]
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
+    oh, ow = _out_size(h, kh, sh, dh), _out_size(w, kw, sw, dw)
+    for i in range(kh):
+        for j in range(kw):
+            yield i, j, (slice(None), slice(None), slice(i * dh, i * dh + sh * (oh - 1) + 1, sh),
+                         slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
+
+
+def _windows(x, kernel, stride, dilation, axes):
+    """The windows of a 4-D x, one copy per kernel tap (contiguous runs along
+    OW), laid out in the order axes."""
+    a = array_of(x)
+    n, c, h, w = a.shape
+    natural = (n, c) + tuple(kernel) + (_out_size(h, kernel[0], stride[0], dilation[0]),
+                                        _out_size(w, kernel[1], stride[1], dilation[1]))
+    out = np.empty(tuple(natural[k] for k in axes), a.dtype)
+    view = out.transpose(np.argsort(axes))
+    for i, j, sl in _window_slices(a.shape, kernel, stride, dilation):
+        view[:, :, i, j] = a[sl]
+    geometry = (a.shape, tuple(kernel), tuple(stride), tuple(dilation), tuple(axes))
+    return make_op(out, "Im2ColBackward0", (x,),
+                   derivative=lambda grad, inputs, result: (_fold(grad, geometry),))
+
+
+def _fold(grad, geometry):
+    """Each window's values added back where they were read: _windows' adjoint."""
+    shape, kernel, stride, dilation, axes = geometry
+    g = array_of(grad).transpose(np.argsort(axes))
+    out = np.zeros(shape, g.dtype)
+    for i, j, sl in _window_slices(shape, kernel, stride, dilation):
+        out[sl] += g[:, :, i, j]
+    return make_op(out, "Col2ImBackward0", (grad,),
+                   derivative=lambda gg, inputs, result: (
+                       _windows(gg, kernel, stride, dilation, axes),))
+
+
+def _conv_padding(padding, kernel, stride, dilation):
+    """(top, bottom, left, right) for an int, a pair, 'valid' or 'same'."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return (0, 0, 0, 0)
+        if padding != "same":
+            raise RuntimeError(f"Invalid padding string: '{padding}'")
+        if any(s != 1 for s in stride):
+            raise RuntimeError("padding='same' is not supported for strided convolutions")
+        total = [d * (k - 1) for k, d in zip(kernel, dilation)]   # the extra one goes after
+        return (total[0] // 2, total[0] - total[0] // 2, total[1] // 2, total[1] - total[1] // 2)
+    ph, pw = _pair(padding)
+    return (ph, ph, pw, pw)
+
+
+def _conv2d(x, weight, bias, stride, padding, dilation, groups, dims):
+    """conv2d of a batched 4-D x (dims: 1 or 2, for the error messages)."""
+    w = as_tensor(weight)
+    n, c, h, wd = x.shape
+    out_c, in_c, kh, kw = w.shape
+    if c != in_c * groups:
+        shown = list(w.shape)[:2] + list(w.shape)[4 - dims:]
+        raise RuntimeError(f"Given groups={groups}, weight of size {shown}, expected input"
+                           f"{list(x.shape) if dims == 2 else [n, c, wd]} to have "
+                           f"{in_c * groups} channels, but got {c} channels instead")
+    if out_c % groups:
+        raise RuntimeError("Given groups=1, expected weight to be divisible by groups")
+    top, bottom, left, right = _conv_padding(padding, (kh, kw), stride, dilation)
+    if top or bottom or left or right:
+        x = _pad_constant(x, [(0, 0), (0, 0), (top, bottom), (left, right)], 0.0)
+    ph, pw = h + top + bottom, wd + left + right
+    oh, ow = _out_size(ph, kh, stride[0], dilation[0]), _out_size(pw, kw, stride[1], dilation[1])
+    if oh <= 0 or ow <= 0:
+        sizes = f"({ph} x {pw})" if dims == 2 else f"({pw})"
+        ks = f"({dilation[0] * (kh - 1) + 1} x {dilation[1] * (kw - 1) + 1})" if dims == 2 else \
+            f"({dilation[1] * (kw - 1) + 1})"
+        raise RuntimeError(f"Calculated padded input size per channel: {sizes}. Kernel size: "
+                           f"{ks}. Kernel size can't be greater than actual input size")
+    cols = _windows(x, (kh, kw), stride, dilation, ROWS_K).reshape(c * kh * kw, n * oh * ow)
+    if groups == 1:
+        y = matmul(w.reshape(out_c, -1), cols)
+    else:
+        k, o = in_c * kh * kw, out_c // groups
+        y = cat([matmul(w[g * o:(g + 1) * o].reshape(o, k), cols[g * k:(g + 1) * k])
+                 for g in range(groups)], 0)
+    y = y.reshape(out_c, n, oh, ow).permute(1, 0, 2, 3)
+    return y if bias is None else y + as_tensor(bias).reshape(1, -1, 1, 1)
+
+
+def _batched(x, spatial, fn_name):
+    """x with a batch dim (unbatched inputs get one) and whether it was added."""
+    if x.dim() == spatial + 2:
+        return x, False
+    if x.dim() == spatial + 1:
+        return x.unsqueeze(0), True
+    raise RuntimeError(f"Expected {spatial + 1}D (unbatched) or {spatial + 2}D (batched) input to "
+                       f"{fn_name}, but got input of size: {list(x.shape)}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D convolution (cross-correlation) of (N, C, H, W) or (C, H, W) input."""
+    x, added = _batched(as_tensor(input), 2, "conv2d")
+    y = _conv2d(x, weight, bias, _pair(stride), padding, _pair(dilation), groups, 2)
+    return y.squeeze(0) if added else y
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """1-D convolution of (N, C, L) or (C, L) input: conv2d over a height of one."""
+    x, added = _batched(as_tensor(input), 1, "conv1d")
+    pad = padding if isinstance(padding, str) else (0,) + _pair(padding, 1)
+    y = _conv2d(x.unsqueeze(2), as_tensor(weight).unsqueeze(2), bias, (1,) + _pair(stride, 1),
+                pad, (1,) + _pair(dilation, 1), groups, 1).squeeze(2)
+    return y.squeeze(0) if added else y
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """(N, C * kh * kw, L): each sliding block of a 4-D input as a column, as F.unfold."""
+    x = as_tensor(input)
+    if x.dim() != 4:
+        raise NotImplementedError(f"Input Error: Only 4D input Tensors are supported "
+                                  f"(got {x.dim()}D)")
+    ph, pw = _pair(padding)
+    if ph or pw:
+        x = _pad_constant(x, [(0, 0), (0, 0), (ph, ph), (pw, pw)], 0.0)
+    win = _windows(x, _pair(kernel_size), _pair(stride), _pair(dilation), UNFOLD)
+    n, c, kh, kw, oh, ow = win.shape
+    return win.reshape(n, c * kh * kw, oh * ow)
+

@@ -1,0 +1,187 @@
+"""Normalisation layers and distances, composed of fastad's differentiable ops
+(mean, pow, mul, ...), so their gradients are PyTorch's formulas and they
+differentiate again; running statistics are updated in place, outside the graph."""
+import numpy as np
+
+from fastad._tensor import array_of, as_tensor, no_grad, sqrt
+
+
+def _normalize_over(x, dims, eps):
+    """(x - mean) / sqrt(var + eps) over dims (biased variance)."""
+    centered = x - x.mean(dims, keepdim=True)
+    var = (centered * centered).mean(dims, keepdim=True)
+    return centered * (var + eps).pow(-0.5)
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """Normalise over the last len(normalized_shape) dims, then scale and shift."""
+    x = as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if n == 0 or tuple(x.shape[x.dim() - n:]) != shape or x.dim() < n:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{x.shape}")
+    y = _normalize_over(x, tuple(range(x.dim() - n, x.dim())), eps)
+    if weight is not None:
+        y = y * weight
+    return y if bias is None else y + bias
+
+
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) over the last dims (eps: the dtype's machine epsilon)."""
+    x = as_tensor(input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    n = len(shape)
+    if tuple(x.shape[x.dim() - n:]) != shape or x.dim() < n:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{x.shape}")
+    if eps is None:
+        eps = float(np.finfo(array_of(x).dtype).eps)
+    dims = tuple(range(x.dim() - n, x.dim()))
+    y = x * ((x * x).mean(dims, keepdim=True) + eps).pow(-0.5)
+    return y if weight is None else y * weight
+
+
+def _channel_shape(x):
+    """Where a per-channel (dim 1) vector broadcasts against x."""
+    return (1, -1) + (1,) * (x.dim() - 2)
+
+
+def _affine(y, weight, bias, shape):
+    if weight is not None:
+        y = y * as_tensor(weight).reshape(shape)
+    return y if bias is None else y + as_tensor(bias).reshape(shape)
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
+               momentum=0.1, eps=1e-5):
+    """Normalise each channel (dim 1) with the batch's statistics when training
+    (updating the running ones by momentum), with the running ones otherwise."""
+    x = as_tensor(input)
+    if x.dim() < 2:
+        raise ValueError(f"Expected 2D or 3D input (got {x.dim()}D input)")
+    shape = _channel_shape(x)
+    if not training:
+        mean = as_tensor(running_mean).reshape(shape)
+        y = (x - mean) * (as_tensor(running_var).reshape(shape) + eps).pow(-0.5)
+        return _affine(y, weight, bias, shape)
+    count = x.numel() // x.shape[1]
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{x.shape}")
+    dims = (0,) + tuple(range(2, x.dim()))
+    y = _normalize_over(x, dims, eps)
+    if running_mean is not None or running_var is not None:
+        _update_running(array_of(x), dims, count, running_mean, running_var, momentum)
+    return _affine(y, weight, bias, shape)
+
+
+def _update_running(a, dims, count, running_mean, running_var, momentum):
+    """running = (1 - momentum) * running + momentum * batch (unbiased variance)."""
+    with no_grad():
+        mean = a.mean(dims, dtype=np.float64)
+        if running_mean is not None:
+            rm = array_of(running_mean)
+            rm[...] = (1 - momentum) * rm + momentum * mean
+        if running_var is not None:
+            rv = array_of(running_var)
+            var = a.var(dims, dtype=np.float64) * (count / (count - 1))
+            rv[...] = (1 - momentum) * rv + momentum * var
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
+                  use_input_stats=True, momentum=0.1, eps=1e-5):
+    """Normalise each (sample, channel) over its spatial dims."""
+    x = as_tensor(input)
+    if x.dim() < 3:
+        raise ValueError(f"Expected 3D or higher input (got {x.dim()}D input)")
+    shape = _channel_shape(x)
+    if not use_input_stats:
+        return batch_norm(x, running_mean, running_var, weight, bias, False, momentum, eps)
+    dims = tuple(range(2, x.dim()))
+    y = _normalize_over(x, dims, eps)
+    if running_mean is not None or running_var is not None:
+        # the per-instance statistics, averaged over the batch, as PyTorch does
+        a = array_of(x)
+        n, c = a.shape[:2]
+        count = a.size // (n * c)
+        stats = a.reshape(n, c, -1).transpose(1, 0, 2)
+        _update_running_batch_mean(stats, count, running_mean, running_var, momentum)
+    return _affine(y, weight, bias, shape)
+
+
+def _update_running_batch_mean(stats, count, running_mean, running_var, momentum):
+    with no_grad():
+        if running_mean is not None:
+            rm = array_of(running_mean)
+            rm[...] = (1 - momentum) * rm + momentum * stats.mean(2, dtype=np.float64).mean(1)
+        if running_var is not None:
+            rv = array_of(running_var)
+            var = stats.var(2, dtype=np.float64) * (count / (count - 1))
+            rv[...] = (1 - momentum) * rv + momentum * var.mean(1)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """Normalise each sample's channels in num_groups groups, then scale and shift per channel."""
+    x = as_tensor(input)
+    if x.dim() < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received "
+                           f"{x.dim()}")
+    n, c = x.shape[:2]
+    if c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
+                           f"but got input of shape {x.shape} and num_groups={num_groups}")
+    y = _normalize_over(x.reshape(n, num_groups, -1), (2,), eps).reshape(tuple(x.shape))
+    return _affine(y, weight, bias, _channel_shape(x))
+
+
+# ---------------------------------------------------------------- norms and distances
+def _norm(x, p, dim, keepdim):
+    """The p-norm of x over dim."""
+    if p == 2:
+        return sqrt((x * x).sum(dim, keepdim=keepdim))
+    if p == float("inf"):
+        return x.abs().max(dim, keepdim=keepdim)[0]
+    if p == 1:
+        return x.abs().sum(dim, keepdim=keepdim)
+    return x.abs().pow(p).sum(dim, keepdim=keepdim).pow(1.0 / p)
+
+
+def normalize(input, p=2.0, dim=1, eps=1e-12, out=None):
+    """input / max(||input||_p over dim, eps)."""
+    if out is not None:
+        raise TypeError("normalize(): out= is not supported by fastad")
+    x = as_tensor(input)
+    return x / _norm(x, p, dim, True).clamp(min=eps)
+
+
+def _clamped_below(n, eps):
+    """n with values below eps raised to eps, the gradient of n left as it is
+    (PyTorch clamps its norms in place under no_grad)."""
+    a = array_of(n)
+    return n + as_tensor(np.maximum(a, a.dtype.type(eps)) - a)
+
+
+def cosine_similarity(x1, x2, dim=1, eps=1e-8):
+    """sum(x1 / ||x1|| * x2 / ||x2||) over dim, each norm at least eps."""
+    a, b = as_tensor(x1), as_tensor(x2)
+    na = _clamped_below(_norm(a, 2, dim, True), eps)
+    nb = _clamped_below(_norm(b, 2, dim, True), eps)
+    return ((a / na) * (b / nb)).sum(dim)
+
+
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last dim."""
+    a, b = as_tensor(x1), as_tensor(x2)
+    d = a - b + eps
+    return _norm(d, p, -1 if d.dim() else 0, keepdim)
+
+
+def pdist(input, p=2):
+    """The p-norm distances between the rows of an (N, M) input, upper triangle, row by row."""
+    x = as_tensor(input)
+    if x.dim() != 2:
+        raise RuntimeError(f"pdist only supports 2D tensors, got: {x.dim()}D")
+    i, j = np.triu_indices(x.shape[0], 1)
+    return _norm(x[i] - x[j], p, -1, False)
+
