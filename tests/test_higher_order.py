@@ -44,12 +44,17 @@ def _second_order(lib, op, c, seed):
     return first, [None if hk is None else np.asarray(hk.detach().numpy(force=True)) for hk in h]
 
 
-def _same(a, b, what):
+# PyTorch's celu differs from the exact formula by float32 rounding (3e-8
+# relative) whenever alpha != 1, in its first derivative already
+LOOSE = {"celu": 1e-7, "F.celu": 1e-7, "nn.CELU": 1e-7}
+
+
+def _same(a, b, what, rtol=1e-10):
     if a is None or b is None:   # PyTorch and fastad may differ on unused vs zero
         other = b if a is None else a
         assert other is None or np.allclose(other, 0, atol=1e-12), what
         return
-    np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12, err_msg=what)
+    np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-12, err_msg=what)
 
 
 @needs_torch
@@ -58,12 +63,18 @@ def test_second_derivative_matches_torch(op, c):
     torch = pytest.importorskip("torch")
     if op.missing():
         pytest.skip("not provided")
+    try:
+        t1, t2 = _second_order(torch, op, c, 7)
+    except RuntimeError as e:
+        if "is not implemented" in str(e):
+            pytest.skip(f"PyTorch: {e}")      # hardsigmoid: gradgradcheck covers fastad's
+        raise
     f1, f2 = _second_order(fastad, op, c, 7)
-    t1, t2 = _second_order(torch, op, c, 7)
+    rtol = LOOSE.get(op.name, 1e-10)
     for k, (a, b) in enumerate(zip(f1, t1)):
-        _same(a, b, f"first derivative, input {k}")
+        _same(a, b, f"first derivative, input {k}", rtol)
     for k, (a, b) in enumerate(zip(f2, t2)):
-        _same(a, b, f"second derivative, input {k}")
+        _same(a, b, f"second derivative, input {k}", rtol)
 
 
 @pytest.mark.parametrize("op,c", list(_cases()))
@@ -150,17 +161,22 @@ def test_third_derivative_of_smooth_activations(name, shape):
 
 
 # ---------------------------------------------------------------- semantics
-def test_newton_on_himmelblau_reaches_a_minimum():
-    x = fastad.tensor([0.5, 0.5], dtype=fastad.float64, requires_grad=True)
+@pytest.mark.parametrize("start,end", [
+    # Newton's method finds the nearest stationary point: from (0.5, 0.5), where
+    # the Hessian is negative definite, that is the local maximum (f = 181.617)
+    ((0.5, 0.5), (-0.27084459066734756, -0.9230385564799816)),
+    ((4.0, 3.0), (3.0, 2.0)),
+])
+def test_newton_on_himmelblau_converges(start, end):
+    x = fastad.tensor(start, dtype=fastad.float64, requires_grad=True)
     for _ in range(8):
         f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
         g, = autograd.grad(f, x, create_graph=True)
         H = np.stack([autograd.grad(g[k], x, retain_graph=True)[0].numpy() for k in range(2)])
         with fastad.no_grad():
             x -= fastad.tensor(np.linalg.solve(H, g.detach().numpy()))
-    f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
-    assert f.item() < 1e-20
-    np.testing.assert_allclose(x.detach().numpy(), [3.0, 2.0], atol=1e-12)
+    np.testing.assert_allclose(x.detach().numpy(), end, atol=1e-12)
+    assert np.abs(g.detach().numpy()).max() < 1e-10
 
 
 def test_scalar_graph_second_derivatives():
@@ -234,7 +250,11 @@ def test_semantics_match_torch():
         lin, = lib.autograd.grad((x * 3).sum(), x, create_graph=True)
         r["linear grad requires grad"] = lin.requires_grad
         out[lib.__name__] = r
-    assert out["fastad"] == out["torch"]
+    for key, value in out["torch"].items():
+        if isinstance(value, list):
+            np.testing.assert_allclose(out["fastad"][key], value, rtol=1e-14, err_msg=key)
+        else:
+            assert out["fastad"][key] == value, key
 
 
 @needs_torch
