@@ -150,7 +150,7 @@ cdef class Graph:
             out["d0"][:] = <double[:n]>self.d0
             out["d1"][:] = <double[:n]>self.d1
             out["val"][:] = <double[:n]>self.val
-            out["op"] &= ~OP_F64
+            out["op"] &= OP_CODE | OP_FREED
         return out
 
     def node(self, Py_ssize_t i):
