@@ -1,4 +1,4 @@
-"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W7.
+"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W7, H1 and H4.
 
     python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
     python -m fastad bench [same options]
@@ -35,6 +35,8 @@ TARGETS = {
     "W5": ("ms", None, None, "floor", 1.3),
     "W6": ("ms", None, None, "floor", 1.05),
     "W7": ("bytes per node", "max", 64.0, None, None),
+    "H1": ("us per Newton step", "max", 20.0, None, None),
+    "H4": ("ms per Hessian", "max", 0.5, None, None),
 }
 
 
@@ -136,6 +138,18 @@ def run(args):
             vals = {k: v * 1e3 for k, v in t.items()}
             vals["floor"] = median_of(lambda: W.w6_gemms(gemm_state), 2 * rounds) * 1e3
             rows.append(("W6", threads, "MLP 1024x3 fwd+bwd", vals, "ms", "floor = numpy GEMMs"))
+        if want("H1"):
+            # each timed step starts from (0.5, 0.5): the same work every time
+            t = alternate(tensor_libs, lambda name, T: (
+                lambda: W.h1_newton_step(T, W.h1_setup(T))), rounds, 200)
+            rows.append(("H1", threads, "Newton step on Himmelblau, float64",
+                         {k: v * 1e6 for k, v in t.items()}, "us per Newton step",
+                         f"x -> {[round(v, 6) for v in W.h1_newton(libs['fastad'])]}"))
+        if want("H4"):
+            t = alternate(tensor_libs, lambda name, T: (
+                lambda st=W.h4_setup(T): W.h4_hessian(T, st)), rounds, 10)
+            rows.append(("H4", threads, "Hessian of sum(tanh(A@x)^2), 32 variables",
+                         {k: v * 1e3 for k, v in t.items()}, "ms per Hessian", ""))
     if want("W7"):
         vals, note = {}, []
         for name in libs:
@@ -179,7 +193,7 @@ def read_table(path):
     head = next(line for line in lines if line.startswith("| workload"))
     cols = [c.strip() for c in head.strip("|").split("|")]
     rows = []
-    for line in (line for line in lines if line.startswith("| W")):
+    for line in (line for line in lines if line.startswith(("| W", "| H"))):
         cells = dict(zip(cols, (c.strip() for c in line.strip("|").split("|"))))
         vals = {k: float(cells[k]) for k in ("fastad", "torch", "micrograd", "floor")
                 if cells.get(k, "-") != "-"}

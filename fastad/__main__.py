@@ -11,9 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fastad.gradcheck import gradcheck
+from fastad.gradcheck import gradcheck, gradgradcheck
 
-USAGE = """usage: python -m fastad check [--dtype float64] [--op GLOB] [--json PATH] [--junit-xml PATH]
+USAGE = """usage: python -m fastad check [--dtype float64] [--order 1|2] [--op GLOB] [--json PATH]
+                           [--junit-xml PATH]
        python -m fastad bench [options of bench/compare.py]
 
 check  gradient-checks every differentiable op in fastad.ops.OPS against
@@ -30,13 +31,14 @@ def _select(ops, patterns):
     return [op for op in ops if any(fnmatch.fnmatchcase(op.name, p) for p in patterns)], unmatched
 
 
-def _run_case(op, c, rng, dtype, tol):
+def _run_case(op, c, rng, dtype, tol, order=1):
     """One row: (status, max abs error, max rel error, message)."""
     try:
         fn, inputs = op.instantiate(c, rng, dtype=dtype)
+        check_fn = gradcheck if order == 1 else gradgradcheck
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            report = gradcheck(fn, inputs, return_report=True, raise_exception=True, **tol)
+            report = check_fn(fn, inputs, return_report=True, raise_exception=True, **tol)
         return ("pass", max(r["max_abs_error"] for r in report),
                 max(r["max_rel_error"] for r in report), "")
     except Exception as e:  # noqa: BLE001 - every failure is a row of the table
@@ -107,6 +109,9 @@ def check(argv, out=None):
     parser.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     parser.add_argument("--op", action="append", metavar="GLOB",
                         help="only the ops whose name matches GLOB, e.g. 'nn.*' (repeatable)")
+    parser.add_argument("--order", type=int, default=1, choices=[1, 2],
+                        help="2: check second derivatives (gradgradcheck: finite differences "
+                             "of the recorded backward)")
     parser.add_argument("--json", metavar="PATH", help="also write a JSON report to PATH")
     parser.add_argument("--junit-xml", metavar="PATH", help="also write a JUnit XML report to PATH")
     args = parser.parse_args(argv)
@@ -132,7 +137,7 @@ def check(argv, out=None):
             progress.advance(op.name, True)
             continue
         for c in op.cases:
-            status, abs_err, rel_err, msg = _run_case(op, c, rng, dtype, tol)
+            status, abs_err, rel_err, msg = _run_case(op, c, rng, dtype, tol, args.order)
             rows.append((op.name, c.label(), status, abs_err, rel_err, msg))
             progress.row(f"{op.name:<40} {c.label():<34} {abs_err:>11.2e} {rel_err:>11.2e}  "
                          + ("PASS" if status == "pass" else f"FAIL: {msg}"))
@@ -153,7 +158,7 @@ def check(argv, out=None):
         print(f"  {op:<40} {err:>11.2e}  {status}", file=out)
     failed = sum(1 for row in rows if row[2] == "fail")
     missing = sum(1 for row in rows if row[2] == "missing")
-    meta = dict(dtype=args.dtype, elapsed_s=round(elapsed, 3), ops_checked=len(ops),
+    meta = dict(dtype=args.dtype, order=args.order, elapsed_s=round(elapsed, 3), ops_checked=len(ops),
                 cases_checked=len(rows), passed=len(rows) - failed - missing, failed=failed,
                 missing=missing)
     if args.json:
@@ -161,7 +166,8 @@ def check(argv, out=None):
     if args.junit_xml:
         _write_junit(args.junit_xml, rows, elapsed)
     print(f"\n{len(rows) - failed - missing} passed, {failed} failed, {missing} missing "
-          f"({len(ops)} ops, {len(rows)} cases, {args.dtype}, {elapsed:.1f} s)", file=out)
+          f"({len(ops)} ops, {len(rows)} cases, {args.dtype}, order {args.order}, "
+          f"{elapsed:.1f} s)", file=out)
     return 1 if failed or missing else 0
 
 

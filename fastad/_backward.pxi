@@ -180,3 +180,222 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),
                              t._dt))
     return tuple(out)
+
+
+# ---------------------------------------------------------------- create_graph=True
+# A recorded backward: the same tape swept from the top record down, but the
+# adjoints are tensors and each record's vector-Jacobian product is computed by
+# fastad ops with recording on, so the new records land on the same graph
+# (after the ones being swept) and reach the original inputs through handles:
+# tensors of the graph standing for a record's value.
+cdef object _seed_tensor(Tensor t, object gradient, int k):
+    if gradient is None:
+        return _const(_seed(t, None, k), t._dt)
+    if isinstance(gradient, Tensor):
+        _seed(t, gradient, k)           # its shape checks
+        return _to(<Tensor>gradient, t._dt)
+    return _const(_seed(t, gradient, k), t._dt)
+
+
+cdef void _add_adjoint(dict adj, int32_t s, object g) except *:
+    prev = adj.get(s)
+    adj[s] = g if prev is None else prev + g
+
+
+cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at) except -1:
+    cdef Node node = <Node>g.ctx[g.in0[i]]
+    cdef Tensor h
+    cdef int32_t s
+    if node.derivative is None:
+        if node.backward is None and node.saves:
+            raise RuntimeError(SECOND_BACKWARD)
+        raise RuntimeError(f"fastad: the derivative of {node.name} is not implemented, so it "
+                           "cannot be differentiated with create_graph=True")
+    for counter, version in node.saved:
+        if counter.version != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: it is at version {counter.version}; expected version "
+                f"{version} instead (output of {node.name}).")
+    arrays, dts, out_array, out_dt = node.primal
+    inputs = []
+    for k in range(len(arrays)):
+        s = node.in_slots[k]
+        if arrays[k] is None:
+            inputs.append(None)
+        elif s < 0:
+            inputs.append(_wrap(arrays[k], dts[k]))
+        elif s in leaf_at:
+            inputs.append(leaf_at[s])
+        else:
+            h = _wrap(arrays[k], dts[k])
+            h._graph, h._slot, h._rg = g, s, True
+            h._op = g.op[s] & OP_CODE
+            if h._op == OP_PY:
+                h._node = <Node>g.ctx[g.in0[s]]
+            inputs.append(h)
+    h = _wrap(out_array, out_dt)
+    h._graph, h._slot, h._rg, h._op, h._node = g, i, True, OP_PY, node
+    grads = node.derivative(gi, tuple(inputs), h)
+    for k in range(len(arrays)):
+        s = node.in_slots[k]
+        gk = grads[k]
+        if s < 0 or gk is None:
+            continue
+        if not isinstance(gk, Tensor):
+            gk = _const(gk, dts[k])
+        elif (<Tensor>gk)._dt != dts[k]:
+            gk = _to(<Tensor>gk, dts[k])
+        if tuple((<Tensor>gk).shape) != np.shape(arrays[k]):
+            raise RuntimeError(f"Function {node.name} returned an invalid gradient at index {k} - "
+                               f"got {list((<Tensor>gk).shape)} but expected shape compatible "
+                               f"with {list(np.shape(arrays[k]))}")
+        _add_adjoint(adj, s, gk)
+    return 0
+
+
+cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at) except -1:
+    """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor);
+    afterwards adj holds those of the leaves and of the slots in keep."""
+    cdef int32_t i, a
+    cdef uint8_t o
+    for i in range(top, -1, -1):
+        gi = adj.get(i)
+        if gi is None:
+            continue
+        o = g.op[i]
+        if o & OP_FREED:
+            raise RuntimeError(SECOND_BACKWARD)
+        o &= OP_CODE
+        if o == OP_LEAF:
+            continue
+        if i not in keep:
+            del adj[i]
+        if o == OP_PY:
+            _node_vjp(g, i, gi, adj, leaf_at)
+        elif o == OP_GATHER:
+            a = g.in0[i]
+            shape, npdt = g.layout[a]
+            _add_adjoint(adj, a, _index_put(gi, (g.in1[i],), (shape,),
+                                            DT_F64 if npdt == np.float64 else DT_F32, False,
+                                            "SelectBackwardBackward0"))
+        else:
+            ga, gb = _scalar_vjp(g, i, gi, leaf_at)
+            if g.in0[i] >= 0 and ga is not None:
+                _add_adjoint(adj, g.in0[i], ga)
+            if g.in1[i] >= 0 and gb is not None:
+                _add_adjoint(adj, g.in1[i], gb)
+    return 0
+
+
+cdef object _sweep_recorded(list roots, list grads, list inputs):
+    """create_graph=True: like _sweep, but the gradients are tensors of the graph.
+    With inputs None they are accumulated into the leaves' .grad (out of place,
+    so an accumulated .grad has a grad_fn); otherwise returned per input."""
+    cdef Graph g = None
+    cdef Tensor t
+    cdef int32_t top = -1
+    cdef int k
+    seeds = []
+    leaf_roots = []
+    for k in range(len(roots)):
+        if not isinstance(roots[k], Tensor):
+            raise TypeError(f"outputs must be tensors, got {type(roots[k]).__name__}")
+        t = <Tensor>roots[k]
+        if not t._rg:
+            raise RuntimeError(f"element {k} of tensors does not require grad and does not have a "
+                               "grad_fn")
+        seed = _seed_tensor(t, grads[k], k)
+        if t._graph is None:
+            leaf_roots.append((t, seed))
+            continue
+        if g is None:
+            g = t._graph
+        elif g is not t._graph:
+            raise RuntimeError(CROSS_GRAPH)
+        if t._slot > top:
+            top = t._slot
+        seeds.append((t, seed))
+    adj = {}
+    leaf_at = {}
+    if g is not None:
+        if g.dead:
+            raise RuntimeError(SECOND_BACKWARD)
+        for t, seed in seeds:
+            _add_adjoint(adj, t._slot, seed)
+        keep = set() if inputs is None else set([(<Tensor>x)._slot for x in inputs
+                                                 if (<Tensor>x)._graph is g])
+        leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
+        prev = swap_graph(g)
+        try:
+            _recorded_sweep(g, top, adj, keep, leaf_at)
+        finally:
+            if prev is not None and prev is not g:
+                swap_graph(prev)
+    if inputs is None:
+        hooked = []
+        for s, leaf in reversed(list(leaf_at.items())):
+            if adj.get(s) is not None:
+                _deposit_recorded(<Tensor>leaf, adj[s])
+                hooked.append(leaf)
+        for t, seed in leaf_roots:
+            _deposit_recorded(t, seed)
+            hooked.append(t)
+        for t in hooked:
+            if t._post_hooks:
+                _run_post_hooks(t)
+        return None
+    result = []
+    for x in inputs:
+        t = <Tensor>x
+        gx = None
+        if t._graph is not None:
+            if t._graph is g:
+                gx = adj.get(t._slot)
+        else:
+            for s, leaf in leaf_at.items():
+                if leaf is t and adj.get(s) is not None:
+                    gx = adj[s] if gx is None else gx + adj[s]
+        for leaf, seed in leaf_roots:
+            if leaf is t:
+                gx = seed if gx is None else gx + seed
+        result.append(gx)
+    return result
+
+
+cdef void _deposit_recorded(Tensor leaf, object g) except *:
+    cdef Tensor gt = <Tensor>g
+    if tuple(gt.shape) != tuple(leaf.shape):
+        gt = expand(gt, tuple(leaf.shape))
+    if gt._dt != leaf._dt:
+        gt = _to(gt, leaf._dt)
+    if leaf._grad is None:
+        # a gradient outside the graph may alias an array of it: .grad gets its own copy
+        leaf._grad = gt if gt._rg else _wrap(_arr(gt).copy(), gt._dt)
+    else:
+        leaf._grad = leaf._grad + gt
+
+
+def run_backward_recorded(tensors, grad_tensors):
+    _sweep_recorded(list(tensors), list(grad_tensors), None)
+
+
+def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
+    for k, x in enumerate(inputs):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
+        if not (<Tensor>x)._rg:
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
+    grads = _sweep_recorded(list(outputs), list(grad_outputs), list(inputs))
+    out = []
+    for k, x in enumerate(inputs):
+        gk = grads[k]
+        if gk is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
+                                   "in the graph. Set allow_unused=True if this is the desired "
+                                   "behavior.")
+        elif tuple((<Tensor>gk).shape) != tuple((<Tensor>x).shape):
+            gk = expand(gk, tuple((<Tensor>x).shape))
+        out.append(gk)
+    return tuple(out)

@@ -61,21 +61,28 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     sb = b.shape if isinstance(b, np.ndarray) else ()
     name = BINARY_NAMES[op]
     saved = ()
+    # derivatives (fn(grad, inputs, result)): an operand that is not a tensor is
+    # None among the inputs, and its value a or b is used
     if op == OP_ADD:
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
+        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(g, sb))
     elif op == OP_SUB:
         if reflected:
             name = "RsubBackward1"
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(-g, sb) if nb else None)
+        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(-g, sb))
     elif op == OP_MUL:
         saved = tuple([t for t in (ta, tb) if t is not None])
         bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
+        dv = lambda g, i, r: (_sum_to(g * _value(i[1], b), sa), _sum_to(g * _value(i[0], a), sb))
     elif op == OP_DIV:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if reflected and ta is None:
             name = "MulBackward0"
         bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
                         _unbroadcast(-g * a / (b * b), sb) if nb else None)
+        dv = lambda g, i, r: (_sum_to(g / _value(i[1], b), sa),
+                              _sum_to(-g * _value(i[0], a) / (_value(i[1], b) * _value(i[1], b)), sb))
     else:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if tb is not None and ta is not None:
@@ -85,7 +92,27 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         rr = _arr(out)
         bw = lambda g: (_unbroadcast(_pow_grad_base(g, a, b), sa) if na else None,
                         _unbroadcast(_pow_grad_exp(g, a, rr), sb) if nb else None)
-    return _record(out, name, (ta, tb), bw, saved)
+        dv = lambda g, i, r: _pow_derivative(g, i[0], i[1], r, a, b, rr, sa, sb)
+    return _record(out, name, (ta, tb), bw, saved, True, False, dv)
+
+
+cdef inline object _value(object handle, object raw):
+    """An operand in a derivative: its tensor, or its value when it was not one."""
+    return raw if handle is None else handle
+
+
+cdef tuple _pow_derivative(object g, object x, object y, object r, object a, object b, object rr,
+                           tuple sa, tuple sb):
+    """PyTorch's pow_backward_self / pow_backward_exponent in tensor ops."""
+    gx = gy = None
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if x is not None:
+            y_ = _value(y, b)
+            gx = _sum_to(where(np.asarray(b) == 0, 0.0, g * y_ * x ** (y_ - 1)), sa)
+        if y is not None:
+            log_x = log(x) if x is not None else _const(np.log(a), (<Tensor>y)._dt)
+            gy = _sum_to(where((np.asarray(a) == 0) & (rr == rr), 0.0, g * r * log_x), sb)
+    return gx, gy
 
 
 def _broadcast_msg(sa, sb):

@@ -68,8 +68,11 @@ cdef Tensor _overwritten(Tensor t, object src, str name):
     if isinstance(src, Tensor):
         src_shape = tuple((<Tensor>src).shape)
         return _record(out, name, (t, src),
-                       lambda g: (np.zeros_like(g), _unbroadcast(g, src_shape)), ())
-    return _record(out, name, (t,), lambda g: (np.zeros_like(g),), ())
+                       lambda g: (np.zeros_like(g), _unbroadcast(g, src_shape)), (), True, False,
+                       lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),
+                                        _sum_to(g, src_shape)))
+    return _record(out, name, (t,), lambda g: (np.zeros_like(g),), (), True, False,
+                   lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),))
 
 
 def apply_inplace(Tensor self, fn):

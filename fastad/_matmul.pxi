@@ -25,7 +25,8 @@ def matmul(input, other):
                 # made contiguous unless it already is
                 ("TransposeBackward0" if 1 in r.shape[-2:] else "CloneBackward0")
                 if a.ndim == 2 and x._rg else "UnsafeViewBackward0")
-        return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y))
+        return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y), True,
+                       False, lambda g, i, r: _matmul_derivative(g, i[0], i[1]))
     return out
 
 
@@ -84,6 +85,28 @@ cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
     return (ga, gb)
 
 
+cdef tuple _matmul_derivative(object g, object x, object y):
+    """_matmul_grads in tensor ops, for a recorded backward."""
+    cdef int nx = x.ndim, ny = y.ndim
+    if nx == 1 and ny == 1:
+        return g * y, g * x
+    if nx == 2 and ny == 2:
+        return matmul(g, y.t()), matmul(x.t(), g)
+    x2 = unsqueeze(x, 0) if nx == 1 else x
+    y2 = unsqueeze(y, 1) if ny == 1 else y
+    if nx == 1:
+        g = unsqueeze(g, -2)
+    if ny == 1:
+        g = unsqueeze(g, -1)
+    gx = matmul(g, transpose(y2, -1, -2))
+    gy = matmul(transpose(x2, -1, -2), g)
+    if nx == 1:
+        gx = squeeze(gx, -2)
+    if ny == 1:
+        gy = squeeze(gy, -1)
+    return _sum_to(gx, tuple(x.shape)), _sum_to(gy, tuple(y.shape))
+
+
 # ---------------------------------------------------------------- softmax
 def softmax(input, dim=None, dtype=None):
     return _softmax(input, dim, False)
@@ -128,5 +151,9 @@ cdef object _softmax(object input, object dim, bint take_log):
         if last_dim:
             return (gx,)
         return (np.moveaxis(gx.reshape(last.shape), -1, d).reshape(shape),)
+    def derivative(g, i, y):
+        if take_log:
+            return (g - exp(y) * sum(g, d, True),)
+        return (y * (g - sum(g * y, d, True)),)
     return _record(out, "LogSoftmaxBackward0" if take_log else "SoftmaxBackward0", (x,), backward,
-                   (out,))
+                   (out,), True, False, derivative)

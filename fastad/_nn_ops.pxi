@@ -50,7 +50,9 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
         return (_act_grad(name, xs, ys, g, owned, a, b, y),)
     grad_name = grad_name or usual_name
     saved = ((x,) if needs_x else ()) + ((out,) if ys is not None else ())
-    return _record(out, grad_name, (x,), backward, saved, bool(saved), True)
+    derivative = _ACT_DERIVATIVES[_ACTIVATION_INFO[name][3]]
+    return _record(out, grad_name, (x,), backward, saved, bool(saved), True,
+                   lambda g, i, r: (derivative(g, i[0], r, a, b),))
 
 
 def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
@@ -104,11 +106,19 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
             gb = None if ba is None else np.empty_like(ba)
             g = _act_grad(act, None, y, g, owned, a, b, y, gb)
         return _linear_grads(g, wa, xa, need_x, need_w) + (gb,)
+    act_derivative = None if act is None else _ACT_DERIVATIVES[_ACTIVATION_INFO[act][3]]
+
+    def derivative(g, inputs, result):
+        xh, wh, bh = inputs
+        if act_derivative is not None:     # through the activation, at z = x @ w.T + b
+            z = matmul(xh, wh.t())
+            g = act_derivative(g, z if bh is None else z + bh, result, a, b)
+        return matmul(g, wh), matmul(g.t(), xh), None if bh is None else sum(g, 0)
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
-                       True)
+                       True, derivative)
     return _record(out, "AddmmBackward0" if bt is not None else "MmBackward0", (x, w, bt),
-                   backward, (x, w))
+                   backward, (x, w), True, False, derivative)
 
 
 def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing,
@@ -141,7 +151,8 @@ def class_cross_entropy(input, target, str reduction, long ignore_index, double 
         _K.cross_entropy_backward(lsm, ta, None, ignore_index, label_smoothing, reduction, gout,
                                   glog)
         return (glog, None)
-    return _record(out, grad_name, (x, t), backward, (x,))
+    return _record(out, grad_name, (x, t), backward, (x,), True, False, _class_loss_derivative(
+        rows, ta, None, ignore_index, label_smoothing, reduction, False, rows.shape, False))
 
 
 def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
@@ -185,7 +196,8 @@ def pointwise_loss(str kernel, str grad_name, input, target, str reduction, doub
         gt = _K.empty_like(ta) if t_rg else None
         _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
         return (gx, gt)
-    return _record(out, grad_name, (x, t), backward, (x, t))
+    return _record(out, grad_name, (x, t), backward, (x, t), True, False, _loss_derivative(
+        kernel, a, None if per_element else scale, None, None, xa.shape, ta.shape, xa.shape))
 
 
 cdef object _unary_call(object input, str fname, int op, double a, double b, bint inplace):
@@ -204,12 +216,15 @@ cdef object _unary(object input, int op, double a, double b):
     """The one path of every elementwise op of the table: a 0-d float is one
     scalar tape record (values and partial from the array kernels' own loops),
     anything else the array kernels."""
-    cdef Tensor x = <Tensor>input
+    cdef Tensor x = <Tensor>input, out
     cdef double r, d
     if x._data is None:
         if scalar_unary(op, x._dt == DT_F64, x._val, a, b, &r, &d) < 0:
             raise ValueError(f"no scalar kernel for op code {op}")
-        return _sop(OP_ACT + op, r, x, None, d, 0.0, x._dt)
+        out = _sop(OP_ACT + op, r, x, None, d, a, x._dt)
+        if b != 0.0 and out._graph is not None:     # (a recorded backward reads 0 when absent)
+            out._graph.params[out._slot] = b
+        return out
     if x._dt >= DT_I64:
         value = _int_unary(op, x._data, a, b)
         if value is not None:

@@ -11,7 +11,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     cdef Tensor out = _wrap(r, dt)
     if x._rg and grad_enabled():
         return _record(out, "SumBackward0" if dim is None else "SumBackward1", (x,),
-                       lambda g: (_expand_grad(g, shape, dims, keepdim),), (), False)
+                       lambda g: (_expand_grad(g, shape, dims, keepdim),), (), False, False,
+                       lambda g, i, r: (_expand_to(g, shape, dims, keepdim),))
     return out
 
 
@@ -31,7 +32,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     cdef Tensor out = _wrap(r, x._dt)
     if x._rg and grad_enabled():
         return _record(out, "MeanBackward0" if dim is None else "MeanBackward1", (x,),
-                       lambda g: (_expand_grad(g / count, shape, dims, keepdim),), (), False)
+                       lambda g: (_expand_grad(g / count, shape, dims, keepdim),), (), False,
+                       False, lambda g, i, r: (_expand_to(g / count, shape, dims, keepdim),))
     return out
 
 
@@ -77,11 +79,16 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
                 # ties share the gradient evenly, as in PyTorch
                 mask = (a == r) | (np.isnan(a) & np.isnan(r)) if a.dtype.kind == "f" else (a == r)
                 return (mask * (g / mask.sum()),)
-            return _record(out, name.capitalize() + "Backward1", (x,), bw, (x,))
+
+            def dv(g, i, res):
+                mask = (a == r) | (np.isnan(a) & np.isnan(r))
+                return (_const(mask, x._dt) * (g / int(mask.sum())),)
+            return _record(out, name.capitalize() + "Backward1", (x,), bw, (x,), True, False, dv)
         return out
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0:  # the value itself, index 0
-        return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,)),
+        return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,),
+                                 lambda g, i, r: (g,)),
                         _wrap(np.zeros((), dtype=np.int64), DT_I64)))
     else:
         idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
@@ -101,7 +108,12 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
             gg = g if keepdim else np.expand_dims(g, d)
             np.put_along_axis(gi, ii, gg, d)
             return (gi,)
-        out = _record(out, name.capitalize() + "Backward0", (x,), bwd, ())
+
+        def dv(g, i, r):
+            mask = np.zeros(shape, dtype=a.dtype)
+            np.put_along_axis(mask, idx if keepdim else np.expand_dims(idx, d), 1, d)
+            return (_const(mask, x._dt) * (g if keepdim else unsqueeze(g, d)),)
+        out = _record(out, name.capitalize() + "Backward0", (x,), bwd, (), True, False, dv)
     return _MinMax((out, _wrap(np.asarray(idx), DT_I64)))
 
 
@@ -163,7 +175,12 @@ cdef object _pick(object input, object other, bint is_max):
             # equal values split the gradient, as in PyTorch
             ga = np.where(a == b, 0.5, (a > b) if is_max else (a < b)) * g
             return (_unbroadcast(ga, sa), _unbroadcast(g - ga, sb))
-        return _record(out, "MaximumBackward0" if is_max else "MinimumBackward0", (x, y), bw, (x, y))
+
+        def dv(g, i, r):
+            ga = g * _const(np.where(a == b, 0.5, (a > b) if is_max else (a < b)), dt)
+            return (_sum_to(ga, sa), _sum_to(g - ga, sb))
+        return _record(out, "MaximumBackward0" if is_max else "MinimumBackward0", (x, y), bw, (x, y),
+                       True, False, dv)
     return out
 
 
@@ -184,7 +201,9 @@ def clamp(input, min=None, max=None):
     if x._rg and grad_enabled():
         lo = -np.inf if min is None else min
         hi = np.inf if max is None else max
-        return _record(out, "ClampBackward1", (x,), lambda g: (g * ((a >= lo) & (a <= hi)),), (x,))
+        return _record(out, "ClampBackward1", (x,), lambda g: (g * ((a >= lo) & (a <= hi)),), (x,),
+                       True, False,
+                       lambda g, i, r: (g * _const((a >= lo) & (a <= hi), x._dt),))
     return out
 
 
@@ -205,5 +224,7 @@ def where(condition, input=None, other=None):
         sa, sb = a.shape, b.shape
         return _record(out, "WhereBackward0", (x, y),
                        lambda g: (_unbroadcast(np.where(cond, g, 0), sa),
-                                  _unbroadcast(np.where(cond, 0, g), sb)), ())
+                                  _unbroadcast(np.where(cond, 0, g), sb)), (), True, False,
+                       lambda g, i, r: (_sum_to(g * _const(cond, dt), sa),
+                                        _sum_to(g * _const(~cond, dt), sb)))
     return out

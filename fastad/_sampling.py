@@ -8,7 +8,7 @@ import numpy as np
 
 from fastad import _random
 from fastad._tensor import (Tensor, array_of, as_tensor, empty, from_numpy, make_op, no_grad,
-                            randint)
+                            randint, zeros_like)
 
 __all__ = ["normal", "bernoulli", "multinomial", "poisson", "randint_like"]
 
@@ -62,7 +62,8 @@ def normal(mean, std=1.0, size=None, *, generator=None, out=None, dtype=None, la
     def backward(g):
         return tuple(None if sh is None else np.zeros(sh, dt) for sh, dt in zip(shapes, dtypes))
     name = "NormalBackward3" if mt and st else ("NormalBackward1" if mt else "NormalBackward2")
-    return make_op(array_of(value), name, inputs, backward)
+    return make_op(array_of(value), name, inputs, backward, derivative=lambda g, ins, r: tuple(
+        None if x is None else zeros_like(x) for x in ins))
 
 
 def bernoulli(input, p=None, *, generator=None, out=None):

@@ -1,8 +1,8 @@
 # Included by _tensor.pyx: views, reshapes, indexing and joining.
-cdef object _view_op(Tensor x, object r, str name, object bw):
+cdef object _view_op(Tensor x, object r, str name, object bw, object derivative):
     cdef Tensor out = _wrap(r, x._dt)
     if x._rg and grad_enabled():
-        return _record(out, name, (x,), bw, (), False)
+        return _record(out, name, (x,), bw, (), False, False, derivative)
     return out
 
 
@@ -23,7 +23,7 @@ def reshape(input, shape, name="ReshapeAlias0"):
                            "least one dimension spans across two contiguous subspaces). Use "
                            ".reshape(...) instead.")
     return _view_op(x, r, "ViewBackward0" if is_view else "UnsafeViewBackward0",
-                    lambda g: (g.reshape(old),))
+                    lambda g: (g.reshape(old),), lambda g, i, r: (reshape(g, old),))
 
 
 def flatten(input, start_dim=0, end_dim=-1):
@@ -52,7 +52,8 @@ def squeeze(input, dim=None):
     old = a.shape
     name = ("SqueezeBackward0" if dim is None else
             "SqueezeBackward2" if isinstance(dim, (tuple, list)) else "SqueezeBackward1")
-    return _view_op(x, a.squeeze(dims) if a.ndim else a, name, lambda g: (g.reshape(old),))
+    return _view_op(x, a.squeeze(dims) if a.ndim else a, name, lambda g: (g.reshape(old),),
+                    lambda g, i, r: (reshape(g, old),))
 
 
 def unsqueeze(input, dim):
@@ -60,7 +61,8 @@ def unsqueeze(input, dim):
     a = _arr(x)
     d = _norm_dim(dim, a.ndim + 1)
     old = a.shape
-    return _view_op(x, np.expand_dims(a, d), "UnsqueezeBackward0", lambda g: (g.reshape(old),))
+    return _view_op(x, np.expand_dims(a, d), "UnsqueezeBackward0", lambda g: (g.reshape(old),),
+                    lambda g, i, r: (reshape(g, old),))
 
 
 def transpose(input, dim0, dim1):
@@ -70,7 +72,7 @@ def transpose(input, dim0, dim1):
     if a.ndim == 0:
         return x
     return _view_op(x, np.swapaxes(a, d0, d1), "TransposeBackward0",
-                    lambda g: (np.swapaxes(g, d0, d1),))
+                    lambda g: (np.swapaxes(g, d0, d1),), lambda g, i, r: (transpose(g, d0, d1),))
 
 
 def permute(input, dims):
@@ -83,7 +85,8 @@ def permute(input, dims):
         raise RuntimeError(f"permute(): dims {list(dims)} are not a permutation of "
                            f"{list(range(a.ndim))}")
     inv = tuple(np.argsort(dims))
-    return _view_op(x, np.transpose(a, dims), "PermuteBackward0", lambda g: (np.transpose(g, inv),))
+    return _view_op(x, np.transpose(a, dims), "PermuteBackward0", lambda g: (np.transpose(g, inv),),
+                    lambda g, i, r: (permute(g, inv),))
 
 
 def expand(input, sizes):
@@ -100,7 +103,8 @@ def expand(input, sizes):
         raise RuntimeError(f"The expanded size of the tensor must match the existing size: "
                            f"{list(a.shape)} to {list(sizes)}") from None
     old = a.shape
-    return _view_op(x, r, "ExpandBackward0", lambda g: (_unbroadcast(g, old),))
+    return _view_op(x, r, "ExpandBackward0", lambda g: (_unbroadcast(g, old),),
+                    lambda g, i, r: (_sum_to(g, old),))
 
 
 # ---------------------------------------------------------------- indexing
@@ -155,8 +159,10 @@ cdef object _getitem(Tensor x, object idx):
                 gi = np.zeros(shape, dtype=npdt)
                 np.add.at(gi, key, g)
                 return (gi,)
-        return _record(out, _index_name(idx, key, shape) if basic else "IndexBackward0",
-                       (x,), bw, (), False)
+        name = _index_name(idx, key, shape) if basic else "IndexBackward0"
+        return _record(out, name, (x,), bw, (), False, False,
+                       lambda g, i, r: (_index_put(g, key, shape, x._dt, not basic,
+                                                   name[:-1] + "Backward0"),))
     return out
 
 
@@ -208,7 +214,7 @@ cdef Tensor _gather1(Tensor x, Py_ssize_t k):
         s = _slot_on(g, x)
         if s not in g.layout:
             g.layout[s] = (a.shape[0], a.dtype)
-        out._slot = graph_push(g, OP_GATHER, s, <int32_t>k, 1.0, 0.0)
+        out._slot = graph_push(g, OP_GATHER, s, <int32_t>k, 1.0, 0.0, v)
         out._graph = g
         out._rg = True
         out._op = OP_GATHER
@@ -239,7 +245,12 @@ cdef void _setitem(Tensor x, object idx, object value) except *:
             gx = np.array(g, copy=True)
             gx[key] = 0
             return (gx, _unbroadcast(np.asarray(g[key]), vshape))
-        out = _record(out, "CopySlices", (old, v), bw, (), False)
+
+        def dv(g, i, r):
+            kept = np.ones(a.shape, dtype=a.dtype)
+            kept[key] = 0
+            return (g * _const(kept, x._dt), _sum_to(_getitem(<Tensor>g, key), vshape))
+        out = _record(out, "CopySlices", (old, v), bw, (), False, False, dv)
         np.copyto(a, newv)
         _bump(x)
         x._graph, x._slot, x._op, x._node, x._rg = (<Tensor>out)._graph, (<Tensor>out)._slot, OP_PY, (<Tensor>out)._node, True
@@ -273,8 +284,12 @@ cdef object _cat_named(tensors, dim, str name):
     cdef Tensor out = _wrap(r, dt)
     if grad_enabled() and any([(<Tensor>t)._rg for t in ts]):
         bounds = np.cumsum([a.shape[d] for a in arrs])[:-1]
+        edges = [0] + list(bounds) + [r.shape[d]]
         return _record(out, name, tuple(ts),
-                       lambda g: tuple(np.split(g, bounds, axis=d)), (), False)
+                       lambda g: tuple(np.split(g, bounds, axis=d)), (), False, False,
+                       lambda g, i, res: tuple([
+                           _getitem(<Tensor>g, (slice(None),) * d + (slice(int(lo), int(hi)),))
+                           for lo, hi in zip(edges[:-1], edges[1:])]))
     return out
 
 
@@ -296,5 +311,7 @@ def stack(tensors, dim=0):
     if grad_enabled() and any([(<Tensor>t)._rg for t in ts]):
         n = len(ts)
         return _record(out, "StackBackward0", tuple(ts),
-                       lambda g: tuple([np.take(g, k, axis=d) for k in range(n)]), (), False)
+                       lambda g: tuple([np.take(g, k, axis=d) for k in range(n)]), (), False, False,
+                       lambda g, i, r: tuple([_getitem(<Tensor>g, (slice(None),) * d + (k,))
+                                             for k in range(n)]))
     return out

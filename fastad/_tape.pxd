@@ -1,9 +1,13 @@
 # The reverse-mode tape: one record per differentiable op, in contiguous C arrays.
 #
-# A record is (op code, two input slots, two partial derivatives).  Scalar ops
-# store their local partials at record time, so their backward is one
-# multiply-add per input; ops over arrays are OP_PY records whose backward is a
-# Node object (saved buffers plus a vector-Jacobian rule) kept in Graph.ctx.
+# A record is (op code, two input slots, two partial derivatives, its value).
+# Scalar ops store their local partials at record time, so their backward is
+# one multiply-add per input; a record with one operand keeps what its
+# derivative needs in d1 (the c of x ** c and c / x, an activation's first
+# parameter; x * c and x / c have it in d0 already), and every scalar
+# record its output value in val, so that a recorded (create_graph) backward
+# can differentiate it again.  Ops over arrays are OP_PY records whose backward
+# is a Node object (saved buffers plus a vector-Jacobian rule) kept in Graph.ctx.
 # Slot == record index: a leaf gets an OP_LEAF record the first time an op on
 # this graph uses it.
 from libc.stdint cimport int32_t, int64_t, uint8_t
@@ -18,13 +22,18 @@ cdef enum:
     OP_MUL = 5
     OP_DIV = 6
     OP_POW = 7
-    OP_POWT = 8
+    OP_RDIV = 8       # c / x for a number c: d0 = -c / x**2, d1 = c (PyTorch's MulBackward0)
     OP_CLONE = 9
     OP_GATHER = 10    # a scalar read from an array: in0 = array slot, in1 = flat index
     OP_ACT = 11       # OP_ACT + code: an elementwise op of the table (fastad/opdefs.py)
     OP_COUNT = OP_ACT + A_ROWS
     # high bit of an op byte: the record's saved values were freed by a backward
     OP_FREED = 0x80
+    # a scalar record whose value is float64 (else float32): the dtype a
+    # recorded backward gives the record's handle; never set on OP_LEAF, OP_PY
+    # or OP_GATHER records, so the sweep's tests of those codes stay exact
+    OP_F64 = 0x40
+    OP_CODE = 0x3F
 
 
 cdef class Node:
@@ -59,6 +68,7 @@ cdef class Graph:
     cdef int32_t *in1
     cdef double *d0
     cdef double *d1
+    cdef double *val         # each scalar record's output value
     cdef double *adj
     cdef uint8_t *reached
     cdef readonly int64_t gid
@@ -68,6 +78,7 @@ cdef class Graph:
     cdef object keep         # slots whose array adjoint autograd.grad reads after the sweep
     cdef set owned           # slots whose adjoint array the sweep allocated (safe to add into)
     cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
+    cdef dict params         # record -> (a, b) of a 0-d op of the table with two parameters
     cdef readonly bint dead
     cdef bint busy           # a sweep is running (possibly without the GIL)
 
@@ -85,7 +96,7 @@ cdef class Graph:
 
 
 cdef inline int32_t graph_push(Graph g, uint8_t op, int32_t a, int32_t b,
-                               double da, double db) except -1:
+                               double da, double db, double v) except -1:
     cdef int32_t i = g.n
     if i == g.cap:
         g.grow()
@@ -94,11 +105,13 @@ cdef inline int32_t graph_push(Graph g, uint8_t op, int32_t a, int32_t b,
     g.in1[i] = b
     g.d0[i] = da
     g.d1[i] = db
+    g.val[i] = v
     g.n = i + 1
     return i
 
 
 cdef Graph current_graph()
 cdef Graph fresh_graph()
+cdef Graph swap_graph(Graph g)
 cdef bint grad_enabled() noexcept nogil
 cdef bint set_grad_enabled_c(bint on) noexcept nogil

@@ -40,16 +40,22 @@ SECOND_BACKWARD = (
 
 # ops whose backward needs a value saved at record time (PyTorch frees those
 # after a backward without retain_graph; add/sub/neg save nothing)
-cdef uint8_t SAVES[OP_COUNT]
+# (indexed by the op byte with its OP_F64 bit, so the sweep needs no mask)
+cdef uint8_t SAVES[2 * OP_F64]
 # records whose partial is a mask (PyTorch's where): a zero partial passes no
 # gradient, so 0 * inf is 0, not nan
-cdef uint8_t MASKS[OP_COUNT]
-for _i in range(OP_COUNT):
-    if _i >= OP_ACT:
-        SAVES[_i] = act_saves(_i - OP_ACT)
-        MASKS[_i] = act_masks(_i - OP_ACT)
+cdef uint8_t MASKS[2 * OP_F64]
+if OP_COUNT > OP_F64:
+    raise ImportError("fastad: too many op codes for the tape's op byte")
+for _i in range(2 * OP_F64):
+    _c = _i & OP_CODE
+    if _c >= OP_COUNT:
+        SAVES[_i] = MASKS[_i] = False
+    elif _c >= OP_ACT:
+        SAVES[_i] = act_saves(_c - OP_ACT)
+        MASKS[_i] = act_masks(_c - OP_ACT)
     else:
-        SAVES[_i] = _i not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_CLONE, OP_GATHER)
+        SAVES[_i] = _c not in (OP_LEAF, OP_ADD, OP_SUB, OP_RSUB, OP_CLONE, OP_GATHER)
         MASKS[_i] = False
 
 cdef int64_t _next_gid = 1
@@ -86,6 +92,17 @@ cdef Graph fresh_graph():
     return g
 
 
+cdef Graph swap_graph(Graph g):
+    """Makes g this thread's graph (where ops on leaves record); returns the
+    previous one, for a recorded backward to put back."""
+    cdef PyObject *p = fastad_tls_graph
+    prev = None if p == NULL else <Graph>p
+    _owner.graph = g
+    global fastad_tls_graph
+    fastad_tls_graph = <PyObject *>g
+    return prev
+
+
 cdef class Node:
     def _describe(self):
         """(input slots, which inputs are 0-d, whether the output is 0-d, the
@@ -103,6 +120,7 @@ cdef class Graph:
         self.ctx = []
         self.leaves = []
         self.layout = {}
+        self.params = {}
 
     def __dealloc__(self):
         free(self.op)
@@ -110,6 +128,7 @@ cdef class Graph:
         free(self.in1)
         free(self.d0)
         free(self.d1)
+        free(self.val)
         free(self.adj)
         free(self.reached)
 
@@ -117,11 +136,12 @@ cdef class Graph:
         return self.n
 
     def records(self):
-        """Copies of the record arrays (op, in0, in1, d0, d1), for tools and tests."""
+        """Copies of the record arrays (op, in0, in1, d0, d1, val), for tools and
+        tests; op without its OP_F64 dtype bit."""
         cdef Py_ssize_t n = self.n
         out = {}
         for name, dt in (("op", np.uint8), ("in0", np.int32), ("in1", np.int32),
-                         ("d0", np.float64), ("d1", np.float64)):
+                         ("d0", np.float64), ("d1", np.float64), ("val", np.float64)):
             out[name] = np.empty(n, dtype=dt)
         if n:
             out["op"][:] = <uint8_t[:n]>self.op
@@ -129,6 +149,8 @@ cdef class Graph:
             out["in1"][:] = <int32_t[:n]>self.in1
             out["d0"][:] = <double[:n]>self.d0
             out["d1"][:] = <double[:n]>self.d1
+            out["val"][:] = <double[:n]>self.val
+            out["op"] &= OP_CODE | OP_FREED
         return out
 
     def node(self, Py_ssize_t i):
@@ -165,6 +187,9 @@ cdef class Graph:
         p = realloc(self.d1, cap * sizeof(double))
         if p == NULL: raise MemoryError()
         self.d1 = <double *>p
+        p = realloc(self.val, cap * sizeof(double))
+        if p == NULL: raise MemoryError()
+        self.val = <double *>p
         self.cap = <int32_t>cap
         return 0
 
@@ -177,11 +202,13 @@ cdef class Graph:
             self.leaves = []
         if self.layout:
             self.layout = {}
+        if self.params:
+            self.params = {}
         self.gid = _next_gid
         _next_gid += 1
 
     cdef int32_t push_node(self, Node node) except -1:
-        cdef int32_t i = graph_push(self, OP_PY, <int32_t>len(self.ctx), -1, 0.0, 0.0)
+        cdef int32_t i = graph_push(self, OP_PY, <int32_t>len(self.ctx), -1, 0.0, 0.0, 0.0)
         self.ctx.append(node)
         return i
 
@@ -335,16 +362,17 @@ cdef class Graph:
         new graph (which becomes the thread's graph if this one was) and keep
         this one as an empty husk, so tensors still pointing here cost nothing."""
         cdef Graph g = Graph()
-        g.op, g.in0, g.in1, g.d0, g.d1 = self.op, self.in0, self.in1, self.d0, self.d1
+        g.op, g.in0, g.in1, g.d0, g.d1, g.val = self.op, self.in0, self.in1, self.d0, self.d1, self.val
         g.adj, g.reached = self.adj, self.reached
         g.cap, g.adj_cap = self.cap, self.adj_cap
         self.op = self.reached = NULL
         self.in0 = self.in1 = NULL
-        self.d0 = self.d1 = self.adj = NULL
+        self.d0 = self.d1 = self.val = self.adj = NULL
         self.cap = self.adj_cap = self.n = 0
         self.ctx = []
         self.leaves = []
         self.layout = {}
+        self.params = {}
         self.aadj = None
         self.owned = None
         self.dead = True

@@ -19,6 +19,7 @@ cimport numpy as cnp
 
 from fastad import _kernels as _K
 from fastad import _random as _R
+from fastad._tape import SECOND_BACKWARD
 
 cnp.import_array()
 
@@ -170,14 +171,15 @@ cdef inline int32_t _slot_on(Graph g, Tensor t) except -2:
     if t._graph is not None:
         return t._slot
     if t._lgid != g.gid:
-        t._slot = graph_push(g, OP_LEAF, -1, -1, 0.0, 0.0)
+        t._slot = graph_push(g, OP_LEAF, -1, -1, 0.0, 0.0, 0.0)
         t._lgid = g.gid
         g.leaves.append((t, t._slot))
     return t._slot
 
 
 cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, double db, int dt):
-    """A scalar op: the value, and one tape record holding its local partials."""
+    """A scalar op: the value, and one tape record holding its local partials
+    (and its value, for a recorded backward)."""
     cdef Tensor out = _scalar(v, dt)
     cdef Graph g
     if (a._rg or (b is not None and b._rg)) and grad_enabled():
@@ -185,7 +187,8 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         if g.dead:
             _mark_freed(out, g, op, None)
             return out
-        out._slot = graph_push(g, op, _slot_on(g, a), _slot_on(g, b), da, db)
+        out._slot = graph_push(g, op | OP_F64 if dt == DT_F64 else op, _slot_on(g, a),
+                               _slot_on(g, b), da, db, out._val)
         out._graph = g
         out._rg = True
         out._op = op
@@ -324,7 +327,7 @@ def _rebuild(arr, dt, rg):
 # ---------------------------------------------------------------- grad_fn
 cdef dict OP_NAMES = {
     OP_ADD: "AddBackward0", OP_SUB: "SubBackward0", OP_RSUB: "RsubBackward1",
-    OP_MUL: "MulBackward0", OP_DIV: "DivBackward0", OP_POW: "PowBackward0",
+    OP_MUL: "MulBackward0", OP_DIV: "DivBackward0", OP_POW: "PowBackward0", OP_RDIV: "MulBackward0",
     OP_CLONE: "CloneBackward0", OP_GATHER: "SelectBackward0", **_UNARY_GRAD_NAMES,
 }
 _OP_NAMES = OP_NAMES   # the same dict, visible from Python (fastad.viz names tape records)
@@ -395,7 +398,8 @@ cdef Tensor _to(Tensor x, int dt):
         return x
     cdef Tensor out = _wrap(_arr(x).astype(NP_DTYPES[dt]), dt)
     if dt <= DT_F64 and x._rg:
-        return _record(out, "ToCopyBackward0", (x,), lambda g: (g,), (), False)
+        return _record(out, "ToCopyBackward0", (x,), lambda g: (g,), (), False, False,
+                       lambda g, i, r: (_to(<Tensor>g, x._dt),))
     return out
 
 
@@ -451,6 +455,9 @@ include "_shapes.pxi"
 
 
 include "_creation.pxi"
+
+
+include "_derivatives.pxi"
 
 
 include "_backward.pxi"

@@ -1,4 +1,5 @@
-"""gradcheck: analytic gradients against central finite differences.
+"""gradcheck and gradgradcheck: analytic gradients against central finite
+differences.
 
 The analytic Jacobian takes one backward sweep per output element (the
 upstream gradient one-hot), which for the scalar outputs of losses is one
@@ -9,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from fastad import _tensor
 from fastad._tensor import Tensor, no_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
@@ -40,7 +42,6 @@ def _index(shape, k):
 def _analytic(fn, inputs, diff):
     """Jacobian of each differentiable input, shape (input numel, output numel):
     one backward per output element with a one-hot upstream gradient."""
-    from fastad import autograd
     outs = _outputs(fn, inputs)
     targets = [inputs[i] for i in diff]
     cols = [[] for _ in diff]
@@ -53,8 +54,7 @@ def _analytic(fn, inputs, diff):
         for j in range(n):
             seed = np.zeros(n, dtype=np.float64 if o.dtype.name == "float64" else np.float32)
             seed[j] = 1.0
-            grads = autograd.grad(o, targets, seed.reshape(tuple(o.shape)), retain_graph=True,
-                                  allow_unused=True)
+            grads = _tensor.run_grad([o], targets, [seed.reshape(tuple(o.shape))], True, True)
             for k, (i, g) in enumerate(zip(diff, grads)):
                 if g is not None and tuple(g.shape) != tuple(inputs[i].shape):
                     raise GradcheckError(
@@ -179,7 +179,83 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,
     return report if return_report else True
 
 
-def gradgradcheck(fn, inputs, *args, **kwargs):
-    """Second-order check: needs create_graph=True, which fastad does not support."""
-    raise NotImplementedError("fastad: gradgradcheck needs higher-order gradients "
-                              "(create_graph=True), which are not supported yet")
+def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3,
+                  gen_non_contig_grad_outputs=False, raise_exception=True, nondet_tol=0.0,
+                  check_undefined_grad=True, check_grad_dtypes=False, check_batched_grad=False,
+                  check_fwd_over_rev=False, check_rev_over_rev=True, fast_mode=False,
+                  masked=False, return_report=False):
+    """Second-order check (PyTorch's signature): gradcheck of the function
+    (inputs, grad_outputs) -> the gradients of func's outputs at inputs,
+    computed with create_graph=True, so the derivative of every backward is
+    compared with finite differences of the backward itself.
+
+    grad_outputs default to fixed random tensors (seeded, so a failure
+    reproduces) that require grad, as in PyTorch."""
+    inputs = tuple(inputs) if isinstance(inputs, (tuple, list)) else (inputs,)
+    diff = [x for x in inputs if isinstance(x, Tensor) and x.requires_grad]
+    if grad_outputs is None:
+        rng = np.random.default_rng(0)
+        with no_grad():
+            outs = _outputs(func, inputs)
+        grad_outputs = [_tensor.tensor(rng.uniform(-1.0, 1.0, tuple(o.shape)), dtype=o.dtype,
+                                       requires_grad=True) for o in outs]
+    else:
+        grad_outputs = list(grad_outputs) if isinstance(grad_outputs, (tuple, list)) \
+            else [grad_outputs]
+    n_in = len(inputs)
+
+    def first_derivative(*args):
+        xs, gs = args[:n_in], args[n_in:]
+        with _tensor.enable_grad():         # finite differences call this under no_grad
+            return _recorded_grads(func, xs, gs)
+
+    if not diff:
+        raise ValueError("gradgradcheck expects at least one input tensor to require gradient")
+    # the recorded backward's values first: a derivative formula that disagrees
+    # with the function is consistent with its own finite differences
+    bad = _recorded_vjp_mismatch(func, inputs, grad_outputs, eps, atol, rtol)
+    if bad is not None:
+        if raise_exception:
+            raise GradcheckError(bad)
+        return [] if return_report else False
+    return gradcheck(first_derivative, inputs + tuple(grad_outputs), eps=eps, atol=atol,
+                     rtol=rtol, raise_exception=raise_exception, return_report=return_report,
+                     nondet_tol=nondet_tol)
+
+
+def _recorded_vjp_mismatch(func, inputs, grad_outputs, eps, atol, rtol):
+    """A message if the gradients of the recorded backward (create_graph) at
+    inputs differ from grad_outputs^T times the finite-difference Jacobian."""
+    diff = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
+    with _tensor.enable_grad():
+        outs = _outputs(func, inputs)
+        live = [(o, g) for o, g in zip(outs, grad_outputs) if o.requires_grad]
+        if not live:
+            return None
+        grads = _tensor.run_grad_recorded([o for o, _ in live], [inputs[i] for i in diff],
+                                          [g for _, g in live], True)
+    v = np.concatenate([np.asarray(g.detach().numpy(), dtype=np.float64).reshape(-1)
+                        if o.requires_grad else np.zeros(o.numel())
+                        for o, g in zip(outs, grad_outputs)] or [np.zeros(0)])
+    for i, jac, g in zip(diff, _numerical(func, inputs, diff, eps), grads):
+        want = jac @ v if jac.size else np.zeros(inputs[i].numel())
+        got = np.zeros(inputs[i].numel()) if g is None else \
+            np.asarray(g.detach().numpy(), dtype=np.float64).reshape(-1)
+        err = np.abs(got - want)
+        if not np.all(err <= atol + rtol * np.abs(want)):
+            k = int(np.argmax(np.nan_to_num(err, nan=np.inf)))
+            return (f"Recorded backward (create_graph=True) mismatch for input {i} at element {k}: "
+                    f"analytical {float(got[k])!r}, numerical {float(want[k])!r}")
+    return None
+
+
+def _recorded_grads(func, xs, gs):
+    """The gradients of func's outputs at xs for the upstream gradients gs, as
+    tensors of the graph (create_graph=True)."""
+    outs = _outputs(func, xs)
+    live = [(o, g) for o, g in zip(outs, gs) if o.requires_grad]
+    if not live:
+        return ()
+    targets = [x for x in xs if isinstance(x, Tensor) and x.requires_grad]
+    grads = _tensor.run_grad_recorded([o for o, _ in live], targets, [g for _, g in live], True)
+    return tuple(g for g in grads if g is not None)

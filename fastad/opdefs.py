@@ -41,7 +41,10 @@ float parameters (``a``, ``b`` in the C formulas, the row's ``params`` in order)
   0.1 away from.  ``cases``: extra parameter sets the registry checks.
 - ``derivative``: the gradient in Tensor ops (``grad``, ``self``, ``result``,
   ``a``, ``b``), as in PyTorch's derivatives.yaml: the form a recorded
-  (create_graph) backward differentiates again.
+  (create_graph) backward differentiates again.  It is a Python expression
+  evaluated in ``fastad._tensor`` (``where``, ``softplus``, the Tensor methods,
+  and the helpers of ``_derivatives.pxi``: ``_erf``, ``_sgn``, ``_SELU_SCALE``,
+  ``_SELU_ALPHA``); ``setup.py`` renders it into one function per row.
 
 A ``PyOp`` row is an op written in Python (``fastad/_functions/<module>.py``),
 over other fastad ops or ``make_op(..., derivative=...)``: ``fastad.<name>``
@@ -130,7 +133,7 @@ UNARY = (
           F=False, function=True, method=True),
     Unary("cos", "f_cos(x)", "gy * -f_sin(x)", "x", "grad * -self.sin()", long=True, long_backward=True,
           F=False, function=True, method=True),
-    Unary("abs", "f_abs(x)", "gy * f_sgn(x)", "x", "grad * self.sgn()", kinks=(0.0,),
+    Unary("abs", "f_abs(x)", "gy * f_sgn(x)", "x", "grad * _sgn(self)", kinks=(0.0,),
           F=False, function=True, method=True, int_op="np.abs(x)"),
     Unary("neg", "-x", "-gy", "", "-grad", F=False, function=True, method=True, int_op="-x"),
     # ---- activations
@@ -153,7 +156,7 @@ UNARY = (
           masks=True, inplace=True, module="Hardtanh", int_op="np.clip(x, int(a), int(b))",
           fuse=True, kinks=(-1.0, -0.5, 1.0, 1.5), cases=(dict(min_val=-0.5, max_val=1.5),)),
     Unary("leaky_relu", "leaky_relu_forward(x, a)", "leaky_relu_backward(x, gy, a)", "x",
-          "grad * ((self > 0) + (self <= 0) * a)", params=(("negative_slope", 0.01),),
+          "where(self > 0, grad, grad * a)", params=(("negative_slope", 0.01),),
           grad_fn="LeakyReluBackward0", inplace_grad_fn="LeakyReluBackward1", inplace=True,
           module="LeakyReLU", kinks=(0.0,), cases=(dict(negative_slope=0.2),)),
     Unary("elu", "elu_forward(x, a, <floating>1, <floating>1)",
@@ -164,7 +167,7 @@ UNARY = (
           module="ELU", kinks=(0.0,), cases=(dict(alpha=0.7),)),
     Unary("selu", "elu_forward(x, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)",
           "elu_backward_from_y(y, gy, <floating>SELU_ALPHA, <floating>SELU_SCALE, <floating>1)",
-          "y", "grad * selu_scale * ((self > 0) + (self <= 0) * (result / selu_scale + selu_alpha))",
+          "y", "grad * _SELU_SCALE * ((self > 0) + (self <= 0) * (result / _SELU_SCALE + _SELU_ALPHA))",
           backward_from_x="elu_backward_from_x(x, gy, <floating>SELU_ALPHA, <floating>SELU_SCALE,"
                           " <floating>1)",
           from_x_when="False", long=True, grad_fn="EluBackward0", inplace_grad_fn="EluBackward1",
@@ -178,11 +181,13 @@ UNARY = (
           from_x_when="a <= 0", long=True, inplace_grad_fn="CeluBackward1", inplace=True,
           function=True, module="CELU", kinks=(0.0,), cases=(dict(alpha=1.3),)),
     Unary("gelu", "gelu_forward(x)", "gelu_backward(x, gy)", "x",
-          "grad * (0.5 * (1 + (self * 0.7071067811865476).erf())"
+          "grad * (0.5 * (1 + _erf(self * 0.7071067811865476))"
           " + self * (-0.5 * self * self).exp() * 0.3989422804014327)", long=True, long_backward=True,
           F=False, module="GELU", module_args=(("approximate", "none"),)),
     Unary("gelu_tanh", "gelu_tanh_forward(x)", "gelu_tanh_backward(x, gy)", "x",
-          "grad * gelu_tanh_derivative(self)", long=True, long_backward=True, grad_fn="GeluBackward0", F=False),
+          "grad * (0.5 * (1 + (0.7978845608028654 * (self + 0.044715 * self ** 3)).tanh())"
+          " + 0.5 * self * (1 - (0.7978845608028654 * (self + 0.044715 * self ** 3)).tanh() ** 2)"
+          " * 0.7978845608028654 * (1 + 0.134145 * self * self))", long=True, long_backward=True, grad_fn="GeluBackward0", F=False),
     Unary("silu", "silu_forward(x)", "silu_backward(x, gy)", "x",
           "grad * self.sigmoid() * (1 + self * (1 - self.sigmoid()))", long=True, long_backward=True, inplace=True,
           module="SiLU"),
@@ -199,7 +204,8 @@ UNARY = (
           "grad * (-self).sigmoid()", long=True, long_backward=True, grad_fn="LogSigmoidBackward0",
           module="LogSigmoid"),
     Unary("hardsigmoid", "hardsigmoid_forward(x)", "hardsigmoid_backward(x, gy)", "x",
-          "grad * ((self > -3) & (self < 3)) / 6", masks=True, inplace=True,
+          # PyTorch's backward multiplies by the float32 constant 1.0f / 6
+          "grad * ((self > -3) & (self < 3)) * 0.1666666716337204", masks=True, inplace=True,
           module="Hardsigmoid", domain=(-4.0, 4.0), kinks=(-3.0, 3.0)),
     Unary("hardswish", "hardswish_forward(x)", "hardswish_backward(x, gy)", "x",
           "grad * where(self <= -3, 0, where(self < 3, self / 3 + 0.5, 1))", masks=True,

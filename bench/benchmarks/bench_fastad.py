@@ -127,3 +127,26 @@ class ScalarChain:
     def track_backward_ns_per_node(self):
         return W.w7_chain(LIB)[2]
     track_backward_ns_per_node.unit = "ns"
+
+
+class NewtonHimmelblau:
+    """H1: one Newton step on Himmelblau's function (create_graph + 2 grads + solve)."""
+
+    def setup(self):
+        self.T = lib(1)
+
+    def time_newton_step(self):
+        W.h1_newton_step(self.T, W.h1_setup(self.T))
+
+
+class Hessian:
+    """H4: the full Hessian of sum(tanh(A @ x)^2), 32 variables."""
+    params = [False, True]
+    param_names = ["vectorize"]
+
+    def setup(self, vectorize):
+        self.T = lib(1)
+        self.state = W.h4_setup(self.T)
+
+    def time_hessian(self, vectorize):
+        W.h4_hessian(self.T, self.state, vectorize)

@@ -1,4 +1,4 @@
-"""The workloads W1-W7, each written once against the PyTorch API as a
+"""The workloads W1-W7 and H1, H4 (higher-order gradients), each written once against the PyTorch API as a
 function of the module T (fastad or torch); W1 and W7 also for micrograd.
 Each returns the figure it measures for one run."""
 import os
@@ -85,6 +85,46 @@ def w2_himmelblau(T, steps=20000):
         f.backward()
         opt.step()
     return x.detach().numpy().tolist()
+
+
+def h1_setup(T):
+    return T.tensor([0.5, 0.5], dtype=T.float64, requires_grad=True)
+
+
+def h1_newton_step(T, x):
+    """H1: one Newton step on Himmelblau's function: the gradient with
+    create_graph, the Hessian's two rows by two more grads, a 2x2 solve; x is
+    updated in place (the step count is the caller's: it converges in ~6)."""
+    f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+    g, = T.autograd.grad(f, x, create_graph=True)
+    h0, = T.autograd.grad(g[0], x, retain_graph=True)
+    h1, = T.autograd.grad(g[1], x)
+    H = np.array([h0.numpy(), h1.numpy()])
+    step = np.linalg.solve(H, g.detach().numpy())
+    with T.no_grad():
+        x -= T.tensor(step, dtype=T.float64)
+    return x
+
+
+def h1_newton(T, steps=6):
+    x = h1_setup(T)
+    for _ in range(steps):
+        h1_newton_step(T, x)
+    return x.detach().numpy().tolist()
+
+
+def h4_setup(T, n=32):
+    rng = np.random.default_rng(0)
+    A = T.tensor(rng.standard_normal((n, n)) / np.sqrt(n), dtype=T.float64)
+    x = T.tensor(rng.standard_normal(n), dtype=T.float64)
+    return A, x
+
+
+def h4_hessian(T, state, vectorize=False):
+    """H4: the full Hessian of sum(tanh(A @ x)^2) by autograd.functional.hessian."""
+    A, x = state
+    return T.autograd.functional.hessian(lambda v: (T.tanh(A @ v) ** 2).sum(), x,
+                                         vectorize=vectorize)
 
 
 def w3_setup(T):

@@ -97,7 +97,27 @@ def prelu(input, weight):
         _K.prelu_backward(xa, wa, _np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx, gw,
                          inner if channels != 1 else 1, channels)
         return gx.reshape(shape), gw.reshape(w_shape)
-    return _make_op(y.reshape(shape), "PreluKernelBackward0", (x, w), backward, (x, w))
+    return _make_op(y.reshape(shape), "PreluKernelBackward0", (x, w), backward, (x, w),
+                    derivative=_prelu_derivative)
+
+
+def _prelu_derivative(grad, inputs, result):
+    """PyTorch's prelu backward in tensor ops: x > 0 passes grad, else grad * w;
+    w gets the sum of grad * x where x <= 0 over all but the channel dim."""
+    x, w = inputs
+    shape = tuple(x.shape)
+    xa = _array_of(x)
+    pos = _T.tensor(xa > 0, dtype=x.dtype)
+    neg = _T.tensor(xa <= 0, dtype=x.dtype)
+    c_dim = 1 if len(shape) >= 2 else 0
+    wb = w.reshape(-1) if w.numel() == 1 else w.reshape((-1,) + (1,) * (len(shape) - c_dim - 1))
+    gx = grad * pos + grad * neg * wb
+    gw = grad * x * neg
+    if w.numel() == 1:
+        gw = gw.sum().reshape(tuple(w.shape))
+    else:
+        gw = gw.sum(tuple(d for d in range(len(shape)) if d != c_dim)).reshape(tuple(w.shape))
+    return gx, gw
 
 
 def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
@@ -118,9 +138,11 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
             gx = _K.empty_like(xa)
             _K.rrelu_backward(xa, slopes, _np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
             return (gx.reshape(t.shape),)
+        slope = _np.where(xa > 0, 1, slopes).reshape(tuple(t.shape))
         return _make_op(y.reshape(tuple(t.shape)),
                        "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
-                       (t,), backward, (t,))
+                       (t,), backward, (t,),
+                       derivative=lambda g, ins, r: (g * _T.tensor(slope, dtype=g.dtype),))
     return _apply_inplace(x, apply) if inplace else apply(x)
 
 
@@ -153,7 +175,8 @@ def linear(input, weight, bias=None):
                 "SqueezeBackward4" if xa.ndim == 1 else "UnsafeViewBackward0")
         rows_shape = tuple(y2.shape)
         return _make_op(_array_of(y2).reshape(lead + (wa.shape[0],)), name, (y2,),
-                       lambda g: (g.reshape(rows_shape),))
+                       lambda g: (g.reshape(rows_shape),),
+                       derivative=lambda g, ins, r: (g.reshape(rows_shape),))
     if xa.shape[1] != wa.shape[1]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
                            f"and {wa.shape[1]}x{wa.shape[0]})")
@@ -256,7 +279,8 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
         return (_unbroadcast_py(gx.reshape(shape), xs),
                 None if gt is None else _unbroadcast_py(gt.reshape(shape), ts))
     return _make_op(value, grad_name, (x, t), backward, (x, t),
-                   dt=1 if dt == _np.float64 else 0)
+                   dt=1 if dt == _np.float64 else 0, derivative=_T._loss_derivative(
+                       kernel, a, scale, w, pw, xs, ts, shape))
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -393,6 +417,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             _K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"
+        derivative = _T._class_loss_derivative(rows, probs, w, ignore_index, label_smoothing,
+                                               reduction, True, moved_shape, False)
     else:
         ta = _check_targets(t, rows, batch_shape, "cross_entropy")
         value = _K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
@@ -403,10 +429,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
             _K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
             return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
         name = _nll_name(len(in_shape), reduction, label_smoothing)
+        derivative = _T._class_loss_derivative(rows, ta, w, ignore_index, label_smoothing,
+                                               reduction, False, moved_shape, False)
     value = _np.asarray(value, dtype=rows.dtype)
     if reduction == "none":
         value = value.reshape(batch_shape)
-    return _make_op(value, name, (x, t), backward, (x,))
+    return _make_op(value, name, (x, t), backward, (x,), derivative=derivative)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
@@ -432,7 +460,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
         _K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
         return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-    return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())
+    return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, (),
+                    derivative=_T._class_loss_derivative(rows, ta, w, ignore_index, 0.0, reduction,
+                                                         False, moved_shape, True))
+
 
 # ---------------------------------------------------------------- layers (one file per concern)
 from fastad.nn._conv import conv1d, conv2d, unfold  # noqa: E402
