@@ -116,8 +116,8 @@ cdef object _index_key(object idx):
             if i.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             basic = False
-        elif isinstance(i, (list, np.ndarray)):
-            i = np.asarray(i)
+        elif isinstance(i, (list, np.ndarray, range)):
+            i = np.arange(i.start, i.stop, i.step) if isinstance(i, range) else np.asarray(i)
             if i.dtype.kind == "f":
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             basic = False
