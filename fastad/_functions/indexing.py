@@ -21,6 +21,11 @@ def _check_range(i, n, fname, d):
                            f"size {n}")
 
 
+def _name(t):
+    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}.get(
+        t.dtype.name, t.dtype.name)
+
+
 def _requires_grad(x):
     return isinstance(x, Tensor) and x.requires_grad
 
@@ -64,6 +69,9 @@ def index_add(input, dim, index, source, *, alpha=1):
     idx = _index(index, "index_add")
     key = _along(a, d, idx, "index_add")
     s = array_of(check_tensor(source, "index_add", "source", 4))
+    if s.dtype != a.dtype:
+        raise RuntimeError(f"index_add_(): self ({_name(input)}) and source ({_name(source)}) "
+                           "must have the same scalar type")
     r = a.copy()
     try:
         np.add.at(r, key, s * alpha if alpha != 1 else s)
@@ -154,6 +162,8 @@ def _scatter(input, dim, index, src, value, reduce, fname):
     idx = _index(index, fname)
     has_src = isinstance(src, Tensor)
     s = array_of(src) if has_src else None
+    if has_src and s.dtype != a.dtype:
+        raise RuntimeError(f"{fname}(): Expected self.dtype to be equal to src.dtype")
     key = _gather_key(a, d, idx, fname, s.shape if has_src and s.ndim else None)
     vals = (s.reshape(s.shape or (1,))[tuple(slice(0, k) for k in (idx.shape or (1,)))]
             if has_src else value)

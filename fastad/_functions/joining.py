@@ -106,10 +106,11 @@ def split(tensor, split_size_or_sections, dim=0):
         return _pieces(tensor, d, [0] + list(np.cumsum(sizes, dtype=np.int64).tolist()),
                        "SplitWithSizesBackward0")
     s = int(split_size_or_sections)
-    if s < 0 or (s == 0 and n):
+    if s < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+    if s == 0 and n:
         raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension "
-                           f"size of {n}" if s == 0 else "split expects split_size be non-negative, "
-                           f"but got split_size={s}")
+                           f"size of {n}")
     bounds = list(range(0, n, s)) + [n] if n else [0, 0]
     return _pieces(tensor, d, bounds, "SplitBackward0")
 
@@ -132,8 +133,8 @@ def tensor_split(input, indices_or_sections, dim=0):
     if isinstance(ios, Tensor):
         ios = ios.item() if ios.dim() == 0 else ios.tolist()
     if isinstance(ios, (list, tuple)):
+        # piece k is input[i_{k-1}:i_k] (empty when they are out of order), as slicing
         bounds = [0] + [min(max(int(i) + (n if i < 0 else 0), 0), n) for i in ios] + [n]
-        bounds = [max(b, lo) for lo, b in zip([0] + bounds[:-1], bounds)]
     else:
         k = int(ios)
         if k <= 0:

@@ -73,7 +73,8 @@ def _correction(fname, dim, unbiased, correction):
     if isinstance(dim, bool):          # var(x, False): the legacy unbiased flag
         dim, unbiased = None, dim
     if unbiased is not None and correction is not None:
-        raise RuntimeError(f"{fname}: can't specify both the unbiased and correction arguments")
+        raise TypeError(f"{fname}() received an invalid combination of arguments: unbiased and "
+                        "correction cannot both be given")
     return dim, (correction if correction is not None else 1 if unbiased in (None, True) else 0)
 
 

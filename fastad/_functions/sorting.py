@@ -4,10 +4,10 @@ import numpy as np
 
 from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, plain,
                                      values_indices)
-from fastad._functions.indexing import index_select, masked_fill, scatter_add
-from fastad._functions.reductions import empty_check, kept
+from fastad._functions.indexing import index_select, scatter_add
+from fastad._functions.reductions import empty_check
 from fastad._functions.shapes import movedim
-from fastad._tensor import Tensor, array_of, make_op, reshape, zeros
+from fastad._tensor import Tensor, array_of, make_op, reshape, where, zeros
 
 
 def _order(m, descending, stable=True):
@@ -83,7 +83,7 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
     idx = np.moveaxis(_order(_last(a, d), largest)[..., :k], -1, d)
-    idx = idx.reshape(()) if a.ndim == 0 and k else idx.reshape(a.shape[:d] + (k,) + a.shape[d + 1:])
+    idx = idx.reshape(() if a.ndim == 0 and k else a.shape[:d] + (k,) + a.shape[d + 1:])
     vals = np.take_along_axis(a, idx, d) if a.ndim else a.reshape(-1)[:k].reshape(idx.shape)
     return values_indices("topk")(_picked(input, d, idx, vals, "TopkBackward0"), plain(idx))
 
@@ -119,7 +119,6 @@ def median(input, dim=None, keepdim=False):
             r = np.array(np.nan, a.dtype)
         else:
             r = flat[_order(flat, False)[_median_pos(flat, None)]]
-        shape = a.shape
 
         def derivative(grad, inputs, result):
             # ties share the gradient evenly, as in PyTorch
@@ -168,6 +167,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     if interpolation not in _INTERPOLATIONS:
         raise ValueError(f"quantile() interpolation must be one of {', '.join(_INTERPOLATIONS)}. "
                          f"Got {interpolation}")
+    if isinstance(q, Tensor) and q.dtype != input.dtype:
+        raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
     qs = np.asarray(array_of(q) if isinstance(q, Tensor) else q, dtype=np.float64)
     if qs.ndim > 1:
         raise RuntimeError("quantile() q must be a scalar or 1D tensor")
@@ -191,8 +192,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
         wshape[d] = -1
         r = low + (high - low) * plain(w.astype(array_of(s).dtype).reshape(wshape))
     nan = np.isnan(array_of(x)).any(d, keepdims=True)
-    if nan.any():
-        r = masked_fill(r, plain(np.broadcast_to(nan, tuple(r.shape))), float("nan"))
+    if nan.any():   # a slice with a NaN has its (last sorted) NaN as every quantile
+        r = where(plain(nan), s.narrow(d, n - 1, 1), r)
     r = movedim(r, d, 0)
     if keepdim:
         r = reshape(r, (r.shape[0],) + ((1,) * input.dim() if dim is None else
