@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import fastad
-from conftest import assert_same, check_fn, needs_torch, optional_torch
+from conftest import assert_same, check_case, check_fn, needs_torch, optional_torch
 
 torch = optional_torch()
 R = np.random.default_rng(0)
@@ -98,8 +98,7 @@ CASES = {
 @pytest.mark.parametrize("dt", ["float32", "float64"])
 @pytest.mark.parametrize("name", list(CASES))
 def test_against_torch(name, dt):
-    fn, arrays = CASES[name]
-    check_fn(fn, [a.astype(dt) for a in arrays])
+    check_case(CASES[name], dt)
 
 
 # Their grad_fn differs from PyTorch's (PyTorch composes them differently), so
@@ -116,8 +115,7 @@ OTHER_NODES = {
 @needs_torch
 @pytest.mark.parametrize("name", list(OTHER_NODES))
 def test_values_and_gradients(name):
-    fn, arrays = OTHER_NODES[name]
-    check_fn(fn, arrays, check_grad_fn=False)
+    check_case(OTHER_NODES[name], check_grad_fn=False)
 
 
 @needs_torch

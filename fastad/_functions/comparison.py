@@ -6,30 +6,15 @@ from fastad._functions._args import check_tensor, plain
 from fastad._tensor import array_of
 
 
-def eq(input, other):
-    return check_tensor(input, "eq").eq(other)
+def _comparison(name):
+    def compare(input, other):
+        return getattr(check_tensor(input, name), name)(other)
+    compare.__name__ = compare.__qualname__ = name
+    compare.__doc__ = f"fastad.{name}(input, other): input.{name}(other), a bool tensor."
+    return compare
 
 
-def ne(input, other):
-    return check_tensor(input, "ne").ne(other)
-
-
-def lt(input, other):
-    return check_tensor(input, "lt").lt(other)
-
-
-def le(input, other):
-    return check_tensor(input, "le").le(other)
-
-
-def gt(input, other):
-    return check_tensor(input, "gt").gt(other)
-
-
-def ge(input, other):
-    return check_tensor(input, "ge").ge(other)
-
-
+eq, ne, lt, le, gt, ge = (_comparison(n) for n in ("eq", "ne", "lt", "le", "gt", "ge"))
 not_equal, less, less_equal, greater, greater_equal = ne, lt, le, gt, ge
 
 

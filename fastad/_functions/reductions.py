@@ -285,15 +285,20 @@ def _rev_cumsum(t, d):
     return flip(cumsum(flip(t, (d,)), d), (d,))
 
 
-@dim_aliases
-def cumsum(input, dim, *, dtype=None):
-    check_tensor(input, "cumsum")
+def _cumulative(input, dim, dtype, fname, f):
+    """(input in dtype, dim, f accumulated along it): integers and bools accumulate as int64."""
+    check_tensor(input, fname)
     if dtype is not None:
         input = input.to(dtype)
     a = array_of(input)
     d = _dim(dim, a.ndim)
-    r = np.cumsum(a, axis=d, dtype=None if a.dtype.kind in _FLOAT else np.int64) if a.ndim \
-        else a.astype(a.dtype if a.dtype.kind in _FLOAT else np.int64)
+    out = a.dtype if a.dtype.kind in _FLOAT else np.dtype(np.int64)
+    return input, d, f(a, axis=d, dtype=out) if a.ndim else a.astype(out)
+
+
+@dim_aliases
+def cumsum(input, dim, *, dtype=None):
+    input, d, r = _cumulative(input, dim, dtype, "cumsum", np.cumsum)
     return make_op(r, "CumsumBackward0", (input,),
                    derivative=lambda grad, inputs, result: (_rev_cumsum(grad, d),),
                    dt=dtype_code(r))
@@ -301,13 +306,7 @@ def cumsum(input, dim, *, dtype=None):
 
 @dim_aliases
 def cumprod(input, dim, *, dtype=None):
-    check_tensor(input, "cumprod")
-    if dtype is not None:
-        input = input.to(dtype)
-    a = array_of(input)
-    d = _dim(dim, a.ndim)
-    r = np.cumprod(a, axis=d, dtype=None if a.dtype.kind in _FLOAT else np.int64) if a.ndim \
-        else a.astype(a.dtype if a.dtype.kind in _FLOAT else np.int64)
+    input, d, r = _cumulative(input, dim, dtype, "cumprod", np.cumprod)
 
     def derivative(grad, inputs, result):
         # d y_k / d x_i is y_k / x_i for i <= k; at the first zero z of a run
