@@ -93,8 +93,10 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
         return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,)),
                         _wrap(np.zeros((), dtype=np.int64), DT_I64)))
     else:
-        _nonempty_dim(a, d, name)
-        idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
+        try:
+            idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
+        except ValueError:   # numpy's "empty sequence": the reduced dim has size 0
+            raise IndexError(_empty_dim_msg(name, d)) from None
         if a.dtype.kind == "f":  # NaN wins, as in PyTorch
             nanpos = np.isnan(a)
             if nanpos.any():
@@ -143,22 +145,23 @@ def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     return _arg_extreme(input, dim, keepdim, False)
 
 
-cdef void _nonempty_dim(object a, int d, str name) except *:
-    if a.ndim and a.shape[d] == 0:
-        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+cdef str _empty_dim_msg(str name, int d):
+    return f"{name}(): Expected reduction dim {d} to have non-zero size."
 
 
 cdef object _arg_extreme(object input, object dim, bint keepdim, bint is_max):
     a = _arr(_as_tensor(input))
-    name = "argmax" if is_max else "argmin"
-    if dim is None:
-        if a.size == 0:
+    try:
+        if dim is None:
+            return _wrap(np.asarray(a.argmax() if is_max else a.argmin()), DT_I64)
+        d = _norm_dim(dim, a.ndim)
+        r = (a.argmax(axis=d) if is_max else a.argmin(axis=d)) if a.ndim else np.zeros((), np.int64)
+    except ValueError:       # numpy's "empty sequence"
+        name = "argmax" if is_max else "argmin"
+        if dim is None:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "
-                             "input.numel() == 0.")
-        return _wrap(np.asarray(a.argmax() if is_max else a.argmin()), DT_I64)
-    d = _norm_dim(dim, a.ndim)
-    _nonempty_dim(a, d, name)
-    r = (a.argmax(axis=d) if is_max else a.argmin(axis=d)) if a.ndim else np.zeros((), np.int64)
+                             "input.numel() == 0.") from None
+        raise IndexError(_empty_dim_msg(name, d)) from None
     return _wrap(np.expand_dims(r, d) if keepdim and a.ndim else r, DT_I64)
 
 

@@ -198,6 +198,8 @@ def test_comparisons():
     lambda lib: lib.tensor([1, 2]).quantile(0.5),
     lambda lib: lib.tensor([1.0, 2.0]).quantile(1.5),
     lambda lib: lib.zeros(0).quantile(0.5),
+    lambda lib: lib.zeros(3, dtype=lib.float64).quantile(lib.tensor([0.5])),
+    lambda lib: lib.zeros(3).quantile(0.5, interpolation="cubic"),
     lambda lib: lib.tensor([1, 2]).nanmean(),
     lambda lib: lib.bincount(lib.tensor([-1])),
     lambda lib: lib.zeros(0).norm(p=float("inf")),

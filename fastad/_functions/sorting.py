@@ -165,8 +165,8 @@ def quantile(input, q, dim=None, keepdim=False, *, interpolation="linear"):
     if input.numel() == 0:
         raise RuntimeError("quantile() input tensor must be non-empty")
     if interpolation not in _INTERPOLATIONS:
-        raise ValueError(f"quantile() interpolation must be one of {', '.join(_INTERPOLATIONS)}. "
-                         f"Got {interpolation}")
+        raise RuntimeError(f"quantile() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
     if isinstance(q, Tensor) and q.dtype != input.dtype:
         raise RuntimeError("quantile() q tensor must be same dtype as the input tensor")
     qs = np.asarray(array_of(q) if isinstance(q, Tensor) else q, dtype=np.float64)
