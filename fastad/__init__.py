@@ -106,10 +106,6 @@ def equal(input, other):
     return input.equal(other)
 
 
-def eq(input, other):
-    return input == other
-
-
 # ---- threads: OMP_NUM_THREADS is honoured at import; no pool starts until a
 # kernel over a large array runs
 from fastad._kernels import get_num_threads  # noqa: E402,F401

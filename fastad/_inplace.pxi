@@ -75,9 +75,10 @@ cdef Tensor _overwritten(Tensor t, object src, str name):
                    lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),))
 
 
-def apply_inplace(Tensor self, fn):
-    """self = fn(self), written into self's storage (ops with inplace=True)."""
-    return _apply_inplace(self, fn, False)
+def apply_inplace(Tensor self, fn, bint other_needs_grad=False):
+    """self = fn(self), written into self's storage (ops with inplace=True);
+    other_needs_grad: fn reads another tensor that requires grad."""
+    return _apply_inplace(self, fn, other_needs_grad)
 
 
 cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):

@@ -1,6 +1,8 @@
 # Included by _tensor.pyx: reductions and two-sided elementwise selections.
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     cdef Tensor x = _as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
     cdef int dt = x._dt if x._dt <= DT_F64 else DT_I64
     if dtype is not None:
         dt = _dt_code(dtype)
@@ -16,8 +18,10 @@ def sum(input, dim=None, keepdim=False, *, dtype=None):
     return out
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     cdef Tensor x = _as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
     if x._dt > DT_F64 and dtype is None:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {DTYPES[x._dt].name.capitalize()}")
@@ -35,6 +39,11 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
                        lambda g: (_expand_grad(g / count, shape, dims, keepdim),), (), False,
                        False, lambda g, i, r: (_expand_to(g / count, shape, dims, keepdim),))
     return out
+
+
+cdef tuple _dim_aliases(object dim, object keepdim, object axis, object keepdims):
+    """PyTorch's parser takes axis= for dim= and keepdims= for keepdim=."""
+    return (dim if axis is None else axis), (keepdim if keepdims is None else keepdims)
 
 
 cdef object _expand_grad(object g, tuple shape, tuple dims, bint keepdim):
@@ -66,12 +75,12 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
     cdef Tensor x = _as_tensor(input)
     a = _arr(x)
     name = "max" if is_max else "min"
-    if a.size == 0:
-        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
-                           "Specify the reduction dim with the 'dim' argument.")
     shape = a.shape
     cdef Tensor out
     if dim is None:
+        if a.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                               "== 0. Specify the reduction dim with the 'dim' argument.")
         r = a.max() if is_max else a.min()
         out = _wrap(np.asarray(r), x._dt)
         if x._rg and grad_enabled():
@@ -91,7 +100,10 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
                                  lambda g, i, r: (g,)),
                         _wrap(np.zeros((), dtype=np.int64), DT_I64)))
     else:
-        idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
+        try:
+            idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
+        except ValueError:   # numpy's "empty sequence": the reduced dim has size 0
+            raise IndexError(_empty_dim_msg(name, d)) from None
         if a.dtype.kind == "f":  # NaN wins, as in PyTorch
             nanpos = np.isnan(a)
             if nanpos.any():
@@ -117,33 +129,51 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
     return _MinMax((out, _wrap(np.asarray(idx), DT_I64)))
 
 
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return _extreme(input, dim, keepdim, True)
 
 
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     return _extreme(input, dim, keepdim, False)
 
 
-def argmax(input, dim=None, keepdim=False):
-    a = _arr(_as_tensor(input))
-    if dim is None:
-        return _wrap(np.asarray(a.argmax()), DT_I64)
-    d = _norm_dim(dim, a.ndim)
-    r = a.argmax(axis=d) if a.ndim else np.zeros((), np.int64)
-    return _wrap(np.expand_dims(r, d) if keepdim and a.ndim else r, DT_I64)
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
+    return _arg_extreme(input, dim, keepdim, True)
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
+    return _arg_extreme(input, dim, keepdim, False)
+
+
+cdef str _empty_dim_msg(str name, int d):
+    return f"{name}(): Expected reduction dim {d} to have non-zero size."
+
+
+cdef object _arg_extreme(object input, object dim, bint keepdim, bint is_max):
     a = _arr(_as_tensor(input))
-    if dim is None:
-        return _wrap(np.asarray(a.argmin()), DT_I64)
-    d = _norm_dim(dim, a.ndim)
-    r = a.argmin(axis=d) if a.ndim else np.zeros((), np.int64)
+    try:
+        if dim is None:
+            return _wrap(np.asarray(a.argmax() if is_max else a.argmin()), DT_I64)
+        d = _norm_dim(dim, a.ndim)
+        r = (a.argmax(axis=d) if is_max else a.argmin(axis=d)) if a.ndim else np.zeros((), np.int64)
+    except ValueError:       # numpy's "empty sequence"
+        name = "argmax" if is_max else "argmin"
+        if dim is None:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.") from None
+        raise IndexError(_empty_dim_msg(name, d)) from None
     return _wrap(np.expand_dims(r, d) if keepdim and a.ndim else r, DT_I64)
 
 

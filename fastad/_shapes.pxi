@@ -128,8 +128,12 @@ cdef object _index_key(object idx):
         elif isinstance(i, (bool, np.bool_)):
             basic = False
         elif not (i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))):
-            raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or byte "
-                             f"Variables are valid indices (got {type(i).__name__})")
+            # checked last, so that the common keys pay nothing for it
+            if not isinstance(i, range):
+                raise IndexError(f"only integers, slices (`:`), ellipsis (`...`), None and long or "
+                                 f"byte Variables are valid indices (got {type(i).__name__})")
+            i = np.arange(i.start, i.stop, i.step)
+            basic = False
         if isinstance(i, slice) and i.step is not None and i.step < 0:
             raise ValueError("step must be greater than zero")
         out.append(i)

@@ -243,8 +243,34 @@ def _py_ops(module, *names, function=True, method=True):
 
 
 # One group per file of fastad/_functions, each kept by the file's owner.
-SHAPE_OPS = _py_ops("shapes", "flip")
-REDUCTION_OPS = ()
+SHAPE_OPS = (_py_ops("shapes", "flip", "fliplr", "flipud", "roll", "rot90", "swapaxes", "swapdims",
+                     "movedim", "moveaxis", "unflatten", "broadcast_to", "tile",
+                     "repeat_interleave", "tril", "triu", "diagonal", "diagonal_scatter",
+                     "diag_embed", "diag")
+             + _py_ops("shapes", "broadcast_shapes", "broadcast_tensors", "meshgrid", method=False)
+             + _py_ops("shapes", "repeat", "unfold", function=False))
+JOIN_OPS = (_py_ops("joining", "split", "chunk", "tensor_split", "unbind", "narrow", "select",
+                    "slice_scatter")
+            + _py_ops("joining", "concat", "concatenate", "atleast_1d", "atleast_2d", "atleast_3d",
+                      "hstack", "vstack", "row_stack", "dstack", "column_stack", method=False))
+INDEXING_OPS = (_py_ops("indexing", "index_select", "index_add", "index_fill", "gather", "scatter",
+                        "scatter_add", "take", "take_along_dim", "masked_fill", "masked_select",
+                        "nonzero", "argwhere")
+                + _py_ops("indexing", "index_add_", "index_fill_", "scatter_", "scatter_add_",
+                          "masked_fill_", function=False))
+REDUCTION_OPS = (_py_ops("reductions", "prod", "var", "std", "amax", "amin", "logsumexp", "norm",
+                         "dist", "nansum", "nanmean", "count_nonzero", "all", "any", "cumsum",
+                         "cumprod", "cummax", "cummin")
+                 + _py_ops("reductions", "var_mean", "std_mean", method=False))
+SORTING_OPS = _py_ops("sorting", "sort", "argsort", "msort", "topk", "kthvalue", "median", "mode",
+                      "quantile")
+COUNTING_OPS = _py_ops("counting", "unique", "histc", "histogram", "bincount")
+# eq ... ge are hand-written Tensor methods (the operators' code); the functions are these
+COMPARISON_OPS = (_py_ops("comparison", "eq", "ne", "lt", "le", "gt", "ge", method=False)
+                  + _py_ops("comparison", "not_equal", "less", "less_equal", "greater",
+                            "greater_equal", "isclose", "isnan", "isinf", "isfinite", "isposinf",
+                            "isneginf"))
 POINTWISE_OPS = ()
 LINALG_OPS = ()
-PY_OPS = SHAPE_OPS + REDUCTION_OPS + POINTWISE_OPS + LINALG_OPS
+PY_OPS = (SHAPE_OPS + JOIN_OPS + INDEXING_OPS + REDUCTION_OPS + SORTING_OPS + COUNTING_OPS
+          + COMPARISON_OPS + POINTWISE_OPS + LINALG_OPS)

@@ -704,6 +704,9 @@ OPS += [
            module=_nn("PairwiseDistance", p=3.0), api=("nn.PairwiseDistance",)),
 ]
 
+from fastad._ops_arrays import OPS as _ARRAY_OPS  # noqa: E402 (it builds on the above)
+OPS += _ARRAY_OPS
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
@@ -715,6 +718,7 @@ _INTEGER = "integer or boolean result: zero gradient everywhere"
 _META = "reads metadata or converts out of the graph"
 _INPLACE_INIT = "in-place initialisation, outside the graph"
 _MODE = "grad-mode, thread or dtype setting"
+_COUNTS = "counts values: PyTorch does not differentiate it"
 NON_DIFFERENTIABLE = {
     **{n: _CREATION for n in (
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
@@ -734,7 +738,8 @@ NON_DIFFERENTIABLE = {
         "Tensor.type", "Tensor.cpu", "detach", "Tensor.detach", "Tensor.detach_", "save",
         "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.backward", "get_default_dtype",
         "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
-        "Tensor.__iter__", "Tensor.__setitem__", "Tensor.register_post_accumulate_grad_hook")},
+        "Tensor.__iter__", "Tensor.register_post_accumulate_grad_hook", "Tensor.stride",
+        "Tensor.storage_offset", "broadcast_shapes")},
     **{n: _INPLACE_INIT for n in (
         "Tensor.normal_", "Tensor.uniform_", "Tensor.random_", "Tensor.bernoulli_",
         "Tensor.exponential_", "Tensor.cauchy_", "Tensor.log_normal_", "Tensor.geometric_")},
@@ -742,6 +747,13 @@ NON_DIFFERENTIABLE = {
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
         "Tensor", "seed", "initial_seed", "get_rng_state", "set_rng_state", "Generator")},
+    **{n: _INTEGER for n in (
+        "argsort", "nonzero", "argwhere", "count_nonzero", "all", "any", "ne", "lt", "le", "gt",
+        "ge", "not_equal", "less", "less_equal", "greater", "greater_equal", "isclose", "isnan",
+        "isinf", "isfinite", "isposinf", "isneginf")
+       for n in (n, "Tensor." + n)},
+    **{n: _COUNTS for n in ("unique", "histc", "histogram", "bincount")
+       for n in (n, "Tensor." + n)},
     "normal": "a draw: PyTorch's gradients to mean and std are zero (not reparameterised)",
     "F.Tensor": "the Tensor class, re-exported",
     "nn.Module": "base class (its subclasses are checked)",

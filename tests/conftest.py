@@ -80,6 +80,13 @@ def pair(arr, requires_grad=True):
     return f, t
 
 
+def check_case(case, dt=None, check_grad_fn=True):
+    """check_fn over one (fn, arrays) case, the arrays cast to dt."""
+    fn, arrays = case
+    return check_fn(fn, [a.astype(dt) for a in arrays] if dt else arrays,
+                    check_grad_fn=check_grad_fn)
+
+
 def check_fn(fn, arrays, tol=None, seed=0, grad_tol=None, check_grad_fn=True):
     """Runs fn(lib, *tensors) in fastad and torch on the same inputs; compares
     the output (value, shape, dtype, grad_fn name) and the gradient of every

@@ -1,0 +1,350 @@
+"""Reductions: products, moments, extremes, norms, sums that skip NaN, counts,
+and the cumulative ops.  Each derivative is written in fastad ops."""
+import math
+
+import numpy as np
+
+from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dtype_code, keep,
+                                     plain, reduce_dims, values_indices)
+from fastad._functions.indexing import masked_fill, scatter_add
+from fastad._functions.shapes import flip
+from fastad._tensor import array_of, get_default_dtype, make_op, reshape, where, zeros
+
+_FLOAT = "fd"
+
+
+def kept(t, shape, ds, keepdim):
+    """A reduction's result (or gradient) reshaped with the reduced dims of
+    shape kept as 1, so that it broadcasts against the input."""
+    if keepdim or not ds:
+        return t
+    return reshape(t, tuple(1 if i in ds else s for i, s in enumerate(shape)))
+
+
+def _sign(x):
+    return where(x > 0, 1.0, where(x < 0, -1.0, 0.0)).to(x.dtype)
+
+
+def empty_check(a, dim, ds, fname):
+    """PyTorch's errors for reductions without an identity (max-like) on empty input."""
+    if a.size == 0:
+        if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+            raise RuntimeError(f"{fname}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        for d in ds:
+            if a.shape[d] == 0:
+                raise IndexError(f"{fname}(): Expected reduction dim {d} to have non-zero size.")
+
+
+# ---------------------------------------------------------------- products
+def _prod(input, ds, keepdim, name):
+    a = array_of(input)
+    r = np.prod(a, axis=ds, keepdims=keepdim, dtype=a.dtype if a.dtype.kind in _FLOAT else
+                np.int64)
+    shape = a.shape
+
+    def derivative(grad, inputs, result):
+        # the product of the others: result / x, or, where x is the only zero of its
+        # slice, the product of the rest (0 where a slice has two zeros)
+        (x,) = inputs
+        g, r = kept(grad, shape, ds, keepdim), kept(result, shape, ds, keepdim)
+        zero = x == 0
+        nz = zero.sum(ds, keepdim=True)
+        rest = _prod(masked_fill(x, zero, 1), ds, True, name)
+        return (g * where(zero, where(nz == 1, rest, 0.0), r / masked_fill(x, zero, 1)),)
+    return make_op(r, name, (input,), derivative=derivative,
+                   dt=dtype_code(r))
+
+
+@dim_aliases
+def prod(input, dim=None, keepdim=False, *, dtype=None):
+    check_tensor(input, "prod")
+    if dtype is not None:
+        input = input.to(dtype)
+    if dim is None:
+        return _prod(input, tuple(range(input.dim())), False, "ProdBackward0")
+    return _prod(input, (_dim(dim, input.dim()),) if input.dim() else (), keepdim,
+                 "ProdBackward1")
+
+
+# ---------------------------------------------------------------- moments
+def _correction(fname, dim, unbiased, correction):
+    if isinstance(dim, bool):          # var(x, False): the legacy unbiased flag
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{fname}() received an invalid combination of arguments: unbiased and "
+                        "correction cannot both be given")
+    return dim, (correction if correction is not None else 1 if unbiased in (None, True) else 0)
+
+
+def _moment(input, dim, keepdim, c, is_std, fname):
+    a = array_of(check_tensor(input, fname))
+    if a.dtype.kind not in _FLOAT:
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    ds = reduce_dims(dim, a.ndim)
+    n = int(np.prod([a.shape[d] for d in ds])) if ds else 1
+    dof = max(n - c, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dev = a - (a.mean(axis=ds, keepdims=True) if n else 0)
+        r = (dev * dev).sum(axis=ds, keepdims=keepdim) / a.dtype.type(dof)
+        if is_std:
+            r = np.sqrt(r)
+    shape = a.shape
+
+    def derivative(grad, inputs, result):
+        (x,) = inputs
+        dx = x - x.mean(ds, keepdim=True)
+        g = kept(grad, shape, ds, keepdim)
+        if is_std:
+            return (g * dx / (kept(result, shape, ds, keepdim) * dof),)
+        return (g * dx * (2.0 / dof if dof else math.inf),)
+    return make_op(r, "StdBackward0" if is_std else "VarBackward0", (input,),
+                   derivative=derivative)
+
+
+@dim_aliases
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim, c = _correction("var", dim, unbiased, correction)
+    return _moment(input, dim, keepdim, c, False, "var")
+
+
+@dim_aliases
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim, c = _correction("std", dim, unbiased, correction)
+    return _moment(input, dim, keepdim, c, True, "std")
+
+
+@dim_aliases
+def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim, c = _correction("var_mean", dim, unbiased, correction)
+    return (_moment(input, dim, keepdim, c, False, "var_mean"),
+            input.mean(reduce_dims(dim, input.dim()), keepdim=keepdim))
+
+
+@dim_aliases
+def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+    dim, c = _correction("std_mean", dim, unbiased, correction)
+    return (_moment(input, dim, keepdim, c, True, "std_mean"),
+            input.mean(reduce_dims(dim, input.dim()), keepdim=keepdim))
+
+
+# ---------------------------------------------------------------- extremes
+def _amax(input, dim, keepdim, is_max):
+    fname = "amax" if is_max else "amin"
+    a = array_of(check_tensor(input, fname))
+    ds = reduce_dims(dim, a.ndim)
+    empty_check(a, dim, ds, fname)
+    r = (np.max if is_max else np.min)(a, axis=ds, keepdims=keepdim)
+    shape = a.shape
+
+    def derivative(grad, inputs, result):
+        # ties share the gradient evenly, as in PyTorch
+        (x,) = inputs
+        hit = x == kept(result, shape, ds, keepdim)
+        return (kept(grad, shape, ds, keepdim) * hit / hit.sum(ds, keepdim=True),)
+    return make_op(r, "AmaxBackward0" if is_max else "AminBackward0", (input,),
+                   derivative=derivative)
+
+
+@dim_aliases
+def amax(input, dim=(), keepdim=False):
+    return _amax(input, dim, keepdim, True)
+
+
+@dim_aliases
+def amin(input, dim=(), keepdim=False):
+    return _amax(input, dim, keepdim, False)
+
+
+@dim_aliases
+def logsumexp(input, dim, keepdim=False):
+    a = array_of(check_tensor(input, "logsumexp"))
+    if a.dtype.kind not in _FLOAT:
+        input = input.to(get_default_dtype())
+        a = array_of(input)
+    ds = reduce_dims(dim, a.ndim)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        m = np.max(a, axis=ds, keepdims=True) if a.size else np.zeros((1,) * a.ndim, a.dtype)
+        m = np.where(np.isfinite(m), m, 0).astype(a.dtype)
+        r = np.log(np.exp(a - m).sum(axis=ds, keepdims=True)) + m
+    shape = a.shape
+    return make_op(keep(r, ds, keepdim), "LogsumexpBackward0", (input,),
+                   derivative=lambda grad, inputs, result: (
+                       kept(grad, shape, ds, keepdim)
+                       * (inputs[0] - kept(result, shape, ds, keepdim)).exp(),))
+
+
+# ---------------------------------------------------------------- norms
+def _vector_norm(x, p, dim, keepdim, name):
+    a = array_of(x)
+    if a.dtype.kind not in _FLOAT:
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {x.dtype.name.capitalize()}")
+    ds = reduce_dims(dim, a.ndim)
+    p = float(p)
+    m = np.abs(a)
+    if math.isinf(p):
+        if a.size == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty "
+                               "tensor because the operation does not have an identity")
+        r = (np.max if p > 0 else np.min)(m, axis=ds, keepdims=keepdim)
+    elif p == 0:
+        r = (m != 0).sum(axis=ds, keepdims=keepdim).astype(a.dtype)
+    elif p == 1:
+        r = m.sum(axis=ds, keepdims=keepdim)
+    elif p == 2:
+        r = np.sqrt((m * m).sum(axis=ds, keepdims=keepdim))
+    else:
+        with np.errstate(divide="ignore"):
+            r = (m ** p).sum(axis=ds, keepdims=keepdim) ** (1.0 / p)
+    shape = a.shape
+
+    def derivative(grad, inputs, result):
+        (x,) = inputs
+        g, r = kept(grad, shape, ds, keepdim), kept(result, shape, ds, keepdim)
+        if p == 0:
+            return (zeros(shape, dtype=x.dtype),)
+        if p == 1:
+            return (g * _sign(x),)
+        if math.isinf(p):
+            hit = x.abs() == r
+            return (g * _sign(x) * hit / hit.sum(ds, keepdim=True),)
+        scale = x / r if p == 2 else x * x.abs() ** (p - 2) / r ** (p - 1)
+        return (g * masked_fill(scale, r == 0, 0.0),)
+    return make_op(r, name, (x,), derivative=derivative)
+
+
+@dim_aliases
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    check_tensor(input, "norm")
+    if dtype is not None:
+        input = input.to(dtype)
+    if p == "nuc":
+        raise NotImplementedError("fastad: the nuclear norm needs an SVD; use fastad.linalg")
+    if p == "fro" or p is None:
+        p = 2
+    return _vector_norm(input, p, dim, keepdim, "LinalgVectorNormBackward0")
+
+
+def dist(input, other, p=2):
+    return _vector_norm(check_tensor(input, "dist") - other, p, None, False, "DistBackward0")
+
+
+# ---------------------------------------------------------------- NaN-skipping and counts
+@dim_aliases
+def nansum(input, dim=None, keepdim=False, *, dtype=None):
+    check_tensor(input, "nansum")
+    if dtype is not None:
+        input = input.to(dtype)
+    a = array_of(input)
+    ds = reduce_dims(dim, a.ndim)
+    if a.dtype.kind not in _FLOAT:
+        return input.sum(ds, keepdim=keepdim)
+    shape, nan = a.shape, plain(np.isnan(a))
+    return make_op(np.nansum(a, axis=ds, keepdims=keepdim), "NansumBackward0", (input,),
+                   derivative=lambda grad, inputs, result: (
+                       masked_fill(kept(grad, shape, ds, keepdim), nan, 0.0),))
+
+
+@dim_aliases
+def nanmean(input, dim=None, keepdim=False, *, dtype=None):
+    check_tensor(input, "nanmean")
+    if dtype is not None:
+        input = input.to(dtype)
+    if not input.is_floating_point():
+        raise RuntimeError(f"nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {input.dtype.name.capitalize()}")
+    ds = reduce_dims(dim, input.dim())
+    return nansum(input, ds, keepdim) / (~input.isnan()).sum(ds, keepdim=keepdim)
+
+
+@dim_aliases
+def count_nonzero(input, dim=None):
+    a = array_of(check_tensor(input, "count_nonzero"))
+    return plain(np.count_nonzero(a, axis=reduce_dims(dim, a.ndim)))
+
+
+def _logical(input, dim, keepdim, fname, f):
+    a = array_of(check_tensor(input, fname))
+    return plain(f(a, axis=reduce_dims(dim, a.ndim), keepdims=keepdim))
+
+
+@dim_aliases
+def all(input, dim=None, keepdim=False):
+    return _logical(input, dim, keepdim, "all", np.all)
+
+
+@dim_aliases
+def any(input, dim=None, keepdim=False):
+    return _logical(input, dim, keepdim, "any", np.any)
+
+
+# ---------------------------------------------------------------- cumulative
+def _rev_cumsum(t, d):
+    return flip(cumsum(flip(t, (d,)), d), (d,))
+
+
+def _cumulative(input, dim, dtype, fname, f):
+    """(input in dtype, dim, f accumulated along it): integers and bools accumulate as int64."""
+    check_tensor(input, fname)
+    if dtype is not None:
+        input = input.to(dtype)
+    a = array_of(input)
+    d = _dim(dim, a.ndim)
+    out = a.dtype if a.dtype.kind in _FLOAT else np.dtype(np.int64)
+    return input, d, f(a, axis=d, dtype=out) if a.ndim else a.astype(out)
+
+
+@dim_aliases
+def cumsum(input, dim, *, dtype=None):
+    input, d, r = _cumulative(input, dim, dtype, "cumsum", np.cumsum)
+    return make_op(r, "CumsumBackward0", (input,),
+                   derivative=lambda grad, inputs, result: (_rev_cumsum(grad, d),),
+                   dt=dtype_code(r))
+
+
+@dim_aliases
+def cumprod(input, dim, *, dtype=None):
+    input, d, r = _cumulative(input, dim, dtype, "cumprod", np.cumprod)
+
+    def derivative(grad, inputs, result):
+        # d y_k / d x_i is y_k / x_i for i <= k; at the first zero z of a run
+        # that quotient is the cumulative product with x_z taken as 1
+        (x,) = inputs
+        zero = x == 0
+        first = zero & (cumsum(zero, d) == 1)
+        before = _rev_cumsum(grad * result, d) / masked_fill(x, zero, 1)
+        at_zero = _rev_cumsum(grad * cumprod(masked_fill(x, first, 1), d), d)
+        return (where(zero, where(first, at_zero, 0.0), before),)
+    return make_op(r, "CumprodBackward0", (input,), derivative=derivative,
+                   dt=dtype_code(r))
+
+
+def _cumulative_extreme(input, dim, is_max):
+    fname = "cummax" if is_max else "cummin"
+    a = array_of(check_tensor(input, fname))
+    d = _dim(dim, a.ndim)
+    m = np.moveaxis(a.reshape(a.shape or (1,)), d, -1)
+    vals = (np.maximum if is_max else np.minimum).accumulate(m, axis=-1) if m.size else m.copy()
+    # the latest position that holds the running extreme (or a NaN), as PyTorch
+    hit = (m == vals) | (np.isnan(m) if m.dtype.kind == "f" else False)
+    pos = np.where(hit, np.arange(m.shape[-1]), -1)
+    idx = np.maximum.accumulate(pos, axis=-1) if m.size else pos
+    vals = np.moveaxis(vals, -1, d).reshape(a.shape)
+    idx = plain(np.moveaxis(idx, -1, d).reshape(a.shape).astype(np.int64))
+    shape = a.shape
+    values = make_op(vals, "CummaxBackward0" if is_max else "CumminBackward0", (input,),
+                     derivative=lambda grad, inputs, result: (
+                         scatter_add(zeros(shape, dtype=grad.dtype), d, idx, grad),))
+    return values_indices(fname)(values, idx)
+
+
+@dim_aliases
+def cummax(input, dim):
+    return _cumulative_extreme(input, dim, True)
+
+
+@dim_aliases
+def cummin(input, dim):
+    return _cumulative_extreme(input, dim, False)
