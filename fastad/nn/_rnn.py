@@ -1,0 +1,170 @@
+"""The recurrences of nn.RNN, nn.LSTM and nn.GRU (and their cells: a sequence of
+one step), one primitive per layer and direction.
+
+The input projections of the whole sequence are one GEMM done by the caller
+(F.linear); the primitive then runs the time loop over arrays, per step one
+GEMM with the hidden weights and the gate nonlinearities, and records ONE tape
+node whose result holds, per step, the hidden state and everything its
+derivative reads (the cell state and the activated gates), so the backward
+recomputes nothing.  Its derivative is backpropagation through time written in
+fastad ops: run under no_grad for the first-order backward, recorded to
+differentiate again.  Every column of the result is an output of the op, so
+the derivative also takes gradients arriving at the gate columns (as a
+recorded backward that reads them will send)."""
+import numpy as np
+
+from fastad import _kernels as _K
+from fastad._tensor import array_of, cat, make_op, stack, zeros
+from fastad.nn.functional import linear
+
+# gate columns of the result after the hidden state, per cell kind
+_WIDTH = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 6, "GRU": 5}
+_NAME = {"RNN_TANH": "RnnTanhBackward0", "RNN_RELU": "RnnReluBackward0",
+         "LSTM": "LstmBackward0", "GRU": "GruBackward0"}
+
+
+def _steps(n, reverse):
+    return range(n - 1, -1, -1) if reverse else range(n)
+
+
+def _gemm(a, b_t, out):
+    """out = a @ b_t.T, as fastad's linear layers compute it."""
+    if not _K.matmul_into(a, b_t, out, False, True):
+        np.matmul(a, b_t.T, out=out)
+
+
+def _sigmoid_(a):
+    _K.activation_forward("sigmoid", a.reshape(-1), a.reshape(-1))
+
+
+def _forward(mode, xp, h0, c0, w_hh, b_hh, reverse):
+    """The (T, B, width * H) result array (see the module docstring) from the
+    projected inputs xp (T, B, G * H) and the initial state."""
+    steps, batch = xp.shape[:2]
+    hid = h0.shape[-1]
+    res = np.empty((steps, batch, _WIDTH[mode] * hid), xp.dtype)
+    pre = np.empty((batch, w_hh.shape[0]), xp.dtype)
+    h, c = h0, c0
+    for t in _steps(steps, reverse):
+        _gemm(h, w_hh, pre)
+        out = res[t]
+        if mode == "LSTM":
+            pre += xp[t]
+            g = np.tanh(pre[:, 2 * hid:3 * hid])
+            _sigmoid_(pre)
+            pre[:, 2 * hid:3 * hid] = g
+            i, f, o = pre[:, :hid], pre[:, hid:2 * hid], pre[:, 3 * hid:]
+            c = f * c + i * g
+            h = o * np.tanh(c)            # contiguous: the next step's GEMM operand
+            out[:, :hid] = h
+            out[:, hid:2 * hid] = c
+            out[:, 2 * hid:] = pre
+        elif mode == "GRU":
+            if b_hh is not None:
+                pre += b_hh
+            ghn = out[:, 4 * hid:]
+            ghn[...] = pre[:, 2 * hid:]                             # h W_hn^T + b_hn
+            rz = pre[:, :2 * hid] + xp[t, :, :2 * hid]
+            _sigmoid_(rz)
+            out[:, hid:3 * hid] = rz
+            n = out[:, 3 * hid:4 * hid]
+            np.tanh(xp[t, :, 2 * hid:] + rz[:, :hid] * ghn, out=n)
+            z = rz[:, hid:]
+            h = n + z * (h - n)
+            out[:, :hid] = h
+        else:
+            h = out
+            np.add(pre, xp[t], out=h)
+            if mode == "RNN_TANH":
+                np.tanh(h, out=h)
+            else:
+                np.maximum(h, 0, out=h)
+    return res
+
+
+def _prev(res, t, reverse, initial, lo, hi):
+    """Columns lo:hi of the step before t (initial before the first step)."""
+    first = (t == res.shape[0] - 1) if reverse else (t == 0)
+    return initial if first else res[t + 1 if reverse else t - 1, :, lo:hi]
+
+
+def layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
+    """The result of one layer and direction over x (T, B, I): the input
+    projections of all steps in one GEMM, then the recurrence."""
+    steps, batch = x.shape[:2]
+    if b_ih is not None and mode != "GRU":
+        b_ih = b_ih + b_hh              # both enter every step's pre-activation alike
+    xp = linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)
+    return recurrence(mode, xp.reshape(steps, batch, w_ih.shape[0]), h0, c0, w_hh,
+                      b_hh if mode == "GRU" else None, reverse)
+
+
+def recurrence(mode, xp, h0, c0, w_hh, b_hh=None, reverse=False):
+    """One layer and direction: xp the projected inputs (T, B, G * H), h0 and
+    c0 (LSTM only) the initial state (B, H), w_hh (G * H, H), b_hh (GRU only:
+    the other cells take it inside xp).  Returns the result tensor; its
+    [..., :H] are the hidden states, LSTM's [..., H:2H] the cell states."""
+    arrays = [np.ascontiguousarray(array_of(t)) for t in (xp, h0, w_hh)]
+    c0a = None if c0 is None else np.ascontiguousarray(array_of(c0))
+    bha = None if b_hh is None else array_of(b_hh)
+    res = _forward(mode, arrays[0], arrays[1], c0a, arrays[2], bha, reverse)
+    inputs = (xp, h0, c0, w_hh, b_hh)
+
+    def derivative(grad, inputs, result):
+        return _bptt(mode, grad, inputs, result, reverse)
+    return make_op(res, _NAME[mode], inputs, derivative=derivative)
+
+
+def _bptt(mode, grad, inputs, result, reverse):
+    """Gradients of (xp, h0, c0, w_hh, b_hh), in fastad ops, step by step
+    backwards in time: per step the gate gradients and one GEMM with w_hh."""
+    xp, h0, c0, w_hh, b_hh = inputs
+    steps = result.shape[0]
+    hid = h0.shape[-1]
+    dh = zeros(tuple(h0.shape), dtype=h0.dtype)
+    dc = dh
+    dpre = [None] * steps
+    dghn = [None] * steps
+    for t in _steps(steps, not reverse):
+        r, g = result[t], grad[t]
+        h_prev = _prev(result, t, reverse, h0, 0, hid)
+        dh = dh + g[:, :hid]
+        if mode == "LSTM":
+            c_prev = _prev(result, t, reverse, c0, hid, 2 * hid)
+            c, i, f, gg, o = (r[:, k * hid:(k + 1) * hid] for k in range(1, 6))
+            tc = c.tanh()
+            dc = dc + g[:, hid:2 * hid] + dh * o * (1 - tc * tc)
+            di = dc * gg + g[:, 2 * hid:3 * hid]
+            df = dc * c_prev + g[:, 3 * hid:4 * hid]
+            dg = dc * i + g[:, 4 * hid:5 * hid]
+            do = dh * tc + g[:, 5 * hid:]
+            dpre[t] = cat([di * i * (1 - i), df * f * (1 - f), dg * (1 - gg * gg),
+                           do * o * (1 - o)], 1)
+            dc = dc * f
+            dh = dpre[t] @ w_hh
+        elif mode == "GRU":
+            rr, z, n, ghn = (r[:, k * hid:(k + 1) * hid] for k in range(1, 5))
+            dz = dh * (h_prev - n) + g[:, 2 * hid:3 * hid]
+            dn = dh * (1 - z) + g[:, 3 * hid:4 * hid]
+            dn_pre = dn * (1 - n * n)
+            dr = dn_pre * ghn + g[:, hid:2 * hid]
+            dghn[t] = dn_pre * rr + g[:, 4 * hid:]
+            dpre_rz = cat([dr * rr * (1 - rr), dz * z * (1 - z)], 1)
+            dpre[t] = cat([dpre_rz, dn_pre], 1)
+            dh = dh * z + cat([dpre_rz, dghn[t]], 1) @ w_hh
+        else:
+            h = r[:, :hid]
+            dpre[t] = dh * ((1 - h * h) if mode == "RNN_TANH" else (h > 0).to(h.dtype))
+            dh = dpre[t] @ w_hh
+    dxp = stack(dpre)
+    hs = result[..., :hid]
+    h_prevs = cat([hs[1:], h0[None]]) if reverse else cat([h0[None], hs[:-1]])
+    flat_prev = h_prevs.reshape(-1, hid)
+    if mode == "GRU":
+        dgh = cat([dxp[..., :2 * hid], stack(dghn)], 2).reshape(-1, 3 * hid)
+        dw = dgh.t() @ flat_prev
+        db = None if b_hh is None else dgh.sum(0)
+    else:
+        dw = dxp.reshape(-1, dxp.shape[-1]).t() @ flat_prev
+        db = None
+    return dxp, dh, (dc if mode == "LSTM" else None), dw, db
