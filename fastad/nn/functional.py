@@ -435,7 +435,10 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())
 
 # ---------------------------------------------------------------- layers (one file per concern)
+from fastad.nn._attention import multi_head_attention_forward  # noqa: E402
+from fastad.nn._attention import scaled_dot_product_attention  # noqa: E402
 from fastad.nn._conv import conv1d, conv2d, unfold  # noqa: E402
+from fastad.nn._linear import bilinear  # noqa: E402
 from fastad.nn._dropout import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: E402
                                 dropout3d, feature_alpha_dropout)
 from fastad.nn._normalization import (batch_norm, cosine_similarity, group_norm,  # noqa: E402
@@ -450,4 +453,5 @@ __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
             "feature_alpha_dropout", "embedding", "one_hot", "layer_norm", "rms_norm",
             "batch_norm", "instance_norm", "group_norm", "normalize", "cosine_similarity",
             "pairwise_distance", "pdist", "pad", "conv1d", "conv2d", "unfold", "max_pool1d",
-            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+            "scaled_dot_product_attention", "multi_head_attention_forward", "bilinear"]
