@@ -704,6 +704,67 @@ OPS += [
            module=_nn("PairwiseDistance", p=3.0), api=("nn.PairwiseDistance",)),
 ]
 
+
+
+# ---- recurrent layers, attention, bilinear: a module's outputs joined into one tensor
+def _joined(lib, out):
+    """The tensors of a nested output (output, (h_n, c_n)) flattened into one."""
+    if isinstance(out, tuple):
+        return lib.cat([_joined(lib, o) for o in out if o is not None])
+    return out.reshape(-1)
+
+
+def _joined_call(lib, m, *ts, **kw):
+    return _joined(lib, m(*ts, **kw))
+
+
+def _self_attention(lib, m, x, **kw):
+    return _joined(lib, m(x, x, x, **kw))
+
+
+def _lazy(lib, in_features, out_features):
+    m = lib.nn.LazyLinear(out_features)
+    m(lib.zeros(1, in_features))           # its parameters are made at the first call
+    return m
+
+
+_CAUSAL = np.triu(np.ones((4, 4), bool), 1)
+OPS += [
+    *(OpInfo(f"nn.{name}", _joined_call, (case((4, 2, 3),),), module=_nn(name, 3, 2),
+             api=(f"nn.{name}",)) for name in ("RNN", "LSTM", "GRU")),
+    *(OpInfo(f"nn.{name}_2layer_bidirectional", _joined_call, (case((2, 3, 3),),),
+             module=_nn(name, 3, 2, num_layers=2, bidirectional=True, batch_first=True),
+             api=(f"nn.{name}",)) for name in ("RNN", "LSTM", "GRU")),
+    *(OpInfo(f"nn.{name}", _joined_call, (case((2, 3),), case((3,),)), module=_nn(name, 3, 2),
+             api=(f"nn.{name}",)) for name in ("RNNCell", "LSTMCell", "GRUCell")),
+    OpInfo("F.scaled_dot_product_attention", _F("scaled_dot_product_attention"),
+           (case((2, 4, 3), (2, 5, 3), (2, 5, 2)), case((2, 4, 3), (2, 4, 3), (2, 4, 2),
+                                                        is_causal=True, scale=0.7)),
+           api=("F.scaled_dot_product_attention",)),
+    OpInfo("nn.MultiheadAttention", _self_attention, (case((4, 2, 4),),
+                                                      case((4, 2, 4), need_weights=False)),
+           module=_nn("MultiheadAttention", 4, 2),
+           api=("nn.MultiheadAttention", "F.multi_head_attention_forward")),
+    OpInfo("nn.MultiheadAttention_masked", lambda lib, m, x: _self_attention(
+        lib, m, x, attn_mask=lib.tensor(_CAUSAL)), (case((4, 2, 4),),),
+        module=_nn("MultiheadAttention", 4, 2, add_bias_kv=True),
+        api=("nn.MultiheadAttention",)),
+    OpInfo("nn.TransformerEncoderLayer", _module_call, (case((4, 2, 4),),),
+           module=_nn("TransformerEncoderLayer", 4, 2, dim_feedforward=6, dropout=0.0,
+                      activation="gelu"), api=("nn.TransformerEncoderLayer",)),
+    OpInfo("nn.TransformerEncoder", _module_call, (case((2, 3, 4),),),
+           module=lambda lib: lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(
+               4, 2, dim_feedforward=6, dropout=0.0, norm_first=True, batch_first=True), 2),
+           api=("nn.TransformerEncoder",)),
+    OpInfo("F.bilinear", _F("bilinear"), (case((3, 2), (3, 4), (5, 2, 4), (5,)),
+                                          case((2, 3, 2), (2, 3, 4), (5, 2, 4))),
+           api=("F.bilinear",)),
+    OpInfo("nn.Bilinear", _module_call, (case((3, 2), (3, 4)),), module=_nn("Bilinear", 2, 4, 3),
+           api=("nn.Bilinear",)),
+    OpInfo("nn.LazyLinear", _module_call, (case((5, 3),),), module=lambda lib: _lazy(lib, 3, 2),
+           api=("nn.LazyLinear",)),
+]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
@@ -750,6 +811,8 @@ NON_DIFFERENTIABLE = {
     "nn.ModuleDict": "a container that is not callable",
     "nn.ParameterList": "a container of leaf tensors",
     "nn.ParameterDict": "a container of leaf tensors",
+    "nn.RNNBase": "base class (RNN, LSTM and GRU are checked)",
+    "nn.RNNCellBase": "base class (the cells are checked)",
 }
 
 
