@@ -168,3 +168,45 @@ def adaptive_avg_pool1d(input, output_size):
                            f"{list(x.shape)}")
     (o,) = _pair(output_size, 1)
     return matmul(x, _averaging(x.shape[-1], o, array_of(x).dtype).t())
+
+
+def _adaptive_max_pool2d(x, output_size, return_indices):
+    """Each adaptive window's first maximum, recorded as a gather of x there
+    (windows may overlap: the gradient is a scatter-add)."""
+    a = array_of(x)
+    n, c, h, w = a.shape
+    oh, ow = _pair(output_size)
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    index = np.empty((n, c, oh, ow), np.int64)
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            k = a[:, :, h0:h1, w0:w1].reshape(n, c, -1).argmax(-1)
+            index[:, :, i, j] = (h0 + k // (w1 - w0)) * w + w0 + k % (w1 - w0)
+    flat = index + (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    values = _gather(x, flat, "AdaptiveMaxPool2DBackward0")
+    return (values, as_tensor(index)) if return_indices else values
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to output_size (None keeps that dim's size) of (N, C, H, W) or (C, H, W)."""
+    x = as_tensor(input)
+    if x.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got "
+                           f"{list(x.shape)}")
+    out = _adaptive_max_pool2d(x if x.dim() == 4 else x.unsqueeze(0), output_size,
+                               return_indices)
+    if x.dim() == 4:
+        return out
+    return tuple(t.squeeze(0) for t in out) if return_indices else out.squeeze(0)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    x = as_tensor(input)
+    if x.dim() not in (2, 3):
+        raise RuntimeError(f"adaptive_max_pool1d(): Expected 2D or 3D tensor, but got "
+                           f"{list(x.shape)}")
+    (o,) = _pair(output_size, 1)
+    out = adaptive_max_pool2d(x.unsqueeze(-2), (1, o), return_indices)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)

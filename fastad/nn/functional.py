@@ -435,9 +435,13 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, ())
 
 # ---------------------------------------------------------------- layers (one file per concern)
+from fastad.nn._activation import (celu_, elu_, glu, gumbel_softmax, hardshrink,  # noqa: E402
+                                   hardtanh_, leaky_relu_, relu_, rrelu_, selu_, softmin,
+                                   softshrink, tanhshrink, threshold, threshold_)
 from fastad.nn._attention import multi_head_attention_forward  # noqa: E402
 from fastad.nn._attention import scaled_dot_product_attention  # noqa: E402
-from fastad.nn._conv import conv1d, conv2d, unfold  # noqa: E402
+from fastad.nn._conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d,  # noqa: E402
+                             fold, unfold)
 from fastad.nn._linear import bilinear  # noqa: E402
 from fastad.nn._dropout import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: E402
                                 dropout3d, feature_alpha_dropout)
@@ -445,8 +449,11 @@ from fastad.nn._normalization import (batch_norm, cosine_similarity, group_norm,
                                       instance_norm, layer_norm, normalize, pairwise_distance,
                                       pdist, rms_norm)
 from fastad.nn._padding import pad  # noqa: E402
-from fastad.nn._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: E402
-                                avg_pool2d, max_pool1d, max_pool2d)
+from fastad.nn._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: E402
+                                adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
+                                max_pool1d, max_pool2d)
+from fastad.nn._shuffle import (interpolate, pixel_shuffle, pixel_unshuffle, upsample,  # noqa: E402
+                                upsample_bilinear, upsample_nearest)
 from fastad.nn._sparse import embedding, one_hot  # noqa: E402
 
 __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
@@ -454,4 +461,9 @@ __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
             "batch_norm", "instance_norm", "group_norm", "normalize", "cosine_similarity",
             "pairwise_distance", "pdist", "pad", "conv1d", "conv2d", "unfold", "max_pool1d",
             "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-            "scaled_dot_product_attention", "multi_head_attention_forward", "bilinear"]
+            "scaled_dot_product_attention", "multi_head_attention_forward", "bilinear", "glu",
+            "softmin", "hardshrink", "softshrink", "tanhshrink", "threshold", "threshold_",
+            "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
+            "rrelu_", "conv_transpose1d", "conv_transpose2d", "fold", "adaptive_max_pool1d",
+            "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest",
+            "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle"]
