@@ -765,6 +765,78 @@ OPS += [
            api=("nn.LazyLinear",)),
 ]
 
+# ---- more activations, resampling, transposed convolution, adaptive max pooling
+def _seeded_gumbel(lib, a, **kw):
+    lib.manual_seed(0)        # the same noise at every evaluation
+    return functional(lib).gumbel_softmax(a, tau=0.7, **kw)
+
+
+OPS += [
+    OpInfo("F.glu", _F("glu"), (case((3, 4)), case((4, 2, 3), dim=0)), api=("F.glu",)),
+    OpInfo("F.softmin", _F("softmin"), (case((3, 4), dim=1),), api=("F.softmin",)),
+    OpInfo("F.hardshrink", _F("hardshrink"), (case((3, 4)),), kinks=(-0.5, 0.5),
+           api=("F.hardshrink",)),
+    OpInfo("F.softshrink", _F("softshrink"), (case((3, 4), lambd=0.3),), kinks=(-0.3, 0.3),
+           api=("F.softshrink",)),
+    OpInfo("F.tanhshrink", _F("tanhshrink"), (case((3, 4)),), api=("F.tanhshrink",)),
+    OpInfo("F.threshold", _F("threshold", threshold=0.2, value=-1.5), (case((3, 4)),),
+           kinks=(0.2,), api=("F.threshold",)),
+    OpInfo("F.threshold_", lambda lib, a: functional(lib).threshold_(a * 1.0, 0.2, -1.5),
+           (case((3, 4)),), kinks=(0.2,), api=("F.threshold_",)),
+    *(OpInfo(f"F.{name}_", lambda lib, a, n=name: getattr(functional(lib), n + "_")(a * 1.0),
+             (case((3, 4)),), kinks=(0.0,), api=(f"F.{name}_",))
+      for name in ("relu", "elu", "leaky_relu", "selu", "celu")),
+    OpInfo("F.hardtanh_", lambda lib, a: functional(lib).hardtanh_(a * 1.0), (case((3, 4)),),
+           kinks=(-1.0, 1.0), api=("F.hardtanh_",)),
+    OpInfo("F.rrelu_", lambda lib, a: functional(lib).rrelu_(a * 1.0), (case((3, 4)),),
+           kinks=(0.0,), api=("F.rrelu_",)),
+    # (hard=True is straight-through: its gradient is the soft sample's, not the
+    # finite differences of a piecewise-constant one-hot; tested against PyTorch)
+    OpInfo("F.gumbel_softmax", _seeded_gumbel, (case((3, 4)),), api=("F.gumbel_softmax",)),
+    OpInfo("F.pixel_shuffle", _F("pixel_shuffle", upscale_factor=2), (case((2, 8, 2, 3)),),
+           api=("F.pixel_shuffle",)),
+    OpInfo("F.pixel_unshuffle", _F("pixel_unshuffle", downscale_factor=2), (case((2, 2, 4, 6)),),
+           api=("F.pixel_unshuffle",)),
+    OpInfo("F.interpolate", _F("interpolate"),
+           (case((2, 3, 4, 5), scale_factor=2), case((2, 3, 4, 5), size=(3, 7), mode="bilinear"),
+            case((2, 3, 4, 5), size=(6, 3), mode="bilinear", align_corners=True),
+            case((2, 3, 5), scale_factor=1.5, mode="linear"),
+            case((2, 3, 4, 5), size=(2, 3), mode="area")), api=("F.interpolate",)),
+    *(OpInfo(f"F.{name}", _F(name, size=(3, 7)), (case((1, 2, 2, 3)),), api=(f"F.{name}",))
+      for name in ("upsample", "upsample_nearest", "upsample_bilinear")),
+    OpInfo("F.fold", _F("fold"), (case((2, 12, 18), output_size=(5, 6), kernel_size=(2, 3),
+                                       padding=1, stride=(2, 1)),), api=("F.fold",)),
+    OpInfo("F.conv_transpose2d", _F("conv_transpose2d"),
+           (case((2, 4, 3, 4), (4, 3, 3, 2), (3,)),
+            case((1, 4, 3, 3), (4, 2, 3, 3), stride=2, padding=1, output_padding=1, groups=2)),
+           api=("F.conv_transpose2d",)),
+    OpInfo("F.conv_transpose1d", _F("conv_transpose1d"),
+           (case((2, 4, 5), (4, 3, 4), (3,), stride=3, padding=1),), api=("F.conv_transpose1d",)),
+    OpInfo("F.adaptive_max_pool2d", _F("adaptive_max_pool2d"),
+           (case((2, 3, 5, 7), output_size=(2, 3)),), sampler=_distinct,
+           api=("F.adaptive_max_pool2d",)),
+    OpInfo("F.adaptive_max_pool1d", _F("adaptive_max_pool1d"), (case((2, 3, 7), output_size=3),),
+           sampler=_distinct, api=("F.adaptive_max_pool1d",)),
+]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(shape),), module=_nn(name, *args, **kw),
+               sampler=_distinct if "Max" in name else None, kinks=kinks, api=(f"nn.{name}",))
+        for name, shape, args, kw, kinks in (
+            ("GLU", (3, 4), (), {}, ()), ("Softmin", (3, 4), (1,), {}, ()),
+            ("Hardshrink", (3, 4), (), {}, (-0.5, 0.5)), ("Softshrink", (3, 4), (), {}, (-0.5, 0.5)),
+            ("Tanhshrink", (3, 4), (), {}, ()), ("Threshold", (3, 4), (0.1, 2.0), {}, (0.1,)),
+            ("Softmax2d", (2, 3, 2, 2), (), {}, ()),
+            ("PixelShuffle", (1, 4, 2, 3), (2,), {}, ()),
+            ("PixelUnshuffle", (1, 1, 4, 2), (2,), {}, ()),
+            ("Upsample", (1, 2, 2, 3), (), {"scale_factor": 2, "mode": "bilinear"}, ()),
+            ("UpsamplingNearest2d", (1, 2, 2, 3), (), {"scale_factor": 2}, ()),
+            ("UpsamplingBilinear2d", (1, 2, 2, 3), (), {"size": (3, 5)}, ()),
+            ("Fold", (2, 8, 6), ((3, 4), 2), {}, ()), ("Unfold", (2, 2, 3, 4), (2,), {}, ()),
+            ("AdaptiveMaxPool1d", (2, 3, 7), (3,), {}, ()),
+            ("AdaptiveMaxPool2d", (2, 3, 5, 4), ((2, 3),), {}, ()),
+            ("ConvTranspose1d", (2, 2, 5), (2, 4, 3), {"stride": 2}, ()),
+            ("ConvTranspose2d", (2, 2, 3, 4), (2, 3, (3, 2)), {"stride": 2, "padding": 1,
+                                                             "output_padding": 1}, ()))]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
