@@ -837,6 +837,73 @@ OPS += [OpInfo(f"nn.{name}", _module_call, (case(shape),), module=_nn(name, *arg
             ("ConvTranspose2d", (2, 2, 3, 4), (2, 3, (3, 2)), {"stride": 2, "padding": 1,
                                                              "output_padding": 1}, ()))]
 
+# ---- losses composed of fastad ops (targets as constants)
+_PM = np.array([1.0, -1.0, 1.0, -1.0, -1.0])
+_MT = np.array([[3, 0, -1, 1], [1, 2, 3, -1], [0, -1, 2, 2]])
+
+
+def _signs(lib, a):
+    return lib.tensor(_PM[:a.shape[0]], dtype=a.dtype)
+
+
+OPS += [
+    OpInfo("F.cosine_embedding_loss", lambda lib, a, b, **kw: functional(lib).cosine_embedding_loss(
+        a, b, _signs(lib, a), margin=0.2, **kw), loss_cases(((5, 3), (5, 3))),
+        api=("F.cosine_embedding_loss",)),
+    OpInfo("F.margin_ranking_loss", lambda lib, a, b, **kw: functional(lib).margin_ranking_loss(
+        a, b, _signs(lib, a), margin=0.3, **kw), loss_cases(((5,), (5,))), sampler=_apart,
+        api=("F.margin_ranking_loss",)),
+    OpInfo("F.hinge_embedding_loss", lambda lib, a, **kw: functional(lib).hinge_embedding_loss(
+        a, _signs(lib, a), margin=0.8, **kw), loss_cases(((5,),)), kinks=(0.8,),
+        api=("F.hinge_embedding_loss",)),
+    OpInfo("F.soft_margin_loss", lambda lib, a, **kw: functional(lib).soft_margin_loss(
+        a, _signs(lib, a), **kw), loss_cases(((5,),)), api=("F.soft_margin_loss",)),
+    OpInfo("F.multilabel_soft_margin_loss", lambda lib, a, w, **kw:
+           functional(lib).multilabel_soft_margin_loss(a, _mask(lib, a.shape).to(a.dtype), w,
+                                                       **kw),
+           loss_cases(((3, 4), (4,))), api=("F.multilabel_soft_margin_loss",)),
+    OpInfo("F.multi_margin_loss", lambda lib, a, **kw: functional(lib).multi_margin_loss(
+        a, lib.tensor([1, 0, 3]), **kw), loss_cases(((3, 4),)) + (case((3, 4), p=2, margin=0.5),),
+        sampler=_distinct, api=("F.multi_margin_loss",)),
+    OpInfo("F.multilabel_margin_loss", lambda lib, a, **kw: functional(lib).multilabel_margin_loss(
+        a, lib.tensor(_MT), **kw), loss_cases(((3, 4),)), sampler=_distinct,
+        api=("F.multilabel_margin_loss",)),
+    OpInfo("F.triplet_margin_loss", _F("triplet_margin_loss"),
+           loss_cases(((4, 3), (4, 3), (4, 3))) + (case((4, 3), (4, 3), (4, 3), p=1.5,
+                                                         swap=True),), sampler=_distinct,
+           api=("F.triplet_margin_loss",)),
+    OpInfo("F.triplet_margin_with_distance_loss", _F("triplet_margin_with_distance_loss"),
+           (case((4, 3), (4, 3), (4, 3), margin=2.0),), sampler=_distinct,
+           api=("F.triplet_margin_with_distance_loss",)),
+    OpInfo("F.poisson_nll_loss", _F("poisson_nll_loss"),
+           loss_cases(((6,), (6,))) + (case((6,), (6,), log_input=False, full=True),),
+           domain=(0.5, 3.0), api=("F.poisson_nll_loss",)),
+    OpInfo("F.gaussian_nll_loss", _F("gaussian_nll_loss"),
+           loss_cases(((4, 3), (4, 3), (4, 3))) + (case((4, 3), (4, 3), (4,), full=True),),
+           domain=(0.5, 2.0), api=("F.gaussian_nll_loss",)),
+]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(*shapes),), module=_nn(name, **kw),
+               sampler=_distinct, api=(f"nn.{name}",))
+        for name, shapes, kw in (("TripletMarginLoss", ((4, 3), (4, 3), (4, 3)), {"margin": 2.0}),
+                                 ("TripletMarginWithDistanceLoss", ((4, 3), (4, 3), (4, 3)),
+                                  {"margin": 2.0}),
+                                 )]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(*shapes),), module=_nn(name), domain=(0.5, 2.0),
+               api=(f"nn.{name}",))
+        for name, shapes in (("GaussianNLLLoss", ((4, 3), (4, 3), (4, 3))),
+                             ("PoissonNLLLoss", ((6,), (6,))))]
+OPS += [OpInfo(f"nn.{name}", lambda lib, m, a, t=target: m(a, t(lib, a)), (case(shape),),
+               module=_nn(name), sampler=_distinct, api=(f"nn.{name}",))
+        for name, shape, target in (
+            ("SoftMarginLoss", (5,), _signs), ("HingeEmbeddingLoss", (5,), _signs),
+            ("MultiLabelSoftMarginLoss", (3, 4), lambda lib, a: _mask(lib, a.shape).to(a.dtype)),
+            ("MultiMarginLoss", (3, 4), lambda lib, a: lib.tensor([1, 0, 3])),
+            ("MultiLabelMarginLoss", (3, 4), lambda lib, a: lib.tensor(_MT)))]
+OPS += [OpInfo(f"nn.{name}", lambda lib, m, a, b: m(a, b, _signs(lib, a)), (case(*shapes),),
+               module=_nn(name), sampler=_distinct, api=(f"nn.{name}",))
+        for name, shapes in (("CosineEmbeddingLoss", ((5, 3), (5, 3))),
+                             ("MarginRankingLoss", ((5,), (5,))))]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 

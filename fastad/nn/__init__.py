@@ -9,6 +9,7 @@ from fastad.nn._layers.conv import *  # noqa: F401,F403,E402
 from fastad.nn._layers.distance import *  # noqa: F401,F403,E402
 from fastad.nn._layers.dropout import *  # noqa: F401,F403,E402
 from fastad.nn._layers.linear import *  # noqa: F401,F403,E402
+from fastad.nn._layers.loss import *  # noqa: F401,F403,E402
 from fastad.nn._layers.normalization import *  # noqa: F401,F403,E402
 from fastad.nn._layers.padding import *  # noqa: F401,F403,E402
 from fastad.nn._layers.pooling import *  # noqa: F401,F403,E402

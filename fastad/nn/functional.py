@@ -443,6 +443,11 @@ from fastad.nn._attention import scaled_dot_product_attention  # noqa: E402
 from fastad.nn._conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d,  # noqa: E402
                              fold, unfold)
 from fastad.nn._linear import bilinear  # noqa: E402
+from fastad.nn._losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
+                               hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                               multilabel_margin_loss, multilabel_soft_margin_loss,
+                               poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
+                               triplet_margin_with_distance_loss)
 from fastad.nn._dropout import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: E402
                                 dropout3d, feature_alpha_dropout)
 from fastad.nn._normalization import (batch_norm, cosine_similarity, group_norm,  # noqa: E402
@@ -466,4 +471,8 @@ __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
             "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
             "rrelu_", "conv_transpose1d", "conv_transpose2d", "fold", "adaptive_max_pool1d",
             "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest",
-            "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle"]
+            "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle", "cosine_embedding_loss",
+            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+            "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+            "triplet_margin_loss", "triplet_margin_with_distance_loss", "poisson_nll_loss",
+            "gaussian_nll_loss"]
