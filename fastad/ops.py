@@ -904,6 +904,33 @@ OPS += [OpInfo(f"nn.{name}", lambda lib, m, a, b: m(a, b, _signs(lib, a)), (case
         for name, shapes in (("CosineEmbeddingLoss", ((5, 3), (5, 3))),
                              ("MarginRankingLoss", ((5,), (5,))))]
 
+# ---- channel ops, Lp pooling, unpooling
+def _unpooled(lib, a, **kw):
+    F = functional(lib)
+    values, index = F.max_pool2d_with_indices(a.detach(), 2)
+    return F.max_unpool2d(a[:, :, ::2, ::2] * 1.0 + 0 * values, index, 2, **kw)
+
+
+OPS += [
+    OpInfo("F.local_response_norm", _F("local_response_norm", size=3),
+           (case((2, 4, 3, 3)), case((2, 5, 4), alpha=0.1, beta=0.5, k=2.0)),
+           api=("F.local_response_norm", "nn.LocalResponseNorm")),
+    OpInfo("F.lp_pool2d", _F("lp_pool2d", norm_type=2, kernel_size=2), (case((2, 3, 4, 4)),),
+           api=("F.lp_pool2d", "nn.LPPool2d")),
+    OpInfo("F.lp_pool1d", _F("lp_pool1d", norm_type=3, kernel_size=2), (case((2, 3, 6)),),
+           domain=(0.5, 2.0), api=("F.lp_pool1d", "nn.LPPool1d")),
+    OpInfo("F.channel_shuffle", _F("channel_shuffle", groups=2), (case((2, 4, 3)),),
+           api=("F.channel_shuffle", "F.native_channel_shuffle", "nn.ChannelShuffle")),
+    OpInfo("F.max_unpool2d", _unpooled, (case((1, 2, 4, 4)),), sampler=_distinct,
+           api=("F.max_unpool2d", "F.max_pool2d_with_indices", "nn.MaxUnpool2d")),
+    OpInfo("F.max_unpool1d", lambda lib, a: functional(lib).max_unpool1d(
+        a, lib.tensor([[0, 3, 5], [1, 2, 4]]), 2), (case((2, 3),),),
+        api=("F.max_unpool1d", "F.max_pool1d_with_indices", "nn.MaxUnpool1d")),
+    OpInfo("F.adaptive_max_pool2d_with_indices", lambda lib, a: functional(
+        lib).adaptive_max_pool2d_with_indices(a, 2)[0], (case((1, 2, 4, 5)),), sampler=_distinct,
+        api=("F.adaptive_max_pool2d_with_indices", "F.adaptive_max_pool1d_with_indices")),
+]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
@@ -951,6 +978,7 @@ NON_DIFFERENTIABLE = {
     "nn.ParameterList": "a container of leaf tensors",
     "nn.ParameterDict": "a container of leaf tensors",
     "nn.RNNBase": "base class (RNN, LSTM and GRU are checked)",
+    "nn.NLLLoss2d": "PyTorch's deprecated name of NLLLoss (checked)",
     "nn.RNNCellBase": "base class (the cells are checked)",
 }
 

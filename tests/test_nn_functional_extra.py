@@ -156,3 +156,39 @@ def test_conv_transpose_modules_match_torch(cls, args, kw, x_shape, out_size):
         np.testing.assert_allclose(a.state_dict()[k].numpy(), b.state_dict()[k].numpy(), atol=1e-7)
     _compare(lambda lib, x: (a if lib is fastad else b)(x.float(), output_size=out_size),
              [R.standard_normal(x_shape)], atol=1e-5)
+
+
+def _unpool(lib, a):
+    v, i = F(lib).max_pool2d_with_indices(a, 2)
+    return F(lib).max_unpool2d(v, i, 2)
+
+
+def _unpool_size(lib, a):
+    v, i = F(lib).max_pool2d(a, 2, return_indices=True)
+    return lib.nn.MaxUnpool2d(2)(v, i, output_size=(7, 7))
+
+
+def _unpool1(lib, a):
+    v, i = F(lib).max_pool1d_with_indices(a, 3, 2)
+    return F(lib).max_unpool1d(v, i, 3, 2)
+
+
+MORE = [
+    (lambda lib, a: F(lib).local_response_norm(a, 3), (2, 4, 6, 6)),
+    (lambda lib, a: F(lib).local_response_norm(a, 2, 0.1, 0.5, 2.0), (2, 5, 7)),
+    (lambda lib, a: lib.nn.LocalResponseNorm(4)(a), (2, 6, 3, 2, 2)),
+    (lambda lib, a: F(lib).lp_pool2d(a, 2, 2), (2, 4, 6, 6)),
+    (lambda lib, a: F(lib).lp_pool2d(a.abs() + 0.1, 1.5, (3, 2), stride=2, ceil_mode=True),
+     (2, 4, 6, 6)),
+    (lambda lib, a: lib.nn.LPPool1d(3, 2)(a), (2, 3, 8)),
+    (lambda lib, a: F(lib).channel_shuffle(a, 2), (2, 4, 3, 3)),
+    (lambda lib, a: lib.nn.ChannelShuffle(3)(a), (2, 6, 5)),
+    (_unpool, (2, 4, 6, 6)), (_unpool_size, (1, 2, 7, 7)), (_unpool1, (2, 3, 9)),
+    (lambda lib, a: F(lib).adaptive_max_pool2d_with_indices(a, 3)[0], (2, 4, 6, 6)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(MORE)))
+def test_pooling_and_channel_ops_match_torch(k):
+    fn, shape = MORE[k]
+    _compare(fn, [R.standard_normal(shape)])

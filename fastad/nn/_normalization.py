@@ -4,6 +4,8 @@ differentiate again; running statistics are updated in place, outside the graph.
 import numpy as np
 
 from fastad._tensor import array_of, as_tensor, no_grad, sqrt
+from fastad.nn._padding import pad
+from fastad.nn._pooling import avg_pool2d
 
 
 def _normalize_over(x, dims, eps):
@@ -185,3 +187,17 @@ def pdist(input, p=2):
     i, j = np.triu_indices(x.shape[0], 1)
     return _norm(x[i] - x[j], p, -1, False)
 
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta."""
+    x = as_tensor(input)
+    if x.dim() < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {x.dim()} dimensions)")
+    if x.numel() == 0:
+        return x
+    shape = tuple(x.shape)
+    div = (x * x).reshape(shape[0], 1, shape[1], -1)
+    div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+    div = avg_pool2d(div, (size, 1), stride=1).reshape(shape)
+    return x / (div * alpha + k).pow(beta)

@@ -451,13 +451,17 @@ from fastad.nn._losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa
 from fastad.nn._dropout import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: E402
                                 dropout3d, feature_alpha_dropout)
 from fastad.nn._normalization import (batch_norm, cosine_similarity, group_norm,  # noqa: E402
-                                      instance_norm, layer_norm, normalize, pairwise_distance,
-                                      pdist, rms_norm)
+                                      instance_norm, layer_norm, local_response_norm, normalize,
+                                      pairwise_distance, pdist, rms_norm)
 from fastad.nn._padding import pad  # noqa: E402
 from fastad.nn._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: E402
-                                adaptive_max_pool1d, adaptive_max_pool2d, avg_pool1d, avg_pool2d,
-                                max_pool1d, max_pool2d)
-from fastad.nn._shuffle import (interpolate, pixel_shuffle, pixel_unshuffle, upsample,  # noqa: E402
+                                adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
+                                adaptive_max_pool2d, adaptive_max_pool2d_with_indices, avg_pool1d,
+                                avg_pool2d, lp_pool1d, lp_pool2d, max_pool1d,
+                                max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
+                                max_unpool1d, max_unpool2d)
+from fastad.nn._shuffle import (channel_shuffle, interpolate,  # noqa: E402
+                                native_channel_shuffle, pixel_shuffle, pixel_unshuffle, upsample,
                                 upsample_bilinear, upsample_nearest)
 from fastad.nn._sparse import embedding, one_hot  # noqa: E402
 
@@ -475,4 +479,7 @@ __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
             "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
             "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
             "triplet_margin_loss", "triplet_margin_with_distance_loss", "poisson_nll_loss",
-            "gaussian_nll_loss"]
+            "gaussian_nll_loss", "local_response_norm", "max_pool1d_with_indices",
+            "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
+            "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d", "max_unpool1d",
+            "max_unpool2d", "channel_shuffle", "native_channel_shuffle"]

@@ -1,5 +1,5 @@
-"""Modules of the functionals in fastad/nn/_activation.py, _shuffle.py and
-_conv.py's fold/unfold: each forward is the one functional with the module's
+"""Modules of the functionals in fastad/nn/_activation.py, _shuffle.py,
+_conv.py's fold/unfold and local_response_norm: each forward is the one functional with the module's
 hyper-parameters (built by modules._module, as the table's activations are)."""
 from fastad.nn import functional as F
 from fastad.nn.modules import Module, _module
@@ -18,6 +18,9 @@ _SIMPLE = {
                                  ("align_corners", None), ("recompute_scale_factor", None))),
     "Fold": (F.fold, (("output_size", None), ("kernel_size", None), ("dilation", 1),
                       ("padding", 0), ("stride", 1))),
+    "ChannelShuffle": (F.channel_shuffle, (("groups", None),)),
+    "LocalResponseNorm": (F.local_response_norm, (("size", None), ("alpha", 1e-4), ("beta", 0.75),
+                                                  ("k", 1.0))),
     "Unfold": (F.unfold, (("kernel_size", None), ("dilation", 1), ("padding", 0), ("stride", 1))),
 }
 

@@ -2,7 +2,7 @@
 with PyTorch's constructor parameters in PyTorch's order; a class weight is a
 buffer, as in PyTorch's _WeightedLoss (so it is in the state_dict)."""
 from fastad.nn import functional as F
-from fastad.nn.modules import _module
+from fastad.nn.modules import NLLLoss, _module
 
 _LEGACY = (("size_average", None), ("reduce", None), ("reduction", "mean"))
 _LOSSES = {
@@ -26,7 +26,7 @@ _LOSSES = {
                                               ("reduction", "mean"))),
 }
 
-__all__ = list(_LOSSES)
+__all__ = list(_LOSSES) + ["NLLLoss2d"]
 
 
 def _weighted(cls):
@@ -40,3 +40,7 @@ def _weighted(cls):
 for _name, (_fn, _params) in _LOSSES.items():
     _cls = _module(_name, _fn, _params, f"Module form of F.{_fn.__name__}.", show=False)
     globals()[_name] = _weighted(_cls) if "weight" in dict(_params) else _cls
+
+
+class NLLLoss2d(NLLLoss):
+    """PyTorch's deprecated name of NLLLoss for image-shaped inputs."""
