@@ -756,6 +756,16 @@ OPS += [
            module=lambda lib: lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(
                4, 2, dim_feedforward=6, dropout=0.0, norm_first=True, batch_first=True), 2),
            api=("nn.TransformerEncoder",)),
+    OpInfo("nn.TransformerDecoderLayer", _module_call, (case((3, 2, 4), (4, 2, 4)),),
+           module=_nn("TransformerDecoderLayer", 4, 2, dim_feedforward=6, dropout=0.0),
+           api=("nn.TransformerDecoderLayer",)),
+    OpInfo("nn.TransformerDecoder", _module_call, (case((2, 3, 4), (2, 4, 4)),),
+           module=lambda lib: lib.nn.TransformerDecoder(lib.nn.TransformerDecoderLayer(
+               4, 2, dim_feedforward=6, dropout=0.0, norm_first=True, batch_first=True), 2),
+           api=("nn.TransformerDecoder",)),
+    OpInfo("nn.Transformer", _module_call, (case((3, 2, 4), (2, 2, 4)),),
+           module=_nn("Transformer", 4, 2, 1, 1, dim_feedforward=6, dropout=0.0),
+           api=("nn.Transformer",)),
     OpInfo("F.bilinear", _F("bilinear"), (case((3, 2), (3, 4), (5, 2, 4), (5,)),
                                           case((2, 3, 2), (2, 3, 4), (5, 2, 4))),
            api=("F.bilinear",)),

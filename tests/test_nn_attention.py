@@ -203,3 +203,32 @@ def test_bilinear_and_lazy_linear_match_torch():
     for u, v in zip(outs[0][:3], outs[1][:3]):
         _close(u, v, 1e-6)
     assert outs[0][3] == outs[1][3] == "Linear"
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kw", [{}, {"norm_first": True, "batch_first": True,
+                                     "activation": "gelu"}])
+def test_transformer_matches_torch(kw):
+    res = []
+    for lib in _libs():
+        lib.manual_seed(0)
+        m = lib.nn.Transformer(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=2,
+                               dim_feedforward=16, dropout=0.0, **kw).double()
+        rng = np.random.default_rng(1)
+        bf = kw.get("batch_first")
+        src = lib.tensor(rng.standard_normal((3, 5, 8) if bf else (5, 3, 8)), requires_grad=True)
+        tgt = lib.tensor(rng.standard_normal((3, 4, 8) if bf else (4, 3, 8)), requires_grad=True)
+        mask = lib.nn.Transformer.generate_square_subsequent_mask(4, dtype=lib.float64)
+        kpm = lib.tensor(np.array([[False] * 5, [False] * 3 + [True] * 2, [False] * 5]))
+        o = m(src, tgt, tgt_mask=mask, src_key_padding_mask=kpm, memory_key_padding_mask=kpm)
+        _weighted_sum(o, lib).backward()
+        res.append((m, o, src, tgt))
+    (ma, oa, sa, ta), (mb, ob, sb, tb) = res
+    assert list(ma.state_dict()) == list(mb.state_dict())
+    for k in ma.state_dict():
+        np.testing.assert_array_equal(ma.state_dict()[k].numpy(), mb.state_dict()[k].numpy())
+    for u, v in ((oa, ob), (sa.grad, sb.grad), (ta.grad, tb.grad)):
+        _close(u, v)
+    for (n, p), (n2, q) in zip(ma.named_parameters(), mb.named_parameters()):
+        assert n == n2
+        _close(p.grad, q.grad)
