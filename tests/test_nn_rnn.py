@@ -173,3 +173,24 @@ def test_recurrence_gradcheck_every_column(mode, reverse):
         assert (u is None) == (v is None)
         if u is not None:
             np.testing.assert_allclose(np.asarray(u), v.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["RNN", "LSTM", "GRU"])
+def test_same_bits_at_one_and_two_threads(name):
+    res = []
+    before = fastad.get_num_threads()
+    try:
+        for threads in (1, 2):
+            fastad.set_num_threads(threads)
+            fastad.manual_seed(0)
+            m = getattr(nn, name)(16, 32, num_layers=2, bidirectional=True)
+            x = fastad.randn(12, 8, 16, requires_grad=True)
+            out, h_n = m(x)
+            h_n = h_n[0] if name == "LSTM" else h_n
+            (out.sum() + h_n.sum()).backward()
+            res.append([out.detach().numpy().copy(), x.grad.numpy().copy()]
+                       + [p.grad.numpy().copy() for p in m.parameters()])
+    finally:
+        fastad.set_num_threads(before)
+    for a, b in zip(*res):
+        np.testing.assert_array_equal(a, b)

@@ -14,7 +14,7 @@ recorded backward that reads them will send)."""
 import numpy as np
 
 from fastad import _kernels as _K
-from fastad._tensor import array_of, cat, make_op, stack, tanh
+from fastad._tensor import array_of, cat, make_op, matmul, stack, tanh
 from fastad.nn.functional import linear
 
 # gate columns of the result after the hidden state, per cell kind
@@ -27,10 +27,16 @@ def _steps(n, reverse):
     return range(n - 1, -1, -1) if reverse else range(n)
 
 
-def _gemm(a, b_t, out):
-    """out = a @ b_t.T, as fastad's linear layers compute it."""
-    if not _K.matmul_into(a, b_t, out, False, True):
-        np.matmul(a, b_t.T, out=out)
+def _matmul(a, b, out=None):
+    """a @ b by fastad's GEMM (as its linear layers: the same bits at any thread
+    count); a transposed view is passed as its C-contiguous base and a flag."""
+    ta, tb = (not x.flags.c_contiguous and x.T.flags.c_contiguous for x in (a, b))
+    a2 = a.T if ta else np.ascontiguousarray(a)
+    b2 = b.T if tb else np.ascontiguousarray(b)
+    out = np.empty((a.shape[0], b.shape[1]), a.dtype) if out is None else out
+    if not _K.matmul_into(a2, b2, out, ta, tb):
+        np.matmul(a, b, out=out)
+    return out
 
 
 def _act(name, a, out=None):
@@ -51,7 +57,7 @@ def _forward(mode, xp, h0, c0, w_hh, b_hh, reverse):
     pre = np.empty((batch, w_hh.shape[0]), xp.dtype)
     h, c = h0, c0
     for t in _steps(steps, reverse):
-        _gemm(h, w_hh, pre)
+        _matmul(h, w_hh.T, pre)
         out = res[t]
         if mode == "LSTM":
             pre += xp[t]
@@ -98,7 +104,9 @@ def layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     steps, batch = x.shape[:2]
     if b_ih is not None and mode != "GRU":
         b_ih = b_ih + b_hh              # both enter every step's pre-activation alike
-    xp = linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih)
+    # contiguous rows: a lower layer's hidden states are a strided view, and
+    # linear's contiguous path is the one with the same bits at any thread count
+    xp = linear(x.contiguous().reshape(steps * batch, x.shape[2]), w_ih, b_ih)
     return recurrence(mode, xp.reshape(steps, batch, w_ih.shape[0]), h0, c0, w_hh,
                       b_hh if mode == "GRU" else None, reverse)
 
@@ -125,6 +133,7 @@ def recurrence(mode, xp, h0, c0, w_hh, b_hh=None, reverse=False):
 class _ARRAYS:
     """What _bptt calls beyond operators, over ndarrays."""
     stack = np.stack
+    mm = staticmethod(_matmul)
 
     @staticmethod
     def tanh(a):
@@ -144,6 +153,7 @@ class _TENSORS:
     tanh = staticmethod(tanh)
     stack = staticmethod(stack)
     cat = staticmethod(cat)
+    mm = staticmethod(matmul)
 
     @staticmethod
     def positive(a):
@@ -176,7 +186,7 @@ def _bptt(ns, mode, grad, inputs, result, reverse):
             dpre[t] = ns.cat([di * i * (1 - i), df * f * (1 - f), dg * (1 - gg * gg),
                               do * o * (1 - o)], 1)
             dc = dc * f
-            dh = dpre[t] @ w_hh
+            dh = ns.mm(dpre[t], w_hh)
         elif mode == "GRU":
             rr, z, n, ghn = (r[:, k * hid:(k + 1) * hid] for k in range(1, 5))
             dz = dh * (h_prev - n) + g[:, 2 * hid:3 * hid]
@@ -186,20 +196,20 @@ def _bptt(ns, mode, grad, inputs, result, reverse):
             dghn[t] = dn_pre * rr + g[:, 4 * hid:]
             dpre_rz = ns.cat([dr * rr * (1 - rr), dz * z * (1 - z)], 1)
             dpre[t] = ns.cat([dpre_rz, dn_pre], 1)
-            dh = dh * z + ns.cat([dpre_rz, dghn[t]], 1) @ w_hh
+            dh = dh * z + ns.mm(ns.cat([dpre_rz, dghn[t]], 1), w_hh)
         else:
             h = r[:, :hid]
             dpre[t] = dh * ((1 - h * h) if mode == "RNN_TANH" else ns.positive(h))
-            dh = dpre[t] @ w_hh
+            dh = ns.mm(dpre[t], w_hh)
     dxp = ns.stack(dpre)
     hs = result[..., :hid]
     h_prevs = ns.cat([hs[1:], h0[None]]) if reverse else ns.cat([h0[None], hs[:-1]])
     flat_prev = h_prevs.reshape(-1, hid)
     if mode == "GRU":
         dgh = ns.cat([dxp[..., :2 * hid], ns.stack(dghn)], 2).reshape(-1, 3 * hid)
-        dw = dgh.T @ flat_prev
+        dw = ns.mm(dgh.T, flat_prev)
         db = None if b_hh is None else dgh.sum(0)
     else:
-        dw = dxp.reshape(-1, dxp.shape[-1]).T @ flat_prev
+        dw = ns.mm(dxp.reshape(-1, dxp.shape[-1]).T, flat_prev)
         db = None
     return dxp, dh, (dc if mode == "LSTM" else None), dw, db
