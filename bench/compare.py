@@ -1,4 +1,4 @@
-"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W7.
+"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W8.
 
     python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
     python -m fastad bench [same options]
@@ -21,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from benchmarks import models as M  # noqa: E402
 from benchmarks import workloads as W  # noqa: E402
 
 # workload -> (figure, unit, target for fastad: (kind, value)); kinds: "max" absolute,
@@ -35,6 +36,10 @@ TARGETS = {
     "W5": ("ms", None, None, "floor", 1.3),
     "W6": ("ms", None, None, "floor", 1.05),
     "W7": ("bytes per node", "max", 64.0, None, None),
+    "W8a": ("ms per step", None, None, "faster", 1.0),
+    "W8b": ("ms per step", None, None, "faster", 1.5),
+    "W8c": ("ms per step", None, None, "faster", 1.5),
+    "W8d": ("ms per step", None, None, "faster", 1.0),
 }
 
 
@@ -88,7 +93,7 @@ def run(args):
     rows = []  # (workload, threads, variant, {lib: value}, unit, note)
 
     def want(w):
-        return only is None or w in only or w.rstrip("abc") in only
+        return only is None or w in only or w[:2] in only
 
     for threads in [int(t) for t in args.threads.split(",")]:
         set_threads(libs, threads)
@@ -136,6 +141,12 @@ def run(args):
             vals = {k: v * 1e3 for k, v in t.items()}
             vals["floor"] = median_of(lambda: W.w6_gemms(gemm_state), 2 * rounds) * 1e3
             rows.append(("W6", threads, "MLP 1024x3 fwd+bwd", vals, "ms", "floor = numpy GEMMs"))
+        for w, what in M.W8.items():
+            if want(w):
+                t = alternate(tensor_libs, lambda name, T, w=w: (
+                    lambda st=M.w8_setup(T, w): M.w8_step(T, st)), rounds, 5)
+                rows.append((w, threads, what, {k: v * 1e3 for k, v in t.items()},
+                             "ms per step", ""))
     if want("W7"):
         vals, note = {}, []
         for name in libs:

@@ -115,41 +115,62 @@ def _activation(name):
     raise RuntimeError(f"activation should be relu/gelu, not {name}")
 
 
-class TransformerEncoderLayer(Module):
+class _Layer(Module):
+    """What the encoder and decoder layers share: their attentions (named
+    names), the feed-forward block and one LayerNorm and Dropout per block,
+    registered in PyTorch's order (so the same seed gives the same init)."""
+
+    def __init__(self, names, d_model, nhead, dim_feedforward, dropout, activation,
+                 layer_norm_eps, batch_first, norm_first, bias, dtype):
+        super().__init__()
+        for name in names:
+            setattr(self, name, MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
+                                                   batch_first=batch_first, dtype=dtype))
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        blocks = range(1, len(names) + 2)
+        for k in blocks:
+            setattr(self, f"norm{k}", LayerNorm(d_model, eps=layer_norm_eps, bias=bias,
+                                                dtype=dtype))
+        for k in blocks:
+            setattr(self, f"dropout{k}", Dropout(dropout))
+        self.activation = _activation(activation)
+
+    def _attend(self, attn, k, x, source, mask, key_padding_mask, is_causal):
+        source = x if source is None else source
+        return getattr(self, f"dropout{k}")(attn(
+            x, source, source, attn_mask=mask, key_padding_mask=key_padding_mask,
+            is_causal=is_causal, need_weights=False)[0])
+
+    def _residuals(self, x, blocks):
+        """x through each (norm, block) with a residual connection, the norm
+        before the block (norm_first) or after the sum."""
+        for norm, block in blocks:
+            x = x + block(norm(x)) if self.norm_first else norm(x + block(x))
+        return x
+
+    def _ff_block(self, x, k):
+        ff = self.linear2(self.dropout(self.activation(self.linear1(x))))
+        return getattr(self, f"dropout{k}")(ff)
+
+
+class TransformerEncoderLayer(_Layer):
     """Self-attention then a feed-forward block, each with dropout, a residual
     connection and a LayerNorm (before the block with norm_first, else after)."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
-        super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.activation = _activation(activation)
+        super().__init__(("self_attn",), d_model, nhead, dim_feedforward, dropout, activation,
+                         layer_norm_eps, batch_first, norm_first, bias, dtype)
 
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
-        x = src
-        if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._ff_block(x))
-
-    def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        x = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                           need_weights=False, is_causal=is_causal)[0]
-        return self.dropout1(x)
-
-    def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        return self._residuals(src, (
+            (self.norm1, lambda y: self._attend(self.self_attn, 1, y, None, src_mask,
+                                                src_key_padding_mask, is_causal)),
+            (self.norm2, lambda y: self._ff_block(y, 2))))
 
 
 class TransformerEncoder(Module):
@@ -172,46 +193,25 @@ class TransformerEncoder(Module):
         return x if self.norm is None else self.norm(x)
 
 
-class TransformerDecoderLayer(Module):
+class TransformerDecoderLayer(_Layer):
     """Self-attention, attention over the memory, then a feed-forward block,
     each with dropout, a residual connection and a LayerNorm."""
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation=F.relu,
                  layer_norm_eps=1e-5, batch_first=False, norm_first=False, bias=True,
                  device=None, dtype=None):
-        super().__init__()
-        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                            batch_first=batch_first, dtype=dtype)
-        self.multihead_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias,
-                                                 batch_first=batch_first, dtype=dtype)
-        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
-        self.dropout = Dropout(dropout)
-        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
-        self.norm_first = norm_first
-        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.norm3 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
-        self.dropout1 = Dropout(dropout)
-        self.dropout2 = Dropout(dropout)
-        self.dropout3 = Dropout(dropout)
-        self.activation = _activation(activation)
+        super().__init__(("self_attn", "multihead_attn"), d_model, nhead, dim_feedforward,
+                         dropout, activation, layer_norm_eps, batch_first, norm_first, bias,
+                         dtype)
 
     def forward(self, tgt, memory, tgt_mask=None, memory_mask=None, tgt_key_padding_mask=None,
                 memory_key_padding_mask=None, tgt_is_causal=False, memory_is_causal=False):
-        x = tgt
-        blocks = (
-            (self.norm1, lambda y: self.dropout1(self.self_attn(
-                y, y, y, attn_mask=tgt_mask, key_padding_mask=tgt_key_padding_mask,
-                is_causal=tgt_is_causal, need_weights=False)[0])),
-            (self.norm2, lambda y: self.dropout2(self.multihead_attn(
-                y, memory, memory, attn_mask=memory_mask,
-                key_padding_mask=memory_key_padding_mask, is_causal=memory_is_causal,
-                need_weights=False)[0])),
-            (self.norm3, lambda y: self.dropout3(self.linear2(self.dropout(self.activation(
-                self.linear1(y)))))))
-        for norm, block in blocks:
-            x = x + block(norm(x)) if self.norm_first else norm(x + block(x))
-        return x
+        return self._residuals(tgt, (
+            (self.norm1, lambda y: self._attend(self.self_attn, 1, y, None, tgt_mask,
+                                                tgt_key_padding_mask, tgt_is_causal)),
+            (self.norm2, lambda y: self._attend(self.multihead_attn, 2, y, memory, memory_mask,
+                                                memory_key_padding_mask, memory_is_causal)),
+            (self.norm3, lambda y: self._ff_block(y, 3))))
 
 
 class TransformerDecoder(Module):
