@@ -66,14 +66,11 @@ def _in_projection(query, key, value, in_proj_weight, in_proj_bias, separate):
     """q, k, v projected: one GEMM for self-attention's packed weights, the
     packed weights' blocks otherwise (separate: (q_w, k_w, v_w))."""
     e = query.shape[-1]
-    if separate is not None:
-        b = [None] * 3 if in_proj_bias is None else [in_proj_bias[i * e:(i + 1) * e]
-                                                      for i in range(3)]
-        return tuple(linear(x, w, bb) for x, w, bb in zip((query, key, value), separate, b))
-    if key is value and query is key:
+    if separate is None and key is value and query is key:
         proj = linear(query, in_proj_weight, in_proj_bias)
         return proj[..., :e], proj[..., e:2 * e], proj[..., 2 * e:]
-    w = [in_proj_weight[i * e:(i + 1) * e] for i in range(3)]
+    w = separate if separate is not None else [in_proj_weight[i * e:(i + 1) * e]
+                                               for i in range(3)]
     b = [None] * 3 if in_proj_bias is None else [in_proj_bias[i * e:(i + 1) * e]
                                                   for i in range(3)]
     return tuple(linear(x, ww, bb) for x, ww, bb in zip((query, key, value), w, b))
