@@ -92,12 +92,6 @@ def _forward(mode, xp, h0, c0, w_hh, b_hh, reverse):
     return res
 
 
-def _prev(res, t, reverse, initial, lo, hi):
-    """Columns lo:hi of the step before t (initial before the first step)."""
-    first = (t == res.shape[0] - 1) if reverse else (t == 0)
-    return initial if first else res[t + 1 if reverse else t - 1, :, lo:hi]
-
-
 def layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
     """The result of one layer and direction over x (T, B, I): the input
     projections of all steps in one GEMM, then the recurrence."""
@@ -160,55 +154,72 @@ class _TENSORS:
         return (a > 0).to(a.dtype)
 
 
+def _shifted(ns, seq, first, reverse):
+    """Each step's previous value along time: first, then seq but its last step."""
+    return ns.cat([seq[1:], first[None]]) if reverse else ns.cat([first[None], seq[:-1]])
+
+
 def _bptt(ns, mode, grad, inputs, result, reverse):
-    """Gradients of (xp, h0, c0, w_hh, b_hh), step by step backwards in time:
-    per step the gate gradients and one GEMM with w_hh (ns: the functions for
-    arrays or for tensors)."""
+    """Gradients of (xp, h0, c0, w_hh, b_hh), backwards in time (ns: the
+    functions for arrays or for tensors).  What does not depend on the
+    recursion (the gates' derivatives, the gradients arriving at the gate
+    columns) is computed for all steps at once; per step the recursion through
+    dh (and dc) is then a few products and one GEMM with w_hh."""
     xp, h0, c0, w_hh, b_hh = inputs
-    steps = result.shape[0]
+    steps, batch = result.shape[:2]
     hid = h0.shape[-1]
+
+    def col(a, k):
+        return a[..., k * hid:(k + 1) * hid]
+    h_prevs = _shifted(ns, col(result, 0), h0, reverse)
     dh = dc = 0
-    dpre = [None] * steps
-    dghn = [None] * steps
-    for t in _steps(steps, not reverse):
-        r, g = result[t], grad[t]
-        h_prev = _prev(result, t, reverse, h0, 0, hid)
-        dh = g[:, :hid] + dh
-        if mode == "LSTM":
-            c_prev = _prev(result, t, reverse, c0, hid, 2 * hid)
-            c, i, f, gg, o = (r[:, k * hid:(k + 1) * hid] for k in range(1, 6))
-            tc = ns.tanh(c)
-            dc = g[:, hid:2 * hid] + dc + dh * o * (1 - tc * tc)
-            di = dc * gg + g[:, 2 * hid:3 * hid]
-            df = dc * c_prev + g[:, 3 * hid:4 * hid]
-            dg = dc * i + g[:, 4 * hid:5 * hid]
-            do = dh * tc + g[:, 5 * hid:]
-            dpre[t] = ns.cat([di * i * (1 - i), df * f * (1 - f), dg * (1 - gg * gg),
-                              do * o * (1 - o)], 1)
-            dc = dc * f
+    dpre, dgh = [None] * steps, [None] * steps
+    if mode == "LSTM":
+        i, f, gg, o = (col(result, k) for k in range(2, 6))
+        tc = ns.tanh(col(result, 1))
+        d_gates = ns.cat([i * (1 - i), f * (1 - f), 1 - gg * gg, o * (1 - o)], 2)
+        per_dc = ns.cat([gg, _shifted(ns, col(result, 1), c0, reverse), i], 2) * \
+            d_gates[..., :3 * hid]                        # d pre(i, f, g) / d c
+        dc_per_dh = o * (1 - tc * tc)
+        per_dh = tc * col(d_gates, 3)                     # d pre(o) / d h
+        arriving = grad[..., 2 * hid:] * d_gates
+        for t in _steps(steps, not reverse):
+            dh = grad[t, :, :hid] + dh
+            dc = grad[t, :, hid:2 * hid] + dc + dh * dc_per_dh[t]
+            ifg = (dc[:, None] * per_dc[t].reshape(batch, 3, hid)).reshape(batch, 3 * hid)
+            dpre[t] = ns.cat([ifg, dh * per_dh[t]], 1) + arriving[t]
+            dc = dc * f[t]
             dh = ns.mm(dpre[t], w_hh)
-        elif mode == "GRU":
-            rr, z, n, ghn = (r[:, k * hid:(k + 1) * hid] for k in range(1, 5))
-            dz = dh * (h_prev - n) + g[:, 2 * hid:3 * hid]
-            dn = dh * (1 - z) + g[:, 3 * hid:4 * hid]
-            dn_pre = dn * (1 - n * n)
-            dr = dn_pre * ghn + g[:, hid:2 * hid]
-            dghn[t] = dn_pre * rr + g[:, 4 * hid:]
-            dpre_rz = ns.cat([dr * rr * (1 - rr), dz * z * (1 - z)], 1)
-            dpre[t] = ns.cat([dpre_rz, dn_pre], 1)
-            dh = dh * z + ns.mm(ns.cat([dpre_rz, dghn[t]], 1), w_hh)
-        else:
-            h = r[:, :hid]
-            dpre[t] = dh * ((1 - h * h) if mode == "RNN_TANH" else ns.positive(h))
+    elif mode == "GRU":
+        r, z, n, ghn = (col(result, k) for k in range(1, 5))
+        dn_dpre = 1 - n * n
+        dr_dpre, dz_dpre = r * (1 - r), z * (1 - z)
+        n_per_dh = (1 - z) * dn_dpre                      # d pre(n) / d h
+        r_per_n = ghn * dr_dpre                           # d pre(r) / d pre(n)
+        z_per_dh = (h_prevs - n) * dz_dpre                # d pre(z) / d h
+        arr_r, arr_z = col(grad, 1) * dr_dpre, col(grad, 2) * dz_dpre
+        arr_n, arr_ghn = col(grad, 3) * dn_dpre, col(grad, 4)
+        for t in _steps(steps, not reverse):
+            dh = grad[t, :, :hid] + dh
+            dn = dh * n_per_dh[t] + arr_n[t]
+            dr = dn * r_per_n[t] + arr_r[t]
+            dz = dh * z_per_dh[t] + arr_z[t]
+            dpre[t] = ns.cat([dr, dz, dn], 1)
+            dgh[t] = ns.cat([dr, dz, dn * r[t] + arr_ghn[t]], 1)
+            dh = dh * z[t] + ns.mm(dgh[t], w_hh)
+    else:
+        hs = col(result, 0)
+        d_act = (1 - hs * hs) if mode == "RNN_TANH" else ns.positive(hs)
+        for t in _steps(steps, not reverse):
+            dh = grad[t] + dh
+            dpre[t] = dh * d_act[t]
             dh = ns.mm(dpre[t], w_hh)
     dxp = ns.stack(dpre)
-    hs = result[..., :hid]
-    h_prevs = ns.cat([hs[1:], h0[None]]) if reverse else ns.cat([h0[None], hs[:-1]])
     flat_prev = h_prevs.reshape(-1, hid)
     if mode == "GRU":
-        dgh = ns.cat([dxp[..., :2 * hid], ns.stack(dghn)], 2).reshape(-1, 3 * hid)
-        dw = ns.mm(dgh.T, flat_prev)
-        db = None if b_hh is None else dgh.sum(0)
+        flat = ns.stack(dgh).reshape(-1, 3 * hid)
+        dw = ns.mm(flat.T, flat_prev)
+        db = None if b_hh is None else flat.sum(0)
     else:
         dw = ns.mm(dxp.reshape(-1, dxp.shape[-1]).T, flat_prev)
         db = None
