@@ -1,4 +1,4 @@
-"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W7, H1 and H4.
+"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W8, H1 and H4.
 
     python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
     python -m fastad bench [same options]
@@ -21,6 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from benchmarks import models as M  # noqa: E402
 from benchmarks import workloads as W  # noqa: E402
 
 # workload -> (figure, unit, target for fastad: (kind, value)); kinds: "max" absolute,
@@ -37,6 +38,10 @@ TARGETS = {
     "W7": ("bytes per node", "max", 64.0, None, None),
     "H1": ("us per Newton step", "max", 20.0, None, None),
     "H4": ("ms per Hessian", "max", 0.5, None, None),
+    "W8a": ("ms per step", None, None, "faster", 1.0),
+    "W8b": ("ms per step", None, None, "faster", 1.5),
+    "W8c": ("ms per step", None, None, "faster", 1.5),
+    "W8d": ("ms per step", None, None, "faster", 1.0),
 }
 
 
@@ -90,7 +95,7 @@ def run(args):
     rows = []  # (workload, threads, variant, {lib: value}, unit, note)
 
     def want(w):
-        return only is None or w in only or w.rstrip("abc") in only
+        return only is None or w in only or w[:2] in only
 
     for threads in [int(t) for t in args.threads.split(",")]:
         set_threads(libs, threads)
@@ -150,6 +155,12 @@ def run(args):
                 lambda st=W.h4_setup(T): W.h4_hessian(T, st)), rounds, 10)
             rows.append(("H4", threads, "Hessian of sum(tanh(A@x)^2), 32 variables",
                          {k: v * 1e3 for k, v in t.items()}, "ms per Hessian", ""))
+        for w, what in M.W8.items():
+            if want(w):
+                t = alternate(tensor_libs, lambda name, T, w=w: (
+                    lambda st=M.w8_setup(T, w): M.w8_step(T, st)), rounds, 5)
+                rows.append((w, threads, what, {k: v * 1e3 for k, v in t.items()},
+                             "ms per step", ""))
     if want("W7"):
         vals, note = {}, []
         for name in libs:

@@ -707,6 +707,242 @@ OPS += [
 from fastad._ops_arrays import OPS as _ARRAY_OPS  # noqa: E402 (it builds on the above)
 OPS += _ARRAY_OPS
 
+
+# ---- recurrent layers, attention, bilinear: a module's outputs joined into one tensor
+def _joined(lib, out):
+    """The tensors of a nested output (output, (h_n, c_n)) flattened into one."""
+    if isinstance(out, tuple):
+        return lib.cat([_joined(lib, o) for o in out if o is not None])
+    return out.reshape(-1)
+
+
+def _joined_call(lib, m, *ts, **kw):
+    return _joined(lib, m(*ts, **kw))
+
+
+def _self_attention(lib, m, x, **kw):
+    return _joined(lib, m(x, x, x, **kw))
+
+
+def _lazy(lib, in_features, out_features):
+    m = lib.nn.LazyLinear(out_features)
+    m(lib.zeros(1, in_features))           # its parameters are made at the first call
+    return m
+
+
+_CAUSAL = np.triu(np.ones((4, 4), bool), 1)
+OPS += [
+    *(OpInfo(f"nn.{name}", _joined_call, (case((4, 2, 3),),), module=_nn(name, 3, 2),
+             api=(f"nn.{name}",)) for name in ("RNN", "LSTM", "GRU")),
+    *(OpInfo(f"nn.{name}_2layer_bidirectional", _joined_call, (case((2, 3, 3),),),
+             module=_nn(name, 3, 2, num_layers=2, bidirectional=True, batch_first=True),
+             api=(f"nn.{name}",)) for name in ("RNN", "LSTM", "GRU")),
+    *(OpInfo(f"nn.{name}", _joined_call, (case((2, 3),), case((3,),)), module=_nn(name, 3, 2),
+             api=(f"nn.{name}",)) for name in ("RNNCell", "LSTMCell", "GRUCell")),
+    OpInfo("F.scaled_dot_product_attention", _F("scaled_dot_product_attention"),
+           (case((2, 4, 3), (2, 5, 3), (2, 5, 2)), case((2, 4, 3), (2, 4, 3), (2, 4, 2),
+                                                        is_causal=True, scale=0.7)),
+           api=("F.scaled_dot_product_attention",)),
+    OpInfo("nn.MultiheadAttention", _self_attention, (case((4, 2, 4),),
+                                                      case((4, 2, 4), need_weights=False)),
+           module=_nn("MultiheadAttention", 4, 2),
+           api=("nn.MultiheadAttention", "F.multi_head_attention_forward")),
+    OpInfo("nn.MultiheadAttention_masked", lambda lib, m, x: _self_attention(
+        lib, m, x, attn_mask=lib.tensor(_CAUSAL)), (case((4, 2, 4),),),
+        module=_nn("MultiheadAttention", 4, 2, add_bias_kv=True),
+        api=("nn.MultiheadAttention",)),
+    OpInfo("nn.TransformerEncoderLayer", _module_call, (case((4, 2, 4),),),
+           module=_nn("TransformerEncoderLayer", 4, 2, dim_feedforward=6, dropout=0.0,
+                      activation="gelu"), api=("nn.TransformerEncoderLayer",)),
+    OpInfo("nn.TransformerEncoder", _module_call, (case((2, 3, 4),),),
+           module=lambda lib: lib.nn.TransformerEncoder(lib.nn.TransformerEncoderLayer(
+               4, 2, dim_feedforward=6, dropout=0.0, norm_first=True, batch_first=True), 2),
+           api=("nn.TransformerEncoder",)),
+    OpInfo("nn.TransformerDecoderLayer", _module_call, (case((3, 2, 4), (4, 2, 4)),),
+           module=_nn("TransformerDecoderLayer", 4, 2, dim_feedforward=6, dropout=0.0),
+           api=("nn.TransformerDecoderLayer",)),
+    OpInfo("nn.TransformerDecoder", _module_call, (case((2, 3, 4), (2, 4, 4)),),
+           module=lambda lib: lib.nn.TransformerDecoder(lib.nn.TransformerDecoderLayer(
+               4, 2, dim_feedforward=6, dropout=0.0, norm_first=True, batch_first=True), 2),
+           api=("nn.TransformerDecoder",)),
+    OpInfo("nn.Transformer", _module_call, (case((3, 2, 4), (2, 2, 4)),),
+           module=_nn("Transformer", 4, 2, 1, 1, dim_feedforward=6, dropout=0.0),
+           api=("nn.Transformer",)),
+    OpInfo("F.bilinear", _F("bilinear"), (case((3, 2), (3, 4), (5, 2, 4), (5,)),
+                                          case((2, 3, 2), (2, 3, 4), (5, 2, 4))),
+           api=("F.bilinear",)),
+    OpInfo("nn.Bilinear", _module_call, (case((3, 2), (3, 4)),), module=_nn("Bilinear", 2, 4, 3),
+           api=("nn.Bilinear",)),
+    OpInfo("nn.LazyLinear", _module_call, (case((5, 3),),), module=lambda lib: _lazy(lib, 3, 2),
+           api=("nn.LazyLinear",)),
+]
+
+# ---- more activations, resampling, transposed convolution, adaptive max pooling
+def _seeded_gumbel(lib, a, **kw):
+    lib.manual_seed(0)        # the same noise at every evaluation
+    return functional(lib).gumbel_softmax(a, tau=0.7, **kw)
+
+
+OPS += [
+    OpInfo("F.glu", _F("glu"), (case((3, 4)), case((4, 2, 3), dim=0)), api=("F.glu",)),
+    OpInfo("F.softmin", _F("softmin"), (case((3, 4), dim=1),), api=("F.softmin",)),
+    OpInfo("F.hardshrink", _F("hardshrink"), (case((3, 4)),), kinks=(-0.5, 0.5),
+           api=("F.hardshrink",)),
+    OpInfo("F.softshrink", _F("softshrink"), (case((3, 4), lambd=0.3),), kinks=(-0.3, 0.3),
+           api=("F.softshrink",)),
+    OpInfo("F.tanhshrink", _F("tanhshrink"), (case((3, 4)),), api=("F.tanhshrink",)),
+    OpInfo("F.threshold", _F("threshold", threshold=0.2, value=-1.5), (case((3, 4)),),
+           kinks=(0.2,), api=("F.threshold",)),
+    OpInfo("F.threshold_", lambda lib, a: functional(lib).threshold_(a * 1.0, 0.2, -1.5),
+           (case((3, 4)),), kinks=(0.2,), api=("F.threshold_",)),
+    *(OpInfo(f"F.{name}_", lambda lib, a, n=name: getattr(functional(lib), n + "_")(a * 1.0),
+             (case((3, 4)),), kinks=(0.0,), api=(f"F.{name}_",))
+      for name in ("relu", "elu", "leaky_relu", "selu", "celu")),
+    OpInfo("F.hardtanh_", lambda lib, a: functional(lib).hardtanh_(a * 1.0), (case((3, 4)),),
+           kinks=(-1.0, 1.0), api=("F.hardtanh_",)),
+    OpInfo("F.rrelu_", lambda lib, a: functional(lib).rrelu_(a * 1.0), (case((3, 4)),),
+           kinks=(0.0,), api=("F.rrelu_",)),
+    # (hard=True is straight-through: its gradient is the soft sample's, not the
+    # finite differences of a piecewise-constant one-hot; tested against PyTorch)
+    OpInfo("F.gumbel_softmax", _seeded_gumbel, (case((3, 4)),), api=("F.gumbel_softmax",)),
+    OpInfo("F.pixel_shuffle", _F("pixel_shuffle", upscale_factor=2), (case((2, 8, 2, 3)),),
+           api=("F.pixel_shuffle",)),
+    OpInfo("F.pixel_unshuffle", _F("pixel_unshuffle", downscale_factor=2), (case((2, 2, 4, 6)),),
+           api=("F.pixel_unshuffle",)),
+    OpInfo("F.interpolate", _F("interpolate"),
+           (case((2, 3, 4, 5), scale_factor=2), case((2, 3, 4, 5), size=(3, 7), mode="bilinear"),
+            case((2, 3, 4, 5), size=(6, 3), mode="bilinear", align_corners=True),
+            case((2, 3, 5), scale_factor=1.5, mode="linear"),
+            case((2, 3, 4, 5), size=(2, 3), mode="area")), api=("F.interpolate",)),
+    *(OpInfo(f"F.{name}", _F(name, size=(3, 7)), (case((1, 2, 2, 3)),), api=(f"F.{name}",))
+      for name in ("upsample", "upsample_nearest", "upsample_bilinear")),
+    OpInfo("F.fold", _F("fold"), (case((2, 12, 18), output_size=(5, 6), kernel_size=(2, 3),
+                                       padding=1, stride=(2, 1)),), api=("F.fold",)),
+    OpInfo("F.conv_transpose2d", _F("conv_transpose2d"),
+           (case((2, 4, 3, 4), (4, 3, 3, 2), (3,)),
+            case((1, 4, 3, 3), (4, 2, 3, 3), stride=2, padding=1, output_padding=1, groups=2)),
+           api=("F.conv_transpose2d",)),
+    OpInfo("F.conv_transpose1d", _F("conv_transpose1d"),
+           (case((2, 4, 5), (4, 3, 4), (3,), stride=3, padding=1),), api=("F.conv_transpose1d",)),
+    OpInfo("F.adaptive_max_pool2d", _F("adaptive_max_pool2d"),
+           (case((2, 3, 5, 7), output_size=(2, 3)),), sampler=_distinct,
+           api=("F.adaptive_max_pool2d",)),
+    OpInfo("F.adaptive_max_pool1d", _F("adaptive_max_pool1d"), (case((2, 3, 7), output_size=3),),
+           sampler=_distinct, api=("F.adaptive_max_pool1d",)),
+]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(shape),), module=_nn(name, *args, **kw),
+               sampler=_distinct if "Max" in name else None, kinks=kinks, api=(f"nn.{name}",))
+        for name, shape, args, kw, kinks in (
+            ("GLU", (3, 4), (), {}, ()), ("Softmin", (3, 4), (1,), {}, ()),
+            ("Hardshrink", (3, 4), (), {}, (-0.5, 0.5)), ("Softshrink", (3, 4), (), {}, (-0.5, 0.5)),
+            ("Tanhshrink", (3, 4), (), {}, ()), ("Threshold", (3, 4), (0.1, 2.0), {}, (0.1,)),
+            ("Softmax2d", (2, 3, 2, 2), (), {}, ()),
+            ("PixelShuffle", (1, 4, 2, 3), (2,), {}, ()),
+            ("PixelUnshuffle", (1, 1, 4, 2), (2,), {}, ()),
+            ("Upsample", (1, 2, 2, 3), (), {"scale_factor": 2, "mode": "bilinear"}, ()),
+            ("UpsamplingNearest2d", (1, 2, 2, 3), (), {"scale_factor": 2}, ()),
+            ("UpsamplingBilinear2d", (1, 2, 2, 3), (), {"size": (3, 5)}, ()),
+            ("Fold", (2, 8, 6), ((3, 4), 2), {}, ()), ("Unfold", (2, 2, 3, 4), (2,), {}, ()),
+            ("AdaptiveMaxPool1d", (2, 3, 7), (3,), {}, ()),
+            ("AdaptiveMaxPool2d", (2, 3, 5, 4), ((2, 3),), {}, ()),
+            ("ConvTranspose1d", (2, 2, 5), (2, 4, 3), {"stride": 2}, ()),
+            ("ConvTranspose2d", (2, 2, 3, 4), (2, 3, (3, 2)), {"stride": 2, "padding": 1,
+                                                             "output_padding": 1}, ()))]
+
+# ---- losses composed of fastad ops (targets as constants)
+_PM = np.array([1.0, -1.0, 1.0, -1.0, -1.0])
+_MT = np.array([[3, 0, -1, 1], [1, 2, 3, -1], [0, -1, 2, 2]])
+
+
+def _signs(lib, a):
+    return lib.tensor(_PM[:a.shape[0]], dtype=a.dtype)
+
+
+OPS += [
+    OpInfo("F.cosine_embedding_loss", lambda lib, a, b, **kw: functional(lib).cosine_embedding_loss(
+        a, b, _signs(lib, a), margin=0.2, **kw), loss_cases(((5, 3), (5, 3))),
+        api=("F.cosine_embedding_loss",)),
+    OpInfo("F.margin_ranking_loss", lambda lib, a, b, **kw: functional(lib).margin_ranking_loss(
+        a, b, _signs(lib, a), margin=0.3, **kw), loss_cases(((5,), (5,))), sampler=_apart,
+        api=("F.margin_ranking_loss",)),
+    OpInfo("F.hinge_embedding_loss", lambda lib, a, **kw: functional(lib).hinge_embedding_loss(
+        a, _signs(lib, a), margin=0.8, **kw), loss_cases(((5,),)), kinks=(0.8,),
+        api=("F.hinge_embedding_loss",)),
+    OpInfo("F.soft_margin_loss", lambda lib, a, **kw: functional(lib).soft_margin_loss(
+        a, _signs(lib, a), **kw), loss_cases(((5,),)), api=("F.soft_margin_loss",)),
+    OpInfo("F.multilabel_soft_margin_loss", lambda lib, a, w, **kw:
+           functional(lib).multilabel_soft_margin_loss(a, _mask(lib, a.shape).to(a.dtype), w,
+                                                       **kw),
+           loss_cases(((3, 4), (4,))), api=("F.multilabel_soft_margin_loss",)),
+    OpInfo("F.multi_margin_loss", lambda lib, a, **kw: functional(lib).multi_margin_loss(
+        a, lib.tensor([1, 0, 3]), **kw), loss_cases(((3, 4),)) + (case((3, 4), p=2, margin=0.5),),
+        sampler=_distinct, api=("F.multi_margin_loss",)),
+    OpInfo("F.multilabel_margin_loss", lambda lib, a, **kw: functional(lib).multilabel_margin_loss(
+        a, lib.tensor(_MT), **kw), loss_cases(((3, 4),)), sampler=_distinct,
+        api=("F.multilabel_margin_loss",)),
+    OpInfo("F.triplet_margin_loss", _F("triplet_margin_loss"),
+           loss_cases(((4, 3), (4, 3), (4, 3))) + (case((4, 3), (4, 3), (4, 3), p=1.5,
+                                                         swap=True),), sampler=_distinct,
+           api=("F.triplet_margin_loss",)),
+    OpInfo("F.triplet_margin_with_distance_loss", _F("triplet_margin_with_distance_loss"),
+           (case((4, 3), (4, 3), (4, 3), margin=2.0),), sampler=_distinct,
+           api=("F.triplet_margin_with_distance_loss",)),
+    OpInfo("F.poisson_nll_loss", _F("poisson_nll_loss"),
+           loss_cases(((6,), (6,))) + (case((6,), (6,), log_input=False, full=True),),
+           domain=(0.5, 3.0), api=("F.poisson_nll_loss",)),
+    OpInfo("F.gaussian_nll_loss", _F("gaussian_nll_loss"),
+           loss_cases(((4, 3), (4, 3), (4, 3))) + (case((4, 3), (4, 3), (4,), full=True),),
+           domain=(0.5, 2.0), api=("F.gaussian_nll_loss",)),
+]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(*shapes),), module=_nn(name, **kw),
+               sampler=_distinct, api=(f"nn.{name}",))
+        for name, shapes, kw in (("TripletMarginLoss", ((4, 3), (4, 3), (4, 3)), {"margin": 2.0}),
+                                 ("TripletMarginWithDistanceLoss", ((4, 3), (4, 3), (4, 3)),
+                                  {"margin": 2.0}),
+                                 )]
+OPS += [OpInfo(f"nn.{name}", _module_call, (case(*shapes),), module=_nn(name), domain=(0.5, 2.0),
+               api=(f"nn.{name}",))
+        for name, shapes in (("GaussianNLLLoss", ((4, 3), (4, 3), (4, 3))),
+                             ("PoissonNLLLoss", ((6,), (6,))))]
+OPS += [OpInfo(f"nn.{name}", lambda lib, m, a, t=target: m(a, t(lib, a)), (case(shape),),
+               module=_nn(name), sampler=_distinct, api=(f"nn.{name}",))
+        for name, shape, target in (
+            ("SoftMarginLoss", (5,), _signs), ("HingeEmbeddingLoss", (5,), _signs),
+            ("MultiLabelSoftMarginLoss", (3, 4), lambda lib, a: _mask(lib, a.shape).to(a.dtype)),
+            ("MultiMarginLoss", (3, 4), lambda lib, a: lib.tensor([1, 0, 3])),
+            ("MultiLabelMarginLoss", (3, 4), lambda lib, a: lib.tensor(_MT)))]
+OPS += [OpInfo(f"nn.{name}", lambda lib, m, a, b: m(a, b, _signs(lib, a)), (case(*shapes),),
+               module=_nn(name), sampler=_distinct, api=(f"nn.{name}",))
+        for name, shapes in (("CosineEmbeddingLoss", ((5, 3), (5, 3))),
+                             ("MarginRankingLoss", ((5,), (5,))))]
+
+# ---- channel ops, Lp pooling, unpooling
+def _unpooled(lib, a, **kw):
+    F = functional(lib)
+    values, index = F.max_pool2d_with_indices(a.detach(), 2)
+    return F.max_unpool2d(a[:, :, ::2, ::2] * 1.0 + 0 * values, index, 2, **kw)
+
+
+OPS += [
+    OpInfo("F.local_response_norm", _F("local_response_norm", size=3),
+           (case((2, 4, 3, 3)), case((2, 5, 4), alpha=0.1, beta=0.5, k=2.0)),
+           api=("F.local_response_norm", "nn.LocalResponseNorm")),
+    OpInfo("F.lp_pool2d", _F("lp_pool2d", norm_type=2, kernel_size=2), (case((2, 3, 4, 4)),),
+           api=("F.lp_pool2d", "nn.LPPool2d")),
+    OpInfo("F.lp_pool1d", _F("lp_pool1d", norm_type=3, kernel_size=2), (case((2, 3, 6)),),
+           domain=(0.5, 2.0), api=("F.lp_pool1d", "nn.LPPool1d")),
+    OpInfo("F.channel_shuffle", _F("channel_shuffle", groups=2), (case((2, 4, 3)),),
+           api=("F.channel_shuffle", "F.native_channel_shuffle", "nn.ChannelShuffle")),
+    OpInfo("F.max_unpool2d", _unpooled, (case((1, 2, 4, 4)),), sampler=_distinct,
+           api=("F.max_unpool2d", "F.max_pool2d_with_indices", "nn.MaxUnpool2d")),
+    OpInfo("F.max_unpool1d", lambda lib, a: functional(lib).max_unpool1d(
+        a, lib.tensor([[0, 3, 5], [1, 2, 4]]), 2), (case((2, 3),),),
+        api=("F.max_unpool1d", "F.max_pool1d_with_indices", "nn.MaxUnpool1d")),
+    OpInfo("F.adaptive_max_pool2d_with_indices", lambda lib, a: functional(
+        lib).adaptive_max_pool2d_with_indices(a, 2)[0], (case((1, 2, 4, 5)),), sampler=_distinct,
+        api=("F.adaptive_max_pool2d_with_indices", "F.adaptive_max_pool1d_with_indices")),
+]
+
 BY_NAME = {op.name: op for op in OPS}
 assert len(BY_NAME) == len(OPS), "duplicate registry names"
 
@@ -762,6 +998,9 @@ NON_DIFFERENTIABLE = {
     "nn.ModuleDict": "a container that is not callable",
     "nn.ParameterList": "a container of leaf tensors",
     "nn.ParameterDict": "a container of leaf tensors",
+    "nn.RNNBase": "base class (RNN, LSTM and GRU are checked)",
+    "nn.NLLLoss2d": "PyTorch's deprecated name of NLLLoss (checked)",
+    "nn.RNNCellBase": "base class (the cells are checked)",
 }
 
 

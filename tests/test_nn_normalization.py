@@ -148,3 +148,31 @@ def test_modules_match_torch(cls, args, kw, shape, dtype):
 def test_normalize_rows_have_unit_norm():
     y = F.normalize(fastad.randn(5, 7), dim=1).numpy()
     np.testing.assert_allclose(np.linalg.norm(y, axis=1), 1, rtol=1e-6)
+
+
+def test_training_batch_norm_is_one_node_and_its_derivative_matches_its_backward():
+    """The fused node's derivative in fastad ops (what a recorded backward will
+    differentiate) gives its array backward's gradients."""
+    from fastad.nn import _normalization as N
+    r = np.random.default_rng(0)
+    x = fastad.tensor(r.standard_normal((6, 3, 4)), requires_grad=True)
+    w = fastad.tensor(r.random(3), requires_grad=True)
+    y = F.batch_norm(x, None, None, w, None, True)
+    assert y.grad_fn.name() == "NativeBatchNormBackward0"
+    g = r.standard_normal((6, 3, 4))
+    dims, shape = (0, 2), (1, -1, 1)
+    a = x.detach().numpy()
+    xc = a - a.mean(dims, keepdims=True)
+    rstd = 1 / np.sqrt((xc * xc).mean(dims, keepdims=True) + 1e-5)
+    by_arrays = N._batch_norm_grads(g, xc * rstd, rstd, w.detach().numpy(), False, dims, shape,
+                                    "keepdims")
+    with fastad.no_grad():
+        xt = x.detach()
+        xc_t = xt - xt.mean(dims, keepdim=True)
+        r_t = ((xc_t * xc_t).mean(dims, keepdim=True) + 1e-5).pow(-0.5)
+        by_tensors = N._batch_norm_grads(fastad.tensor(g), xc_t * r_t, r_t, w.detach(), False,
+                                         dims, shape, "keepdim")
+    for u, v in zip(by_arrays, by_tensors):
+        assert (u is None) == (v is None)
+        if u is not None:
+            np.testing.assert_allclose(u, v.numpy(), atol=1e-12)

@@ -3,6 +3,7 @@ named by FASTAD_BENCH_LIB, e.g. torch, to compare), by size and threads."""
 import importlib
 import os
 
+from . import models as M
 from . import workloads as W
 
 LIB = os.environ.get("FASTAD_BENCH_LIB", "fastad")
@@ -150,3 +151,16 @@ class Hessian:
 
     def time_hessian(self, vectorize):
         W.h4_hessian(self.T, self.state, vectorize)
+
+class ModelSteps:
+    """W8: SGD steps of a CNN, an LSTM, a makemore MLP and a transformer encoder layer."""
+    params = (list(M.W8), [1])
+    param_names = ["model", "threads"]
+    timeout = 240
+
+    def setup(self, model, threads):
+        self.T = lib(threads)
+        self.state = M.w8_setup(self.T, model)
+
+    def time_step(self, model, threads):
+        M.w8_step(self.T, self.state)

@@ -152,3 +152,74 @@ def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     n, c, kh, kw, oh, ow = win.shape
     return win.reshape(n, c * kh * kw, oh * ow)
 
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """(N, C * kh * kw, L) columns summed back into (N, C, H, W): unfold's adjoint."""
+    x = as_tensor(input)
+    batched = x.dim() == 3
+    if x.dim() not in (2, 3):
+        raise NotImplementedError(f"Input Error: Only unbatched (2D) or batched (3D) input "
+                                  f"Tensors are supported (got {x.dim()}D)")
+    if not batched:
+        x = x.unsqueeze(0)
+    (kh, kw), (h, w) = _pair(kernel_size), _pair(output_size)
+    (ph, pw), s, d = _pair(padding), _pair(stride), _pair(dilation)
+    n, ckk, length = x.shape
+    full = (h + 2 * ph, w + 2 * pw)
+    oh, ow = _out_size(full[0], kh, s[0], d[0]), _out_size(full[1], kw, s[1], d[1])
+    if ckk % (kh * kw) or oh * ow != length:
+        raise RuntimeError(f"Expected size of input's dimension 2 to match the calculated number "
+                           f"of sliding blocks {oh} * {ow} = {oh * ow}, but got input.size(2)="
+                           f"{length}." if ckk % (kh * kw) == 0 else
+                           f"Expected size of input's dimension 1 to be divisible by the product "
+                           f"of kernel_size, but got input.size(1)={ckk} and kernel_size=("
+                           f"{kh}, {kw}).")
+    c = ckk // (kh * kw)
+    y = _fold(x.reshape(n, c, kh, kw, oh, ow), ((n, c) + full, (kh, kw), s, d, UNFOLD))
+    y = y[:, :, ph:ph + h, pw:pw + w] if ph or pw else y
+    return y if batched else y.squeeze(0)
+
+
+def _conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation):
+    """The adjoint of conv2d: each input pixel's kernel-weighted copy (one GEMM
+    per group) overlap-added into the output (_fold), cropped by padding."""
+    w = as_tensor(weight)
+    n, c, h, wd = x.shape
+    in_c, out_g, kh, kw = w.shape
+    if c != in_c:
+        raise RuntimeError(f"Given transposed=1, weight of size {list(w.shape)}, expected input"
+                           f"{list(x.shape)} to have {in_c} channels, but got {c} channels instead")
+    (sh, sw), (ph, pw), (oph, opw), (dh, dw) = stride, padding, output_padding, dilation
+    rows = x.permute(1, 0, 2, 3).reshape(c, n * h * wd)
+    k = c // groups
+    cols = cat([matmul(w[g * k:(g + 1) * k].reshape(k, out_g * kh * kw).t(), rows[g * k:(g + 1) * k])
+                for g in range(groups)], 0) if groups > 1 else matmul(
+        w.reshape(c, out_g * kh * kw).t(), rows)
+    out_c = out_g * groups
+    full = ((h - 1) * sh + dh * (kh - 1) + 1 + oph, (wd - 1) * sw + dw * (kw - 1) + 1 + opw)
+    y = _fold(cols.reshape(out_c, kh, kw, n, h, wd),
+              ((n, out_c) + full, (kh, kw), (sh, sw), (dh, dw), ROWS_K))
+    if ph or pw:
+        y = y[:, :, ph:full[0] - ph, pw:full[1] - pw]
+    return y if bias is None else y + as_tensor(bias).reshape(1, -1, 1, 1)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """2-D transposed convolution of (N, C, H, W) or (C, H, W) input."""
+    x, added = _batched(as_tensor(input), 2, "conv_transpose2d")
+    y = _conv_transpose2d(x, weight, bias, _pair(stride), _pair(padding), _pair(output_padding),
+                          groups, _pair(dilation))
+    return y.squeeze(0) if added else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                     dilation=1):
+    """1-D transposed convolution: conv_transpose2d over a height of one."""
+    x, added = _batched(as_tensor(input), 1, "conv_transpose1d")
+    one = (lambda v: (0,) + _pair(v, 1))
+    y = _conv_transpose2d(x.unsqueeze(2), as_tensor(weight).unsqueeze(2), bias,
+                          (1,) + _pair(stride, 1), one(padding), one(output_padding), groups,
+                          (1,) + _pair(dilation, 1)).squeeze(2)
+    return y.squeeze(0) if added else y

@@ -3,7 +3,9 @@
 differentiate again; running statistics are updated in place, outside the graph."""
 import numpy as np
 
-from fastad._tensor import array_of, as_tensor, no_grad, sqrt
+from fastad._tensor import array_of, as_tensor, make_op, no_grad, sqrt
+from fastad.nn._padding import pad
+from fastad.nn._pooling import avg_pool2d
 
 
 def _normalize_over(x, dims, eps):
@@ -70,10 +72,49 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{x.shape}")
     dims = (0,) + tuple(range(2, x.dim()))
-    y = _normalize_over(x, dims, eps)
     if running_mean is not None or running_var is not None:
         _update_running(array_of(x), dims, count, running_mean, running_var, momentum)
-    return _affine(y, weight, bias, shape)
+    return _batch_norm_train(x, weight, bias, eps, dims, shape)
+
+
+def _batch_norm_train(x, weight, bias, eps, dims, shape):
+    """Training batch norm as ONE node (the composed form is ~10 nodes, most of
+    a small model's step): its derivative is the batch-norm gradient in
+    fastad ops over statistics recomputed from x (so it differentiates again);
+    the first-order backward runs the same lines over the saved arrays."""
+    a = array_of(x)
+    centered = a - a.mean(dims, keepdims=True)
+    rstd = (centered * centered).mean(dims, keepdims=True)
+    rstd = 1 / np.sqrt(rstd + rstd.dtype.type(eps))
+    xhat = centered * rstd
+    y = xhat
+    if weight is not None:
+        y = y * array_of(as_tensor(weight)).reshape(shape)
+    if bias is not None:
+        y = y + array_of(as_tensor(bias)).reshape(shape)
+    w_arr = None if weight is None else array_of(as_tensor(weight))
+    has_bias = bias is not None
+
+    def derivative(grad, inputs, result):
+        xt, wt, _ = inputs
+        xc = xt - xt.mean(dims, keepdim=True)
+        r = ((xc * xc).mean(dims, keepdim=True) + eps).pow(-0.5)
+        return _batch_norm_grads(grad, xc * r, r, wt, has_bias, dims, shape, "keepdim")
+
+    def backward(grad):
+        return _batch_norm_grads(grad, xhat, rstd, w_arr, has_bias, dims, shape, "keepdims")
+    return make_op(y, "NativeBatchNormBackward0", (x, weight, bias), backward=backward,
+                   derivative=derivative)
+
+
+def _batch_norm_grads(g, xhat, rstd, weight, has_bias, dims, shape, keep):
+    """(dx, dweight, dbias) over arrays or tensors (keep: their keepdim spelling)."""
+    gw = g if weight is None else g * weight.reshape(shape)
+    mean = (lambda t: t.mean(dims, **{keep: True}))
+    dx = (gw - mean(gw) - xhat * mean(gw * xhat)) * rstd
+    dw = None if weight is None else (g * xhat).sum(dims).reshape(-1)
+    db = g.sum(dims).reshape(-1) if has_bias else None
+    return dx, dw, db
 
 
 def _update_running(a, dims, count, running_mean, running_var, momentum):
@@ -185,3 +226,17 @@ def pdist(input, p=2):
     i, j = np.triu_indices(x.shape[0], 1)
     return _norm(x[i] - x[j], p, -1, False)
 
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta."""
+    x = as_tensor(input)
+    if x.dim() < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality input (got {x.dim()} dimensions)")
+    if x.numel() == 0:
+        return x
+    shape = tuple(x.shape)
+    div = (x * x).reshape(shape[0], 1, shape[1], -1)
+    div = pad(div, (0, 0, size // 2, (size - 1) // 2))
+    div = avg_pool2d(div, (size, 1), stride=1).reshape(shape)
+    return x / (div * alpha + k).pow(beta)

@@ -4,7 +4,7 @@ pooling is two matmuls with averaging matrices.  All differentiate again."""
 
 import numpy as np
 
-from fastad._tensor import array_of, as_tensor, matmul
+from fastad._tensor import array_of, as_tensor, make_op, matmul
 from fastad.nn._conv import POOL, _batched, _pair, _window_slices, _windows
 from fastad.nn._padding import _pad_constant
 from fastad.nn._sparse import _gather
@@ -168,3 +168,125 @@ def adaptive_avg_pool1d(input, output_size):
                            f"{list(x.shape)}")
     (o,) = _pair(output_size, 1)
     return matmul(x, _averaging(x.shape[-1], o, array_of(x).dtype).t())
+
+
+def _adaptive_max_pool2d(x, output_size, return_indices):
+    """Each adaptive window's first maximum, recorded as a gather of x there
+    (windows may overlap: the gradient is a scatter-add)."""
+    a = array_of(x)
+    n, c, h, w = a.shape
+    oh, ow = _pair(output_size)
+    oh, ow = h if oh is None else oh, w if ow is None else ow
+    index = np.empty((n, c, oh, ow), np.int64)
+    for i in range(oh):
+        h0, h1 = (i * h) // oh, -((-(i + 1) * h) // oh)
+        for j in range(ow):
+            w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
+            k = a[:, :, h0:h1, w0:w1].reshape(n, c, -1).argmax(-1)
+            index[:, :, i, j] = (h0 + k // (w1 - w0)) * w + w0 + k % (w1 - w0)
+    flat = index + (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+    values = _gather(x, flat, "AdaptiveMaxPool2DBackward0")
+    return (values, as_tensor(index)) if return_indices else values
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to output_size (None keeps that dim's size) of (N, C, H, W) or (C, H, W)."""
+    x = as_tensor(input)
+    if x.dim() not in (3, 4):
+        raise RuntimeError(f"adaptive_max_pool2d(): Expected 3D or 4D tensor, but got "
+                           f"{list(x.shape)}")
+    out = _adaptive_max_pool2d(x if x.dim() == 4 else x.unsqueeze(0), output_size,
+                               return_indices)
+    if x.dim() == 4:
+        return out
+    return tuple(t.squeeze(0) for t in out) if return_indices else out.squeeze(0)
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    x = as_tensor(input)
+    if x.dim() not in (2, 3):
+        raise RuntimeError(f"adaptive_max_pool1d(): Expected 2D or 3D tensor, but got "
+                           f"{list(x.shape)}")
+    (o,) = _pair(output_size, 1)
+    out = adaptive_max_pool2d(x.unsqueeze(-2), (1, o), return_indices)
+    return tuple(t.squeeze(-2) for t in out) if return_indices else out.squeeze(-2)
+
+
+def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1,
+                            ceil_mode=False, return_indices=True):
+    return max_pool1d(input, kernel_size, stride, padding, dilation, ceil_mode, True)
+
+
+def adaptive_max_pool2d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool2d(input, output_size, True)
+
+
+def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):
+    return adaptive_max_pool1d(input, output_size, True)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each window)^(1/p), as PyTorch: an average pool of x^p
+    times the window size."""
+    kh, kw = _pair(kernel_size)
+    out = avg_pool2d(as_tensor(input).pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return out.mul(kh * kw).pow(1.0 / norm_type)
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    out = avg_pool1d(as_tensor(input).pow(norm_type), kernel_size, stride, 0, ceil_mode)
+    return out.mul(kernel_size).pow(1.0 / norm_type)
+
+
+def _max_unpool(x, indices, out_spatial, name):
+    """Zeros of x's (N, C) and out_spatial with x's values put at indices (flat
+    per plane); its derivative gathers there again."""
+    a = array_of(x)
+    idx = array_of(as_tensor(indices)).astype(np.int64)
+    plane = int(np.prod(out_spatial))
+    if idx.size and (idx.min() < 0 or idx.max() >= plane):
+        raise RuntimeError(f"Found an invalid max index: {int(idx.max())} (output volumes are of "
+                           f"size {'x'.join(map(str, out_spatial))}")
+    lead = a.shape[:-len(out_spatial)]
+    rows = int(np.prod(lead, dtype=np.int64))
+    flat = idx.reshape(rows, -1) + (np.arange(rows, dtype=np.int64) * plane)[:, None]
+    out = np.zeros(rows * plane, a.dtype)
+    out[flat.reshape(-1)] = a.reshape(-1)
+    flat = flat.reshape(a.shape)
+    return make_op(out.reshape(lead + tuple(out_spatial)), name, (x,),
+                   derivative=lambda grad, inputs, result: (
+                       _gather(grad, flat, "GatherBackward0", unique=True),))
+
+
+def _unpool_size(size, k, s, p, output_size, n):
+    default = [(i - 1) * si - 2 * pi + ki for i, ki, si, pi in zip(size, k, s, p)]
+    if output_size is None:
+        return default
+    out = list(output_size)[-n:]
+    for o, d, si in zip(out, default, s):
+        if not d - si < o < d + si:
+            raise ValueError(f"invalid output_size {list(output_size)} (dim must be between "
+                             f"{[d - si for d in default]} and {[d + si for d in default]})")
+    return out
+
+
+def max_unpool2d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    """max_pool2d's partial inverse: each value back at its index, zeros elsewhere."""
+    x = as_tensor(input)
+    k = _pair(kernel_size)
+    s = k if stride is None else _pair(stride)
+    size = _unpool_size(x.shape[-2:], k, s, _pair(padding), output_size, 2)
+    return _max_unpool(x, indices, size, "MaxUnpool2DBackward0")
+
+
+def max_unpool1d(input, indices, kernel_size, stride=None, padding=0, output_size=None):
+    x = as_tensor(input)
+    k = _pair(kernel_size, 1)
+    s = k if stride is None else _pair(stride, 1)
+    size = _unpool_size(x.shape[-1:], k, s, _pair(padding, 1), output_size, 1)
+    return _max_unpool(x, indices, size, "MaxUnpool1DBackward0")

@@ -466,19 +466,51 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 # ---------------------------------------------------------------- layers (one file per concern)
-from fastad.nn._conv import conv1d, conv2d, unfold  # noqa: E402
+from fastad.nn._activation import (celu_, elu_, glu, gumbel_softmax, hardshrink,  # noqa: E402
+                                   hardtanh_, leaky_relu_, relu_, rrelu_, selu_, softmin,
+                                   softshrink, tanhshrink, threshold, threshold_)
+from fastad.nn._attention import multi_head_attention_forward  # noqa: E402
+from fastad.nn._attention import scaled_dot_product_attention  # noqa: E402
+from fastad.nn._conv import (conv1d, conv2d, conv_transpose1d, conv_transpose2d,  # noqa: E402
+                             fold, unfold)
+from fastad.nn._linear import bilinear  # noqa: E402
+from fastad.nn._losses import (cosine_embedding_loss, gaussian_nll_loss,  # noqa: E402
+                               hinge_embedding_loss, margin_ranking_loss, multi_margin_loss,
+                               multilabel_margin_loss, multilabel_soft_margin_loss,
+                               poisson_nll_loss, soft_margin_loss, triplet_margin_loss,
+                               triplet_margin_with_distance_loss)
 from fastad.nn._dropout import (alpha_dropout, dropout, dropout1d, dropout2d,  # noqa: E402
                                 dropout3d, feature_alpha_dropout)
 from fastad.nn._normalization import (batch_norm, cosine_similarity, group_norm,  # noqa: E402
-                                      instance_norm, layer_norm, normalize, pairwise_distance,
-                                      pdist, rms_norm)
+                                      instance_norm, layer_norm, local_response_norm, normalize,
+                                      pairwise_distance, pdist, rms_norm)
 from fastad.nn._padding import pad  # noqa: E402
-from fastad.nn._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d,  # noqa: E402
-                                avg_pool2d, max_pool1d, max_pool2d)
+from fastad.nn._pooling import (adaptive_avg_pool1d, adaptive_avg_pool2d,  # noqa: E402
+                                adaptive_max_pool1d, adaptive_max_pool1d_with_indices,
+                                adaptive_max_pool2d, adaptive_max_pool2d_with_indices, avg_pool1d,
+                                avg_pool2d, lp_pool1d, lp_pool2d, max_pool1d,
+                                max_pool1d_with_indices, max_pool2d, max_pool2d_with_indices,
+                                max_unpool1d, max_unpool2d)
+from fastad.nn._shuffle import (channel_shuffle, interpolate,  # noqa: E402
+                                native_channel_shuffle, pixel_shuffle, pixel_unshuffle, upsample,
+                                upsample_bilinear, upsample_nearest)
 from fastad.nn._sparse import embedding, one_hot  # noqa: E402
 
 __all__ += ["dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout",
             "feature_alpha_dropout", "embedding", "one_hot", "layer_norm", "rms_norm",
             "batch_norm", "instance_norm", "group_norm", "normalize", "cosine_similarity",
             "pairwise_distance", "pdist", "pad", "conv1d", "conv2d", "unfold", "max_pool1d",
-            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d"]
+            "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
+            "scaled_dot_product_attention", "multi_head_attention_forward", "bilinear", "glu",
+            "softmin", "hardshrink", "softshrink", "tanhshrink", "threshold", "threshold_",
+            "gumbel_softmax", "relu_", "elu_", "leaky_relu_", "hardtanh_", "selu_", "celu_",
+            "rrelu_", "conv_transpose1d", "conv_transpose2d", "fold", "adaptive_max_pool1d",
+            "adaptive_max_pool2d", "interpolate", "upsample", "upsample_nearest",
+            "upsample_bilinear", "pixel_shuffle", "pixel_unshuffle", "cosine_embedding_loss",
+            "margin_ranking_loss", "hinge_embedding_loss", "soft_margin_loss",
+            "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+            "triplet_margin_loss", "triplet_margin_with_distance_loss", "poisson_nll_loss",
+            "gaussian_nll_loss", "local_response_norm", "max_pool1d_with_indices",
+            "max_pool2d_with_indices", "adaptive_max_pool1d_with_indices",
+            "adaptive_max_pool2d_with_indices", "lp_pool1d", "lp_pool2d", "max_unpool1d",
+            "max_unpool2d", "channel_shuffle", "native_channel_shuffle"]

@@ -2,11 +2,12 @@
 activation and loss of fastad.nn.functional (generated from two tables)."""
 import math
 from collections import OrderedDict, namedtuple
+from types import MappingProxyType
 
 from fastad._tensor import Tensor, empty, no_grad, tensor
 from fastad._tensor import linear_rows as _linear_rows
 from fastad.nn import functional as F
-from fastad.nn import init
+from fastad.nn import _hooks, init
 from fastad import opdefs as _opdefs
 
 
@@ -45,10 +46,15 @@ class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpec
     __str__ = __repr__
 
 
+_NO_HOOKS = MappingProxyType({})
+
+
 class Module:
     """Base class of all modules: attributes that are Parameters or Modules are
     registered, as in PyTorch."""
     training = True
+    # a module's own hook tables are made when a first hook is registered
+    _forward_pre_hooks = _forward_hooks = _backward_hooks = _backward_pre_hooks = _NO_HOOKS
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -105,6 +111,12 @@ class Module:
 
     def register_buffer(self, name, tensor_, persistent=True):
         self._buffers[name] = tensor_
+        if persistent:
+            self.__dict__.get("_non_persistent_buffers_set", set()).discard(name)
+        else:
+            if "_non_persistent_buffers_set" not in self.__dict__:
+                object.__setattr__(self, "_non_persistent_buffers_set", set())
+            self._non_persistent_buffers_set.add(name)
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -118,18 +130,38 @@ class Module:
                                   '"forward" function')
 
     def __call__(self, *args, **kwargs):
+        if _hooks.hooked(self):
+            return _hooks.call(self, args, kwargs)
         return self.forward(*args, **kwargs)
 
+    # ---- hooks (fastad/nn/_hooks.py runs them)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        return _hooks.register(self, "_forward_pre_hooks", hook, prepend,
+                               ("_forward_pre_hooks_with_kwargs",) if with_kwargs else ())
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        flags = (("_forward_hooks_with_kwargs",) if with_kwargs else ()) + (
+            ("_forward_hooks_always_called",) if always_call else ())
+        return _hooks.register(self, "_forward_hooks", hook, prepend, flags)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        return _hooks.register(self, "_backward_hooks", hook, prepend)
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        return _hooks.register(self, "_backward_pre_hooks", hook, prepend)
+
     # ---- traversal
-    def named_modules(self, memo=None, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
         memo = set() if memo is None else memo
-        if id(self) in memo:
-            return
-        memo.add(id(self))
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, m in self._modules.items():
             if m is not None:
-                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name)
+                yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
+                                           remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
@@ -223,15 +255,21 @@ class Module:
 
     # ---- state
     def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Module by module, as PyTorch: each module's parameters, then its
+        persistent buffers, then its children's entries."""
         out = OrderedDict() if destination is None else destination
-        for name, p in self.named_parameters(prefix.rstrip(".")):
-            out[name] = p if keep_vars else p.detach()
-        for name, b in self.named_buffers(prefix.rstrip(".")):
-            out[name] = b if keep_vars else b.detach()
+        skip = self.__dict__.get("_non_persistent_buffers_set", ())
+        for table in (self._parameters, {k: v for k, v in self._buffers.items() if k not in skip}):
+            for name, t in table.items():
+                if t is not None:
+                    out[prefix + name] = t if keep_vars else t.detach()
+        for name, m in self._modules.items():
+            if m is not None:
+                m.state_dict(out, prefix + name + ".", keep_vars)
         return out
 
     def load_state_dict(self, state_dict, strict=True):
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = self.state_dict(keep_vars=True)
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         errors = []
@@ -336,7 +374,7 @@ class Sequential(_Container):
                 linear, input = None, (linear(input) if fused is None else fused)
                 if fused is not None:
                     continue
-            if type(m) is Linear and "forward" not in m.__dict__:
+            if type(m) is Linear and "forward" not in m.__dict__ and not _hooks.hooked(m):
                 linear = m
             else:
                 input = m(input)
@@ -485,10 +523,10 @@ _FUSED_AFTER_LINEAR = {
 
 def _fusion(m):
     """(kernel name, a, b) for m fused after a Linear, or None (m's own forward
-    must run: a subclass's, an instance override's, or one whose arguments its
-    checks refuse)."""
+    must run: a subclass's, an instance override's, one with hooks, or one whose
+    arguments its checks refuse)."""
     spec = _FUSED_AFTER_LINEAR.get(type(m))
-    if spec is None or "forward" in m.__dict__:
+    if spec is None or "forward" in m.__dict__ or _hooks.hooked(m):
         return None
     name, params, checks = spec
     values = {p: getattr(m, p) for p in params}

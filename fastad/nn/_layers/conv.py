@@ -8,11 +8,12 @@ from fastad.nn import functional as F
 from fastad.nn import init
 from fastad.nn.modules import Module, Parameter
 
-__all__ = ["Conv1d", "Conv2d"]
+__all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
     _n = 0
+    _transposed = False     # weight (in, out / groups, *kernel) instead of (out, in / groups, ...)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
@@ -38,7 +39,7 @@ class _ConvNd(Module):
         self.kernel_size, self.stride, self.dilation = tup(kernel_size), tup(stride), tup(dilation)
         self.padding = padding if isinstance(padding, str) else tup(padding)
         self.groups, self.padding_mode = groups, padding_mode
-        self.output_padding, self.transposed = (0,) * n, False
+        self.output_padding, self.transposed = (0,) * n, self._transposed
         # F.pad's (last dim first) form of the padding, for the non-zero padding modes
         if padding == "same":
             total = [d * (k - 1) for d, k in zip(self.dilation, self.kernel_size)]
@@ -49,8 +50,9 @@ class _ConvNd(Module):
         else:
             self._reversed_padding_repeated_twice = [p for p in reversed(self.padding)
                                                      for _ in range(2)]
-        self.weight = Parameter(empty((out_channels, in_channels // groups) + self.kernel_size,
-                                      dtype=dtype))
+        rows, cols = (in_channels, out_channels) if self._transposed else (out_channels,
+                                                                           in_channels)
+        self.weight = Parameter(empty((rows, cols // groups) + self.kernel_size, dtype=dtype))
         if bias:
             self.bias = Parameter(empty(out_channels, dtype=dtype))
         else:
@@ -79,6 +81,8 @@ class _ConvNd(Module):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._n:
             s += f", dilation={self.dilation}"
+        if self.output_padding != (0,) * self._n:
+            s += f", output_padding={self.output_padding}"
         if self.groups != 1:
             s += f", groups={self.groups}"
         if self.bias is None:
@@ -100,3 +104,54 @@ class Conv2d(_ConvNd):
 
     def forward(self, input):
         return self._conv_forward(input, F.conv2d)
+
+
+class _ConvTransposeNd(_ConvNd):
+    _transposed = True
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, bias=True, dilation=1, padding_mode="zeros",
+                 device=None, dtype=None):
+        if padding_mode != "zeros":
+            raise ValueError(f'Only "zeros" padding mode is supported for {type(self).__name__}')
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation, groups,
+                         bias, padding_mode, device, dtype)
+        n = self._n
+        self.output_padding = ((output_padding,) * n if isinstance(output_padding, int)
+                               else tuple(output_padding))
+
+    def _output_padding(self, input, output_size):
+        """The output_padding that makes the output output_size (PyTorch's rule)."""
+        if output_size is None:
+            return self.output_padding
+        n = self._n
+        size = list(output_size)[-n:]
+        spatial = list(input.shape)[-n:]
+        out = []
+        for d in range(n):
+            least = ((spatial[d] - 1) * self.stride[d] - 2 * self.padding[d]
+                     + self.dilation[d] * (self.kernel_size[d] - 1) + 1)
+            if not least <= size[d] < least + max(self.stride[d], self.dilation[d]):
+                raise ValueError(f"requested an output size of {size}, but valid sizes range "
+                                 f"from {least} to {least + self.stride[d] - 1} (for an input "
+                                 f"of {spatial})")
+            out.append(size[d] - least)
+        return tuple(out)
+
+
+class ConvTranspose1d(_ConvTransposeNd):
+    _n = 1
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
+
+
+class ConvTranspose2d(_ConvTransposeNd):
+    _n = 2
+
+    def forward(self, input, output_size=None):
+        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
+                                  self._output_padding(input, output_size), self.groups,
+                                  self.dilation)
