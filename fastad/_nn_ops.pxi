@@ -278,8 +278,8 @@ def pointwise_loss(str kernel, str grad_name, Tensor input, Tensor target, str r
         else:
             gout = _K.empty_like(xa)
             gout.fill(float(g) * scale)
-        if wa is not None:
-            gout = gout * wa
+        if wa is not None:     # (into a new array where gout is the sweep's g)
+            gout = np.multiply(gout, wa, out=_K.empty_like(gout) if per_element else gout)
         gx = _K.empty_like(xa)
         gt = _K.empty_like(ta) if t_rg else None
         if logits:

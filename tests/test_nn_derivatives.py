@@ -12,10 +12,12 @@ import fastad.nn.functional as F
 
 
 def _node(t):
-    """The tape node behind t (its derivative and primal are read-only attributes)."""
-    nodes = [o for o in gc.get_referents(t) if type(o).__name__ == "Node"]
-    assert len(nodes) == 1, nodes
-    return nodes[0]
+    """The tape node behind t, the last one its graph recorded (its derivative
+    and primal are read-only attributes)."""
+    nodes = [o for ref in gc.get_referents(t.grad_fn._graph) if isinstance(ref, list)
+             for o in ref if type(o).__name__ == "Node"]
+    assert nodes and nodes[-1].name == t.grad_fn.name()
+    return nodes[-1]
 
 
 def _derivative_grads(out, g):
