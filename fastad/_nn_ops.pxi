@@ -131,15 +131,20 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
                double label_smoothing, str grad_name, tuple out_shape):
     """A loss over (M, C) rows of class scores, as nn.functional hands them over:
     kind "nll" (input: log-probabilities) or "cross_entropy" (log_softmax fused
-    in), against M int64 class indices or, for cross_entropy, an (M, C) array of
-    class probabilities of input's dtype; weight: (C,) class weights of input's
+    in), against M int64 class indices (an array of any shape) or, for
+    cross_entropy, an (M, C) C-contiguous array of class probabilities of input's
+    dtype; weight: (C,) class weights of input's
     dtype, or None.  A per-row loss is shaped out_shape.  One node, recorded under
     grad_name."""
     cdef Tensor x = input
     rows = _arr(x)
     if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows):
         rows = np.ascontiguousarray(rows)
-    cdef bint nll = kind == "nll", probs = target.dtype != np.int64
+    cdef bint nll = kind == "nll"
+    cdef bint probs = cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64
+    if not probs and (cnp.PyArray_NDIM(<cnp.ndarray>target) != 1
+                      or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>target)):
+        target = np.ascontiguousarray(target).reshape(-1)
     cdef bint per_row = reduction == "none"
     lsm = None if nll else _K.empty_like(rows)
     if nll:

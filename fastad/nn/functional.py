@@ -149,14 +149,15 @@ def _linear_operands(input, weight, bias):
     if (w.dim() != 2 or x.dim() == 0 or not x.is_floating_point() or x.dtype is not w.dtype
             or (b is not None and (b.dim() != 1 or b.dtype is not x.dtype))):
         return None
-    n, k = w.shape
-    if x.shape[-1] != k:
-        rows = int(_np.prod(x.shape[:-1], dtype=_np.int64))
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} "
+    n, k = _array_of(w).shape          # (numpy's shapes: a Tensor's .shape builds a Size)
+    x_shape = _array_of(x).shape
+    if x_shape[-1] != k:
+        rows = int(_np.prod(x_shape[:-1], dtype=_np.int64))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x_shape[-1]} "
                            f"and {k}x{n})")
-    if b is not None and b.shape[0] != n:
+    if b is not None and _array_of(b).shape[0] != n:
         raise RuntimeError(f"The size of tensor a ({n}) must match the size of tensor b "
-                           f"({b.shape[0]}) at non-singleton dimension 1")
+                           f"({_array_of(b).shape[0]}) at non-singleton dimension 1")
     return x, w, b
 
 
@@ -173,41 +174,41 @@ def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=N
                     pos_weight=None):
     """An elementwise loss (fastad._kernels.LOSSES) with its reduction fused."""
     _check_reduction(reduction)
-    if isinstance(grad_name, dict):  # PyTorch builds some losses from other ops
+    if type(grad_name) is dict:      # PyTorch builds some losses from other ops
         grad_name = grad_name[reduction]
     x, t = _as_tensor(input), _as_tensor(target)
+    if t.dtype is not x.dtype or not x.is_floating_point():
+        x, t = _promoted(x, t, kernel)
+    shape = _array_of(x).shape
+    if _array_of(t).shape != shape:
+        x, t = _broadcast(x, t)
+        shape = _array_of(x).shape
+    if weight is not None or pos_weight is not None:
+        weight, pos_weight = _broadcastable(weight, shape), _broadcastable(pos_weight, shape)
+    return _T.pointwise_loss(kernel, grad_name, x, t, reduction, a, weight, pos_weight)
+
+
+def _promoted(x, t, kernel):
+    """A float input and its target in one dtype: a float target promotes, any
+    other takes input's dtype."""
     if not x.is_floating_point():
         raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
-    if t.dtype is not x.dtype:     # a float target promotes; any other takes input's dtype
-        dt = _T.float64 if _T.float64 in (x.dtype, t.dtype) and t.is_floating_point() else x.dtype
-        x, t = x.to(dt), t.to(dt)
-    shape = tuple(x.shape)
-    if tuple(t.shape) != shape:
-        try:
-            shape = _np.broadcast_shapes(shape, tuple(t.shape))
-        except ValueError:
-            raise RuntimeError(_T._broadcast_msg(tuple(x.shape), tuple(t.shape))) from None
-        warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
-                      f"({x.shape}). This will likely lead to incorrect results due to "
-                      "broadcasting. Please ensure they have the same size.", UserWarning,
-                      stacklevel=3)
-        x, t = x.expand(*shape), t.expand(*shape)
-    return _T.pointwise_loss(kernel, grad_name, x, t, reduction, a,
-                             _broadcastable(weight, shape), _broadcastable(pos_weight, shape))
+    dt = _T.float64 if _T.float64 in (x.dtype, t.dtype) and t.is_floating_point() else x.dtype
+    return x.to(dt), t.to(dt)
 
 
-def _broadcastable(weight, shape):
-    """weight as a tensor that broadcasts to shape (None stays None)."""
-    if weight is None:
-        return None
-    w = _as_tensor(weight)
+def _broadcast(x, t):
+    """x and t broadcast to one shape, with PyTorch's warning."""
+    xs, ts = _array_of(x).shape, _array_of(t).shape
     try:
-        ok = _np.broadcast_shapes(tuple(w.shape), shape) == shape
+        shape = _np.broadcast_shapes(xs, ts)
     except ValueError:
-        ok = False
-    if not ok:
-        raise RuntimeError(_T._broadcast_msg(tuple(w.shape), shape))
-    return w
+        raise RuntimeError(_T._broadcast_msg(xs, ts)) from None
+    warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
+                  f"({x.shape}). This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.", UserWarning,
+                  stacklevel=4)
+    return x.expand(*shape), t.expand(*shape)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -268,7 +269,7 @@ def kl_div(input, target, reduction="mean", log_target=False):
 def _class_rows(x, fn):
     """x's class scores as (M, C) rows (the class dim, 1, moved last; an unbatched
     (C,) input is one row) and the batch shape of its targets."""
-    shape = tuple(x.shape)
+    shape = _array_of(x).shape
     if len(shape) == 2:
         return x, shape[:1]
     if len(shape) == 0:
@@ -280,11 +281,10 @@ def _class_rows(x, fn):
 
 
 def _class_targets(t, batch_shape, fn):
-    """Class-index targets as a flat int64 array, with PyTorch's checks."""
+    """Class-index targets (int64, batch_shape), with PyTorch's checks."""
     ta = _array_of(t)
-    if ta.dtype != _np.int64:
-        kind = {_np.dtype(_np.float32): "Float", _np.dtype(_np.float64): "Double",
-                _np.dtype(_np.bool_): "Bool"}.get(ta.dtype, str(ta.dtype))
+    if t.dtype is not _T.int64:
+        kind = {_T.float32: "Float", _T.float64: "Double", _T.bool_: "Bool"}[t.dtype]
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {kind} "
                            f"({fn}: class-index targets must be int64)")
     if ta.shape != batch_shape and not (batch_shape == () and ta.shape == (1,)):
@@ -294,13 +294,13 @@ def _class_targets(t, batch_shape, fn):
             raise ValueError(f"Expected input batch_size ({batch_shape[0]}) to match target "
                              f"batch_size ({ta.shape[0]}).")
         raise RuntimeError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
-    return ta.reshape(-1) if ta.flags.c_contiguous else _np.ascontiguousarray(ta).reshape(-1)
+    return ta
 
 
 def _class_weight(weight, rows):
     if weight is None:
         return None
-    n_classes = rows.shape[1]
+    n_classes = _array_of(rows).shape[1]
     w = _np.ascontiguousarray(_array_of(_as_tensor(weight)), dtype=_array_of(rows).dtype)
     if w.shape != (n_classes,):
         raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
@@ -326,13 +326,13 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     x, t = _float_input(input, "cross_entropy"), _as_tensor(target)
     rows, batch_shape = _class_rows(x, "cross_entropy")
-    if t.is_floating_point() and tuple(t.shape) == tuple(x.shape):   # class probabilities
+    if t.is_floating_point() and _array_of(t).shape == _array_of(x).shape:  # probabilities
         probs, _ = _class_rows(t, "cross_entropy")
         target = _np.ascontiguousarray(_array_of(probs), dtype=_array_of(rows).dtype)
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"
     else:
         target = _class_targets(t, batch_shape, "cross_entropy")
-        name = _nll_name(x.dim(), reduction, label_smoothing)
+        name = _nll_name(len(batch_shape) + 1, reduction, label_smoothing)
     return _T.class_loss("cross_entropy", rows, target, _class_weight(weight, rows), reduction,
                          ignore_index, label_smoothing, name, batch_shape)
 
@@ -344,4 +344,4 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
     rows, batch_shape = _class_rows(x, "nll_loss")
     return _T.class_loss("nll", rows, _class_targets(t, batch_shape, "nll_loss"),
                          _class_weight(weight, rows), reduction, ignore_index, 0.0,
-                         _nll_name(x.dim(), reduction), batch_shape)
+                         _nll_name(len(batch_shape) + 1, reduction), batch_shape)
