@@ -420,7 +420,7 @@ def test_sequential_runs_unfusable_pairs_one_by_one():
     h = x3
     for layer in layers:
         h = layer(h)
-    # a 3-D input is not the fused (rows) case: the same values layer by layer
+    # a 3-D input runs fused over its rows: the same values as layer by layer
     np.testing.assert_array_equal(nn.Sequential(*layers)(x3).detach().numpy(),
                                   h.detach().numpy())
 

@@ -211,6 +211,21 @@ def _broadcast(x, t):
     return x.expand(*shape), t.expand(*shape)
 
 
+def _broadcastable(weight, shape):
+    """weight as a tensor that broadcasts to shape (None stays None)."""
+    if weight is None:
+        return None
+    w = _as_tensor(weight)
+    ws = _array_of(w).shape
+    try:
+        ok = _np.broadcast_shapes(ws, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(_T._broadcast_msg(ws, shape))
+    return w
+
+
 def mse_loss(input, target, reduction="mean"):
     return _pointwise_loss("mse", "MseLossBackward0", input, target, reduction)
 
