@@ -55,11 +55,22 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
                    lambda g, i, r: (derivative(g, i[0], r, a, b),))
 
 
-def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
-    """input @ weight.T + bias for a 2-D input, weight and a 1-D bias (or None) of
-    one float dtype and matching sizes: the common case of nn.functional.linear,
-    one AddmmBackward0 node whose backward writes weight's gradient in weight's own
-    layout (g.T @ input).  Anything else returns None, for linear to validate.
+cdef str _linear_name(int ndim, bint has_bias):
+    """PyTorch's grad_fn name for linear over an ndim-D input: addmm (mm without a
+    bias) for rows; else a view of them, or matmul's squeeze / unsafe view."""
+    if ndim == 2:
+        return "AddmmBackward0" if has_bias else "MmBackward0"
+    if has_bias:
+        return "ViewBackward0"
+    return "SqueezeBackward4" if ndim == 1 else "UnsafeViewBackward0"
+
+
+def linear(Tensor input, Tensor weight, Tensor bias=None, str act=None, double a=0.0,
+           double b=0.0):
+    """input @ weight.T + bias for an input of one or more dims, a 2-D weight and a
+    1-D bias (or None) of one float dtype and matching sizes, as
+    nn.functional.linear hands them over: one node over the input's rows, whose
+    backward writes weight's gradient in weight's own layout (g.T @ input).
 
     act (an activation whose backward reads only its output, with parameters a,
     b): act(input @ weight.T + bias) as ONE node named as act's, for nn.Sequential
@@ -67,23 +78,16 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
     the GEMM's output, and its backward writes into the incoming gradient when the
     sweep owns it, summing the bias gradient in the same pass: two passes over the
     batch's activations fewer each way."""
-    if not (isinstance(input, Tensor) and isinstance(weight, Tensor)
-            and (bias is None or isinstance(bias, Tensor))):
-        return None
     if act is not None and (act not in _ACTIVATION_INFO or not _ACTIVATION_INFO[act][1]
                             or _act_needs_x(act, a)):
         raise ValueError(f"cannot fuse {act!r} into a linear layer: its backward needs its input")
-    cdef Tensor x = <Tensor>input, w = <Tensor>weight
-    cdef Tensor bt = <Tensor>bias if bias is not None else None
-    if x._dt > DT_F64 or w._dt != x._dt or (bt is not None and bt._dt != x._dt):
-        return None
+    cdef Tensor x = input, w = weight, bt = bias
     xa, wa = _arr(x), _arr(w)
     ba = _arr(bt) if bt is not None else None
-    if (cnp.PyArray_NDIM(<cnp.ndarray>xa) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>wa) != 2
-            or xa.shape[1] != wa.shape[1]
-            or (ba is not None and (cnp.PyArray_NDIM(<cnp.ndarray>ba) != 1
-                                    or ba.shape[0] != wa.shape[0]))):
-        return None
+    cdef int nd = cnp.PyArray_NDIM(<cnp.ndarray>xa)
+    in_shape = xa.shape
+    if nd != 2:     # rows: a view where the layout allows, as PyTorch's reshape
+        xa = xa.reshape(int(np.prod(in_shape[:-1], dtype=np.int64)), in_shape[-1])
     y = _K.empty((xa.shape[0], wa.shape[0]), xa.dtype)
     if not (cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa) and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>wa)
             and _K.linear_forward(xa, wa, ba, y)):     # bias and GEMM in one pass
@@ -92,12 +96,15 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
             np.add(y, ba, out=y)
     if act is not None:
         _K.activation_forward(act, y, y, a, b)
-    cdef Tensor out = _wrap(y, x._dt)
+    cdef Tensor out = _wrap(y if nd == 2 else y.reshape(in_shape[:-1] + (wa.shape[0],)), x._dt)
     if not ((x._rg or w._rg or (bt is not None and bt._rg)) and grad_enabled()):
         return out
     cdef bint need_x = x._rg, need_w = w._rg
+    rows_shape = y.shape
 
     def backward(g, bint owned=False):
+        if nd != 2:
+            g = g.reshape(rows_shape)
         if act is None:
             # the bias gradient first, while g (just written by the next op's
             # backward) is still in cache: the GEMMs evict it
@@ -105,86 +112,177 @@ def linear_rows(input, weight, bias, str act=None, double a=0.0, double b=0.0):
         else:
             gb = None if ba is None else np.empty_like(ba)
             g = _act_grad(act, None, y, g, owned, a, b, y, gb)
-        return _linear_grads(g, wa, xa, need_x, need_w) + (gb,)
+        gx, gw = _linear_grads(g, wa, xa, need_x, need_w)
+        return (gx if gx is None or nd == 2 else gx.reshape(in_shape), gw, gb)
     act_derivative = None if act is None else _ACT_DERIVATIVES[_ACTIVATION_INFO[act][3]]
 
-    def derivative(g, inputs, result):
-        xh, wh, bh = inputs
+    def derivative(grad, inputs, result):
+        xi, wi, bi = inputs
+        g2 = grad if nd == 2 else grad.reshape(rows_shape)
+        x2 = xi if nd == 2 else xi.reshape(xa.shape)
         if act_derivative is not None:     # through the activation, at z = x @ w.T + b
-            z = matmul(xh, wh.t())
-            g = act_derivative(g, z if bh is None else z + bh, result, a, b)
-        return matmul(g, wh), matmul(g.t(), xh), None if bh is None else sum(g, 0)
+            z = x2.matmul(wi.t())
+            g2 = act_derivative(g2, z if bi is None else z + bi,
+                                result if nd == 2 else result.reshape(rows_shape), a, b)
+        gx = g2.matmul(wi)
+        return (gx if nd == 2 else gx.reshape(in_shape), g2.t().matmul(x2),
+                None if bi is None else g2.sum(0))
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
                        True, derivative)
-    return _record(out, "AddmmBackward0" if bt is not None else "MmBackward0", (x, w, bt),
-                   backward, (x, w), True, False, derivative)
+    return _record(out, _linear_name(nd, bt is not None), (x, w, bt), backward, (x, w), True,
+                   False, derivative)
 
 
-def class_cross_entropy(input, target, str reduction, long ignore_index, double label_smoothing,
-                        str grad_name):
-    """cross_entropy of (N, C) logits against N int64 class indices, no class
-    weights: the common case of nn.functional.cross_entropy, compiled, recorded
-    under grad_name.  Anything else returns None, for cross_entropy to validate
-    and handle."""
-    if not (isinstance(input, Tensor) and isinstance(target, Tensor)):
-        return None
-    cdef Tensor x = <Tensor>input, t = <Tensor>target
-    if x._dt > DT_F64 or t._dt != DT_I64 or not 0.0 <= label_smoothing <= 1.0:
-        return None
-    rows, ta = _arr(x), _arr(t)
-    if (cnp.PyArray_NDIM(<cnp.ndarray>rows) != 2 or cnp.PyArray_NDIM(<cnp.ndarray>ta) != 1
-            or ta.shape[0] != rows.shape[0] or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ta)
-            or reduction not in ("mean", "sum", "none")):
-        return None
-    lsm = _K.empty_like(rows)
-    value = _K.cross_entropy_forward(rows, ta, None, ignore_index, label_smoothing, reduction, lsm)
-    cdef Tensor out = _wrap(value, x._dt)
+def class_loss(str kind, Tensor input, target, weight, str reduction, long ignore_index,
+               double label_smoothing, str grad_name, tuple out_shape):
+    """A loss over (M, C) rows of class scores, as nn.functional hands them over:
+    kind "nll" (input: log-probabilities) or "cross_entropy" (log_softmax fused
+    in), against M int64 class indices (an array of any shape) or, for
+    cross_entropy, an (M, C) C-contiguous array of class probabilities of input's
+    dtype; weight: (C,) class weights of input's
+    dtype, or None.  A per-row loss is shaped out_shape.  One node, recorded under
+    grad_name."""
+    cdef Tensor x = input
+    rows = _arr(x)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows):
+        rows = np.ascontiguousarray(rows)
+    cdef bint nll = kind == "nll"
+    cdef bint probs = cnp.PyArray_TYPE(<cnp.ndarray>target) != cnp.NPY_INT64
+    if not probs and (cnp.PyArray_NDIM(<cnp.ndarray>target) != 1
+                      or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>target)):
+        target = np.ascontiguousarray(target).reshape(-1)
+    cdef bint per_row = reduction == "none"
+    lsm = None if nll else _K.empty_like(rows)
+    if nll:
+        value = _K.nll_loss_forward(rows, target, weight, ignore_index, reduction)
+    elif probs:
+        value = _K.cross_entropy_prob_forward(rows, target, weight, label_smoothing, reduction,
+                                              lsm)
+    else:
+        value = _K.cross_entropy_forward(rows, target, weight, ignore_index, label_smoothing,
+                                         reduction, lsm)
+    cdef Tensor out = _wrap(value.reshape(out_shape) if per_row else value, x._dt)
     if not (x._rg and grad_enabled()):
         return out
-    cdef bint per_row = reduction == "none"
 
     def backward(g):
         glog = _K.empty_like(rows)
         gout = np.ascontiguousarray(g, rows.dtype).reshape(-1) if per_row else float(g)
-        _K.cross_entropy_backward(lsm, ta, None, ignore_index, label_smoothing, reduction, gout,
-                                  glog)
-        return (glog, None)
-    return _record(out, grad_name, (x, t), backward, (x,), True, False, _class_loss_derivative(
-        rows, ta, None, ignore_index, label_smoothing, reduction, False, rows.shape, False))
+        if nll:
+            _K.nll_loss_backward(target, weight, ignore_index, reduction, gout, glog)
+        elif probs:
+            _K.cross_entropy_prob_backward(lsm, target, weight, label_smoothing, reduction, gout,
+                                           glog)
+        else:
+            _K.cross_entropy_backward(lsm, target, weight, ignore_index, label_smoothing,
+                                      reduction, gout, glog)
+        return (glog,)
+
+    def derivative(grad, inputs, result):
+        # loss_i = -sum_c q[i, c] * log_softmax(x_i)[c] (x_i itself for nll), so its
+        # gradient is rowsum(q_i) * softmax(x_i) - q_i (-q_i for nll)
+        q, total = _class_weights(rows, target, weight, ignore_index,
+                                  0.0 if nll else label_smoothing, probs)
+        scale = (grad.reshape(rows.shape[0], 1) if per_row else
+                 grad * ((1.0 / total if total else 0.0) if reduction == "mean" else 1.0))
+        qt = _wrap(q, x._dt)
+        d = -qt if nll else softmax(inputs[0], 1) * qt.sum(1, True) - qt
+        return (d * scale,)
+    return _record(out, grad_name, (x,), backward, () if nll else (x,), True, False, derivative)
 
 
-def pointwise_loss(str kernel, str grad_name, input, target, str reduction, double a=0.0):
-    """An elementwise loss of fastad._kernels.LOSSES in its common form: two
-    tensors of one float dtype and one shape, no weights, a valid reduction; the
-    mean or sum is reduced inside the kernel.  Anything else returns None, for
-    fastad.nn.functional._pointwise_loss to validate and handle."""
-    if not (isinstance(input, Tensor) and isinstance(target, Tensor)):
-        return None
-    cdef Tensor x = <Tensor>input, t = <Tensor>target
-    if x._dt > DT_F64 or t._dt != x._dt:
-        return None
-    xa, ta = _arr(x), _arr(t)
-    if (xa.shape != ta.shape or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa)
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ta)):
-        return None
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>xa)
-    cdef double scale = 1.0
-    if reduction == "none":
-        value = _K.empty_like(xa)
-        _K.loss_forward(kernel, xa, ta, value, a)
-    elif reduction == "sum":
-        value = _K.loss_forward(kernel, xa, ta, None, a)
-    elif reduction == "mean":      # divided as _reduce does it, for the same bits
-        scale = 1.0 / n if n else NAN
-        value = _K.loss_forward(kernel, xa, ta, None, a) / n if n else NAN
+cdef tuple _class_weights(object rows, object target, object weight, long ignore_index,
+                          double label_smoothing, bint probs):
+    """(q, total): the constant weights of a class loss's log-probabilities, loss_i
+    = -sum_c q[i, c] * logp[i, c], and the mean's divisor (the summed weights of
+    the rows not ignored; the row count for class probabilities), as the kernels
+    take them."""
+    cdef Py_ssize_t M = rows.shape[0], C = rows.shape[1]
+    w = np.ones(C, rows.dtype) if weight is None else weight
+    smooth = np.broadcast_to(w * (label_smoothing / C), (M, C))
+    if probs:
+        return w * (target * (1.0 - label_smoothing)) + smooth, M
+    keep = target != ignore_index
+    picked = np.where(keep, w[np.where(keep, target, 0)], 0)
+    q = np.where(keep[:, None], smooth, 0)
+    q[np.arange(M), np.where(keep, target, 0)] += picked * (1.0 - label_smoothing)
+    return q, float(np.add.reduce(picked, None, np.float64))
+
+
+cdef object _loss_partials(str kernel, Tensor x, Tensor t, double a, Tensor pw):
+    """d loss / d input and d loss / d target per element, in Tensor ops (PyTorch's
+    derivatives.yaml): the form a recorded backward differentiates again; each
+    mirrors its kernel's formula (fastad._kernels.LOSSES)."""
+    d = x - t
+    if kernel == "mse":
+        gx = 2 * d
+    elif kernel == "l1":
+        gx = where(d > 0, 1.0, where(d < 0, -1.0, 0.0)).to(x.dtype)
+    elif kernel == "smooth_l1":
+        gx = clamp(d / a, -1.0, 1.0)
+    elif kernel == "huber":
+        gx = clamp(d, -a, a)
+    elif kernel == "binary_cross_entropy":
+        # PyTorch's EPSILON is the float constant 1e-12f for both dtypes
+        return (d / clamp((1 - x) * x, <double><float>1e-12, None), -(x / (1 - x)).log())
+    elif kernel == "binary_cross_entropy_with_logits":
+        tp = t if pw is None else pw * t
+        return ((tp + 1 - t) * x.sigmoid() - tp,
+                -x if pw is None else -x - (pw - 1) * logsigmoid(x))
+    elif kernel == "kl_div":
+        if a != 0:      # log_target
+            e = t.exp()
+            return (-e, e * (t - x + 1))
+        return (-t, where(t == 0, 0.0, t.log() + 1 - x))
     else:
-        return None
+        raise ValueError(f"unknown loss {kernel!r}")
+    return (gx, -gx)
+
+
+cdef object _broadcast_copy(object a, tuple shape, object dtype):
+    """a broadcast to shape as a C-contiguous array of dtype (0-d stays 0-d)."""
+    return np.ascontiguousarray(np.broadcast_to(a, shape), dtype).reshape(shape)
+
+
+def pointwise_loss(str kernel, str grad_name, Tensor input, Tensor target, str reduction,
+                   double a=0.0, Tensor weight=None, Tensor pos_weight=None):
+    """An elementwise loss of fastad._kernels.LOSSES over an input and a target of
+    one float dtype and one shape, as nn.functional hands them over; weight and
+    pos_weight (binary cross entropy's) broadcast to that shape.  The mean or sum
+    is reduced inside the kernel (in double, in an order that does not depend on
+    the thread count), or over the weighted losses.  One node under grad_name."""
+    cdef Tensor x = input, t = target
+    xa, ta = _arr(x), _arr(t)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa):
+        xa = np.ascontiguousarray(xa)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ta):
+        ta = np.ascontiguousarray(ta)
+    shape = xa.shape
+    wa = None if weight is None else _broadcast_copy(_arr(weight), shape, xa.dtype)
+    pw = None if pos_weight is None else _broadcast_copy(_arr(pos_weight), shape, xa.dtype)
+    cdef bint logits = kernel == "binary_cross_entropy_with_logits"
+    cdef bint per_element = reduction == "none"
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>xa)
+    values = _K.empty_like(xa) if per_element or wa is not None else None
+    if logits:
+        value = _K.bce_logits_forward(xa, ta, pw, values)
+    else:
+        value = _K.loss_forward(kernel, xa, ta, values, a)
+    if wa is not None:
+        np.multiply(values, wa, out=values)
+        if not per_element:
+            value = float(np.add.reduce(values, None, np.float64))
+    cdef double scale = 1.0
+    if per_element:
+        value = values
+    elif reduction == "mean":      # divided as nn.Module means divide, for the same bits
+        scale = 1.0 / n if n else NAN
+        value = value / n if n else NAN
     cdef Tensor out = _wrap(value, x._dt)
     if not ((x._rg or t._rg) and grad_enabled()):
         return out
-    cdef bint per_element = reduction == "none", t_rg = t._rg
+    cdef bint t_rg = t._rg
 
     def backward(g):
         if per_element:
@@ -192,12 +290,24 @@ def pointwise_loss(str kernel, str grad_name, input, target, str reduction, doub
         else:
             gout = _K.empty_like(xa)
             gout.fill(float(g) * scale)
+        if wa is not None:     # (into a new array where gout is the sweep's g)
+            gout = np.multiply(gout, wa, out=_K.empty_like(gout) if per_element else gout)
         gx = _K.empty_like(xa)
         gt = _K.empty_like(ta) if t_rg else None
-        _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
+        if logits:
+            _K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
+        else:
+            _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
         return (gx, gt)
-    return _record(out, grad_name, (x, t), backward, (x, t), True, False, _loss_derivative(
-        kernel, a, None if per_element else scale, None, None, xa.shape, ta.shape, xa.shape))
+
+    def derivative(grad, inputs, result):
+        g = grad if per_element else grad * scale
+        if wa is not None:
+            g = g * _wrap(wa, x._dt)
+        gx, gt = _loss_partials(kernel, inputs[0], inputs[1], a,
+                                None if pw is None else _wrap(pw, x._dt))
+        return (gx * g, gt * g if t_rg else None)
+    return _record(out, grad_name, (x, t), backward, (x, t), True, False, derivative)
 
 
 cdef object _unary_call(object input, str fname, int op, double a, double b, bint inplace):

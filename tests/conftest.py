@@ -125,3 +125,18 @@ def check_fn(fn, arrays, tol=None, seed=0, grad_tol=None, check_grad_fn=True):
             assert f.grad is not None
             assert_same(f.grad, t.grad, grad_tol or tol)
     return fo, to
+
+
+def torch_oracle(op):
+    """PyTorch's function for a row of the op table (fastad.opdefs.UNARY), called
+    as fn(tensor, **the row's parameters): torch.nn.functional.<name>, else
+    torch.<name>; gelu_tanh is F.gelu's approximate="tanh" form."""
+    torch = get_torch()
+    if op.name == "gelu_tanh":
+        return lambda t: torch.nn.functional.gelu(t, approximate="tanh")
+    return getattr(torch.nn.functional, op.name, None) or getattr(torch, op.name)
+
+
+def row_params(op):
+    """The parameter sets a row is checked at: its defaults, then its cases."""
+    return [dict(op.params)] + [dict(dict(op.params), **c) for c in op.cases]

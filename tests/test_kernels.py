@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from fastad import _kernels as K
-from conftest import needs_torch, optional_torch
+from fastad import _kernels as K, opdefs
+from conftest import needs_torch, optional_torch, torch_oracle
 
 torch = optional_torch()
 F = torch.nn.functional if torch is not None else None
@@ -29,51 +29,24 @@ def special_inputs(dt, n=2000, seed=0):
     return np.ascontiguousarray(x.astype(dt))
 
 
-TORCH_ACT = {
-    "sigmoid": lambda t, a, b: torch.sigmoid(t),
-    "tanh": lambda t, a, b: torch.tanh(t),
-    "relu": lambda t, a, b: F.relu(t),
-    "relu6": lambda t, a, b: F.relu6(t),
-    "hardtanh": lambda t, a, b: F.hardtanh(t, a, b),
-    "leaky_relu": lambda t, a, b: F.leaky_relu(t, a),
-    "elu": lambda t, a, b: F.elu(t, a),
-    "selu": lambda t, a, b: F.selu(t),
-    "celu": lambda t, a, b: F.celu(t, a),
-    "gelu": lambda t, a, b: F.gelu(t),
-    "gelu_tanh": lambda t, a, b: F.gelu(t, approximate="tanh"),
-    "silu": lambda t, a, b: F.silu(t),
-    "mish": lambda t, a, b: F.mish(t),
-    "softplus": lambda t, a, b: F.softplus(t, a, b),
-    "softsign": lambda t, a, b: F.softsign(t),
-    "logsigmoid": lambda t, a, b: F.logsigmoid(t),
-    "hardsigmoid": lambda t, a, b: F.hardsigmoid(t),
-    "hardswish": lambda t, a, b: F.hardswish(t),
-    "exp": lambda t, a, b: torch.exp(t),
-    "log": lambda t, a, b: torch.log(t),
-    "sqrt": lambda t, a, b: torch.sqrt(t),
-    "sin": lambda t, a, b: torch.sin(t),
-    "cos": lambda t, a, b: torch.cos(t),
-    "abs": lambda t, a, b: torch.abs(t),
-    "neg": lambda t, a, b: torch.neg(t),
-}
-
-# (name, a, b) cases: defaults plus non-default parameters
-ACT_CASES = [(n, *[p[1] for p in K.ACTIVATIONS[n]["params"]], *([0.0] * (2 - len(K.ACTIVATIONS[n]["params"]))))
-             for n in K.ACTIVATIONS]
+# (name, a, b) cases: every row at its defaults, plus non-default parameters
+ACT_CASES = [(op.name, *([d for _, d in op.params] + [0.0, 0.0])[:2])
+             for op in opdefs.UNARY if not op.noise]
 ACT_CASES += [("hardtanh", -2.0, 3.0), ("leaky_relu", 0.2, 0.0), ("leaky_relu", -0.5, 0.0),
               ("elu", 0.5, 0.0), ("elu", -0.7, 0.0), ("celu", 2.0, 0.0), ("celu", -1.5, 0.0),
               ("softplus", 2.0, 5.0), ("softplus", 0.5, 1.0)]
 
 
 def torch_act(name, x, gy, a, b):
+    op = opdefs.UNARY_BY_NAME[name]
     xt = torch.tensor(x, requires_grad=True)
-    yt = TORCH_ACT[name](xt, a, b)
+    yt = torch_oracle(op)(xt, **dict(zip(op.param_names, (a, b))))
     yt.backward(torch.tensor(gy))
     return yt.detach().numpy(), xt.grad.numpy()
 
 
 def test_activation_table_format():
-    assert set(K.ACTIVATIONS) == set(TORCH_ACT)
+    assert set(K.ACTIVATIONS) == {op.name for op in opdefs.UNARY if not op.noise}
     for name, spec in K.ACTIVATIONS.items():
         assert spec["saves"] in ("x", "y", "xy", "")
         assert isinstance(spec["params"], tuple)

@@ -389,8 +389,8 @@ def test_sequential_fuses_linear_and_activation_into_the_same_results(act, bias,
     bit for bit, and the fused node's backward writes into the gradient it owns."""
     import fastad.nn.modules as M
     fused_calls, allocations = [], []
-    real_rows, real_empty_like = M._linear_rows, fastad._kernels.empty_like
-    monkeypatch.setattr(M, "_linear_rows", lambda *a: fused_calls.append(a[3]) or real_rows(*a))
+    real_rows, real_empty_like = M._linear, fastad._kernels.empty_like
+    monkeypatch.setattr(M, "_linear", lambda *a: fused_calls.append(a[3]) or real_rows(*a))
     layers = _layers(act, bias, dtype)
     x = fastad.randn(9, 37, dtype=dtype)
     out = nn.Sequential(*layers)(x)
@@ -420,7 +420,7 @@ def test_sequential_runs_unfusable_pairs_one_by_one():
     h = x3
     for layer in layers:
         h = layer(h)
-    # a 3-D input is not the fused (rows) case: the same values layer by layer
+    # a 3-D input runs fused over its rows: the same values as layer by layer
     np.testing.assert_array_equal(nn.Sequential(*layers)(x3).detach().numpy(),
                                   h.detach().numpy())
 
@@ -440,7 +440,7 @@ def test_sequential_runs_unfusable_pairs_one_by_one():
     with pytest.raises(RuntimeError, match="mat1 and mat2 must have the same dtype"):
         nn.Sequential(lin, nn.ReLU())(x.double())
     with pytest.raises(ValueError, match="cannot fuse 'gelu'"):
-        fastad._tensor.linear_rows(x, lin.weight, lin.bias, "gelu")
+        fastad._tensor.linear(x, lin.weight, lin.bias, "gelu")
 
 
 @pytest.mark.parametrize("sizes", [(5, 0, 2), (0, 4, 2)])

@@ -10,14 +10,6 @@ import fastad.nn.functional as FF
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 
-# name -> (extra kwargs, input range); each takes (input) or (input, target)
-ACTIVATIONS = {
-    "sigmoid": {}, "tanh": {}, "relu": {}, "relu6": {}, "hardtanh": {"min_val": -0.5, "max_val": 2.0},
-    "leaky_relu": {"negative_slope": 0.2}, "elu": {"alpha": 0.7}, "selu": {}, "celu": {"alpha": 1.3},
-    "gelu": {}, "silu": {}, "mish": {}, "softplus": {"beta": 2.0, "threshold": 5.0},
-    "softsign": {}, "logsigmoid": {}, "hardsigmoid": {}, "hardswish": {},
-}
-SCALES = [3.0, 100.0, 1e4]
 DTYPES = [("float64", 1e-10), ("float32", 2e-5)]
 
 
@@ -29,23 +21,6 @@ def pair(a, dtype):
 def close(x, y, rtol):
     np.testing.assert_allclose(x.detach().numpy(), y.detach().numpy(), rtol=rtol,
                                atol=rtol * 10, equal_nan=True)
-
-
-@pytest.mark.parametrize("dtype,rtol", DTYPES)
-@pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
-def test_activation_value_and_gradient(name, scale, dtype, rtol):
-    a = np.random.default_rng(len(name)).uniform(-scale, scale, (4, 5))
-    x, xt = pair(a, dtype)
-    y = getattr(FF, name)(x, **ACTIVATIONS[name])
-    yt = getattr(TF, name)(xt, **ACTIVATIONS[name])
-    close(y, yt, rtol)
-    w = np.random.default_rng(1).standard_normal((4, 5))
-    (y * fastad.tensor(w, dtype=y.dtype)).sum().backward()
-    (yt * torch.tensor(w, dtype=yt.dtype)).sum().backward()
-    # PyTorch's float64 celu gradient is off by ~1e-8 (ours is exp(x/alpha) to 1e-16)
-    close(x.grad, xt.grad, max(rtol, 1e-7) if name == "celu" else rtol)
-    assert y.grad_fn.name() == yt.grad_fn.name()
 
 
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "elu", "hardtanh", "silu"])

@@ -11,6 +11,7 @@ import pytest
 
 import fastad
 import fastad.nn.functional as F
+from conftest import needs_torch, optional_torch, row_params, torch_oracle
 from fastad import _codegen, _kernels, _tensor, nn, opdefs
 
 ROWS = [op for op in opdefs.UNARY if not op.noise]
@@ -22,10 +23,6 @@ GRID = np.concatenate([np.linspace(-20, 20, 2001), np.linspace(-1e-3, 1e-3, 101)
 def _domain_grid(op):
     lo, hi = op.domain
     return GRID[(GRID > lo) & (GRID < hi)] if lo > -2 or hi < 2 else GRID
-
-
-def _param_sets(op):
-    return [dict(op.params)] + [dict(dict(op.params), **c) for c in op.cases]
 
 
 def _spellings(op, kw):
@@ -44,7 +41,7 @@ def _spellings(op, kw):
 @pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
 def test_zero_dim_and_n_dim_give_the_same_bits(op, dtype):
     grid = _domain_grid(op).astype(dtype)
-    for kw in _param_sets(op):
+    for kw in row_params(op):
         x = fastad.tensor(grid, requires_grad=True)
         y = getattr(_tensor, op.name)(x, **kw)
         y.sum().backward()
@@ -100,6 +97,68 @@ def test_functional_sigmoid_costs_no_more_than_the_method():
         fs.append(min(timeit.repeat(f, number=2000, repeat=3)))
         ms.append(min(timeit.repeat(m, number=2000, repeat=3)))
     assert np.median(fs) <= 1.3 * np.median(ms), (np.median(fs), np.median(ms))
+
+
+# ---------------------------------------------------------------- against PyTorch
+# The kernels' layer is tests/test_kernels.py::test_activation_vs_torch (every
+# row, the table's parameter sets, NaN and infinities); here the public function
+# and the module of every row.
+EDGES = [0.0, -0.0, 1e-3, -1e-3, 3.0, -3.0, 6.0, -6.0, 20.0, -20.0, 100.0, -100.0, 1e4, -1e4]
+TORCH_TOL = {"float64": 1e-10, "float32": 2e-5}
+
+
+def _torch_inputs(op):
+    """Ordinary values, small and huge magnitudes and the usual kinks, within the
+    row's domain where it has one narrower than the default."""
+    rng = np.random.default_rng(len(op.name))
+    x = np.concatenate([EDGES, rng.standard_normal(30) * 4, rng.uniform(-1e3, 1e3, 10)])
+    lo, hi = op.domain
+    return x[(x > lo) & (x < hi)] if lo > -2 or hi < 2 else x
+
+
+def _public_function(op):
+    """The row's public function: F.foo, else fastad.foo (F.gelu's tanh form for gelu_tanh)."""
+    if op.name == "gelu_tanh":
+        return lambda t: F.gelu(t, approximate="tanh")
+    return getattr(F, op.name, None) or getattr(fastad, op.name)
+
+
+def _against_torch(op, ours, theirs, dtype):
+    torch = optional_torch()
+    a = _torch_inputs(op)
+    x = fastad.tensor(a, dtype=getattr(fastad, dtype), requires_grad=True)
+    xt = torch.tensor(a, dtype=getattr(torch, dtype), requires_grad=True)
+    y, yt = ours(x), theirs(xt)
+    rtol = TORCH_TOL[dtype]
+    np.testing.assert_allclose(y.detach().numpy(), yt.detach().numpy(), rtol=rtol, atol=rtol,
+                               err_msg=f"{op.name} values")
+    assert y.grad_fn.name() == yt.grad_fn.name()
+    w = np.random.default_rng(1).standard_normal(a.shape)
+    (y * fastad.tensor(w, dtype=y.dtype)).sum().backward()
+    (yt * torch.tensor(w, dtype=yt.dtype)).sum().backward()
+    # PyTorch's own float64 celu gradient is exp(x / alpha) to ~4e-7 relative only
+    # (fastad's to 1e-15) when alpha is not a power of two
+    grad_rtol = 1e-6 if op.name == "celu" else rtol
+    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=grad_rtol,
+                               atol=1e-30 + rtol, err_msg=f"{op.name} gradients")
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op", ROWS, ids=lambda op: op.name)
+def test_function_matches_pytorch(op, dtype):
+    fn, oracle = _public_function(op), torch_oracle(op)
+    for kw in row_params(op):
+        _against_torch(op, lambda t: fn(t, **kw), lambda t: oracle(t, **kw), dtype)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("op", [op for op in ROWS if op.module], ids=lambda op: op.name)
+def test_module_matches_pytorch(op, dtype):
+    torch = optional_torch()
+    for kw in row_params(op):
+        _against_torch(op, getattr(nn, op.module)(**kw), getattr(torch.nn, op.module)(**kw), dtype)
 
 
 # ---------------------------------------------------------------- a new row, for real

@@ -145,9 +145,9 @@ def test_missing_function_is_reported_not_skipped():
 
 def test_api_md_list_matches():
     """When the contract file is at hand, its F names are all registered."""
-    path = os.environ.get("FASTAD_API_MD", "/work/shared/API.md")
-    if not os.path.exists(path):
-        pytest.skip("API.md not present")
+    path = os.environ.get("FASTAD_API_MD")
+    if not path or not os.path.exists(path):
+        pytest.skip("the API contract is not at hand: set FASTAD_API_MD to its path")
     text = open(path).read()
     sect = text[text.index("## `fastad.nn.functional`"):text.index("## `fastad.nn`\n")]
     names = set(re.findall(r"`([a-z_0-9]+)\(?", sect)) - {"mean", "sum", "none", "input",

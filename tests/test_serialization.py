@@ -84,24 +84,26 @@ def test_saving_a_non_leaf_saves_its_values(tmp_path):
 
 
 class _Evil:
+    """Unpickling it runs a shell command that creates the file marker."""
+    def __init__(self, marker):
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ("touch /tmp/fastad_pwned_by_test",))
+        return (os.system, (f"touch {self.marker}",))
 
 
 def test_refuses_pickle_payload(tmp_path):
-    marker = "/tmp/fastad_pwned_by_test"
-    if os.path.exists(marker):
-        os.remove(marker)
+    marker = str(tmp_path / "pwned")
     path = str(tmp_path / "evil.pt")
     with open(path, "wb") as f:
-        pickle.dump({"w": _Evil()}, f)
+        pickle.dump({"w": _Evil(marker)}, f)
     with pytest.raises(Exception):
         fastad.load(path)
     # an .npz whose array is an object (pickled) array
     path2 = str(tmp_path / "evil.npz")
     np.savez(path2, __fastad_manifest__=np.frombuffer(b'{"tensor": "t0", "dtype": "float32", '
                                                       b'"requires_grad": false}', dtype=np.uint8),
-             t0=np.array([_Evil()], dtype=object))
+             t0=np.array([_Evil(marker)], dtype=object))
     with pytest.raises(Exception):
         fastad.load(path2)
     assert not os.path.exists(marker)

@@ -1,8 +1,10 @@
-"""fastad.nn.functional: activations and losses over the compiled kernels.
+"""fastad.nn.functional: activations, linear and losses over the compiled core.
 
-Each function validates its arguments here, in Python, then hands contiguous
-arrays to fastad._kernels (which trusts them and releases the GIL) and records
-one tape node with PyTorch's grad_fn name.
+Each function checks and normalises its arguments here, in Python, as
+torch/nn/functional.py does (PyTorch's errors and warnings, broadcasting, dtype
+promotion, class weights, the class dim moved last), then makes one call into
+fastad._tensor, which runs the kernels and records one tape node with PyTorch's
+grad_fn name.
 """
 import warnings
 
@@ -12,7 +14,7 @@ from fastad import _kernels as _K
 from fastad import _tensor as _T
 from fastad import opdefs as _opdefs
 from fastad._tensor import Tensor  # noqa: F401  (as in torch.nn.functional)
-from fastad._tensor import _rng, _unbroadcast_py
+from fastad._tensor import _rng
 from fastad._tensor import apply_inplace as _apply_inplace
 from fastad._tensor import array_of as _array_of
 from fastad._tensor import as_tensor as _as_tensor
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 _REDUCTIONS = ("mean", "sum", "none")
+_DTYPE_NAMES = {_T.float32: "Float", _T.float64: "Double"}
 
 # ---------------------------------------------------------------- activations
 # The elementwise ones are rows of the op table (fastad/opdefs.py), each one
@@ -147,140 +150,102 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
 
 def linear(input, weight, bias=None):
-    """input @ weight.T + bias.  Rows of a batch are one addmm-like node whose
-    backward writes weight's gradient in weight's own layout (g.T @ input);
-    a 1-D or N-D input runs as rows and is viewed back, as PyTorch does."""
-    out = _T.linear_rows(input, weight, bias)     # the common case, compiled
-    if out is not None:
-        return out
+    """input @ weight.T + bias: one node over the input's rows (addmm for a 2-D
+    input, a view of it for the others), as PyTorch computes it."""
+    operands = _linear_operands(input, weight, bias)
+    if operands is None:               # matmul's forms, promotions and errors
+        out = _matmul(_as_tensor(input), _as_tensor(weight).t())
+        return out if bias is None else out + bias
+    return _T.linear(*operands)
+
+
+def _linear_operands(input, weight, bias):
+    """(input, weight, bias) as tensors for fastad._tensor.linear, with PyTorch's
+    errors; None for what only matmul runs (integers, a weight that is not 2-D,
+    a 0-d input, a bias that is not 1-D or not of input's dtype)."""
     x, w = _as_tensor(input), _as_tensor(weight)
     b = None if bias is None else _as_tensor(bias)
-    xa, wa = _array_of(x), _array_of(w)
-    if xa.dtype != wa.dtype and xa.dtype.kind == "f" and wa.dtype.kind == "f":
-        names = {_np.dtype(_np.float32): "Float", _np.dtype(_np.float64): "Double"}
+    if x.dtype is not w.dtype and x.is_floating_point() and w.is_floating_point():
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                           f"{names[xa.dtype]} and {names[wa.dtype]}")
-    if wa.ndim != 2 or xa.ndim == 0 or xa.dtype != wa.dtype or (
-            b is not None and (_array_of(b).ndim != 1 or _array_of(b).dtype != xa.dtype)):
-        out = _matmul(x, w.t())
-        return out if b is None else out + b
-    if xa.ndim != 2:
-        lead = tuple(x.shape)[:-1]
-        if xa.shape[-1] != wa.shape[1]:
-            rows = int(_np.prod(lead, dtype=_np.int64)) if xa.ndim > 1 else 1
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x"
-                               f"{xa.shape[-1]} and {wa.shape[1]}x{wa.shape[0]})")
-        y2 = linear(x.reshape(-1, xa.shape[-1]), w, b)
-        name = ("ViewBackward0" if b is not None else
-                "SqueezeBackward4" if xa.ndim == 1 else "UnsafeViewBackward0")
-        rows_shape = tuple(y2.shape)
-        return _make_op(_array_of(y2).reshape(lead + (wa.shape[0],)), name, (y2,),
-                       lambda g: (g.reshape(rows_shape),),
-                       derivative=lambda g, ins, r: (g.reshape(rows_shape),))
-    if xa.shape[1] != wa.shape[1]:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({xa.shape[0]}x{xa.shape[1]} "
-                           f"and {wa.shape[1]}x{wa.shape[0]})")
-    if b is not None and _array_of(b).shape[0] != wa.shape[0]:
-        raise RuntimeError(f"The size of tensor a ({wa.shape[0]}) must match the size of tensor "
-                           f"b ({_array_of(b).shape[0]}) at non-singleton dimension 1")
-    return _T.linear_rows(x, w, b)
+                           f"{_DTYPE_NAMES[x.dtype]} and {_DTYPE_NAMES[w.dtype]}")
+    if (w.dim() != 2 or x.dim() == 0 or not x.is_floating_point() or x.dtype is not w.dtype
+            or (b is not None and (b.dim() != 1 or b.dtype is not x.dtype))):
+        return None
+    n, k = _array_of(w).shape          # (numpy's shapes: a Tensor's .shape builds a Size)
+    x_shape = _array_of(x).shape
+    if x_shape[-1] != k:
+        rows = int(_np.prod(x_shape[:-1], dtype=_np.int64))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x_shape[-1]} "
+                           f"and {k}x{n})")
+    if b is not None and _array_of(b).shape[0] != n:
+        raise RuntimeError(f"The size of tensor a ({n}) must match the size of tensor b "
+                           f"({_array_of(b).shape[0]}) at non-singleton dimension 1")
+    return x, w, b
 
 
 # ---------------------------------------------------------------- losses
+# Each loss normalises its arguments here (PyTorch's checks, broadcasting,
+# dtypes, class weights and layout) and is then one compiled call recording one
+# node: fastad._tensor.pointwise_loss and class_loss.
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
-
-
-def _reduce(values, reduction, dtype):
-    """The reduced loss value, and the factor each element's gradient gets."""
-    if reduction == "none":
-        return values, None
-    n = values.size
-    if reduction == "mean":
-        if n == 0:
-            return _np.asarray(_np.nan, dtype=dtype), _np.nan
-        return _np.asarray(_np.add.reduce(values, None, _np.float64) / n, dtype=dtype), 1.0 / n
-    return _np.asarray(_np.add.reduce(values, None, _np.float64), dtype=dtype), 1.0
-
-
-def _flat(a, dt, shape):
-    """a as a contiguous flat array of dtype dt, broadcast to shape if needed."""
-    if a.shape != shape:
-        a = _np.broadcast_to(a, shape)
-    return _np.ascontiguousarray(a, dtype=dt).reshape(-1)
-
-
-# losses whose common case (one dtype, one shape, no weights) _T.pointwise_loss runs
-# in compiled code; binary_cross_entropy checks its input's range here first
-_PLAIN_LOSSES = frozenset(["mse", "l1", "smooth_l1", "huber", "kl_div"])
 
 
 def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=None,
                     pos_weight=None):
     """An elementwise loss (fastad._kernels.LOSSES) with its reduction fused."""
     _check_reduction(reduction)
-    if isinstance(grad_name, dict):  # PyTorch builds some losses from other ops
+    if type(grad_name) is dict:      # PyTorch builds some losses from other ops
         grad_name = grad_name[reduction]
-    if weight is None and pos_weight is None and kernel in _PLAIN_LOSSES:
-        out = _T.pointwise_loss(kernel, grad_name, input, target, reduction, a)
-        if out is not None:
-            return out
     x, t = _as_tensor(input), _as_tensor(target)
+    if t.dtype is not x.dtype or not x.is_floating_point():
+        x, t = _promoted(x, t, kernel)
+    shape = _array_of(x).shape
+    if _array_of(t).shape != shape:
+        x, t = _broadcast(x, t)
+        shape = _array_of(x).shape
+    if weight is not None or pos_weight is not None:
+        weight, pos_weight = _broadcastable(weight, shape), _broadcastable(pos_weight, shape)
+    return _T.pointwise_loss(kernel, grad_name, x, t, reduction, a, weight, pos_weight)
+
+
+def _promoted(x, t, kernel):
+    """A float input and its target in one dtype: a float target promotes, any
+    other takes input's dtype."""
     if not x.is_floating_point():
         raise RuntimeError(f"{kernel}: expected a floating point input, got {x.dtype}")
-    xa, ta = _array_of(x), _array_of(t)
-    dt = xa.dtype if (ta.dtype == xa.dtype or ta.dtype.kind != "f") else \
-        _np.promote_types(xa.dtype, ta.dtype)
-    shape = xa.shape
-    if ta.shape != shape:
-        try:
-            shape = _np.broadcast_shapes(xa.shape, ta.shape)
-        except ValueError:
-            raise RuntimeError(_T._broadcast_msg(xa.shape, ta.shape)) from None
-        warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
-                      f"({x.shape}). This will likely lead to incorrect results due to "
-                      "broadcasting. Please ensure they have the same size.", UserWarning,
-                      stacklevel=3)
-    xs, ts = xa.shape, ta.shape
-    xa, ta = _flat(xa, dt, shape), _flat(ta, dt, shape)
-    pw = None if pos_weight is None else _flat(_array_of(_as_tensor(pos_weight)), dt, shape)
-    w = None if weight is None else _flat(_array_of(_as_tensor(weight)), dt, shape)
-    out = _K.empty_like(xa)
-    if kernel == "binary_cross_entropy_with_logits":
-        _K.bce_logits_forward(xa, ta, pw, out)
-    else:
-        if kernel == "binary_cross_entropy" and xa.size and (
-                _np.nanmin(xa) < 0 or _np.nanmax(xa) > 1):
-            raise RuntimeError("all elements of input should be between 0 and 1")
-        if kernel == "binary_cross_entropy" and ta.size and (
-                _np.nanmin(ta) < 0 or _np.nanmax(ta) > 1):
-            raise RuntimeError("all elements of target should be between 0 and 1")
-        _K.loss_forward(kernel, xa, ta, out, a)
-    if w is not None:
-        out *= w
-    value, scale = _reduce(out.reshape(shape), reduction, dt)
-    t_grad = t.requires_grad
+    dt = _T.float64 if _T.float64 in (x.dtype, t.dtype) and t.is_floating_point() else x.dtype
+    return x.to(dt), t.to(dt)
 
-    def backward(g):
-        if scale is not None:
-            gout = _np.empty(xa.shape, dt)
-            gout.fill(float(g) * scale)
-        else:
-            gout = _np.ascontiguousarray(g, dtype=dt).reshape(-1)
-        if w is not None:
-            gout = gout * w
-        gx = _K.empty_like(xa)
-        gt = _K.empty_like(ta) if t_grad else None
-        if kernel == "binary_cross_entropy_with_logits":
-            _K.bce_logits_backward(xa, ta, pw, gout, gx, gt)
-        else:
-            _K.loss_backward(kernel, xa, ta, gout, gx, gt, a)
-        return (_unbroadcast_py(gx.reshape(shape), xs),
-                None if gt is None else _unbroadcast_py(gt.reshape(shape), ts))
-    return _make_op(value, grad_name, (x, t), backward, (x, t),
-                   dt=1 if dt == _np.float64 else 0, derivative=_T._loss_derivative(
-                       kernel, a, scale, w, pw, xs, ts, shape))
+
+def _broadcast(x, t):
+    """x and t broadcast to one shape, with PyTorch's warning."""
+    xs, ts = _array_of(x).shape, _array_of(t).shape
+    try:
+        shape = _np.broadcast_shapes(xs, ts)
+    except ValueError:
+        raise RuntimeError(_T._broadcast_msg(xs, ts)) from None
+    warnings.warn(f"Using a target size ({t.shape}) that is different to the input size "
+                  f"({x.shape}). This will likely lead to incorrect results due to "
+                  "broadcasting. Please ensure they have the same size.", UserWarning,
+                  stacklevel=4)
+    return x.expand(*shape), t.expand(*shape)
+
+
+def _broadcastable(weight, shape):
+    """weight as a tensor that broadcasts to shape (None stays None)."""
+    if weight is None:
+        return None
+    w = _as_tensor(weight)
+    ws = _array_of(w).shape
+    try:
+        ok = _np.broadcast_shapes(ws, shape) == shape
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RuntimeError(_T._broadcast_msg(ws, shape))
+    return w
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -307,21 +272,25 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    if tuple(_as_tensor(input).shape) != tuple(_as_tensor(target).shape):
-        raise ValueError(f"Using a target size ({_as_tensor(target).shape}) that is different to "
-                         f"the input size ({_as_tensor(input).shape}) is deprecated. Please ensure "
-                         "they have the same size.")
-    return _pointwise_loss("binary_cross_entropy", "BinaryCrossEntropyBackward0", input, target,
+    x, t = _as_tensor(input), _as_tensor(target)
+    if tuple(x.shape) != tuple(t.shape):
+        raise ValueError(f"Using a target size ({t.shape}) that is different to the input size "
+                         f"({x.shape}) is deprecated. Please ensure they have the same size.")
+    for a, what in ((x, "input"), (t, "target")):
+        values = _array_of(a)
+        if values.size and (_np.nanmin(values) < 0 or _np.nanmax(values) > 1):
+            raise RuntimeError(f"all elements of {what} should be between 0 and 1")
+    return _pointwise_loss("binary_cross_entropy", "BinaryCrossEntropyBackward0", x, t,
                            reduction, weight=weight)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
                                      pos_weight=None):
-    if tuple(_as_tensor(input).shape) != tuple(_as_tensor(target).shape):
-        raise ValueError(f"Target size ({_as_tensor(target).shape}) must be the same as input size "
-                         f"({_as_tensor(input).shape})")
+    x, t = _as_tensor(input), _as_tensor(target)
+    if tuple(x.shape) != tuple(t.shape):
+        raise ValueError(f"Target size ({t.shape}) must be the same as input size ({x.shape})")
     return _pointwise_loss("binary_cross_entropy_with_logits",
-                           "BinaryCrossEntropyWithLogitsBackward0", input, target, reduction,
+                           "BinaryCrossEntropyWithLogitsBackward0", x, t, reduction,
                            weight=weight, pos_weight=pos_weight)
 
 
@@ -334,37 +303,46 @@ def kl_div(input, target, reduction="mean", log_target=False):
                            input, target, reduction, float(log_target))
 
 
-def _class_rows(x, t, fn):
-    """(N, C, d1, ...) logits and (N, d1, ...) targets as (M, C) rows and (M,) targets."""
-    shape = tuple(x.shape)
+def _class_rows(x, fn):
+    """x's class scores as (M, C) rows (the class dim, 1, moved last; an unbatched
+    (C,) input is one row) and the batch shape of its targets."""
+    shape = _array_of(x).shape
+    if len(shape) == 2:
+        return x, shape[:1]
     if len(shape) == 0:
         raise RuntimeError(f"{fn}: input must have at least one dimension")
-    if len(shape) == 1:  # unbatched (C,)
-        return _array_of(x)[None, :], (), (1, shape[0]), 0
-    if len(shape) == 2:  # (N, C): already rows
-        return _array_of(x), shape[:1], shape, 0
-    c_dim = 1
-    moved = _np.moveaxis(_array_of(x), c_dim, -1)
-    return moved.reshape(-1, shape[c_dim]), moved.shape[:-1], moved.shape, c_dim
+    if len(shape) == 1:
+        return x.reshape(1, shape[0]), ()
+    order = (0,) + tuple(range(2, len(shape))) + (1,)
+    return x.permute(*order).reshape(-1, shape[1]), shape[:1] + shape[2:]
 
 
-def _check_targets(t, rows, batch_shape, fn):
+def _class_targets(t, batch_shape, fn):
+    """Class-index targets (int64, batch_shape), with PyTorch's checks."""
     ta = _array_of(t)
-    if ta.dtype != _np.int64:
-        kind = {_np.dtype(_np.float32): "Float", _np.dtype(_np.float64): "Double",
-                _np.dtype(_np.bool_): "Bool"}.get(ta.dtype, str(ta.dtype))
+    if t.dtype is not _T.int64:
+        kind = {_T.float32: "Float", _T.float64: "Double", _T.bool_: "Bool"}[t.dtype]
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {kind} "
                            f"({fn}: class-index targets must be int64)")
-    if batch_shape == () and ta.shape in ((), (1,)):  # unbatched input, one target
-        return _np.ascontiguousarray(ta).reshape(-1)
-    if tuple(ta.shape) != tuple(batch_shape):
+    if ta.shape != batch_shape and not (batch_shape == () and ta.shape == (1,)):
         if len(batch_shape) == 1 and ta.ndim > 1:
             raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
         if ta.ndim and batch_shape and ta.shape[0] != batch_shape[0]:
             raise ValueError(f"Expected input batch_size ({batch_shape[0]}) to match target "
                              f"batch_size ({ta.shape[0]}).")
         raise RuntimeError(f"Expected target size {list(batch_shape)}, got {list(ta.shape)}")
-    return _np.ascontiguousarray(ta).reshape(-1)
+    return ta
+
+
+def _class_weight(weight, rows):
+    if weight is None:
+        return None
+    n_classes = _array_of(rows).shape[1]
+    w = _np.ascontiguousarray(_array_of(_as_tensor(weight)), dtype=_array_of(rows).dtype)
+    if w.shape != (n_classes,):
+        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
+                           f"or no classes but got weight tensor of shape: {list(w.shape)}")
+    return w
 
 
 def _nll_name(ndim, reduction, label_smoothing=0.0):
@@ -376,93 +354,34 @@ def _nll_name(ndim, reduction, label_smoothing=0.0):
     return "ViewBackward0" if (ndim != 4 and reduction == "none") else "NllLoss2DBackward0"
 
 
-def _class_loss_grad(glog2d, moved_shape, c_dim, in_shape):
-    g = glog2d.reshape(moved_shape)
-    if c_dim:
-        g = _np.moveaxis(g, -1, c_dim)
-    return _np.ascontiguousarray(g).reshape(in_shape)
-
-
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 fused with the negative log likelihood (class
     indices) or with a cross entropy against class probabilities."""
     _check_reduction(reduction)
-    if weight is None:                 # (N, C) logits and class indices: compiled
-        out = _T.class_cross_entropy(input, target, reduction, ignore_index, label_smoothing,
-                                     _nll_name(2, reduction, label_smoothing))
-        if out is not None:
-            return out
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     x, t = _float_input(input, "cross_entropy"), _as_tensor(target)
-    rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "cross_entropy")
-    rows = _np.ascontiguousarray(rows)
-    n_classes = rows.shape[1]
-    w = None if weight is None else _np.ascontiguousarray(_array_of(_as_tensor(weight)),
-                                                         dtype=rows.dtype)
-    if w is not None and w.shape != (n_classes,):
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
-                           f"or no classes but got weight tensor of shape: {list(w.shape)}")
-    lsm = _K.empty_like(rows)
-    in_shape = tuple(x.shape)
-    if t.is_floating_point() and tuple(t.shape) != in_shape:
-        _check_targets(t, rows, batch_shape, "cross_entropy")  # raises PyTorch's dtype error
-    if t.is_floating_point():  # class probabilities
-        probs = _np.ascontiguousarray(_np.moveaxis(_array_of(t), c_dim, -1) if c_dim else _array_of(t),
-                                     dtype=rows.dtype).reshape(rows.shape)
-        value = _K.cross_entropy_prob_forward(rows, probs, w, label_smoothing, reduction, lsm)
-
-        def backward(g):
-            glog = _K.empty_like(rows)
-            gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
-            _K.cross_entropy_prob_backward(lsm, probs, w, label_smoothing, reduction, gout, glog)
-            return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
+    rows, batch_shape = _class_rows(x, "cross_entropy")
+    if t.is_floating_point() and _array_of(t).shape == _array_of(x).shape:  # probabilities
+        probs, _ = _class_rows(t, "cross_entropy")
+        target = _np.ascontiguousarray(_array_of(probs), dtype=_array_of(rows).dtype)
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"
-        derivative = _T._class_loss_derivative(rows, probs, w, ignore_index, label_smoothing,
-                                               reduction, True, moved_shape, False)
     else:
-        ta = _check_targets(t, rows, batch_shape, "cross_entropy")
-        value = _K.cross_entropy_forward(rows, ta, w, ignore_index, label_smoothing, reduction, lsm)
-
-        def backward(g):
-            glog = _K.empty_like(rows)
-            gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
-            _K.cross_entropy_backward(lsm, ta, w, ignore_index, label_smoothing, reduction, gout, glog)
-            return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-        name = _nll_name(len(in_shape), reduction, label_smoothing)
-        derivative = _T._class_loss_derivative(rows, ta, w, ignore_index, label_smoothing,
-                                               reduction, False, moved_shape, False)
-    value = _np.asarray(value, dtype=rows.dtype)
-    if reduction == "none":
-        value = value.reshape(batch_shape)
-    return _make_op(value, name, (x, t), backward, (x,), derivative=derivative)
+        target = _class_targets(t, batch_shape, "cross_entropy")
+        name = _nll_name(len(batch_shape) + 1, reduction, label_smoothing)
+    return _T.class_loss("cross_entropy", rows, target, _class_weight(weight, rows), reduction,
+                         ignore_index, label_smoothing, name, batch_shape)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
     _check_reduction(reduction)
     x, t = _float_input(input, "nll_loss"), _as_tensor(target)
-    rows, batch_shape, moved_shape, c_dim = _class_rows(x, t, "nll_loss")
-    rows = _np.ascontiguousarray(rows)
-    n_classes = rows.shape[1]
-    ta = _check_targets(t, rows, batch_shape, "nll_loss")
-    w = None if weight is None else _np.ascontiguousarray(_array_of(_as_tensor(weight)),
-                                                         dtype=rows.dtype)
-    if w is not None and w.shape != (n_classes,):
-        raise RuntimeError(f"weight tensor should be defined either for all {n_classes} classes "
-                           f"or no classes but got weight tensor of shape: {list(w.shape)}")
-    value = _np.asarray(_K.nll_loss_forward(rows, ta, w, ignore_index, reduction), dtype=rows.dtype)
-    if reduction == "none":
-        value = value.reshape(batch_shape)
-    in_shape = tuple(x.shape)
-
-    def backward(g):
-        glog = _K.empty_like(rows)
-        gout = float(g) if reduction != "none" else _np.ascontiguousarray(g, rows.dtype).reshape(-1)
-        _K.nll_loss_backward(ta, w, ignore_index, reduction, gout, glog)
-        return (_class_loss_grad(glog, moved_shape, c_dim, in_shape), None)
-    return _make_op(value, _nll_name(len(in_shape), reduction), (x, t), backward, (),
-                    derivative=_T._class_loss_derivative(rows, ta, w, ignore_index, 0.0, reduction,
-                                                         False, moved_shape, True))
+    rows, batch_shape = _class_rows(x, "nll_loss")
+    return _T.class_loss("nll", rows, _class_targets(t, batch_shape, "nll_loss"),
+                         _class_weight(weight, rows), reduction, ignore_index, 0.0,
+                         _nll_name(len(batch_shape) + 1, reduction), batch_shape)
 
 
 # ---------------------------------------------------------------- layers (one file per concern)

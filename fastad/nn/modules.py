@@ -5,7 +5,7 @@ from collections import OrderedDict, namedtuple
 from types import MappingProxyType
 
 from fastad._tensor import Tensor, empty, no_grad, tensor
-from fastad._tensor import linear_rows as _linear_rows
+from fastad._tensor import linear as _linear
 from fastad.nn import functional as F
 from fastad.nn import _hooks, init
 from fastad import opdefs as _opdefs
@@ -512,7 +512,7 @@ class Flatten(Module):
 
 
 # Activations that nn.Sequential runs fused into the Linear before them: one node
-# whose activation works in place (fastad._tensor.linear_rows; the values and
+# whose activation works in place (fastad._tensor.linear; the values and
 # gradients are the unfused ones).  Only kernels whose backward reads their output.
 # Module class -> (kernel name, its parameter names, the row's checks compiled)
 _FUSED_AFTER_LINEAR = {
@@ -539,6 +539,7 @@ def _fusion(m):
 def _linear_then(linear, m, input):
     """m(linear(input)) as one fused node, or None where that is not possible."""
     spec = _fusion(m)
-    if spec is None:
+    operands = None if spec is None else F._linear_operands(input, linear.weight, linear.bias)
+    if operands is None:
         return None
-    return _linear_rows(input, linear.weight, linear.bias, *spec)
+    return _linear(*operands, *spec)
