@@ -47,7 +47,11 @@ def test_unary_method_and_in_place(name, domain, torch):
     assert_same(z, tz)
     assert z.grad_fn.name() == tz.grad_fn.name()
     (z * z).sum().backward()
-    (tz * tz).sum().backward()
+    try:
+        (tz * tz).sum().backward()
+    except NotImplementedError:       # PyTorch has no derivative for asinh_, acosh_, atanh_
+        tz = getattr(ty * 2, name)()
+        (tz * tz).sum().backward()
     assert_same(y.grad, ty.grad)
 
 
@@ -204,8 +208,10 @@ def test_in_place_spellings(method, args, torch):
     y, ty = x * 1, t * 1
     # PyTorch takes only tensors for these
     as_tensors = method in ("atan2_", "hypot_", "lerp_")
-    fargs = [fastad.tensor(v) if as_tensors and i == 0 else v for i, v in enumerate(args)]
-    targs = [torch.tensor(v) if as_tensors and i == 0 else v for i, v in enumerate(args)]
+    fargs = [fastad.tensor(v, dtype=fastad.float64) if as_tensors and i == 0 else v
+             for i, v in enumerate(args)]
+    targs = [torch.tensor(v, dtype=torch.float64) if as_tensors and i == 0 else v
+             for i, v in enumerate(args)]
     assert getattr(y, method)(*fargs) is y
     getattr(ty, method)(*targs)
     assert_same(y, ty)
