@@ -89,7 +89,7 @@ cdef inline floating sigmoid_forward(floating x) noexcept nogil:
     cdef floating r = <floating>1 / (<floating>1 + e)
     # PyTorch's 1 / (1 + exp(-x)) is 0 where exp(-x) overflows, not exp(x)'s denormal
     cdef floating lowest = <floating>-88.72283172607422 if floating is float else <floating>-709.782712893384
-    return r if x >= 0 else (e * r if x >= lowest else 0)
+    return r if x >= 0 else (0 if x < lowest else e * r)     # NaN falls through to e * r
 
 @cython.cdivision(True)
 cdef inline floating sigmoid_backward(floating y, floating gy) noexcept nogil:

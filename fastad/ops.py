@@ -328,7 +328,6 @@ OPS = [
            api=("matmul", "Tensor.matmul")),
     OpInfo("matmul_op", lambda lib, a, b: a @ b, (case((3, 4), (4, 2)), case((2, 3, 4), (4,)))),
     OpInfo("mm", lambda lib, a, b: lib.mm(a, b), (case((3, 4), (4, 2)),), api=("mm", "Tensor.mm")),
-    OpInfo("dot", lambda lib, a, b: a.dot(b), (case((4,), (4,)),), api=("Tensor.dot",)),
     # ---- shapes and views
     OpInfo("transpose", lambda lib, a, d0, d1: a.transpose(d0, d1),
            (case((3, 4), d0=0, d1=1), case((2, 3, 4), d0=0, d1=2), case((2, 3, 4), d0=-1, d1=1)),
@@ -671,17 +670,22 @@ OPS += [
 ]
 # Tensor.foo_ of the table's rows, and of the Python ops: one case each, as the
 # out-of-place entry's first
+# (PyTorch has no derivative for the in-place forms with their own grad_fn: asinh_, ...)
 OPS += [OpInfo(f"Tensor.{op.name}_", _in_place(op.name + "_"), (case((3, 4)), case(())),
-               domain=op.domain, kinks=op.kinks, api=(f"Tensor.{op.name}_",))
+               domain=op.domain, kinks=op.kinks, api=(f"Tensor.{op.name}_",),
+               torch=not op.inplace_grad_fn)
         for op in _opdefs.UNARY if op.method]
 _BY = {op.name: op for op in OPS}
 OPS += [OpInfo(f"Tensor.{name}_", _in_place(name + "_"), _BY[name].cases[:1],
                domain=_BY[name].domain, kinks=_BY[name].kinks, sampler=_BY[name].sampler,
                api=(f"Tensor.{name}_",))
         for name in ("atan2", "hypot", "xlogy", "remainder", "fmod", "true_divide", "lerp",
-                     "addcmul", "addcdiv", "clamp_min", "clamp_max", "logit", "nan_to_num",
-                     "round")]
+                     "addcmul", "addcdiv", "logit", "nan_to_num", "round")]
 OPS += [
+    OpInfo("Tensor.clamp_min_", _in_place("clamp_min_", min=0.5), (case((3, 4)),), kinks=(0.5,),
+           api=("Tensor.clamp_min_",)),
+    OpInfo("Tensor.clamp_max_", _in_place("clamp_max_", max=0.5), (case((3, 4)),), kinks=(0.5,),
+           api=("Tensor.clamp_max_",)),
     OpInfo("Tensor.pow_", _in_place("pow_", exponent=3), (case((3, 4)), case(())),
            api=("Tensor.pow_",)),
     OpInfo("Tensor.square_", _in_place("square_"), (case((3, 4)), case(())),
@@ -808,7 +812,7 @@ NON_DIFFERENTIABLE = {
     **{n: _META for n in (
         "Tensor.half", "Tensor.short", "Tensor.char", "Tensor.byte", "Tensor.type_as",
         "Tensor.cuda", "Tensor.data_ptr", "Tensor.share_memory_",
-        "Tensor.pin_memory", "Tensor.is_pinned", "result_type", "promote_types", "can_cast",
+        "Tensor.pin_memory", "Tensor.is_pinned", "Tensor.is_cuda", "result_type", "promote_types", "can_cast",
         "finfo", "iinfo")},
     **{n: _CREATION for n in (
         "FloatTensor", "DoubleTensor", "LongTensor", "IntTensor", "BoolTensor", "HalfTensor",

@@ -59,7 +59,7 @@ TORCH_ACT = {
 
 # (name, a, b) cases: defaults plus non-default parameters
 ACT_CASES = [(n, *[p[1] for p in K.ACTIVATIONS[n]["params"]], *([0.0] * (2 - len(K.ACTIVATIONS[n]["params"]))))
-             for n in K.ACTIVATIONS]
+             for n in K.ACTIVATIONS if n in TORCH_ACT]
 ACT_CASES += [("hardtanh", -2.0, 3.0), ("leaky_relu", 0.2, 0.0), ("leaky_relu", -0.5, 0.0),
               ("elu", 0.5, 0.0), ("elu", -0.7, 0.0), ("celu", 2.0, 0.0), ("celu", -1.5, 0.0),
               ("softplus", 2.0, 5.0), ("softplus", 0.5, 1.0)]
@@ -73,7 +73,10 @@ def torch_act(name, x, gy, a, b):
 
 
 def test_activation_table_format():
-    assert set(K.ACTIVATIONS) == set(TORCH_ACT)
+    # the rows past the activations are the math functions (tests/test_pointwise_math.py)
+    from fastad.opdefs import UNARY_BY_NAME
+    assert set(TORCH_ACT) <= set(K.ACTIVATIONS)
+    assert all(not UNARY_BY_NAME[n].F for n in set(K.ACTIVATIONS) - set(TORCH_ACT))
     for name, spec in K.ACTIVATIONS.items():
         assert spec["saves"] in ("x", "y", "xy", "")
         assert isinstance(spec["params"], tuple)
