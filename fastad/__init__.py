@@ -3,6 +3,7 @@ PyTorch's interface (``import fastad as torch``)."""
 
 import functools as _functools
 import importlib as _importlib
+import operator as _operator
 import os as _os
 
 # GNU OpenMP's idle threads spin after each parallel region by default, and on
@@ -19,7 +20,12 @@ from fastad._tensor import (  # noqa: E402,F401
     maximum, mean, min, minimum, no_grad, ones, ones_like, permute, rand, rand_like, randint,
     randn, randn_like, randperm, reshape, set_default_dtype, set_grad_enabled, softmax, squeeze,
     stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,
+    bfloat16, float16, int8, int16, int32, uint8, can_cast, promote_types, result_type,
+    set_printoptions, BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
+    IntTensor, LongTensor, ShortTensor,
 )
+from fastad._device import device, get_default_device, set_default_device  # noqa: E402,F401
+from fastad._dtype_info import finfo, iinfo  # noqa: E402,F401
 from fastad import _tensor
 from fastad import opdefs as _opdefs
 from fastad._random import Generator, default_generator  # noqa: E402,F401
@@ -29,6 +35,9 @@ from fastad.random import get_rng_state, initial_seed, seed, set_rng_state  # no
 float = float32
 double = float64
 long = int64
+half = float16
+int = int32
+short = int16
 dtype = _tensor.dtype
 __version__ = "0.1.0"
 
@@ -156,12 +165,21 @@ _use_numpy_gemm()
 
 def set_num_threads(n):
     """Threads for the kernels and for numpy's BLAS (matmul), as in PyTorch."""
-    n = int(n)
+    n = _operator.index(n)
+    if n < 1:
+        raise RuntimeError("set_num_threads expects a positive integer")
     _kernels.set_num_threads(n)
     setter = _blas_thread_setter()
     if setter is not None:
         setter(_kernels.get_num_threads())
 
 
-from fastad import autograd, distributed, nn, optim, random, utils  # noqa: E402,F401
+from fastad import autograd, backends, cuda, distributed, linalg, nn, optim, random, utils  # noqa: E402,F401,E501
+from fastad._random import Generator as _Generator  # noqa: E402
+
+# the classes report their public path, as PyTorch's do (<class 'torch.Tensor'>)
+_tensor._publish(Tensor, "fastad.Tensor")
+_tensor._publish(dtype, "fastad.dtype")
+_tensor._publish(_Generator, "fastad.Generator")
+Size.__module__ = "fastad"
 from fastad.serialization import load, save  # noqa: E402,F401

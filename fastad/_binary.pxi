@@ -13,7 +13,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     cdef Tensor ta = ox[0], tb = oy[0]
     a, b = ox[1], oy[1]
     cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
-    if op == OP_DIV and dt >= DT_I64:
+    if op == OP_DIV and _cat(dt) < 2:
         dt = _default_dt
     npdt = NP_DTYPES[dt]
     if isinstance(a, np.ndarray) and a.dtype != npdt:
@@ -46,6 +46,9 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
             else:
                 with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     r = np.power(a, b)
+    except MemoryError as e:
+        raise _AllocationError(f"fastad: cannot allocate the result of shapes {np.shape(a)} and "
+                               f"{np.shape(b)}: {e}") from None
     except ValueError as e:
         if "negative integer powers" in str(e):
             raise RuntimeError("Integers to negative integer powers are not allowed.") from None
@@ -137,3 +140,36 @@ def _pow_grad_exp(g, a, r):
     with np.errstate(divide="ignore", invalid="ignore"):
         # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0
         return np.where((np.asarray(a) == 0) & (np.asarray(r) == np.asarray(r)), 0.0, g * r * np.log(a))
+
+
+cdef int _result_dt(tuple operands) except -1:
+    """PyTorch's promotion over any number of operands: the dimensioned tensors'
+    joined dtype, raised by 0-d tensors' and then numbers' only where theirs is
+    of a higher category (bool < integer < floating)."""
+    cdef int by_kind[3]
+    by_kind[:] = [-1, -1, -1]
+    for x in operands:
+        o = _operand(x)
+        if o is None:
+            raise TypeError(f"result_type(): expected a Tensor or a number, got {type(x).__name__}")
+        k = o[2]
+        by_kind[k] = o[3] if by_kind[k] < 0 else _join(by_kind[k], o[3])
+    cdef int dt = -1
+    for k in (2, 1, 0):
+        if by_kind[k] >= 0 and (dt < 0 or _cat(by_kind[k]) > _cat(dt)):
+            dt = by_kind[k]
+    return dt
+
+
+def result_type(*operands):
+    """The dtype PyTorch's arithmetic gives for these tensors and numbers."""
+    return DTYPES[_result_dt(operands)]
+
+
+def promote_types(type1, type2):
+    return DTYPES[_join(_dt_code(type1), _dt_code(type2))]
+
+
+def can_cast(from_, to):
+    """Whether PyTorch's casting rules allow from_ -> to (no lowering of category)."""
+    return _cat(_dt_code(from_)) <= _cat(_dt_code(to))

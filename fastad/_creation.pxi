@@ -1,4 +1,16 @@
 # Included by _tensor.pyx: tensor creation: from data, filled, ranges, random.
+class _AllocationError(RuntimeError, MemoryError):
+    """Memory refused: PyTorch raises RuntimeError, Python code may catch MemoryError."""
+
+
+cdef object _empty(tuple size, object npdt):
+    """np.empty, its refusals (too big, past the address space) as _AllocationError."""
+    try:
+        return np.empty(size, npdt)
+    except (MemoryError, ValueError) as e:
+        raise _AllocationError(f"fastad: cannot allocate a tensor of size {list(size)}: {e}") from None
+
+
 cdef int _infer_dt(object data) except -1:
     if isinstance(data, Tensor):
         return (<Tensor>data)._dt
@@ -43,6 +55,7 @@ cdef void _check_ragged(object data, tuple shape, int depth) except *:
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of data (numbers, nested lists, arrays, tensors)."""
+    _check_device(device)
     cdef int dt = _infer_dt(data) if dtype is None else _dt_code(dtype)
     if isinstance(data, Tensor):
         a = np.array(_arr(<Tensor>data), dtype=NP_DTYPES[dt], copy=True)
@@ -75,6 +88,7 @@ cdef tuple _first_shape(object data):
 
 
 def as_tensor(data, dtype=None, device=None):
+    _check_device(device)
     if isinstance(data, Tensor) and (dtype is None or _as_dtype(dtype).code == (<Tensor>data)._dt):
         return data
     if isinstance(data, np.ndarray) and dtype is None and data.dtype in NP_DTYPES:
@@ -99,10 +113,8 @@ cdef Tensor _filled(tuple size, object value, object dtype, bint requires_grad):
     for s in size:
         if s < 0:
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
-    try:
-        a = np.full(size, value, dtype=NP_DTYPES[dt])
-    except (MemoryError, ValueError) as e:
-        raise RuntimeError(f"fastad: cannot allocate a tensor of size {list(size)}: {e}") from None
+    a = _empty(size, NP_DTYPES[dt])
+    a[...] = value
     cdef Tensor t = _wrap(a, dt)
     if requires_grad:
         t.requires_grad_(True)
@@ -110,88 +122,127 @@ cdef Tensor _filled(tuple size, object value, object dtype, bint requires_grad):
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     return _filled(_sizes(size), 0, dtype, requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     return _filled(_sizes(size), 1, dtype, requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     return _filled(_sizes(size), 0, dtype, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     if dtype is None:
         dtype = DTYPES[_infer_dt(fill_value)]
     return _filled(_sizes((size,)), fill_value, dtype, requires_grad)
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
+def zeros_like(input, dtype=None, requires_grad=False, *, device=None):
+    _check_device(device)
     return _filled(tuple(_as_tensor(input).shape), 0, dtype or _as_tensor(input).dtype, requires_grad)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
+def ones_like(input, dtype=None, requires_grad=False, *, device=None):
+    _check_device(device)
     return _filled(tuple(_as_tensor(input).shape), 1, dtype or _as_tensor(input).dtype, requires_grad)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
+def empty_like(input, dtype=None, requires_grad=False, *, device=None):
+    _check_device(device)
     return zeros_like(input, dtype, requires_grad)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
+def full_like(input, fill_value, dtype=None, requires_grad=False, *, device=None):
+    _check_device(device)
     return _filled(tuple(_as_tensor(input).shape), fill_value, dtype or _as_tensor(input).dtype,
                    requires_grad)
 
 
 def rand_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     return rand(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
                 generator=generator, requires_grad=requires_grad)
 
 
 def randn_like(input, *, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     return randn(*_as_tensor(input).shape, dtype=dtype or _as_tensor(input).dtype,
                  generator=generator, requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     if end is None:
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
     if dtype is None:
         dtype = DTYPES[_infer_dt([start, end, step])]
-    cdef Tensor t = _wrap(np.arange(start, end, step, dtype=np.float64 if
-                                    _as_dtype(dtype).is_floating_point else np.int64),
-                          _dt_code(dtype))
+    try:
+        r = np.arange(start, end, step, dtype=np.float64 if _as_dtype(dtype).is_floating_point
+                      else np.int64)
+    except (MemoryError, ValueError) as e:
+        raise _AllocationError(f"fastad: cannot allocate arange({start}, {end}, {step}): {e}") from None
+    cdef Tensor t = _wrap(r, _dt_code(dtype))
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(np.linspace(float(start), float(end), int(steps)), dt)
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    # PyTorch's two-sided formula, start + i*step in the first half and
+    # end - (steps-1-i)*step in the second, with step in the output's type
+    # (double for integers, whose ends are truncated first) and each value
+    # rounded once, as its fused multiply-adds do: wider arithmetic, then the dtype
+    if _cat(dt) == 2:
+        ft = NP_DTYPES[dt].type
+        a, b = ft(start), ft(end)
+    else:
+        ft = np.float64
+        a, b = ft(int(start)), ft(int(end))
+    step = (b - a) / ft(_builtins.max(steps - 1, 1))
+    wide = np.longdouble if ft is np.float64 else np.float64
+    i = _empty((steps,), wide)
+    i[:] = np.arange(steps)
+    r = np.where(i < steps // 2, wide(a) + wide(step) * i, wide(b) - wide(step) * (steps - 1 - i))
+    if steps == 1:
+        r[0] = a
+    cdef Tensor t = _wrap(r, dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
     cdef Tensor t = _wrap(np.eye(n, m), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_uniform(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    cdef Tensor t = _wrap(_R.fill_uniform(_empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
+    _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_normal(np.empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    cdef Tensor t = _wrap(_R.fill_normal(_empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randint(low=0, high=None, size=None, dtype=None, generator=None, device=None, requires_grad=False):
+    _check_device(device)
     if size is None and isinstance(high, (tuple, list)):
         low, high, size = 0, low, high          # randint(high, size)
     if high is None:
@@ -199,10 +250,32 @@ def randint(low=0, high=None, size=None, dtype=None, generator=None, device=None
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
     cdef int dt = DT_I64 if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_random(np.empty(_sizes((size,)), NP_DTYPES[dt]), (low, high), generator), dt)
+    cdef Tensor t = _wrap(_R.fill_random(_empty(_sizes((size,)), NP_DTYPES[dt]), (low, high), generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_device(device)
     cdef Tensor t = _wrap(_R.randperm(n, generator), DT_I64 if dtype is None else _dt_code(dtype))
     return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+cdef str _legacy_name(int dt):
+    return ("FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor", "HalfTensor", "IntTensor",
+            "ShortTensor", "CharTensor", "ByteTensor")[dt]
+
+
+cdef object _legacy(dtype dt):
+    def constructor(*args):
+        # PyTorch's legacy typed constructors: from data, or (uninitialised) sizes
+        if len(args) == 1 and not isinstance(args[0], int):
+            return tensor(args[0], dtype=dt)
+        return zeros(*args, dtype=dt)
+    constructor.__name__ = constructor.__qualname__ = _legacy_name(dt.code)
+    return constructor
+
+
+FloatTensor, DoubleTensor, LongTensor, IntTensor, BoolTensor = (
+    _legacy(float32), _legacy(float64), _legacy(int64), _legacy(int32), _legacy(bool_))
+HalfTensor, ShortTensor, CharTensor, ByteTensor = (
+    _legacy(float16), _legacy(int16), _legacy(int8), _legacy(uint8))

@@ -16,6 +16,9 @@ cdef class dtype:
         return self.np_dtype.itemsize
 
 
+cdef object _DTYPE = dtype     # for code where a parameter named dtype hides the class
+
+
 cdef dtype _mk_dtype(str name, object np_dtype, int code, bint floating):
     cdef dtype d = dtype.__new__(dtype)
     d.name, d.np_dtype, d.code, d.is_floating_point = name, np.dtype(np_dtype), code, floating
@@ -23,15 +26,27 @@ cdef dtype _mk_dtype(str name, object np_dtype, int code, bint floating):
 
 
 cdef enum:
-    DT_F32 = 0
+    DT_F32 = 0          # the two kernel dtypes first: `dt <= DT_F64` is "the kernels take it"
     DT_F64 = 1
     DT_I64 = 2
     DT_BOOL = 3
-float32 = _mk_dtype("float32", np.float32, 0, True)
-float64 = _mk_dtype("float64", np.float64, 1, True)
-int64 = _mk_dtype("int64", np.int64, 2, False)
-bool_ = _mk_dtype("bool", np.bool_, 3, False)
-cdef tuple DTYPES = (float32, float64, int64, bool_)
+    DT_F16 = 4          # storage dtypes: ops compute in float32 or through numpy
+    DT_I32 = 5
+    DT_I16 = 6
+    DT_I8 = 7
+    DT_U8 = 8
+float32 = _mk_dtype("float32", np.float32, DT_F32, True)
+float64 = _mk_dtype("float64", np.float64, DT_F64, True)
+int64 = _mk_dtype("int64", np.int64, DT_I64, False)
+bool_ = _mk_dtype("bool", np.bool_, DT_BOOL, False)
+float16 = _mk_dtype("float16", np.float16, DT_F16, True)
+int32 = _mk_dtype("int32", np.int32, DT_I32, False)
+int16 = _mk_dtype("int16", np.int16, DT_I16, False)
+int8 = _mk_dtype("int8", np.int8, DT_I8, False)
+uint8 = _mk_dtype("uint8", np.uint8, DT_U8, False)
+# numpy has no bfloat16: the name exists (code that picks a dtype runs), using it raises
+bfloat16 = _mk_dtype("bfloat16", np.float32, -1, True)
+cdef tuple DTYPES = (float32, float64, int64, bool_, float16, int32, int16, int8, uint8)
 cdef tuple NP_DTYPES = tuple(d.np_dtype for d in DTYPES)
 cdef int _default_dt = 0
 
@@ -55,15 +70,22 @@ def set_default_dtype(d):
     _default_dt = d.code
 
 
+cdef dict _NP_CODES = {np.dtype(np.float32): DT_F32, np.dtype(np.float64): DT_F64,
+                       np.dtype(np.int64): DT_I64, np.dtype(np.bool_): DT_BOOL,
+                       np.dtype(np.float16): DT_F16, np.dtype(np.int32): DT_I32,
+                       np.dtype(np.int16): DT_I16, np.dtype(np.int8): DT_I8,
+                       np.dtype(np.uint8): DT_U8}
+
+
 cdef int _np_to_dt(object npdt) except -1:
-    """numpy dtype -> fastad dtype code (narrower ints and floats widen)."""
-    kind = npdt.kind
-    if kind == "f":
-        return DT_F64 if npdt.itemsize == 8 else DT_F32
-    if kind in "iu":
+    """numpy dtype -> fastad dtype code (wider unsigned ints become int64)."""
+    code = _NP_CODES.get(npdt)
+    if code is not None:
+        return code
+    if npdt.kind in "iu":
         return DT_I64
-    if kind == "b":
-        return DT_BOOL
+    if npdt.kind == "f":
+        return DT_F64
     raise TypeError(f"can't convert np.ndarray of type {npdt}. The only supported types are: "
                     "float64, float32, float16, int64, int32, int16, int8, uint8, and bool.")
 
@@ -80,24 +102,35 @@ cdef dtype _as_dtype(object d):
     try:
         return DTYPES[_np_to_dt(np.dtype(d))]
     except TypeError:
-        raise TypeError(f"{d!r} is not a fastad dtype (use float32, float64, int64 or bool)")
+        raise TypeError(f"{d!r} is not a fastad dtype") from None
 
 
 cdef int _dt_code(object d) except -1:
-    return (<dtype>_as_dtype(d)).code
+    cdef dtype t = _as_dtype(d)
+    if t.code < 0:
+        raise TypeError("fastad: bfloat16 is not supported (numpy, fastad's storage, has no "
+                        "bfloat16); use float16 or float32")
+    return t.code
 
 
 cdef inline int _cat(int dt) noexcept:
-    return 2 if dt <= DT_F64 else (1 if dt == DT_I64 else 0)
+    """0 bool, 1 integer, 2 floating."""
+    return 2 if (dt <= DT_F64 or dt == DT_F16) else (0 if dt == DT_BOOL else 1)
+
+
+# each dtype's rank within its category (bits; uint8 between int8 and int16)
+cdef int[9] _RANK = [32, 64, 64, 1, 16, 32, 16, 8, 9]
 
 
 cdef int _join(int x, int y) noexcept:
+    if x == y:                 # the scalar graphs' case: first, it is on their hot path
+        return x
     cdef int cx = _cat(x), cy = _cat(y)
     if cx != cy:
         return x if cx > cy else y
-    if cx == 2:
-        return DT_F64 if (x == DT_F64 or y == DT_F64) else DT_F32
-    return x
+    if (x == DT_U8 and y == DT_I8) or (x == DT_I8 and y == DT_U8):
+        return DT_I16        # PyTorch: the smallest type holding both ranges
+    return x if _RANK[x] >= _RANK[y] else y
 
 
 cdef int _promote(int adt, int ak, int bdt, int bk) noexcept:

@@ -87,7 +87,9 @@ cdef double SELU_SCALE = 1.0507009873554804934193349852946
 cdef inline floating sigmoid_forward(floating x) noexcept nogil:
     cdef floating e = f_exp(-f_abs(x))
     cdef floating r = <floating>1 / (<floating>1 + e)
-    return r if x >= 0 else e * r
+    # PyTorch's 1 / (1 + exp(-x)) is 0 where exp(-x) overflows, not exp(x)'s denormal
+    cdef floating lowest = <floating>-88.72283172607422 if floating is float else <floating>-709.782712893384
+    return r if x >= 0 else (0 if x < lowest else e * r)     # NaN falls through to e * r
 
 @cython.cdivision(True)
 cdef inline floating sigmoid_backward(floating y, floating gy) noexcept nogil:
@@ -247,3 +249,37 @@ cdef inline floating rrelu_forward_elem(floating x, floating slope) noexcept nog
 cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope) noexcept nogil:
     # PyTorch rrelu_with_noise: noise = slope where x <= 0 (so x == 0 takes the slope)
     return gy if x > 0 else gy * slope
+
+# ---------------------------------------------------------------------------
+# math functions (torch.tan, asinh, erfinv, floor, ...): libm in double, rounded
+# once to the row's dtype, where no vectorised helper above exists; these are
+# not in any measured hot loop, and double keeps float32 within PyTorch's 1 ulp
+# ---------------------------------------------------------------------------
+from libc.math cimport (exp2, log2, log10, tan, asin, acos, atan, sinh, cosh, asinh, acosh,
+                        atanh, erf, erfc, floor, ceil, trunc, nearbyint, copysign, INFINITY)
+
+DEF LN2 = 0.69314718055994530942
+DEF LN10 = 2.30258509299404568402
+DEF TWO_OVER_SQRT_PI = 1.12837916709551257390
+
+@cython.cdivision(True)
+cdef inline double erfinv_double(double y) noexcept nogil:
+    # PyTorch's calc_erfinv: a rational first guess (central range 0.7), then
+    # two Newton steps on erf(x) = y
+    cdef double ay = fabs(y), z, num, dem, x
+    if ay > 1:
+        return NAN
+    if ay == 1:
+        return copysign(INFINITY, y)
+    if ay <= 0.7:
+        z = y * y
+        num = ((-0.140543331 * z + 0.914624893) * z - 1.645349621) * z + 0.886226899
+        dem = (((0.012229801 * z - 0.329097515) * z + 1.442710462) * z - 2.118377725) * z + 1
+        x = y * num / dem
+    else:
+        z = sqrt(-f_log((1 - ay) / 2))
+        num = ((1.641345311 * z + 3.429567803) * z - 1.624906493) * z - 1.970840454
+        dem = (1.637067800 * z + 3.543889200) * z + 1
+        x = copysign(num, y) / dem
+    x = x - (erf(x) - y) / (TWO_OVER_SQRT_PI * f_exp(-x * x))
+    return x - (erf(x) - y) / (TWO_OVER_SQRT_PI * f_exp(-x * x))

@@ -2,6 +2,18 @@
 cdef void _check_inplace(Tensor t) except *:
     if t._rg and t._graph is None and grad_enabled():
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+    if (t._base is not None and t._graph is not None and t._base._rg and t._base._graph is None
+            and grad_enabled()):
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+
+
+cdef inline Tensor _view_of(Tensor out, Tensor x):
+    """out shares x's storage: it shares x's version counter, and an in-place
+    op on it is one on x (refused while x is a leaf that requires grad)."""
+    if out._data is not None and x._data is not None:
+        out._base = x._base if x._base is not None else x
+    return out
 
 
 cdef object _sample_(Tensor t, object fill, tuple args, object generator):
@@ -75,10 +87,10 @@ cdef Tensor _overwritten(Tensor t, object src, str name):
                    lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),))
 
 
-def apply_inplace(Tensor self, fn, bint other_needs_grad=False):
+def apply_inplace(Tensor self, fn, *others):
     """self = fn(self), written into self's storage (ops with inplace=True);
-    other_needs_grad: fn reads another tensor that requires grad."""
-    return _apply_inplace(self, fn, other_needs_grad)
+    others: the other tensors fn reads, recorded when one requires grad."""
+    return _apply_inplace(self, fn, _builtins.any([_requires_grad(o) for o in others]))
 
 
 cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):

@@ -128,7 +128,7 @@ cdef object _softmax(object input, object dim, bint take_log):
     d = _norm_dim(dim, a.ndim)
     shape = a.shape
     last = np.ascontiguousarray(np.moveaxis(a.reshape(shape or (1,)), d, -1))
-    rows = last.reshape(-1, last.shape[-1] if last.size else 0)
+    rows = last.reshape(last.size // last.shape[-1] if last.shape[-1] else 0, last.shape[-1])
     y_rows = _K.empty_like(rows)
     if rows.size:
         (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)

@@ -31,6 +31,9 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     ACTIVATIONS[name]["saves"] says it needs).  grad_name overrides PyTorch's
     usual grad_fn name (its in-place forms have their own)."""
     cdef Tensor x = _as_tensor(input)
+    if x._dt == DT_F16:
+        # PyTorch's half ops compute in float32 and round once
+        return _to(activation(_to(x, DT_F32), name, a, b, grad_name), DT_F16)
     if x._dt > DT_F64:
         x = _to(x, _default_dt)
     xa = _arr(x)
@@ -335,7 +338,7 @@ cdef object _unary(object input, int op, double a, double b):
         if b != 0.0 and out._graph is not None:     # (a recorded backward reads 0 when absent)
             out._graph.params[out._slot] = b
         return out
-    if x._dt >= DT_I64:
+    if _cat(x._dt) < 2:
         value = _int_unary(op, x._data, a, b)
         if value is not None:
             if x._dt == DT_BOOL:

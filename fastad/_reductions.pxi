@@ -3,7 +3,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
     cdef Tensor x = _as_tensor(input)
     if axis is not None or keepdims is not None:
         dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
-    cdef int dt = x._dt if x._dt <= DT_F64 else DT_I64
+    cdef int dt = x._dt if _cat(x._dt) == 2 else DT_I64
     if dtype is not None:
         dt = _dt_code(dtype)
     a = _arr(x)
@@ -22,7 +22,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     cdef Tensor x = _as_tensor(input)
     if axis is not None or keepdims is not None:
         dim, keepdim = _dim_aliases(dim, keepdim, axis, keepdims)
-    if x._dt > DT_F64 and dtype is None:
+    if _cat(x._dt) < 2 and dtype is None:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {DTYPES[x._dt].name.capitalize()}")
     a = _arr(x)
@@ -249,7 +249,16 @@ def where(condition, input=None, other=None):
     npdt = NP_DTYPES[dt]
     cond = _arr(c).astype(bool)
     a, b = np.asarray(ox[1], dtype=npdt), np.asarray(oy[1], dtype=npdt)
-    cdef Tensor out = _wrap(np.where(cond, a, b), dt)
+    try:
+        r = np.where(cond, a, b)
+    except ValueError:
+        for sx, sy in ((a.shape, b.shape), (cond.shape, a.shape), (cond.shape, b.shape)):
+            try:
+                np.broadcast_shapes(sx, sy)
+            except ValueError:
+                raise RuntimeError(_broadcast_msg(sx, sy)) from None
+        raise RuntimeError(_broadcast_msg(cond.shape, np.broadcast_shapes(a.shape, b.shape))) from None
+    cdef Tensor out = _wrap(r, dt)
     if ((x is not None and x._rg) or (y is not None and y._rg)) and grad_enabled():
         sa, sb = a.shape, b.shape
         return _record(out, "WhereBackward0", (x, y),

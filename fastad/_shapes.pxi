@@ -1,6 +1,8 @@
 # Included by _tensor.pyx: views, reshapes, indexing and joining.
 cdef object _view_op(Tensor x, object r, str name, object bw, object derivative):
     cdef Tensor out = _wrap(r, x._dt)
+    if x._data is not None and np.may_share_memory(r, x._data):
+        _view_of(out, x)
     if x._rg and grad_enabled():
         return _record(out, name, (x,), bw, (), False, False, derivative)
     return out
@@ -151,6 +153,8 @@ cdef object _getitem(Tensor x, object idx):
     except IndexError as e:
         raise IndexError(str(e)) from None
     out = _wrap(r, x._dt)
+    if basic:
+        _view_of(out, x)
     if x._rg and grad_enabled():
         shape, npdt = a.shape, a.dtype
         if basic:

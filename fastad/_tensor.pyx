@@ -20,6 +20,7 @@ cimport numpy as cnp
 from fastad import _kernels as _K
 from fastad import _random as _R
 from fastad._tape import SECOND_BACKWARD
+from fastad._device import CPU as _CPU, check as _check_device
 
 cnp.import_array()
 
@@ -360,7 +361,7 @@ cdef tuple _sizes(tuple args):
     if len(args) == 1 and isinstance(args[0], (tuple, list)):
         args = tuple(args[0])
     for s in args:
-        if not isinstance(s, (int, np.integer)) and not (isinstance(s, Tensor) and (<Tensor>s)._dt == DT_I64):
+        if not isinstance(s, (int, np.integer)) and not (isinstance(s, Tensor) and _cat((<Tensor>s)._dt) == 1):
             raise TypeError(f"sizes must be integers, got {type(s).__name__}")
     return tuple([int(s) for s in args])
 
@@ -515,3 +516,18 @@ def graph_of(Tensor t):
 def array_of(Tensor t):
     """The tensor's values as an ndarray: its own buffer, or a new 0-d array."""
     return _arr(t)
+
+
+cdef extern from "Python.h":
+    ctypedef struct PyTypeObject:
+        const char* tp_name
+
+cdef list _PUBLIC_NAMES = []
+
+
+def _publish(type cls, str qualified):
+    """cls reports its public path (<class 'fastad.Tensor'>, not the compiled
+    module it is defined in): a static type's module is read from tp_name."""
+    name = qualified.encode()
+    _PUBLIC_NAMES.append(name)         # tp_name points into it: kept alive
+    (<PyTypeObject*>cls).tp_name = name

@@ -216,6 +216,69 @@ UNARY = (
           F=False),
 )
 
+# ---- math functions (issue 14): libm in double (_formulas.pxi) unless a vectorised
+# helper exists; rounding ops have a zero gradient (PyTorch's zeros_like).  Tensor.foo_
+# is generated for every row with a method.
+_ROUNDING = dict(F=False, function=True, method=True, int_op="x.copy()", masks=True,
+                 domain=(-2.6, 2.6))
+_MATH = dict(F=False, function=True, method=True, long=True)
+UNARY += (
+    Unary("exp2", "<floating>exp2(x)", "gy * y * <floating>LN2", "y",
+          "grad * result * 0.6931471805599453", **_MATH),
+    Unary("expm1", "f_expm1(x)", "gy * (y + <floating>1)", "y", "grad * (result + 1)", **_MATH),
+    Unary("log2", "<floating>log2(x)", "gy / (x * <floating>LN2)", "x",
+          "grad / (self * 0.6931471805599453)", domain=(0.2, 3.0), **_MATH),
+    Unary("log10", "<floating>log10(x)", "gy / (x * <floating>LN10)", "x",
+          "grad / (self * 2.302585092994046)", domain=(0.2, 3.0), **_MATH),
+    Unary("log1p", "f_log1p(x)", "gy / (x + <floating>1)", "x", "grad / (self + 1)",
+          domain=(-0.8, 3.0), **_MATH),
+    Unary("rsqrt", "<floating>1 / f_sqrt(x)", "<floating>-0.5 * gy * y * y * y", "y",
+          "-0.5 * grad * result ** 3", domain=(0.2, 3.0), **_MATH),
+    Unary("tan", "<floating>tan(x)", "gy * (<floating>1 + y * y)", "y",
+          "grad * (1 + result * result)", domain=(-1.2, 1.2), **_MATH),
+    Unary("asin", "<floating>asin(x)", "gy / f_sqrt(<floating>1 - x * x)", "x",
+          "grad * (1 - self * self).rsqrt()", domain=(-0.9, 0.9), **_MATH),
+    Unary("acos", "<floating>acos(x)", "-gy / f_sqrt(<floating>1 - x * x)", "x",
+          "-grad * (1 - self * self).rsqrt()", domain=(-0.9, 0.9), **_MATH),
+    Unary("atan", "<floating>atan(x)", "gy / (<floating>1 + x * x)", "x",
+          "grad / (self * self + 1)", **_MATH),
+    Unary("sinh", "<floating>sinh(x)", "gy * <floating>cosh(x)", "x", "grad * self.cosh()",
+          long_backward=True, **_MATH),
+    Unary("cosh", "<floating>cosh(x)", "gy * <floating>sinh(x)", "x", "grad * self.sinh()",
+          long_backward=True, **_MATH),
+    Unary("asinh", "<floating>asinh(x)", "gy / f_sqrt(x * x + <floating>1)", "x",
+          "grad * (self * self + 1).rsqrt()", inplace_grad_fn="AsinhBackward1", **_MATH),
+    Unary("acosh", "<floating>acosh(x)", "gy / f_sqrt(x * x - <floating>1)", "x",
+          "grad * (self * self - 1).rsqrt()", domain=(1.2, 3.0), inplace_grad_fn="AcoshBackward1",
+          **_MATH),
+    Unary("atanh", "<floating>atanh(x)", "gy / (<floating>1 - x * x)", "x",
+          "grad / (1 - self * self)", domain=(-0.9, 0.9), inplace_grad_fn="AtanhBackward1",
+          **_MATH),
+    Unary("erf", "f_erf(x)", "gy * <floating>TWO_OVER_SQRT_PI * f_exp(-x * x)", "x",
+          "grad * 1.1283791670955126 * (-self * self).exp()", long_backward=True, **_MATH),
+    Unary("erfc", "<floating>erfc(x)", "-gy * <floating>TWO_OVER_SQRT_PI * f_exp(-x * x)", "x",
+          "grad * -1.1283791670955126 * (-self * self).exp()", long_backward=True, **_MATH),
+    Unary("erfinv", "<floating>erfinv_double(x)",
+          "gy * <floating>(1 / TWO_OVER_SQRT_PI) * f_exp(y * y)", "y",
+          "grad * 0.886226925452758 * (result * result).exp()", domain=(-0.9, 0.9),
+          long_backward=True, **_MATH),
+    Unary("reciprocal", "<floating>1 / x", "-gy * y * y", "y", "-grad * result * result",
+          domain=(0.3, 3.0), F=False, function=True, method=True),
+    Unary("sign", "f_sgn(x)", "<floating>0", "", "zeros_like(grad)", kinks=(0.0,), masks=True,
+          F=False, function=True, method=True, int_op="np.sign(x)"),
+    Unary("floor", "<floating>floor(x)", "<floating>0", "", "zeros_like(grad)",
+          kinks=(-2.0, -1.0, 0.0, 1.0, 2.0), **_ROUNDING),
+    Unary("ceil", "<floating>ceil(x)", "<floating>0", "", "zeros_like(grad)",
+          kinks=(-2.0, -1.0, 0.0, 1.0, 2.0), **_ROUNDING),
+    Unary("trunc", "<floating>trunc(x)", "<floating>0", "", "zeros_like(grad)",
+          kinks=(-2.0, -1.0, 0.0, 1.0, 2.0), **_ROUNDING),
+    # round's decimals= form is fastad._functions.pointwise.round, over this kernel
+    Unary("round", "<floating>nearbyint(x)", "<floating>0", "", "zeros_like(grad)",
+          kinks=(-2.5, -1.5, -0.5, 0.5, 1.5, 2.5), **dict(_ROUNDING, function=False, method=False)),
+    Unary("frac", "x - <floating>trunc(x)", "gy", "", "grad",
+          kinks=(-2.0, -1.0, 0.0, 1.0, 2.0), F=False, function=True, method=True),
+)
+
 UNARY_BY_NAME = {op.name: op for op in UNARY}
 
 
@@ -270,7 +333,14 @@ COMPARISON_OPS = (_py_ops("comparison", "eq", "ne", "lt", "le", "gt", "ge", meth
                   + _py_ops("comparison", "not_equal", "less", "less_equal", "greater",
                             "greater_equal", "isclose", "isnan", "isinf", "isfinite", "isposinf",
                             "isneginf"))
-POINTWISE_OPS = ()
-LINALG_OPS = ()
+_POINTWISE = ("atan2", "hypot", "logaddexp", "xlogy", "fmax", "fmin", "remainder", "fmod",
+              "floor_divide", "true_divide", "nextafter", "lerp", "addcmul", "addcdiv", "clamp_min",
+              "clamp_max", "logit", "nan_to_num", "round")
+POINTWISE_OPS = (_py_ops("pointwise", *_POINTWISE, "arctan2")
+                 + _py_ops("pointwise", *[n + "_" for n in _POINTWISE if n not in (
+                     "logaddexp", "fmax", "fmin")], "pow_", "square_", "clip_", function=False))
+LINALG_OPS = (_py_ops("linalg", "bmm", "mv", "dot", "outer", "ger", "inner", "cross", "kron",
+                      "trace", "det", "inverse", "addmm", "baddbmm")
+              + _py_ops("linalg", "einsum", "tensordot", "cdist", method=False))
 PY_OPS = (SHAPE_OPS + JOIN_OPS + INDEXING_OPS + REDUCTION_OPS + SORTING_OPS + COUNTING_OPS
           + COMPARISON_OPS + POINTWISE_OPS + LINALG_OPS)

@@ -261,6 +261,8 @@ def test_exp_tanh_accuracy_dense(dt):
 def test_nan_propagates(dt):
     x = np.full(8, np.nan, dtype=dt)
     for name in K.ACTIVATIONS:
+        if name == "sign":
+            continue        # PyTorch's sign(NaN) is 0 (checked against torch in test_pointwise_math)
         a, b = ([p[1] for p in K.ACTIVATIONS[name]["params"]] + [0.0, 0.0])[:2]
         y = np.zeros_like(x)
         K.activation_forward(name, x, y, a, b)

@@ -568,7 +568,7 @@ def test_creation_matches_torch():
         (fastad.tensor(3), torch.tensor(3)), (fastad.tensor(3.5), torch.tensor(3.5)),
         (fastad.tensor([1, 2], dtype=fastad.float64), torch.tensor([1, 2], dtype=torch.float64)),
         (fastad.tensor(np.array([1.0, 2.0])), torch.tensor(np.array([1.0, 2.0]))),
-        (fastad.tensor(np.array([1, 2], dtype=np.int32)), torch.tensor(np.array([1, 2], dtype=np.int64))),
+        (fastad.tensor(np.array([1, 2], dtype=np.int32)), torch.tensor(np.array([1, 2], dtype=np.int32))),
         (fastad.tensor([fastad.tensor(1.0), fastad.tensor(2.0)]), torch.tensor([1.0, 2.0])),
         (fastad.as_tensor([1.0, 2.0]), torch.as_tensor([1.0, 2.0])),
         (fastad.tensor([]), torch.tensor([])),

@@ -32,8 +32,7 @@ def _requires_grad(x):
 
 def _inplace(self, op, *args, **kwargs):
     """self.op_(...): op's result written into self (rebased onto the graph)."""
-    return apply_inplace(self, lambda t: op(t, *args, **kwargs),
-                         any(_requires_grad(a) for a in args))
+    return apply_inplace(self, lambda t: op(t, *args, **kwargs), *args)
 
 
 # ---------------------------------------------------------------- along one dim

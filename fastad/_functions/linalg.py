@@ -1,0 +1,518 @@
+"""Linear algebra: products (bmm, einsum, kron, ...) and the matrix functions of
+fastad.linalg, each with its derivative in fastad ops (PyTorch's formulas in
+FunctionsManual.cpp; the decompositions' for well-conditioned inputs)."""
+import math
+import string
+from collections import namedtuple
+
+import numpy as np
+
+import fastad
+from fastad._functions.pointwise import _out, _sum_to
+from fastad._tensor import Tensor, array_of, make_op
+
+
+class LinAlgError(RuntimeError):
+    """PyTorch's torch.linalg.LinAlgError: a singular or non-definite input."""
+
+
+def _tensor_arg(name, x, pos=1, arg="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument '{arg}' (position {pos}) must be Tensor, not "
+                        f"{type(x).__name__}")
+    return x
+
+
+def _same_dtype(name, a, b):
+    if a.dtype != b.dtype:
+        raise RuntimeError(f"{name}: expected {a.dtype} and {b.dtype} to have the same dtype")
+
+
+def _square(name, A):
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: A must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    if not A.is_floating_point():
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
+                           f"Got {str(A.dtype)[6:].capitalize()}")
+
+
+def _eye_like(A):
+    return fastad.tensor(np.eye(A.shape[-1], dtype=array_of(A).dtype))
+
+
+def _tril(X, k=0):
+    """The lower triangle (below diagonal k) of the last two dims, as a product
+    with a constant mask (differentiable through mul)."""
+    return X * fastad.tensor(np.tri(X.shape[-2], X.shape[-1], k, dtype=array_of(X).dtype))
+
+
+def _diag_embed(v):
+    return v.unsqueeze(-2) * _eye_like(v.unsqueeze(-1).expand(*v.shape, v.shape[-1]))
+
+
+def _diagonal(X):
+    return (X * _eye_like(X)).sum(-1)
+
+
+def _multi_output(arrays, name, inputs, derivative, dt):
+    """An op with several results: recorded as one node over the results
+    packed along a last axis, each returned as a view of it; derivative(grads,
+    inputs, results) sees the results' gradients (zero where a result is unused)."""
+    batch = arrays[0].shape[:-2] if arrays[0].ndim >= 2 else arrays[0].shape[:-1]
+    shapes = [a.shape for a in arrays]
+    sizes = [int(np.prod(s[len(batch):], dtype=np.int64)) for s in shapes]
+    bounds = np.cumsum([0] + sizes)
+    packed = np.concatenate([a.reshape(batch + (-1,)) for a in arrays], axis=-1)
+
+    def unpack(p):
+        return [p[..., lo:hi].reshape(s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
+
+    def d(grad, ins, result):
+        return derivative(unpack(grad), ins, unpack(result))
+    return unpack(make_op(packed, name, inputs, derivative=d, dt=dt))
+
+
+# ---------------------------------------------------------------- products
+def bmm(input, mat2, *, out=None):
+    _tensor_arg("bmm", input)
+    _tensor_arg("bmm", mat2, 2, "mat2")
+    if input.ndim != 3 or mat2.ndim != 3:
+        raise RuntimeError(f"batch1 must be a 3D tensor" if input.ndim != 3 else
+                           "batch2 must be a 3D tensor")
+    if input.shape[0] != mat2.shape[0] or input.shape[2] != mat2.shape[1]:
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{input.shape[0]}, {input.shape[2]}] but got: "
+                           f"[{mat2.shape[0]}, {mat2.shape[1]}].")
+    _same_dtype("bmm", input, mat2)
+    r = np.matmul(array_of(input), array_of(mat2))
+    d = lambda grad, ins, result: (grad.bmm(ins[1].mT), ins[0].mT.bmm(grad))
+    return _out(make_op(r, "BmmBackward0", (input, mat2), derivative=d), out)
+
+
+def mv(input, vec, *, out=None):
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    return _out(fastad.matmul(input, vec), out)
+
+
+def dot(input, tensor, *, out=None):
+    if input.ndim != 1 or tensor.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {tensor.ndim}D tensors")
+    if input.shape[0] != tensor.shape[0]:
+        raise RuntimeError("inconsistent tensor size, expected tensor [%d] and src [%d] to have "
+                           "the same number of elements, but got %d and %d elements respectively"
+                           % (input.shape[0], tensor.shape[0], input.shape[0], tensor.shape[0]))
+    _same_dtype("dot", input, tensor)
+    return _out(fastad.matmul(input, tensor), out)
+
+
+def outer(input, vec2, *, out=None):
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D")
+    return _out(input.reshape(-1, 1) * vec2, out)
+
+
+ger = outer
+
+
+def inner(input, other, *, out=None):
+    if input.ndim == 0 or other.ndim == 0:
+        return _out(input * other, out)
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but got "
+                           f"shapes {list(input.shape)} and {list(other.shape)}")
+    return _out(tensordot(input, other, ([-1], [-1])), out)
+
+
+def tensordot(a, b, dims=2, out=None):
+    """Contraction over dims (a count of a's last / b's first dims, or two lists),
+    as PyTorch: permute, reshape, one matmul, reshape."""
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        da, db = list(range(a.ndim - dims, a.ndim)), list(range(dims))
+    else:
+        da, db = ([d] if isinstance(d, int) else list(d) for d in dims)
+        if len(da) != len(db):
+            raise RuntimeError("both dimension lists should have same length")
+    da, db = [d % max(a.ndim, 1) for d in da], [d % max(b.ndim, 1) for d in db]
+    for i, j in zip(da, db):
+        if a.shape[i] != b.shape[j]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[i]} in dim {i} and second has size {b.shape[j]} in dim {j}")
+    fa = [d for d in range(a.ndim) if d not in da]
+    fb = [d for d in range(b.ndim) if d not in db]
+    k = math.prod(a.shape[d] for d in da)
+    left = a.permute(*fa, *da).reshape(-1, k)
+    right = b.permute(*db, *fb).reshape(k, -1)
+    return _out(fastad.matmul(left, right).reshape(*(a.shape[d] for d in fa),
+                                                   *(b.shape[d] for d in fb)), out)
+
+
+def _einsum_parse(equation, ndims):
+    """Subscripts with each '...' spelled out as letters, and the output's."""
+    eq = equation.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ndims):
+        raise RuntimeError(f"einsum(): more operands were provided than specified in the equation"
+                           if len(ndims) > len(terms) else
+                           "einsum(): fewer operands were provided than specified in the equation")
+    free = [c for c in string.ascii_letters if c not in eq]
+    ell = max([nd - len(t.replace("...", "")) for t, nd in zip(terms, ndims) if "..." in t] + [0])
+    fill = "".join(free[:ell])
+    terms = [t.replace("...", fill[ell - (nd - len(t.replace("...", ""))):]) for t, nd in
+             zip(terms, ndims)]
+    if arrow:
+        out = rhs.replace("...", fill)
+    else:
+        counts = {c: "".join(terms).count(c) for c in "".join(terms)}
+        out = fill + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in fill))
+    return terms, out
+
+
+def einsum(equation, *operands):
+    """np.einsum's value; the gradient of each operand is another einsum (its
+    own repeated letters, a diagonal, are made distinct by identity operands)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    terms, out = _einsum_parse(equation, [o.ndim for o in operands])
+    for t, o in zip(terms, operands):
+        if len(t) != o.ndim:
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({len(t)}) "
+                               f"does not match the number of dimensions ({o.ndim}) for operand")
+    dt = fastad.result_type(*operands) if len(operands) > 1 else operands[0].dtype
+    arrays = [array_of(o).astype(dt.np_dtype, copy=False) for o in operands]
+    r = np.einsum(",".join(terms) + "->" + out, *arrays)
+    return make_op(np.asarray(r), "EinsumBackward", tuple(operands),
+                   derivative=lambda grad, ins, result: _einsum_grads(grad, ins, terms, out), dt=dt.code)
+
+
+def _einsum_grads(grad, inputs, terms, out):
+    grads = []
+    for i, (t, x) in enumerate(zip(terms, inputs)):
+        # a letter repeated in t: renamed, tied to the first by an identity operand
+        fresh = iter(c for c in string.ascii_letters if c not in "".join(terms) + out)
+        own, ties = "", []
+        for c in t:
+            if c in own:
+                n = next(fresh)
+                ties.append((c, n, x.shape[len(own)]))
+                own += n
+            else:
+                own += c
+        others = [(s, y) for j, (s, y) in enumerate(zip(terms, inputs)) if j != i]
+        subs = [out] + [s for s, _ in others] + [c + n for c, n, _ in ties]
+        ops = [grad] + [y for _, y in others] + [fastad.eye(k, dtype=x.dtype) for _, _, k in ties]
+        kept = "".join(c for c in own if c in "".join(subs))
+        g = fastad.einsum(",".join(subs) + "->" + kept, *ops)
+        # letters only t sums over: the gradient is constant along them
+        g = g.reshape([x.shape[k] if c in kept else 1 for k, c in enumerate(own)])
+        grads.append(g.expand(*x.shape) if tuple(g.shape) != tuple(x.shape) else g)
+    return tuple(grads)
+
+
+def cross(input, other, dim=None, *, out=None):
+    """The cross product along dim (None: the first dim of size 3, PyTorch's
+    deprecated default; linalg.cross uses -1)."""
+    shape = np.broadcast_shapes(tuple(input.shape), tuple(other.shape))
+    if dim is None:
+        dim = next((d for d, s in enumerate(shape) if s == 3), None)
+        if dim is None:
+            raise RuntimeError("no dimension of size 3 in input")
+    if shape[dim] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{input.shape[dim]} and {other.shape[dim]}")
+    a, b = array_of(input), array_of(other)
+    r = np.cross(a, b, axis=dim)
+
+    def d(grad, ins, result):
+        x, y = ins
+        return (_sum_to(cross(y, grad, dim), x.shape), _sum_to(cross(grad, x, dim), y.shape))
+    return _out(make_op(r, "LinalgCrossBackward0", (input, other), derivative=d), out)
+
+
+def kron(input, other, *, out=None):
+    nd = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (nd - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (nd - other.ndim) + tuple(other.shape))
+    inter_a = [s for k in a.shape for s in (k, 1)]
+    inter_b = [s for k in b.shape for s in (1, k)]
+    return _out((a.reshape(inter_a) * b.reshape(inter_b)).reshape(
+        [i * j for i, j in zip(a.shape, b.shape)]), out)
+
+
+def trace(input):
+    if input.ndim != 2:
+        raise RuntimeError("trace: expected a matrix, but got tensor with dim " + str(input.ndim))
+    a = array_of(input)
+    if not input.is_floating_point():
+        return fastad.tensor(np.trace(a), dtype=fastad.int64)
+    d = lambda grad, ins, result: (grad * fastad.tensor(np.eye(*a.shape, dtype=a.dtype)),)
+    return make_op(np.asarray(np.trace(a), dtype=a.dtype), "TraceBackward0", (input,), derivative=d)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
+    prod = fastad.matmul(mat1, mat2)
+    prod = prod if alpha == 1 else alpha * prod
+    return _out(prod if beta == 0 else (input if beta == 1 else beta * input) + prod, out)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1, out=None):
+    prod = bmm(batch1, batch2)
+    prod = prod if alpha == 1 else alpha * prod
+    return _out(prod if beta == 0 else (input if beta == 1 else beta * input) + prod, out)
+
+
+def cdist(x1, x2, p=2.0, compute_mode=None):
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X{1 if x1.ndim < 2 else 2} "
+                           f"got: {min(x1.ndim, x2.ndim)}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {x1.shape[-1]} "
+                           f"X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError("cdist only supports non-negative p values")
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, -1)
+
+
+# ---------------------------------------------------------------- norms
+def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
+    _tensor_arg("linalg.vector_norm", x)
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.is_floating_point():
+        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {str(x.dtype)[6:].capitalize()}")
+    a = array_of(x)
+    axes = tuple(range(a.ndim)) if dim is None else (
+        (dim,) if isinstance(dim, int) else tuple(dim))
+    axes = tuple(d % max(a.ndim, 1) for d in axes) if a.ndim else ()
+    m = np.abs(a)
+    if ord == math.inf:
+        r = m.max(axis=axes, keepdims=keepdim, initial=0) if m.size else np.zeros(())
+    elif ord == -math.inf:
+        r = m.min(axis=axes, keepdims=keepdim)
+    elif ord == 0:
+        r = (m != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
+    elif ord == 1:
+        r = m.sum(axis=axes, keepdims=keepdim)
+    elif ord == 2:
+        r = np.sqrt((m * m).sum(axis=axes, keepdims=keepdim))
+    else:
+        r = (m ** ord).sum(axis=axes, keepdims=keepdim) ** (1.0 / ord)
+
+    def d(grad, ins, result):
+        x, = ins
+        if not keepdim and axes:
+            for k in sorted(axes):
+                grad, result = grad.unsqueeze(k), result.unsqueeze(k)
+        if ord == 0:
+            return (None,)          # PyTorch: no gradient reaches the input
+        if ord in (math.inf, -math.inf):
+            hit = x.abs() == result
+            return (grad * x.sign() * hit / hit.sum(axes, keepdim=True),)
+        if ord == 1:
+            return (grad * x.sign(),)
+        # PyTorch: zero where the norm is zero
+        scale = fastad.where(result == 0, 0.0, grad / result ** (ord - 1))
+        return (x * x.abs() ** (ord - 2) * scale if ord != 2 else x * scale,)
+    return _out(make_op(np.asarray(r, dtype=a.dtype), "LinalgVectorNormBackward0", (x,),
+                        derivative=d), out)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    _tensor_arg("linalg.matrix_norm", A)
+    if A.ndim < 2:
+        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
+                           f"dimensions.")
+    if dtype is not None:
+        A = A.to(dtype)
+    r, c = (d % A.ndim for d in dim)
+    if ord == "fro":
+        res = vector_norm(A, 2, (r, c), keepdim)
+    elif ord in ("nuc", 2, -2):
+        moved = A.permute(*[k for k in range(A.ndim) if k not in (r, c)], r, c)
+        s = svd(moved, full_matrices=False).S
+        res = s.sum(-1) if ord == "nuc" else (s.max(-1)[0] if ord == 2 else s.min(-1)[0])
+        if keepdim:
+            res = res.unsqueeze(min(r, c)).unsqueeze(max(r, c))
+    elif ord in (1, -1, math.inf, -math.inf):
+        along, across = (r, c) if ord in (1, -1) else (c, r)
+        sums = A.abs().sum(along, keepdim=True)
+        res = sums.max(across, keepdim=True)[0] if ord > 0 else sums.min(across, keepdim=True)[0]
+        if not keepdim:
+            res = res.squeeze(max(r, c)).squeeze(min(r, c))
+    else:
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    return _out(res, out)
+
+
+def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
+    if isinstance(dim, int):
+        dim = (dim,)
+    if ord is None:
+        if dim is not None and len(dim) == 2:
+            return matrix_norm(A, "fro", dim, keepdim, dtype=dtype, out=out)
+        return vector_norm(A, 2, dim, keepdim, dtype=dtype, out=out)
+    if (dim is not None and len(dim) == 2) or (dim is None and A.ndim == 2):
+        return matrix_norm(A, ord, dim or (-2, -1), keepdim, dtype=dtype, out=out)
+    if dim is None and A.ndim != 1:
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+
+
+# ---------------------------------------------------------------- matrix functions
+def _lapack(name, f, *arrays):
+    try:
+        with np.errstate(all="ignore"):
+            return f(*arrays)
+    except np.linalg.LinAlgError as e:
+        raise LinAlgError(f"{name}: {e}. The input matrix is singular or not positive "
+                          f"definite.") from None
+
+
+def inv(A, *, out=None):
+    _tensor_arg("linalg.inv", A, arg="A")
+    _square("linalg.inv", A)
+    r = _lapack("linalg.inv", np.linalg.inv, array_of(A))
+    d = lambda grad, ins, result: (-(result.mT @ grad @ result.mT),)
+    return _out(make_op(r, "LinalgInvExBackward0", (A,), derivative=d), out)
+
+
+def inverse(input, *, out=None):
+    return inv(input, out=out)
+
+
+def det(A, *, out=None):
+    _tensor_arg("linalg.det", A, arg="A")
+    _square("linalg.det", A)
+    r = np.asarray(np.linalg.det(array_of(A)))
+
+    def d(grad, ins, result):
+        return ((grad * result).unsqueeze(-1).unsqueeze(-1) * inv(ins[0]).mT,)
+    return _out(make_op(r, "LinalgDetBackward0", (A,), derivative=d), out)
+
+
+def solve(A, B, *, left=True, out=None):
+    """X with A X = B (left) or X A = B."""
+    _square("linalg.solve", A)
+    if not left:
+        return _out(solve(A.mT, B.mT).mT, out)
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    if vector:
+        return _out(solve(A, B.unsqueeze(-1)).squeeze(-1), out)
+    a, b = array_of(A), array_of(B)
+    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    r = _lapack("linalg.solve", np.linalg.solve, np.broadcast_to(a, batch + a.shape[-2:]),
+                np.broadcast_to(b, batch + b.shape[-2:]))
+
+    def d(grad, ins, result):
+        gB = solve(ins[0].mT, grad)
+        return _sum_to(-(gB @ result.mT), ins[0].shape), _sum_to(gB, ins[1].shape)
+    return _out(make_op(r, "LinalgSolveExBackward0", (A, B), derivative=d), out)
+
+
+def cholesky(A, *, upper=False, out=None):
+    _square("linalg.cholesky", A)
+    L = _lapack("linalg.cholesky", np.linalg.cholesky, array_of(A))
+
+    def d(grad, ins, result):
+        # PyTorch's cholesky_backward, L lower triangular
+        L = result.mT if upper else result
+        gL = grad.mT if upper else grad
+        gA = _tril(L.mT @ gL)
+        gA = 0.5 * (gA + _tril(gA, -1).mT)
+        gA = solve(L.mT, gA)
+        return (solve(L.mT, gA.mT).mT,)
+    r = np.swapaxes(L, -1, -2).copy() if upper else L
+    return _out(make_op(r, "LinalgCholeskyExBackward0", (A,), derivative=d), out)
+
+
+QR = namedtuple("QR", "Q R")
+Eigh = namedtuple("Eigh", "eigenvalues eigenvectors")
+SVD = namedtuple("SVD", "U S Vh")
+
+
+def qr(A, mode="reduced", *, out=None):
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           f"'reduced' (default), 'r', or 'complete'")
+    a = array_of(A)
+    q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+
+    def d(grads, ins, results):
+        gQ, gR = grads
+        Q, R = results
+        if Q.shape[-1] != ins[0].shape[-1] or ins[0].shape[-2] < ins[0].shape[-1]:
+            raise NotImplementedError("The derivative of linalg.qr is implemented for "
+                                      "mode='reduced' with m >= n only")
+        # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q
+        M = R @ gR.mT - gQ.mT @ Q
+        low = _tril(M, -1)
+        sym = low + low.mT + M * _eye_like(M)
+        return (solve(R, (gQ + Q @ sym).mT).mT,)
+    Q, R = _multi_output([q, r], "LinalgQrBackward0", (A,), d, A.dtype.code)
+    return QR(fastad.tensor([]), R) if mode == "r" else QR(Q, R)
+
+
+def eigh(A, UPLO="L", *, out=None):
+    """Eigenvalues ascending and orthonormal eigenvectors of the symmetric A (its
+    UPLO triangle read)."""
+    _square("linalg.eigh", A)
+    w, v = np.linalg.eigh(array_of(A), UPLO=UPLO)
+
+    def d(grads, ins, results):
+        gL, gV = grads
+        L, V = results
+        E = L.unsqueeze(-2) - L.unsqueeze(-1)
+        eye = _eye_like(V)
+        inner = (V.mT @ gV) * (1 - eye) / (E + eye) + _diag_embed(gL)
+        return (V @ inner @ V.mT,)
+    return Eigh(*_multi_output([w, v], "LinalgEighBackward0", (A,), d, A.dtype.code))
+
+
+def eigvalsh(A, UPLO="L", *, out=None):
+    return _out(eigh(A, UPLO).eigenvalues, out)
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    a = array_of(A)
+    if a.ndim < 2:
+        raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
+    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+
+    def d(grads, ins, results):
+        gU, gS, gVh = grads
+        U, S, Vh = results
+        m, n = ins[0].shape[-2:]
+        k = S.shape[-1]
+        if full_matrices and m != n:
+            raise RuntimeError("linalg.svd: The derivative of linalg.svd is not implemented when "
+                               "full_matrices=True and the input is not square. Use "
+                               "full_matrices=False.")
+        U, Vh, gU, gVh = U[..., :k], Vh[..., :k, :], gU[..., :k], gVh[..., :k, :]
+        V, gV = Vh.mT, gVh.mT
+        # PyTorch's svd_backward (real case)
+        skew = lambda X: X - X.mT
+        S2 = S * S
+        eye = _eye_like(fastad.zeros(k, k))
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye
+        UhgU, VhgV = U.mT @ gU, V.mT @ gV
+        inner = ((skew(UhgU) / E) * S.unsqueeze(-2) + S.unsqueeze(-1) * (skew(VhgV) / E)
+                 + _diag_embed(gS))
+        gA = U @ inner @ Vh
+        if m > k:
+            gA = gA + ((gU - U @ UhgU) / S.unsqueeze(-2)) @ Vh
+        if n > k:
+            gA = gA + U @ ((gV - V @ VhgV) / S.unsqueeze(-2)).mT
+        return (gA,)
+    return SVD(*_multi_output([u, s, vh], "LinalgSvdBackward0", (A,), d, A.dtype.code))
+
+
+def svdvals(A, *, driver=None, out=None):
+    return _out(svd(A, full_matrices=False).S, out)

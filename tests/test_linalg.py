@@ -1,0 +1,166 @@
+"""Issue 14, point 6: products and fastad.linalg against PyTorch: values and
+gradients (decompositions on well-conditioned inputs), batches, errors."""
+import numpy as np
+import pytest
+
+import fastad
+from conftest import assert_same, check_fn, needs_torch
+
+pytestmark = needs_torch
+
+
+def _r(*shape, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, shape)
+
+
+def _well(*shape, seed=0):
+    return np.eye(shape[-2], shape[-1]) + 0.3 * _r(*shape, seed=seed)
+
+
+@pytest.mark.parametrize("fn,arrays", [
+    (lambda lib, a, b: lib.bmm(a, b), [_r(2, 3, 4), _r(2, 4, 5, seed=1)]),
+    (lambda lib, a, b: a.bmm(b), [_r(2, 3, 4), _r(2, 4, 5, seed=1)]),
+    (lambda lib, a, b: lib.mv(a, b), [_r(3, 4), _r(4, seed=1)]),
+    (lambda lib, a, b: lib.dot(a, b), [_r(4), _r(4, seed=1)]),
+    (lambda lib, a, b: a.dot(b), [_r(4), _r(4, seed=1)]),
+    (lambda lib, a, b: lib.outer(a, b), [_r(3), _r(4, seed=1)]),
+    (lambda lib, a, b: lib.trace(a) * b.sum(), [_r(3, 4), _r(2)]),
+    (lambda lib, a, b: lib.addmm(a, b, b.mT), [_r(3, 3), _r(3, 2, seed=1)]),
+    (lambda lib, a, b: lib.addmm(a, b, b.mT, beta=0.5, alpha=2), [_r(3), _r(3, 2, seed=1)]),
+    (lambda lib, a, b: lib.baddbmm(a, b, b.mT, alpha=0.5), [_r(2, 3, 3), _r(2, 3, 2, seed=1)]),
+    (lambda lib, a: lib.det(a), [_well(3, 3)]),
+    (lambda lib, a: lib.linalg.det(a), [_well(2, 3, 3)]),
+    (lambda lib, a: a.inverse(), [_well(3, 3)]),
+    (lambda lib, a: lib.linalg.inv(a), [_well(2, 3, 3)]),
+])
+def test_products_and_matrix_functions(fn, arrays):
+    check_fn(fn, arrays, check_grad_fn=False)
+
+
+@pytest.mark.parametrize("fn,arrays", [
+    (lambda lib, a, b: lib.inner(a, b), [_r(3, 4), _r(5, 4, seed=1)]),
+    (lambda lib, a, b: lib.inner(a, b), [_r(), _r(3, seed=1)]),
+    (lambda lib, a, b: lib.tensordot(a, b, 2), [_r(3, 4, 5), _r(4, 5, 2, seed=1)]),
+    (lambda lib, a, b: lib.tensordot(a, b, ([0], [1])), [_r(3, 4), _r(2, 3, seed=1)]),
+    (lambda lib, a, b: lib.tensordot(a, b, 0), [_r(2), _r(3, seed=1)]),
+    (lambda lib, a, b: lib.kron(a, b), [_r(2, 3), _r(3, 2, seed=1)]),
+    (lambda lib, a, b: lib.kron(a, b), [_r(2, 2), _r(3, seed=1)]),
+    (lambda lib, a, b: lib.cross(a, b, dim=1), [_r(4, 3), _r(4, 3, seed=1)]),
+    (lambda lib, a, b: lib.linalg.cross(a, b), [_r(4, 3), _r(1, 3, seed=1)]),
+    (lambda lib, a, b: lib.cdist(a, b), [_r(4, 3), _r(5, 3, seed=1)]),
+    (lambda lib, a, b: lib.cdist(a, b, p=1.0), [_r(2, 4, 3), _r(2, 5, 3, seed=1)]),
+    (lambda lib, a, b: lib.cdist(a, b, p=float("inf")), [_r(4, 3), _r(5, 3, seed=1)]),
+])
+def test_composite_products(fn, arrays):
+    check_fn(fn, arrays, check_grad_fn=False)
+
+
+@pytest.mark.parametrize("equation,shapes", [
+    ("ij,jk->ik", [(3, 4), (4, 5)]), ("ii->", [(3, 3)]), ("ii->i", [(3, 3)]),
+    ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]), ("i,i", [(4,), (4,)]), ("ij->", [(3, 4)]),
+    ("...ij,jk->...ik", [(2, 3, 4), (4, 5)]), ("ij,j->i", [(3, 4), (4,)]), ("ij->ji", [(3, 4)]),
+    ("i,j->ij", [(3,), (2,)]), ("ijk,ik->j", [(2, 3, 4), (2, 4)])])
+def test_einsum(equation, shapes):
+    check_fn(lambda lib, *ts: lib.einsum(equation, *ts),
+             [_r(*s, seed=i) for i, s in enumerate(shapes)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("kw", [{}, dict(dim=1), dict(ord=1, dim=0, keepdim=True),
+                                dict(ord=float("inf")), dict(ord=3.0, dim=(0, 1)), dict(ord=0),
+                                dict(ord=-float("inf"), dim=1)])
+def test_vector_norm(kw):
+    check_fn(lambda lib, a: lib.linalg.vector_norm(a, **kw), [_r(3, 4)], check_grad_fn=False)
+
+
+def test_vector_norm_gradient_at_zero_is_zero_as_in_torch():
+    check_fn(lambda lib, a: lib.linalg.vector_norm(a), [np.zeros(3)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("ord", ["fro", "nuc", 2, -2, 1, -1, float("inf"), float("-inf")])
+def test_matrix_norm(ord):
+    check_fn(lambda lib, a: lib.linalg.matrix_norm(a, ord=ord), [_r(3, 4)], check_grad_fn=False)
+    check_fn(lambda lib, a: lib.linalg.matrix_norm(a, ord=ord, keepdim=True), [_r(2, 3, 3)],
+             check_grad_fn=False)
+
+
+@pytest.mark.parametrize("args", [dict(), dict(ord=1), dict(dim=(0, 1)), dict(ord="fro"),
+                                  dict(ord=2), dict(dim=1)])
+def test_linalg_norm(args):
+    shape = (5,) if args.get("ord") == 1 else (3, 4)
+    check_fn(lambda lib, a: lib.linalg.norm(a, **args), [_r(*shape)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("bshape,kw", [((3, 2), {}), ((3,), {}), ((2, 3, 2), {}),
+                                       ((2, 3), dict(left=False))])
+def test_solve(bshape, kw):
+    check_fn(lambda lib, a, b: lib.linalg.solve(a, b, **kw), [_well(3, 3), _r(*bshape, seed=1)],
+             check_grad_fn=False)
+
+
+def _spd(lib, a):
+    return a @ a.mT + 3 * lib.eye(3, dtype=a.dtype)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_cholesky(upper):
+    check_fn(lambda lib, a: lib.linalg.cholesky(_spd(lib, a), upper=upper), [_r(3, 3)],
+             check_grad_fn=False)
+    check_fn(lambda lib, a: lib.linalg.cholesky(_spd(lib, a)), [_r(2, 3, 3)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 3), (2, 4, 2)])
+def test_qr(shape):
+    def f(lib, a):
+        q, r = lib.linalg.qr(a)
+        return lib.cat([q.flatten(), r.flatten()])
+    check_fn(f, [_well(*shape)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4)])
+def test_eigh(shape):
+    def f(lib, a):
+        w, v = lib.linalg.eigh(a + a.mT)
+        return lib.cat([w.flatten(), (v * v[..., :1, :].sign()).flatten()])
+    check_fn(f, [_r(*shape)], check_grad_fn=False)
+    check_fn(lambda lib, a: lib.linalg.eigvalsh(a + a.mT), [_r(*shape)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 3)])
+def test_svd(shape):
+    def f(lib, a):
+        u, s, vh = lib.linalg.svd(a, full_matrices=False)
+        sign = u[..., :1, :].sign()
+        return lib.cat([s.flatten(), (u * sign).flatten(), (vh * sign.mT).flatten()])
+    check_fn(f, [_r(*shape)], check_grad_fn=False)
+    check_fn(lambda lib, a: lib.linalg.svdvals(a), [_r(*shape)], check_grad_fn=False)
+
+
+def test_gradients_pass_gradcheck():
+    from fastad.autograd import gradcheck
+    a = fastad.tensor(_r(3, 3), requires_grad=True)
+    assert gradcheck(lambda x: fastad.linalg.cholesky(x @ x.mT + 3 * fastad.eye(3, dtype=x.dtype)),
+                     (a,))
+    assert gradcheck(lambda x: fastad.linalg.eigh(x + x.mT).eigenvalues, (a,))
+
+
+@pytest.mark.parametrize("fn,exc", [
+    (lambda lib: lib.linalg.inv(lib.zeros(3, 3)), "LinAlgError"),
+    (lambda lib: lib.linalg.cholesky(-lib.eye(3)), "LinAlgError"),
+    (lambda lib: lib.bmm(lib.zeros(2, 3), lib.zeros(2, 3)), RuntimeError),
+    (lambda lib: lib.dot(lib.zeros(3), lib.zeros(4)), RuntimeError),
+    (lambda lib: lib.dot(lib.zeros(3, 1), lib.zeros(3, 1)), RuntimeError),
+    (lambda lib: lib.linalg.det(lib.zeros(2, 3)), RuntimeError),
+    (lambda lib: lib.cross(lib.zeros(4), lib.zeros(4)), RuntimeError),
+])
+def test_errors_have_torch_classes(fn, exc, torch):
+    if exc == "LinAlgError":
+        with pytest.raises(torch.linalg.LinAlgError):
+            fn(torch)
+        with pytest.raises(fastad.linalg.LinAlgError):
+            fn(fastad)
+        assert issubclass(fastad.linalg.LinAlgError, RuntimeError)
+    else:
+        with pytest.raises(exc):
+            fn(torch)
+        with pytest.raises(exc):
+            fn(fastad)
