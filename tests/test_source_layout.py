@@ -20,6 +20,16 @@ MAX_FILES = 3
 # nn/init.py's gain table names activations as PyTorch's calculate_gain does;
 # a .pyi stub only declares what the compiled class has (test below)
 NOT_COUNTED = {os.path.join("nn", "init.py")}
+# a row's name as the value of one of PyTorch's string options (not a hand list of
+# ops): (file, name) -> the option
+OPTION_VALUES = {
+    (os.path.join("nn", "functional.py"), "tanh"): "F.gelu's approximate='tanh'",
+    (os.path.join("nn", "_layers", "rnn.py"), "tanh"): "nn.RNN's nonlinearity",
+    (os.path.join("nn", "_layers", "rnn.py"), "relu"): "nn.RNN's nonlinearity",
+    (os.path.join("nn", "_rnn.py"), "tanh"): "the recurrent gates call the row's kernel by name",
+    (os.path.join("nn", "_layers", "transformer.py"), "relu"): "the encoder's activation",
+    (os.path.join("nn", "_layers", "transformer.py"), "gelu"): "the encoder's activation",
+}
 
 
 def _sources():
@@ -80,7 +90,7 @@ def _files_knowing():
             text = f.read()
         names = _c_names(text) if path.endswith((".h", ".c")) else _python_names(text)
         for op in opdefs.UNARY:
-            if op.name in names:
+            if op.name in names and (rel, op.name) not in OPTION_VALUES:
                 known.setdefault(op.name, []).append(rel)
     return known
 
