@@ -8,7 +8,8 @@ rebuilds nothing.
 import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TEMPLATES = ("_opcodes.pxd.tp", "_dispatch.pxi.tp", "_unary.pxi.tp", "_tensor_class.pxi.tp")
+TEMPLATES = ("_opcodes.pxd.tp", "_dispatch.pxi.tp", "_unary.pxi.tp", "_tensor_class.pxi.tp",
+             "_fmath.pxd.tp")
 
 
 def context(rows, py_ops=()):

@@ -200,33 +200,30 @@ include "_dispatch.pxi"
 
 
 @cython.cdivision(True)
+cdef inline void loss_loops(int kind, int op, const floating* x, const floating* t,
+                            const floating* g, const floating* pw, floating* out,
+                            Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+    """The loop of loss op for one kind (a literal: inlined per kind, each loop folds)."""
+    if op == L_MSE: ew_loop(kind, L_MSE, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_L1: ew_loop(kind, L_L1, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_SMOOTH_L1: ew_loop(kind, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_HUBER: ew_loop(kind, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_BCE: ew_loop(kind, L_BCE, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_BCE_LOGITS: ew_loop(kind, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
+    elif op == L_KL_DIV: ew_loop(kind, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+
+
+@cython.cdivision(True)
 cdef inline void loss_dispatch(int kind, int op, const floating* x, const floating* t,
-                        const floating* g, const floating* pw, floating* out,
-                        Py_ssize_t lo, Py_ssize_t hi, floating a, floating b) noexcept nogil:
+                               const floating* g, const floating* pw, floating* out,
+                               Py_ssize_t lo, Py_ssize_t hi, floating a,
+                               floating b) noexcept nogil:
     if kind == K_LOSS_FWD:
-        if op == L_MSE: ew_loop(K_LOSS_FWD, L_MSE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_L1: ew_loop(K_LOSS_FWD, L_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_FWD, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_HUBER: ew_loop(K_LOSS_FWD, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE: ew_loop(K_LOSS_FWD, L_BCE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_FWD, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_KL_DIV: ew_loop(K_LOSS_FWD, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+        loss_loops(K_LOSS_FWD, op, x, t, g, pw, out, lo, hi, a, b)
     elif kind == K_LOSS_GX:
-        if op == L_MSE: ew_loop(K_LOSS_GX, L_MSE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_L1: ew_loop(K_LOSS_GX, L_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_GX, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_HUBER: ew_loop(K_LOSS_GX, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE: ew_loop(K_LOSS_GX, L_BCE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_GX, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_KL_DIV: ew_loop(K_LOSS_GX, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+        loss_loops(K_LOSS_GX, op, x, t, g, pw, out, lo, hi, a, b)
     elif kind == K_LOSS_GT:
-        if op == L_MSE: ew_loop(K_LOSS_GT, L_MSE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_L1: ew_loop(K_LOSS_GT, L_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_SMOOTH_L1: ew_loop(K_LOSS_GT, L_SMOOTH_L1, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_HUBER: ew_loop(K_LOSS_GT, L_HUBER, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE: ew_loop(K_LOSS_GT, L_BCE, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_BCE_LOGITS: ew_loop(K_LOSS_GT, L_BCE_LOGITS, x, t, g, pw, out, lo, hi, a, b)
-        elif op == L_KL_DIV: ew_loop(K_LOSS_GT, L_KL_DIV, x, t, g, pw, out, lo, hi, a, b)
+        loss_loops(K_LOSS_GT, op, x, t, g, pw, out, lo, hi, a, b)
 
 
 # ---- the loop drivers cloned per ISA (csrc/fad_elementwise.h, csrc/fad_isa.h) ----
@@ -470,31 +467,32 @@ cdef int scalar_unary(int op, bint f64, double x, double a, double b, double* y,
     return 0
 
 
-def rrelu_forward(x, slopes, y):
-    """y = x if x >= 0 else x * slope (slopes drawn by the engine, same size as x)."""
+cdef Py_ssize_t _rrelu_op(EwCtx* c, int kind, x, slopes) except -1:
+    """c = rrelu's forward or backward (kind) over x with its slopes; returns x's size."""
     cdef int t = _typenum(x, "x")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
-    cdef EwCtx c
-    _ew_init(&c, K_ACT_FWD, A_RRELU, t, 0.0, 0.0)
-    c.p0 = _arr(x, "x", t, n, False)
+    _ew_init(c, kind, A_RRELU, t, 0.0, 0.0)
+    c.p0 = c.p1 = c.p2 = _arr(x, "x", t, n, False)
     c.p3 = _arr(slopes, "slopes", t, n, False)
-    c.out = _arr(y, "y", t, n, True)
-    c.p1 = c.p2 = c.p0
+    return n
+
+
+def rrelu_forward(x, slopes, y):
+    """y = x if x >= 0 else x * slope (slopes drawn by the engine, same size as x)."""
+    cdef EwCtx c
+    cdef Py_ssize_t n = _rrelu_op(&c, K_ACT_FWD, x, slopes)
+    c.out = _arr(y, "y", cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32, n, True)
     with nogil:
         _run_ew(&c, n)
 
 
 def rrelu_backward(x, slopes, gy, gx):
     """gx = gy * (1 if x > 0 else slope)  (PyTorch: noise = slope where x <= 0)."""
-    cdef int t = _typenum(x, "x")
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     cdef EwCtx c
-    _ew_init(&c, K_ACT_BWD, A_RRELU, t, 0.0, 0.0)
-    c.p0 = _arr(x, "x", t, n, False)
-    c.p3 = _arr(slopes, "slopes", t, n, False)
+    cdef Py_ssize_t n = _rrelu_op(&c, K_ACT_BWD, x, slopes)
+    cdef int t = cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32
     c.p2 = _arr(gy, "gy", t, n, False)
     c.out = _arr(gx, "gx", t, n, True)
-    c.p1 = c.p0
     with nogil:
         _run_ew(&c, n)
 

@@ -184,6 +184,28 @@ cdef inline floating row_dot(const floating* a, const floating* b, Py_ssize_t C)
         return fad_row_dot(a, b, C) if b != NULL else fad_row_sum(a, C)
 
 
+@cython.boundscheck(False)
+@cython.wraparound(False)
+cdef inline void row_softmax_backward(const floating* y, const floating* gy, floating* o,
+                                      Py_ssize_t C, bint log_in,
+                                      const floating* next_row) noexcept nogil:
+    """A row of softmax's gradient, o = y * (gy - sum(gy * y)), or (log_in: y holds
+    log-probabilities) log_softmax's, o = gy - exp(y) * sum(gy).  log_in is a
+    literal at each call (the branches fold); next_row as row_sum_exp's."""
+    cdef floating s = row_dot(gy, NULL, C) if log_in else row_dot(gy, y, C)
+    cdef Py_ssize_t j = 0, k, end
+    while j < C:
+        end = j + LANES if j + LANES < C else C
+        row_prefetch_pair(next_row, gy + C if next_row != NULL else NULL, j)
+        if log_in:
+            for k in range(j, end):
+                o[k] = gy[k] - f_exp(y[k]) * s
+        else:
+            for k in range(j, end):
+                o[k] = y[k] * (gy[k] - s)
+        j = end
+
+
 cdef inline bint row_prefetch_spread(int op) noexcept nogil:
     """Row ops that prefetch the next row themselves, a line at a time."""
     return op in (R_SOFTMAX_FWD, R_LSM_FWD, R_CE_FWD, R_CEP_FWD, R_SOFTMAX_BWD, R_LSM_BWD)
@@ -233,25 +255,9 @@ cdef inline void rows_impl(RowCtx* c, const floating* A, const floating* B, floa
             if not short_rows:
                 row_log_softmax(a, o, C, True, nxt)
         elif c.op == R_SOFTMAX_BWD:          # a = y, B = gy
-            bb = B + i * C
-            s = row_dot(bb, a, C)
-            j = 0
-            while j < C:
-                end = j + LANES if j + LANES < C else C
-                row_prefetch_pair(nxt, bb + C if nxt != NULL else NULL, j)
-                for k in range(j, end):
-                    o[k] = a[k] * (bb[k] - s)
-                j = end
+            row_softmax_backward(a, B + i * C, o, C, False, nxt)
         elif c.op == R_LSM_BWD:              # a = y (log-probs), B = gy
-            bb = B + i * C
-            s = row_dot(bb, NULL, C)
-            j = 0
-            while j < C:
-                end = j + LANES if j + LANES < C else C
-                row_prefetch_pair(nxt, bb + C if nxt != NULL else NULL, j)
-                for k in range(j, end):
-                    o[k] = bb[k] - f_exp(a[k]) * s
-                j = end
+            row_softmax_backward(a, B + i * C, o, C, True, nxt)
         elif c.op == R_CE_FWD:               # a = logits, O = lsm out
             if not short_rows:
                 row_log_softmax(a, o, C, True, nxt)
@@ -385,39 +391,57 @@ cdef void _row_init(RowCtx* c, int op, int typenum, Py_ssize_t cols):
     c.row_loss = NULL; c.row_aux = NULL
 
 
-cdef _softmax_common(int op, x, y, out):
+cdef Py_ssize_t _row_op(RowCtx* c, int op, a, str a_name, b, str b_name, out, str out_name,
+                        weight=None, double ls=0, bint check_ls=False) except -1:
+    """c = the row op `op` reading the 2-D array a (rows, cols) and, unless None,
+    the array b of a's size, writing out (a's size), with class weights (None:
+    none) and label smoothing ls; returns the number of rows.  The arguments are
+    checked in this order."""
+    cdef int t = _typenum(a, a_name)
     cdef Py_ssize_t rows, cols
-    cdef int t = _typenum(x, "x")
-    cdef RowCtx c
-    _matrix(x, "x", t, &rows, &cols)
-    _row_init(&c, op, t, cols)
-    c.a = _arr(x, "x", t, rows * cols, False)
-    if y is not None:
-        c.b = _arr(y, "gy", t, rows * cols, False)
-    c.out = _arr(out, "out", t, rows * cols, True)
-    if cols == 0:
+    _matrix(a, a_name, t, &rows, &cols)
+    if check_ls and not (0.0 <= ls <= 1.0):
+        raise ValueError(f"label_smoothing must be in [0, 1], got {ls}")
+    _row_init(c, op, t, cols)
+    c.a = _arr(a, a_name, t, rows * cols, False)
+    if b is not None:
+        c.b = _arr(b, b_name, t, rows * cols, False)
+    c.out = _arr(out, out_name, t, rows * cols, True)
+    c.w = _weight(weight, t, cols)
+    c.ls = ls
+    return rows
+
+
+cdef _run_rows_gil(RowCtx* c, Py_ssize_t rows):
+    if c.cols == 0:
         return
     with nogil:
-        _run_rows(&c, rows)
+        _run_rows(c, rows)
+
+
+cdef _softmax_op(int op, a, b, out):
+    cdef RowCtx c
+    _run_rows_gil(&c, _row_op(&c, op, a, "x", b, "gy", out, "out"))
 
 
 def softmax_forward(x, y):
     """y = softmax(x) over the last axis of a 2-D C-contiguous (rows, cols) array."""
-    _softmax_common(R_SOFTMAX_FWD, x, None, y)
+    _softmax_op(R_SOFTMAX_FWD, x, None, y)
+
+
+def log_softmax_forward(x, y):
+    """y = log_softmax(x) over the last axis, as softmax_forward."""
+    _softmax_op(R_LSM_FWD, x, None, y)
 
 
 def softmax_backward(y, gy, gx):
     """gx = y * (gy - sum(gy * y)) per row."""
-    _softmax_common(R_SOFTMAX_BWD, y, gy, gx)
-
-
-def log_softmax_forward(x, y):
-    _softmax_common(R_LSM_FWD, x, None, y)
+    _softmax_op(R_SOFTMAX_BWD, y, gy, gx)
 
 
 def log_softmax_backward(y, gy, gx):
     """gx = gy - exp(y) * sum(gy) per row (y = log_softmax output)."""
-    _softmax_common(R_LSM_BWD, y, gy, gx)
+    _softmax_op(R_LSM_BWD, y, gy, gx)
 
 
 # ---- cross entropy / nll ---------------------------------------------------
@@ -463,6 +487,21 @@ cdef void* _weight(object weight, int t, Py_ssize_t C) except? NULL:
     return _arr(weight, "weight", t, C, False)
 
 
+cdef int _class_targets(RowCtx* c, object target, Py_ssize_t rows, long ignore_index) except -1:
+    c.target = _targets(target, rows, c.cols, ignore_index)
+    c.ignore = ignore_index
+    return 0
+
+
+cdef tuple _row_buffers(RowCtx* c, Py_ssize_t rows):
+    """Per-row losses and weights (float64) for c; returned to keep them alive."""
+    cdef cnp.ndarray losses = np.empty(rows, dtype=np.float64)
+    cdef cnp.ndarray weights = np.empty(rows, dtype=np.float64)
+    c.row_loss = <double*>cnp.PyArray_DATA(losses)
+    c.row_aux = <double*>cnp.PyArray_DATA(weights)
+    return losses, weights
+
+
 cdef double _sum_serial(double* v, Py_ssize_t n) noexcept nogil:
     cdef double s = 0
     cdef Py_ssize_t i
@@ -471,41 +510,36 @@ cdef double _sum_serial(double* v, Py_ssize_t n) noexcept nogil:
     return s
 
 
+cdef object _reduced(cnp.ndarray row_losses, object dtype, int red, double total,
+                     double denominator):
+    """A loss from its rows: the rows ('none', in dtype), their sum ('sum') or the
+    sum over the denominator ('mean'; NaN over 0)."""
+    if red == 0:
+        return row_losses.astype(dtype)
+    if red == 2:
+        return total
+    return total / denominator if denominator != 0 else float("nan")
+
+
 def cross_entropy_forward(logits, target, weight, long ignore_index, double label_smoothing,
                           str reduction, lsm_out):
     """Fused log_softmax + nll (+ label smoothing). Returns float or (N,) array."""
     cdef int red = _reduction(reduction)
-    cdef int t = _typenum(logits, "logits")
-    cdef Py_ssize_t N, C
     cdef RowCtx c
-    _matrix(logits, "logits", t, &N, &C)
-    if not (0.0 <= label_smoothing <= 1.0):
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    _row_init(&c, R_CE_FWD, t, C)
-    c.a = _arr(logits, "logits", t, N * C, False)
-    c.out = _arr(lsm_out, "lsm_out", t, N * C, True)
-    c.w = _weight(weight, t, C)
-    c.target = _targets(target, N, C, ignore_index)
-    c.ignore = ignore_index
-    c.ls = label_smoothing
-    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
-    cdef cnp.ndarray rw = np.empty(N, dtype=np.float64)
-    c.row_loss = <double*>cnp.PyArray_DATA(rl)
-    c.row_aux = <double*>cnp.PyArray_DATA(rw)
+    cdef Py_ssize_t N = _row_op(&c, R_CE_FWD, logits, "logits", None, "", lsm_out, "lsm_out",
+                                weight, label_smoothing, True)
+    _class_targets(&c, target, N, ignore_index)
+    rl, rw = _row_buffers(&c, N)
     cdef double total = 0, wtot = 0
     with nogil:
-        if C > 0:
+        if c.cols > 0:
             _run_rows(&c, N)
         total = _sum_serial(c.row_loss, N)
         wtot = _sum_serial(c.row_aux, N)
-    if red == 0:
-        return rl.astype(logits.dtype)
-    if red == 2:
-        return total
-    return total / wtot if wtot != 0 else float("nan")
+    return _reduced(rl, logits.dtype, red, total, wtot)
 
 
-cdef int _class_grad_scale(RowCtx* c, int red, object gout, int t, Py_ssize_t N,
+cdef int _class_grad_scale(RowCtx* c, int red, object gout, Py_ssize_t N,
                            long ignore_index) except -1:
     """The upstream gradient of a class-index loss: per row ('none'), or one
     factor, divided for 'mean' by the total weight of the rows not ignored."""
@@ -514,7 +548,7 @@ cdef int _class_grad_scale(RowCtx* c, int red, object gout, int t, Py_ssize_t N,
     cdef double wtot = 0
     cdef Py_ssize_t i
     if red == 0:
-        c.gvec = _arr(gout, "gout", t, N, False)
+        c.gvec = _arr(gout, "gout", cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32, N, False)
         return 0
     c.scale = float(gout)
     if red == 1:
@@ -531,73 +565,41 @@ def cross_entropy_backward(lsm, target, weight, long ignore_index, double label_
                            str reduction, gout, glogits):
     """glogits = d loss / d logits given the saved log_softmax `lsm`."""
     cdef int red = _reduction(reduction)
-    cdef int t = _typenum(lsm, "lsm")
-    cdef Py_ssize_t N, C
     cdef RowCtx c
-    _matrix(lsm, "lsm", t, &N, &C)
-    _row_init(&c, R_CE_BWD, t, C)
-    c.a = _arr(lsm, "lsm", t, N * C, False)
-    c.out = _arr(glogits, "glogits", t, N * C, True)
-    c.w = _weight(weight, t, C)
-    c.target = _targets(target, N, C, ignore_index)
-    c.ignore = ignore_index
-    c.ls = label_smoothing
-    _class_grad_scale(&c, red, gout, t, N, ignore_index)
-    if C == 0:
-        return
-    with nogil:
-        _run_rows(&c, N)
+    cdef Py_ssize_t N = _row_op(&c, R_CE_BWD, lsm, "lsm", None, "", glogits, "glogits", weight,
+                                label_smoothing)
+    _class_targets(&c, target, N, ignore_index)
+    _class_grad_scale(&c, red, gout, N, ignore_index)
+    _run_rows_gil(&c, N)
 
 
 def cross_entropy_prob_forward(logits, target_probs, weight, double label_smoothing,
                                str reduction, lsm_out):
     """Cross entropy with class-probability targets (N, C); mean divides by N."""
     cdef int red = _reduction(reduction)
-    cdef int t = _typenum(logits, "logits")
-    cdef Py_ssize_t N, C
     cdef RowCtx c
-    _matrix(logits, "logits", t, &N, &C)
-    _row_init(&c, R_CEP_FWD, t, C)
-    c.a = _arr(logits, "logits", t, N * C, False)
-    c.b = _arr(target_probs, "target_probs", t, N * C, False)
-    c.out = _arr(lsm_out, "lsm_out", t, N * C, True)
-    c.w = _weight(weight, t, C)
-    c.ls = label_smoothing
-    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
-    c.row_loss = <double*>cnp.PyArray_DATA(rl)
+    cdef Py_ssize_t N = _row_op(&c, R_CEP_FWD, logits, "logits", target_probs, "target_probs",
+                                lsm_out, "lsm_out", weight, label_smoothing)
+    rl, rw = _row_buffers(&c, N)
     cdef double total = 0
     with nogil:
-        if C > 0:
+        if c.cols > 0:
             _run_rows(&c, N)
         total = _sum_serial(c.row_loss, N)
-    if red == 0:
-        return rl.astype(logits.dtype)
-    if red == 2:
-        return total
-    return total / N if N > 0 else float("nan")
+    return _reduced(rl, logits.dtype, red, total, N)
 
 
 def cross_entropy_prob_backward(lsm, target_probs, weight, double label_smoothing,
                                 str reduction, gout, glogits):
     cdef int red = _reduction(reduction)
-    cdef int t = _typenum(lsm, "lsm")
-    cdef Py_ssize_t N, C
     cdef RowCtx c
-    _matrix(lsm, "lsm", t, &N, &C)
-    _row_init(&c, R_CEP_BWD, t, C)
-    c.a = _arr(lsm, "lsm", t, N * C, False)
-    c.b = _arr(target_probs, "target_probs", t, N * C, False)
-    c.out = _arr(glogits, "glogits", t, N * C, True)
-    c.w = _weight(weight, t, C)
-    c.ls = label_smoothing
+    cdef Py_ssize_t N = _row_op(&c, R_CEP_BWD, lsm, "lsm", target_probs, "target_probs",
+                                glogits, "glogits", weight, label_smoothing)
     if red == 0:
-        c.gvec = _arr(gout, "gout", t, N, False)
+        c.gvec = _arr(gout, "gout", cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32, N, False)
     else:
         c.scale = float(gout) / (N if red == 1 and N > 0 else 1)
-    if C == 0:
-        return
-    with nogil:
-        _run_rows(&c, N)
+    _run_rows_gil(&c, N)
 
 
 @cython.boundscheck(False)
@@ -621,65 +623,60 @@ def nll_loss_forward(logp, target, weight, long ignore_index, str reduction):
     cdef int red = _reduction(reduction)
     cdef int t = _typenum(logp, "logp")
     cdef Py_ssize_t N, C
+    cdef RowCtx c
     _matrix(logp, "logp", t, &N, &C)
-    cdef void* lp = _arr(logp, "logp", t, N * C, False)
-    cdef void* w = _weight(weight, t, C)
-    cdef const int64_t* tg = _targets(target, N, C, ignore_index)
-    cdef cnp.ndarray rl = np.empty(N, dtype=np.float64)
-    cdef cnp.ndarray rw = np.empty(N, dtype=np.float64)
-    cdef double* pl = <double*>cnp.PyArray_DATA(rl)
-    cdef double* pw = <double*>cnp.PyArray_DATA(rw)
+    _row_init(&c, R_NLL_BWD, t, C)      # (for its fields: the loop below is serial)
+    c.a = _arr(logp, "logp", t, N * C, False)
+    c.w = _weight(weight, t, C)
+    _class_targets(&c, target, N, ignore_index)
+    rl, rw = _row_buffers(&c, N)
     cdef double total, wtot
     with nogil:
-        if t == cnp.NPY_FLOAT64:
-            nll_rows(<const double*>lp, <const double*>w, tg, ignore_index, N, C, pl, pw)
+        if c.f64:
+            nll_rows(<const double*>c.a, <const double*>c.w, c.target, c.ignore, N, C,
+                     c.row_loss, c.row_aux)
         else:
-            nll_rows(<const float*>lp, <const float*>w, tg, ignore_index, N, C, pl, pw)
-        total = _sum_serial(pl, N)
-        wtot = _sum_serial(pw, N)
-    if red == 0:
-        return rl.astype(logp.dtype)
-    if red == 2:
-        return total
-    return total / wtot if wtot != 0 else float("nan")
+            nll_rows(<const float*>c.a, <const float*>c.w, c.target, c.ignore, N, C,
+                     c.row_loss, c.row_aux)
+        total = _sum_serial(c.row_loss, N)
+        wtot = _sum_serial(c.row_aux, N)
+    return _reduced(rl, logp.dtype, red, total, wtot)
 
 
 def nll_loss_backward(target, weight, long ignore_index, str reduction, gout, glogp):
     """Writes glogp (N, C) (zeroed here) for nll_loss."""
     cdef int red = _reduction(reduction)
-    cdef int t = _typenum(glogp, "glogp")
-    cdef Py_ssize_t N, C
     cdef RowCtx c
-    _matrix(glogp, "glogp", t, &N, &C)
-    _row_init(&c, R_NLL_BWD, t, C)
-    c.out = _arr(glogp, "glogp", t, N * C, True)
-    c.a = c.out
-    c.w = _weight(weight, t, C)
-    c.target = _targets(target, N, C, ignore_index)
-    c.ignore = ignore_index
-    _class_grad_scale(&c, red, gout, t, N, ignore_index)
-    if C == 0:
-        return
-    with nogil:
-        _run_rows(&c, N)
+    cdef Py_ssize_t N = _row_op(&c, R_NLL_BWD, glogp, "glogp", None, "", glogp, "glogp", weight)
+    _class_targets(&c, target, N, ignore_index)
+    _class_grad_scale(&c, red, gout, N, ignore_index)
+    _run_rows_gil(&c, N)
 
 
 # ---- prelu -----------------------------------------------------------------
-def prelu_forward(x, w, y, Py_ssize_t inner, Py_ssize_t channels):
-    """x viewed as (outer, channels, inner); w has `channels` elements or 1."""
+cdef Py_ssize_t _prelu_op(RowCtx* c, int op, x, w, Py_ssize_t inner,
+                          Py_ssize_t channels) except -1:
+    """c = prelu's op over x viewed as (outer, channels, inner), one row per
+    (outer, channel), with w of `channels` elements or 1; returns x's size."""
     cdef int t = _typenum(x, "x")
     cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
-    cdef RowCtx c
     if inner < 0 or channels < 1 or (n and n % (inner * channels) != 0) or (inner == 0 and n):
         raise ValueError(f"x of size {n} cannot be viewed as (outer, {channels}, {inner})")
     cdef Py_ssize_t nw = cnp.PyArray_SIZE(<cnp.ndarray>w) if isinstance(w, cnp.ndarray) else -1
     if nw != 1 and nw != channels:
         raise ValueError(f"w must have {channels} elements or 1, got {nw}")
-    _row_init(&c, R_PRELU_FWD, t, inner)
+    _row_init(c, op, t, inner)
     c.channels = channels if nw > 1 else 1
     c.a = _arr(x, "x", t, n, False)
     c.w = _arr(w, "w", t, nw, False)
-    c.out = _arr(y, "y", t, n, True)
+    return n
+
+
+def prelu_forward(x, w, y, Py_ssize_t inner, Py_ssize_t channels):
+    """x viewed as (outer, channels, inner); w has `channels` elements or 1."""
+    cdef RowCtx c
+    cdef Py_ssize_t n = _prelu_op(&c, R_PRELU_FWD, x, w, inner, channels)
+    c.out = _arr(y, "y", cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32, n, True)
     if n == 0:
         return
     with nogil:
@@ -688,19 +685,10 @@ def prelu_forward(x, w, y, Py_ssize_t inner, Py_ssize_t channels):
 
 def prelu_backward(x, w, gy, gx, gw, Py_ssize_t inner, Py_ssize_t channels):
     """gx = gy * (x > 0 ? 1 : w[c]); gw[c] = sum over x <= 0 of x * gy (gw overwritten)."""
-    cdef int t = _typenum(x, "x")
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(<cnp.ndarray>x)
     cdef RowCtx c
-    cdef Py_ssize_t i, rows, nw
-    if inner < 0 or channels < 1 or (n and n % (inner * channels) != 0) or (inner == 0 and n):
-        raise ValueError(f"x of size {n} cannot be viewed as (outer, {channels}, {inner})")
-    nw = cnp.PyArray_SIZE(<cnp.ndarray>w) if isinstance(w, cnp.ndarray) else -1
-    if nw != 1 and nw != channels:
-        raise ValueError(f"w must have {channels} elements or 1, got {nw}")
-    _row_init(&c, R_PRELU_BWD, t, inner)
-    c.channels = channels if nw > 1 else 1
-    c.a = _arr(x, "x", t, n, False)
-    c.w = _arr(w, "w", t, nw, False)
+    cdef Py_ssize_t n = _prelu_op(&c, R_PRELU_BWD, x, w, inner, channels), i, rows
+    cdef int t = cnp.NPY_FLOAT64 if c.f64 else cnp.NPY_FLOAT32
+    cdef Py_ssize_t nw = cnp.PyArray_SIZE(<cnp.ndarray>w)
     c.b = _arr(gy, "gy", t, n, False)
     c.out = _arr(gx, "gx", t, n, True)
     cdef void* gwp = _arr(gw, "gw", t, nw, True)
