@@ -118,19 +118,23 @@ class build_ext(_build_ext):
         super().build_extensions()
 
     def build_extension(self, ext):
-        with self._cython_lock:
-            ext.sources = cythonize([ext], language_level=3, quiet=True,
-                                    compiler_directives={"embedsignature": True})[0].sources
+        # Up to date: the module in place is newer than every source of the project it is
+        # built from (Cython's own .pxd files and numpy's are left out: a build environment
+        # of pip's is new every time, and so are their timestamps).
         built = os.path.join(HERE, *ext.name.split(".")[:-1],
                              os.path.basename(self.get_ext_filename(ext.name)))
-        target = self.get_ext_fullpath(ext.name)
-        if (self.editable_mode and not self.force and os.path.exists(built) and not any(
-                os.path.getmtime(f) > os.path.getmtime(built) for f in ext.sources + ext.depends)):
+        current = os.path.exists(built) and all(
+            os.path.getmtime(f) <= os.path.getmtime(built) for f in ext.sources + ext.depends)
+        if getattr(self, "editable_mode", False) and current and not self.force:
             # pip install -e: build_lib is new every time; the copy in place is current
+            target = self.get_ext_fullpath(ext.name)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             self.copy_file(built, target, level=self.verbose)
             print(f"fastad: {ext.name} is up to date", file=sys.stderr)
             return
+        with self._cython_lock:
+            ext.sources = cythonize([ext], language_level=3, quiet=True,
+                                    compiler_directives={"embedsignature": True})[0].sources
         super().build_extension(ext)
 
 
