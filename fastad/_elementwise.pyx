@@ -14,7 +14,7 @@ drivers are compiled once per ISA and picked at load time (csrc/fad_isa.h).
 """
 cimport cython
 from cython cimport floating
-from libc.math cimport sin, cos, fabs, NAN
+from libc.math cimport sin, cos, sqrt, fabs, NAN
 from libc.stdlib cimport malloc, free
 from libc.string cimport memset
 cimport numpy as cnp

@@ -80,18 +80,18 @@ cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
 
 @cython.cdivision(True)
 cdef inline floating gelu_tanh_forward(floating x) noexcept nogil:
-    cdef floating inner = <floating>FAD_GELU_KBETA * (x + <floating>FAD_GELU_KAPPA * x * x * x)
+    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x * x * x)
     return <floating>0.5 * x * (<floating>1 + f_tanh(inner))
 
 @cython.cdivision(True)
 cdef inline floating gelu_tanh_backward(floating x, floating gy) noexcept nogil:
     cdef floating x_sq = x * x
-    cdef floating inner = <floating>FAD_GELU_KBETA * (x + <floating>FAD_GELU_KAPPA * x_sq * x)
+    cdef floating inner = <floating>GELU_KBETA * (x + <floating>GELU_KAPPA * x_sq * x)
     cdef floating th = f_tanh(inner)
     cdef floating left = <floating>0.5 * x
     cdef floating right = <floating>1 + th
-    cdef floating right_d = ((<floating>1 - th * th) * <floating>FAD_GELU_KBETA
-                             * (<floating>1 + <floating>(3 * FAD_GELU_KAPPA) * x_sq))
+    cdef floating right_d = ((<floating>1 - th * th) * <floating>GELU_KBETA
+                             * (<floating>1 + <floating>(3 * GELU_KAPPA) * x_sq))
     return gy * (<floating>0.5 * right + left * right_d)
 
 @cython.cdivision(True)
@@ -186,10 +186,6 @@ cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope
 # ---------------------------------------------------------------------------
 from libc.math cimport (exp2, log2, log10, tan, asin, acos, atan, sinh, cosh, asinh, acosh,
                         atanh, erf, erfc, floor, ceil, trunc, nearbyint, copysign, INFINITY)
-
-DEF LN2 = 0.69314718055994530942
-DEF LN10 = 2.30258509299404568402
-DEF TWO_OVER_SQRT_PI = 1.12837916709551257390
 
 @cython.cdivision(True)
 cdef inline double erfinv_double(double y) noexcept nogil:

@@ -55,7 +55,7 @@ def test_every_header_compiles_alone_with_warnings_as_errors():
 
 
 # C still inside Cython docstrings (not the kernels'), until it moves to fastad/csrc
-C_IN_DOCSTRINGS = {"_random.pyx", "_tape.pyx"}
+C_IN_DOCSTRINGS = {"_tape.pyx"}
 
 
 def test_no_c_in_cython_docstrings_and_no_compile_time_env():

@@ -264,8 +264,12 @@ FAD_INLINE double fad_tanh(double x) {
     return ax < 0.625 ? s : l;
 }
 
-/* GELU's tanh approximation: sqrt(2/pi) and the cubic's coefficient */
+/* constants of the formulas (_formulas.pxi): GELU's tanh approximation, sqrt(2/pi)
+   and the cubic's coefficient; ln 2, ln 10 and 2/sqrt(pi) of the math rows' derivatives */
 #define FAD_GELU_KBETA 0.79788456080286535588
 #define FAD_GELU_KAPPA 0.044715
+#define FAD_LN2 0.69314718055994530942
+#define FAD_LN10 2.30258509299404568402
+#define FAD_TWO_OVER_SQRT_PI 1.12837916709551257390
 
 #endif /* FAD_MATH_H */
