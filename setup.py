@@ -1,22 +1,36 @@
 """Builds the compiled core with -O3 and OpenMP; falls back to a serial build
-when the compiler has no OpenMP, and says so."""
+when the compiler has no OpenMP, and says so.
+
+The extension modules compile in parallel (one per core), and a module whose
+sources did not change is not compiled again, also under ``pip install -e .``
+(whose build directory is a new temporary one every time)."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
+import threading
 
 import numpy as np
 from Cython.Build import cythonize
+from Cython.Build.Dependencies import create_dependency_tree
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext as _build_ext
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fastad"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "fastad"))
 import _codegen  # noqa: E402  (fastad/_codegen.py: the op table's templates, rendered below)
 
-# the generated sources (op codes, dispatch, entry points) come from fastad/opdefs.py
+# the generated sources (op codes, dispatch, entry points) come from fastad/opdefs.py;
+# a file is rewritten only when its text changes, so nothing depending on it rebuilds
 _codegen.render_all()
 
-# FASTAD_MODULES=_kernels builds a subset (handy while one module is being worked on).
-MODULES = [m for m in os.environ.get("FASTAD_MODULES", "_tape,_tensor,_kernels,_random").split(",")
+# The extension modules, the slowest to compile first (they start first on the
+# cores).  FASTAD_MODULES=_elementwise,_rows builds a subset (handy while one module
+# is being worked on).
+ALL_MODULES = ["_elementwise", "_tensor", "_rows", "_random", "_tape", "_linear", "_runtime",
+               "_optim"]
+MODULES = [m for m in os.environ.get("FASTAD_MODULES", ",".join(ALL_MODULES)).split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 
 
@@ -49,11 +63,31 @@ if sanitize:
     compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
     link_args = ["-fsanitize=address,undefined"]
 
+
+def module_depends(name):
+    """What the compiled module fastad/<name> is built from besides its .pyx: the
+    package's .pxd and .pxi files it cimports or includes (Cython's own
+    dependency tree), the headers of fastad/csrc they declare (and those include),
+    and this file (the flags)."""
+    files = sorted(p for p in create_dependency_tree().all_dependencies(f"fastad/{name}.pyx")
+                   if os.path.abspath(p).startswith(os.path.join(HERE, "fastad")))
+    headers = []
+    todo = [os.path.join("fastad", h) for f in files
+            for h in re.findall(r'cdef extern from "(csrc/[^"]+)"', open(f).read())]
+    while todo:
+        h = os.path.normpath(todo.pop())
+        if h not in headers:
+            headers.append(h)
+            todo += [os.path.join(os.path.dirname(h), i)
+                     for i in re.findall(r'#include "([^"]+)"', open(h).read())]
+    return [f for f in files if not f.endswith(".pyx")] + sorted(headers) + ["setup.py"]
+
+
 extensions = [
     Extension(
         f"fastad.{name}",
         [f"fastad/{name}.pyx"],
-        depends=["fastad/opdefs.py"],
+        depends=module_depends(name),
         include_dirs=[np.get_include()],
         # _random reproduces PyTorch's arithmetic: it fuses multiply-adds only
         # where it says so (fma()), never on the compiler's initiative
@@ -64,11 +98,44 @@ extensions = [
     for name in MODULES
 ]
 
-setup(
-    ext_modules=cythonize(
-        extensions,
-        language_level=3,
-        compile_time_env={"FASTAD_OPENMP": openmp},
-        compiler_directives={"embedsignature": True},
-    ),
-)
+
+class build_ext(_build_ext):
+    """setuptools' build_ext, with the modules compiled in parallel (Cython's
+    translations one at a time, each overlapping the C compilers already
+    running), without debug information (the machine code is the same), and
+    skipping a module whose in-place build is newer than all its sources."""
+
+    _cython_lock = threading.Lock()
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+    def build_extensions(self):
+        if not sanitize:     # -g comes from Python's own CFLAGS
+            self.compiler.compiler_so = [a for a in self.compiler.compiler_so if a != "-g"]
+        super().build_extensions()
+
+    def build_extension(self, ext):
+        # Up to date: the module in place is newer than every source of the project it is
+        # built from (Cython's own .pxd files and numpy's are left out: a build environment
+        # of pip's is new every time, and so are their timestamps).
+        built = os.path.join(HERE, *ext.name.split(".")[:-1],
+                             os.path.basename(self.get_ext_filename(ext.name)))
+        current = os.path.exists(built) and all(
+            os.path.getmtime(f) <= os.path.getmtime(built) for f in ext.sources + ext.depends)
+        if getattr(self, "editable_mode", False) and current and not self.force:
+            # pip install -e: build_lib is new every time; the copy in place is current
+            target = self.get_ext_fullpath(ext.name)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            self.copy_file(built, target, level=self.verbose)
+            print(f"fastad: {ext.name} is up to date", file=sys.stderr)
+            return
+        with self._cython_lock:
+            ext.sources = cythonize([ext], language_level=3, quiet=True,
+                                    compiler_directives={"embedsignature": True})[0].sources
+        super().build_extension(ext)
+
+
+setup(ext_modules=extensions, cmdclass={"build_ext": build_ext})

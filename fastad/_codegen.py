@@ -9,7 +9,7 @@ import os
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TEMPLATES = ("_opcodes.pxd.tp", "_dispatch.pxi.tp", "_unary.pxi.tp", "_tensor_class.pxi.tp",
-             "_tensor.pyi.tp")
+             "_tensor.pyi.tp", "_fmath.pxd.tp")
 
 
 def context(rows, py_ops=()):

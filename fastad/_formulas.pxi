@@ -1,81 +1,8 @@
 # The per-element formulas of the elementwise ops: a forward and a backward
 # for each row of fastad/opdefs.py, over `floating` (float32 and float64 from one
-# source), inlined into the loops of _kernels.pyx by the generated dispatch
+# source), inlined into the loops of _elementwise.pyx by the generated dispatch
 # (_dispatch.pxi).  A new op: its pair here, its row in opdefs.py (CONTRIBUTING.md).
-
-# ---------------------------------------------------------------------------
-# scalar math over `floating`
-# ---------------------------------------------------------------------------
-@cython.cdivision(True)
-cdef inline floating f_exp(floating x) noexcept nogil:
-    if floating is float:
-        return fad_expf(x)
-    else:
-        return fad_exp(x)
-
-@cython.cdivision(True)
-cdef inline floating f_tanh(floating x) noexcept nogil:
-    if floating is float:
-        return fad_tanhf(x)
-    else:
-        return fad_tanh(x)
-
-@cython.cdivision(True)
-cdef inline floating f_log(floating x) noexcept nogil:
-    if floating is float:
-        return fad_logf(x)
-    else:
-        return fad_log(x)
-
-@cython.cdivision(True)
-cdef inline floating f_log1p(floating x) noexcept nogil:
-    if floating is float:
-        return fad_log1pf(x)
-    else:
-        return fad_log1p(x)
-
-@cython.cdivision(True)
-cdef inline floating f_expm1(floating x) noexcept nogil:
-    if floating is float:
-        return fad_expm1f(x)
-    else:
-        return fad_expm1(x)
-
-@cython.cdivision(True)
-cdef inline floating f_erf(floating x) noexcept nogil:
-    if floating is float:
-        return fad_erff(x)
-    else:
-        return fad_erf(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sin(floating x) noexcept nogil:
-    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
-    return <floating>fad_sin(x)
-
-@cython.cdivision(True)
-cdef inline floating f_cos(floating x) noexcept nogil:
-    """Vectorised; |x| > FAD_TRIG_LIMIT, NaN and inf are left to trig_fixup."""
-    return <floating>fad_cos(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sqrt(floating x) noexcept nogil:
-    if floating is float:
-        return sqrtf(x)
-    else:
-        return sqrt(x)
-
-@cython.cdivision(True)
-cdef inline floating f_abs(floating x) noexcept nogil:
-    if floating is float:
-        return fabsf(x)
-    else:
-        return fabs(x)
-
-@cython.cdivision(True)
-cdef inline floating f_sgn(floating x) noexcept nogil:
-    # torch.sgn for real input: (0 < x) - (x < 0), so sgn(NaN) = 0 as in PyTorch
-    return <floating>(0 < x) - <floating>(x < 0)
+# The math they call (f_exp, f_log, f_tanh, ...) is _fmath.pxd's.
 
 # ---------------------------------------------------------------------------
 # activations: forward / backward formulas (PyTorch definitions and kink rules)
@@ -112,7 +39,8 @@ cdef inline floating hardtanh_forward(floating x, floating lo, floating hi) noex
     return lo if x < lo else (hi if x > hi else x)
 
 @cython.cdivision(True)
-cdef inline floating hardtanh_backward(floating y, floating gy, floating lo, floating hi) noexcept nogil:
+cdef inline floating hardtanh_backward(floating y, floating gy, floating lo,
+                                       floating hi) noexcept nogil:
     # from y = clamp(x): y <= lo <=> x <= lo and y >= hi <=> x >= hi (lo < hi)
     # `|`, not `or`: a short-circuit branch kept this loop from vectorising (6.5 -> 0.4 ns)
     return 0 if ((y <= lo) | (y >= hi)) else gy
@@ -126,15 +54,18 @@ cdef inline floating leaky_relu_backward(floating x, floating gy, floating slope
     return gy if x > 0 else gy * slope
 
 @cython.cdivision(True)
-cdef inline floating elu_forward(floating x, floating alpha, floating scale, floating iscale) noexcept nogil:
+cdef inline floating elu_forward(floating x, floating alpha, floating scale,
+                                 floating iscale) noexcept nogil:
     return f_expm1(x * iscale) * alpha * scale if x <= 0 else x * scale
 
 @cython.cdivision(True)
-cdef inline floating elu_backward_from_y(floating y, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
+cdef inline floating elu_backward_from_y(floating y, floating gy, floating alpha, floating scale,
+                                         floating iscale) noexcept nogil:
     return gy * iscale * (y + alpha * scale) if y <= 0 else gy * scale
 
 @cython.cdivision(True)
-cdef inline floating elu_backward_from_x(floating x, floating gy, floating alpha, floating scale, floating iscale) noexcept nogil:
+cdef inline floating elu_backward_from_x(floating x, floating gy, floating alpha, floating scale,
+                                         floating iscale) noexcept nogil:
     return gy * iscale * (alpha * scale) * f_exp(x * iscale) if x <= 0 else gy * scale
 
 @cython.cdivision(True)
@@ -146,9 +77,6 @@ cdef inline floating gelu_backward(floating x, floating gy) noexcept nogil:
     cdef floating cdf = <floating>0.5 * (<floating>1 + f_erf(x * <floating>0.70710678118654752440))
     cdef floating pdf = f_exp(<floating>-0.5 * x * x) * <floating>0.39894228040143267794
     return gy * (cdf + x * pdf)
-
-DEF GELU_KBETA = 0.79788456080286535588   # sqrt(2/pi)
-DEF GELU_KAPPA = 0.044715
 
 @cython.cdivision(True)
 cdef inline floating gelu_tanh_forward(floating x) noexcept nogil:
@@ -196,7 +124,8 @@ cdef inline floating softplus_forward(floating x, floating beta, floating thresh
     return x if z > threshold else f_log1p(f_exp(z)) / beta
 
 @cython.cdivision(True)
-cdef inline floating softplus_backward(floating x, floating gy, floating beta, floating threshold) noexcept nogil:
+cdef inline floating softplus_backward(floating x, floating gy, floating beta,
+                                       floating threshold) noexcept nogil:
     cdef floating z = f_exp(x * beta)
     return gy if x * beta > threshold else gy * z / (z + <floating>1)
 
@@ -257,10 +186,6 @@ cdef inline floating rrelu_backward_elem(floating x, floating gy, floating slope
 # ---------------------------------------------------------------------------
 from libc.math cimport (exp2, log2, log10, tan, asin, acos, atan, sinh, cosh, asinh, acosh,
                         atanh, erf, erfc, floor, ceil, trunc, nearbyint, copysign, INFINITY)
-
-DEF LN2 = 0.69314718055994530942
-DEF LN10 = 2.30258509299404568402
-DEF TWO_OVER_SQRT_PI = 1.12837916709551257390
 
 @cython.cdivision(True)
 cdef inline double erfinv_double(double y) noexcept nogil:

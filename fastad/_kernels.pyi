@@ -1,4 +1,5 @@
-"""Type stub for fastad._kernels (compiled numeric kernels).
+"""Type stub for fastad._kernels (the compiled numeric kernels, gathered from
+fastad._runtime, _linear, _elementwise, _rows and _optim).
 
 All arrays: C-contiguous numpy arrays of ONE dtype, float32 or float64
 (targets: int64). Outputs are written in place.
@@ -22,10 +23,15 @@ class _LossSpec(TypedDict):
 ACTIVATIONS: dict[str, _ActSpec]
 LOSSES: dict[str, _LossSpec]
 PARALLEL_THRESHOLD: int
+STREAM_THRESHOLD: int
 HAVE_OPENMP: bool
 
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
+def _set_parallel_threshold(n: int) -> int: ...
+def _set_stream_threshold(nbytes: int) -> int: ...
+# the instruction set of the loop drivers this CPU runs: "x86-64-v4", "x86-64-v3", "default"
+def _isa() -> str: ...
 
 # output buffers: 1 MiB or more are recycled through a small pool
 def empty(shape: tuple[int, ...], dtype: npt.DTypeLike) -> npt.NDArray[np.generic]: ...

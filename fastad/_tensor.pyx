@@ -6,7 +6,7 @@ from libc.math cimport pow, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
 from fastad._opcodes cimport *
-from fastad._kernels cimport backward_reads_x, scalar_unary
+from fastad._elementwise cimport backward_reads_x, scalar_unary
 
 import builtins as _builtins
 import functools

@@ -1,4 +1,4 @@
-"""Fit the coefficients of fastad's float64 erf (fad_erf in fastad/_kernels.pyx).
+"""Fit the coefficients of fastad's float64 erf (fad_erf in fastad/csrc/fad_math.h).
 
     erf(x) = x P(x^2)                                 |x| < 1
     erf(x) = 1 - t exp(-x^2 + Q(t - 11/24)),  t = 2 / (2 + |x|),  1 <= |x| <= 6
