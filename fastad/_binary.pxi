@@ -171,5 +171,5 @@ def promote_types(type1, type2):
 
 
 def can_cast(from_, to):
-    """Whether PyTorch's casting rules allow from_ -> to (no lowering of category)."""
+    """Whether PyTorch's casting rules allow ``from_`` -> ``to`` (no lowering of category)."""
     return _cat(_dt_code(from_)) <= _cat(_dt_code(to))

@@ -61,6 +61,10 @@ def test_activation_vs_torch(name, a, b, dt):
     x = special_inputs(dt)
     if name == "elu" and a < 0 or name == "celu" and a < 0:
         x = x[np.abs(x) < 50]          # torch's own value for huge |x| is inf*0 noise
+    if name in ("sinh", "cosh"):
+        # near float64's overflow (|x| ~ 710) the value or gy * cosh(x) overflows at
+        # different x for libm's and torch's formulas: compared below that
+        x = x[~(np.abs(x) > 700) | np.isnan(x)]
     x = np.ascontiguousarray(x)
     gy = np.random.default_rng(1).standard_normal(x.size).astype(dt)
     y = np.empty_like(x)

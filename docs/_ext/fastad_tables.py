@@ -37,7 +37,8 @@ def op_table(ops):
         torch = ", ".join(f"``{torch_name(a)}``" for a in op.api) if op.torch else "none (fastad only)"
         if op.torch and not op.api:
             torch = "the same operator"
-        cases = "; ".join(f"``{c.label()}``" for c in op.cases)
+        # a case whose inputs are all integer tensors or options has no shape label
+        cases = "; ".join(f"``{c.label()}``" if c.label() else "(no float inputs)" for c in op.cases)
         rows.append([f"``{op.name}``", api, torch, domain, cases])
     return list_table(f"{len(ops)} differentiable ops", ["op", "fastad", "PyTorch",
                                                          "gradcheck domain", "shape cases"],

@@ -33,7 +33,7 @@ def _mask(x, fn):
 
 
 def hardshrink(input, lambd=0.5):
-    """x where |x| > lambd, else 0."""
+    """x where abs(x) > lambd, else 0."""
     x = as_tensor(input)
     return x * _mask(x, lambda a: np.abs(a) > lambd)
 

@@ -137,7 +137,7 @@ def upsample_bilinear(input, size=None, scale_factor=None):
 
 
 def channel_shuffle(input, groups):
-    """(N, C, *) with its channels regrouped: (g, C / g) -> (C / g, g)."""
+    """(N, C, \\*) with its channels regrouped: (g, C / g) -> (C / g, g)."""
     x = as_tensor(input)
     if x.dim() < 3:
         raise RuntimeError(f"channel_shuffle expects input to have at least 3 dimensions, but got "

@@ -1,6 +1,6 @@
 """MultiheadAttention, TransformerEncoderLayer and TransformerEncoder with
 PyTorch's parameters, state_dict keys and init (MultiheadAttention: out_proj
-made as a Linear first, then xavier_uniform_ in_proj_weight and zero biases;
+made as a Linear first, then ``xavier_uniform_`` in_proj_weight and zero biases;
 the encoder's layers deep copies of one layer, as PyTorch's _get_clones)."""
 import copy
 
@@ -236,7 +236,7 @@ class TransformerDecoder(Module):
 
 class Transformer(Module):
     """An encoder and a decoder stack, every matrix re-initialised by
-    xavier_uniform_ after construction, as PyTorch's _reset_parameters."""
+    ``xavier_uniform_`` after construction, as PyTorch's _reset_parameters."""
 
     def __init__(self, d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
                  dim_feedforward=2048, dropout=0.1, activation=F.relu, custom_encoder=None,
