@@ -104,7 +104,8 @@ def test_isa_clones_are_built_under_their_own_names(module):
     for name in CLONED[module]:
         for suffix in SUFFIX.values():
             assert f"{name}.{suffix}" in symbols, f"{name}.{suffix} missing from {path}"
-        assert exported.get(name, (0, ""))[1] == "i", f"{name} is not an ifunc: {exported.get(name)}"
+        kind = exported.get(name, (0, "missing"))[1]
+        assert kind == "i", f"{name} is not an ifunc (nm -D: {kind})"
 
 
 @pytest.mark.parametrize("module", list(CLONED), ids=lambda m: m.__name__)
