@@ -20,11 +20,7 @@ cdef extern from "Python.h":
 
 # A graph per thread: the owning reference lives in a threading.local (dropped
 # when the thread ends); the C thread-local is a borrowed copy for the hot path.
-cdef extern from *:
-    """
-    static __thread PyObject *fastad_tls_graph = NULL;
-    static __thread int fastad_tls_nograd = 0;
-    """
+cdef extern from "csrc/fad_tls.h":
     PyObject *fastad_tls_graph
     int fastad_tls_nograd
 

@@ -54,18 +54,13 @@ def test_every_header_compiles_alone_with_warnings_as_errors():
         assert run.returncode == 0, f"{os.path.basename(header)}:\n{run.stderr}"
 
 
-# C still inside Cython docstrings (not the kernels'), until it moves to fastad/csrc
-C_IN_DOCSTRINGS = {"_tape.pyx"}
-
-
 def test_no_c_in_cython_docstrings_and_no_compile_time_env():
     """C lives in fastad/csrc; the C preprocessor, not Cython's IF/DEF, decides."""
     sources = [p for ext in ("pyx", "pxd", "pxi", "tp") for p in glob.glob(f"{PKG}/*.{ext}")]
     assert any(p.endswith("_elementwise.pyx") for p in sources)
     for path in sources:
         text = open(path).read()
-        if os.path.basename(path) not in C_IN_DOCSTRINGS:
-            assert "cdef extern from *" not in text, path
+        assert "cdef extern from *" not in text, path
         assert not re.search(r"^[ \t]*(IF|ELIF|ELSE|DEF)\b", text, re.M), path
 
 
