@@ -164,3 +164,18 @@ class ModelSteps:
 
     def time_step(self, model, threads):
         M.w8_step(self.T, self.state)
+
+
+class ZeroDimSpellings:
+    """An activation of a 0-d tensor, forward + backward, by spelling: F.foo,
+    torch.foo and Tensor.foo run one implementation, so they cost the same."""
+    params = (["sigmoid", "tanh", "relu"], ["F", "torch", "Tensor"])
+    param_names = ["op", "spelling"]
+
+    def setup(self, op, spelling):
+        T = lib(1)
+        self.x = T.tensor(0.3, requires_grad=True)
+        self.f = getattr({"F": T.nn.functional, "torch": T, "Tensor": T.Tensor}[spelling], op)
+
+    def time_forward_backward(self, op, spelling):
+        self.f(self.x).backward()
