@@ -314,6 +314,17 @@ class Module:
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _weight_and_bias(module, weight_shape, bias_shape, bias, dtype):
+    """module.weight, then module.bias (or a None "bias" without bias), uninitialised:
+    the parameters of Linear, Bilinear, the convolutions and the affine norms, in
+    PyTorch's registration order (so reset_parameters draws in PyTorch's order)."""
+    module.weight = Parameter(empty(weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(empty(bias_shape, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Linear(Module):
     """y = x W^T + b, initialised as PyTorch does."""
 
@@ -321,11 +332,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in_features), out_features, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
