@@ -444,6 +444,14 @@ def _module(name, fn, params, doc, show=True):
                                   "extra_repr": extra_repr, "__doc__": doc})
 
 
+def _variants(table):
+    """Module classes from name -> (base, functional): PyTorch's 1d/2d/... (and
+    alpha) variants of one module, which differ only in the functional that the
+    base's forward calls (its _fn)."""
+    return {name: type(name, (base,), {"_fn": staticmethod(fn), "__module__": base.__module__})
+            for name, (base, fn) in table.items()}
+
+
 # Module name -> (functional, hyper-parameters with PyTorch's defaults, in order):
 # the elementwise activations' rows of the op table, then the row ops.
 _ACTIVATION_MODULES = {op.module: (getattr(F, op.name), op.module_params)
