@@ -2,6 +2,7 @@
 from fastad._tensor import Tensor, empty, no_grad
 from fastad.nn import functional as F
 from fastad.nn import init
+from fastad.nn._sparse import _padding_index
 from fastad.nn.modules import Module, Parameter
 
 __all__ = ["Embedding"]
@@ -17,13 +18,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
-        if padding_idx is not None:
-            if padding_idx > 0:
-                assert padding_idx < num_embeddings, "Padding_idx must be within num_embeddings"
-            elif padding_idx < 0:
-                assert padding_idx >= -num_embeddings, "Padding_idx must be within num_embeddings"
-                padding_idx = num_embeddings + padding_idx
-        self.padding_idx = padding_idx
+        self.padding_idx = _padding_index(padding_idx, num_embeddings)
         self.max_norm = max_norm
         self.norm_type = norm_type
         self.scale_grad_by_freq = scale_grad_by_freq
