@@ -314,6 +314,19 @@ class Module:
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _non_defaults(module, defaults):
+    """", name=value" for each (name, default) whose value module has changed, as
+    PyTorch's extra_repr prints options (None and bools compared by identity; a
+    missing attribute counts as its default)."""
+    out = ""
+    for name, default in defaults:
+        value = getattr(module, name, default)
+        if (value is not default if default is None or isinstance(default, bool)
+                else value != default):
+            out += f", {name}={value}"
+    return out
+
+
 def _weight_and_bias(module, weight_shape, bias_shape, bias, dtype):
     """module.weight, then module.bias (or a None "bias" without bias), uninitialised:
     the parameters of Linear, Bilinear, the convolutions and the affine norms, in

@@ -5,7 +5,7 @@ import math
 
 from fastad.nn import functional as F
 from fastad.nn import init
-from fastad.nn.modules import Module, _weight_and_bias
+from fastad.nn.modules import Module, _non_defaults, _weight_and_bias
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
@@ -74,21 +74,12 @@ class _ConvNd(Module):
         return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
-        if self.padding != (0,) * self._n:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * self._n:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * self._n:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        zeros, ones = (0,) * self._n, (1,) * self._n
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}" + _non_defaults(self, (
+                    ("padding", zeros), ("dilation", ones), ("output_padding", zeros),
+                    ("groups", 1))) + (", bias=False" if self.bias is None else "")
+                + _non_defaults(self, (("padding_mode", "zeros"),)))
 
 
 class Conv1d(_ConvNd):
