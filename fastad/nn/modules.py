@@ -363,16 +363,36 @@ class Linear(Module):
 
 
 class _Container(Module):
-    """What Sequential and ModuleList share: the modules in order."""
+    """What Sequential, ModuleList and ParameterList share: the entries of one
+    registry (_registry) in order, named by their index."""
+    _registry = "_modules"
+
+    def _entries(self):
+        return self.__dict__[self._registry]
+
+    def _put(self, name, value):
+        self.add_module(name, value)
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._entries())
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(self._entries().values())
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
+    def __getitem__(self, idx):
+        values = list(self._entries().values())
+        return type(self)(values[idx]) if isinstance(idx, slice) else values[idx]
+
+    def __setitem__(self, idx, value):
+        self._put(list(self._entries())[idx], value)
+
+    def append(self, value):
+        self._put(str(len(self)), value)
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
         return self
 
 
@@ -412,18 +432,6 @@ class ModuleList(_Container):
         super().__init__()
         if modules is not None:
             self.extend(modules)
-
-    def __getitem__(self, idx):
-        mods = list(self._modules.values())
-        return ModuleList(mods[idx]) if isinstance(idx, slice) else mods[idx]
-
-    def __setitem__(self, idx, module):
-        self.add_module(list(self._modules)[idx], module)
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
 
 
 # ---------------------------------------------------------------- generated modules

@@ -2,43 +2,42 @@
 indices, so state_dict keys are PyTorch's), and Unflatten."""
 from collections import OrderedDict
 
-from fastad.nn.modules import Module, Parameter
+from fastad.nn.modules import Module, Parameter, _Container
 
 __all__ = ["ModuleDict", "ParameterList", "ParameterDict", "Unflatten"]
 
 
-class ModuleDict(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
+class _Mapping(Module):
+    """What ModuleDict and ParameterDict share: the dict protocol over one
+    registry (_registry), its keys the entries' names."""
+    _registry = "_modules"
+
+    def _entries(self):
+        return self.__dict__[self._registry]
 
     def __getitem__(self, key):
-        return self._modules[key]
-
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
+        return self._entries()[key]
 
     def __delitem__(self, key):
-        del self._modules[key]
+        del self._entries()[key]
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._entries())
 
     def __iter__(self):
-        return iter(self._modules)
+        return iter(self._entries())
 
     def __contains__(self, key):
-        return key in self._modules
+        return key in self._entries()
 
     def keys(self):
-        return self._modules.keys()
+        return self._entries().keys()
 
     def items(self):
-        return self._modules.items()
+        return self._entries().items()
 
     def values(self):
-        return self._modules.values()
+        return self._entries().values()
 
     def pop(self, key):
         v = self[key]
@@ -46,7 +45,17 @@ class ModuleDict(Module):
         return v
 
     def clear(self):
-        self._modules.clear()
+        self._entries().clear()
+
+
+class ModuleDict(_Mapping):
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __setitem__(self, key, module):
+        self.add_module(key, module)
 
     def update(self, modules):
         pairs = modules.items() if hasattr(modules, "items") else modules
@@ -58,71 +67,32 @@ def _as_parameter(value):
     return value if isinstance(value, Parameter) or value is None else Parameter(value)
 
 
-class ParameterList(Module):
+class ParameterList(_Container):
+    _registry = "_parameters"
+
     def __init__(self, values=None):
         super().__init__()
         if values is not None:
             self.extend(values)
 
-    def __getitem__(self, idx):
-        params = list(self._parameters.values())
-        return ParameterList(params[idx]) if isinstance(idx, slice) else params[idx]
-
-    def __setitem__(self, idx, param):
-        self.register_parameter(list(self._parameters)[idx], _as_parameter(param))
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters.values())
-
-    def append(self, value):
-        self.register_parameter(str(len(self)), _as_parameter(value))
-        return self
-
-    def extend(self, values):
-        for v in values:
-            self.append(v)
-        return self
+    def _put(self, name, value):
+        self.register_parameter(name, _as_parameter(value))
 
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{type(p).__name__} of size "
                          f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Mapping):
+    _registry = "_parameters"
+
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
     def __setitem__(self, key, value):
         self.register_parameter(key, _as_parameter(value))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
 
     def update(self, parameters):
         pairs = parameters.items() if hasattr(parameters, "items") else parameters
