@@ -362,9 +362,8 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class _Container(Module):
-    """What Sequential, ModuleList and ParameterList share: the entries of one
-    registry (_registry) in order, named by their index."""
+class _Registry(Module):
+    """A container's entries: one of its registries (_registry), filled by _put."""
     _registry = "_modules"
 
     def _entries(self):
@@ -372,6 +371,11 @@ class _Container(Module):
 
     def _put(self, name, value):
         self.add_module(name, value)
+
+
+class _Container(_Registry):
+    """What Sequential, ModuleList and ParameterList share: the entries in
+    order, named by their index."""
 
     def __len__(self):
         return len(self._entries())

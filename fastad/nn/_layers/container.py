@@ -2,21 +2,20 @@
 indices, so state_dict keys are PyTorch's), and Unflatten."""
 from collections import OrderedDict
 
-from fastad.nn.modules import Module, Parameter, _Container
+from fastad.nn.modules import Module, Parameter, _Container, _Registry
 
 __all__ = ["ModuleDict", "ParameterList", "ParameterDict", "Unflatten"]
 
 
-class _Mapping(Module):
-    """What ModuleDict and ParameterDict share: the dict protocol over one
-    registry (_registry), its keys the entries' names."""
-    _registry = "_modules"
-
-    def _entries(self):
-        return self.__dict__[self._registry]
+class _Mapping(_Registry):
+    """What ModuleDict and ParameterDict share: the dict protocol, its keys the
+    entries' names."""
 
     def __getitem__(self, key):
         return self._entries()[key]
+
+    def __setitem__(self, key, value):
+        self._put(key, value)
 
     def __delitem__(self, key):
         del self._entries()[key]
@@ -47,6 +46,15 @@ class _Mapping(Module):
     def clear(self):
         self._entries().clear()
 
+    def update(self, entries):
+        pairs = entries.items() if hasattr(entries, "items") else entries
+        for key, value in self._in_order(entries, pairs):
+            self[key] = value
+
+    @staticmethod
+    def _in_order(entries, pairs):
+        return pairs
+
 
 class ModuleDict(_Mapping):
     def __init__(self, modules=None):
@@ -54,51 +62,39 @@ class ModuleDict(_Mapping):
         if modules is not None:
             self.update(modules)
 
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
 
-    def update(self, modules):
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, module in pairs:
-            self[key] = module
-
-
-def _as_parameter(value):
-    return value if isinstance(value, Parameter) or value is None else Parameter(value)
-
-
-class ParameterList(_Container):
+class _Parameters:
+    """The parameter containers' registry: each entry made a Parameter."""
     _registry = "_parameters"
 
+    def _put(self, name, value):
+        if not (isinstance(value, Parameter) or value is None):
+            value = Parameter(value)
+        self.register_parameter(name, value)
+
+
+class ParameterList(_Parameters, _Container):
     def __init__(self, values=None):
         super().__init__()
         if values is not None:
             self.extend(values)
-
-    def _put(self, name, value):
-        self.register_parameter(name, _as_parameter(value))
 
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{type(p).__name__} of size "
                          f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
 
 
-class ParameterDict(_Mapping):
-    _registry = "_parameters"
-
+class ParameterDict(_Parameters, _Mapping):
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __setitem__(self, key, value):
-        self.register_parameter(key, _as_parameter(value))
-
-    def update(self, parameters):
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in (sorted(pairs) if isinstance(parameters, dict) and
-                           not isinstance(parameters, OrderedDict) else pairs):
-            self[key] = value
+    @staticmethod
+    def _in_order(entries, pairs):
+        # PyTorch sorts a plain dict's keys (an OrderedDict keeps its order)
+        plain = isinstance(entries, dict) and not isinstance(entries, OrderedDict)
+        return sorted(pairs) if plain else pairs
 
 
 class Unflatten(Module):

@@ -22,15 +22,17 @@ def _affine(module, shape, affine, bias, dtype):
         module.register_parameter("bias", None)
 
 
-def _reset_affine(module):
-    """PyTorch's affine init: weight ones, bias zeros (those the module has)."""
-    if module.weight is not None:
-        init.ones_(module.weight)
-    if getattr(module, "bias", None) is not None:
-        init.zeros_(module.bias)
+class _Affine(Module):
+    """The norms' reset_parameters: weight ones, bias zeros (those it has)."""
+
+    def reset_parameters(self):
+        if self.weight is not None:
+            init.ones_(self.weight)
+        if getattr(self, "bias", None) is not None:
+            init.zeros_(self.bias)
 
 
-class _NormBase(Module):
+class _NormBase(_Affine):
     """weight, bias (affine) and running_mean, running_var, num_batches_tracked
     (track_running_stats) over num_features channels."""
 
@@ -61,7 +63,7 @@ class _NormBase(Module):
 
     def reset_parameters(self):
         self.reset_running_stats()
-        _reset_affine(self)
+        super().reset_parameters()
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -147,7 +149,7 @@ def _shape(normalized_shape):
     return tuple(normalized_shape)
 
 
-class LayerNorm(Module):
+class LayerNorm(_Affine):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True,
                  device=None, dtype=None):
         super().__init__()
@@ -157,9 +159,6 @@ class LayerNorm(Module):
         _affine(self, self.normalized_shape, elementwise_affine, bias, dtype)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        _reset_affine(self)
-
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
@@ -168,7 +167,7 @@ class LayerNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None}")
 
 
-class RMSNorm(Module):
+class RMSNorm(_Affine):
     def __init__(self, normalized_shape, eps=None, elementwise_affine=True, device=None,
                  dtype=None):
         super().__init__()
@@ -181,9 +180,6 @@ class RMSNorm(Module):
             self.register_parameter("weight", None)
         self.reset_parameters()
 
-    def reset_parameters(self):
-        _reset_affine(self)
-
     def forward(self, x):
         return F.rms_norm(x, self.normalized_shape, self.weight, self.eps)
 
@@ -192,7 +188,7 @@ class RMSNorm(Module):
                 f"elementwise_affine={self.elementwise_affine}")
 
 
-class GroupNorm(Module):
+class GroupNorm(_Affine):
     def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None,
                  *, bias=True):
         super().__init__()
@@ -204,9 +200,6 @@ class GroupNorm(Module):
         self.affine = affine
         _affine(self, num_channels, affine, bias, dtype)
         self.reset_parameters()
-
-    def reset_parameters(self):
-        _reset_affine(self)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
