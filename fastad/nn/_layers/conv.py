@@ -75,11 +75,12 @@ class _ConvNd(Module):
 
     def extra_repr(self):
         zeros, ones = (0,) * self._n, (1,) * self._n
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}" + _non_defaults(self, (
-                    ("padding", zeros), ("dilation", ones), ("output_padding", zeros),
-                    ("groups", 1))) + (", bias=False" if self.bias is None else "")
-                + _non_defaults(self, (("padding_mode", "zeros"),)))
+        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+             f"stride={self.stride}")
+        s += _non_defaults(self, (("padding", zeros), ("dilation", ones),
+                                  ("output_padding", zeros), ("groups", 1)))
+        s += ", bias=False" if self.bias is None else ""
+        return s + _non_defaults(self, (("padding_mode", "zeros"),))
 
 
 class Conv1d(_ConvNd):
