@@ -50,11 +50,17 @@ def _along(a, d, idx, fname):
     return (slice(None),) * d + (idx,)
 
 
-def index_select(input, dim, index):
-    a = array_of(check_tensor(input, "index_select"))
+def _indexed(input, dim, index, fname, key_of):
+    """(input's array, dim wrapped, index's array, the numpy key of what index
+    picks by key_of's rule: _along or _gather_key), checked in PyTorch's order."""
+    a = array_of(check_tensor(input, fname))
     d = _dim(dim, a.ndim)
-    idx = _index(index, "index_select")
-    key = _along(a, d, idx, "index_select")
+    idx = _index(index, fname)
+    return a, d, idx, key_of(a, d, idx, fname)
+
+
+def index_select(input, dim, index):
+    a, d, idx, key = _indexed(input, dim, index, "index_select", _along)
     shape = a.shape
 
     def derivative(grad, inputs, result):
@@ -63,10 +69,7 @@ def index_select(input, dim, index):
 
 
 def index_add(input, dim, index, source, *, alpha=1):
-    a = array_of(check_tensor(input, "index_add"))
-    d = _dim(dim, a.ndim)
-    idx = _index(index, "index_add")
-    key = _along(a, d, idx, "index_add")
+    a, d, idx, key = _indexed(input, dim, index, "index_add", _along)
     s = array_of(check_tensor(source, "index_add", "source", 4))
     if s.dtype != a.dtype:
         raise RuntimeError(f"index_add_(): self ({_name(input)}) and source ({_name(source)}) "
@@ -90,10 +93,7 @@ def index_add_(self, dim, index, source, *, alpha=1):
 
 
 def index_fill(input, dim, index, value):
-    a = array_of(check_tensor(input, "index_fill"))
-    d = _dim(dim, a.ndim)
-    idx = _index(index, "index_fill")
-    key = _along(a, d, idx, "index_fill")
+    a, d, idx, key = _indexed(input, dim, index, "index_fill", _along)
     is_tensor = isinstance(value, Tensor)
     if is_tensor and value.dim():
         raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got "
@@ -143,10 +143,7 @@ def _pad_to(g, shape):
 
 
 def gather(input, dim, index, *, sparse_grad=False):
-    a = array_of(check_tensor(input, "gather"))
-    d = _dim(dim, a.ndim)
-    idx = _index(index, "gather")
-    key = _gather_key(a, d, idx, "gather")
+    a, d, idx, key = _indexed(input, dim, index, "gather", _gather_key)
     shape = a.shape
 
     def derivative(grad, inputs, result):

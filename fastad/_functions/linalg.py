@@ -9,6 +9,7 @@ import numpy as np
 
 import fastad
 from fastad._functions.pointwise import _out, _sum_to
+from fastad._functions.reductions import _vector_norm
 from fastad._tensor import Tensor, array_of, make_op
 
 
@@ -284,44 +285,7 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     _tensor_arg("linalg.vector_norm", x)
     if dtype is not None:
         x = x.to(dtype)
-    if not x.is_floating_point():
-        raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {str(x.dtype)[6:].capitalize()}")
-    a = array_of(x)
-    axes = tuple(range(a.ndim)) if dim is None else (
-        (dim,) if isinstance(dim, int) else tuple(dim))
-    axes = tuple(d % max(a.ndim, 1) for d in axes) if a.ndim else ()
-    m = np.abs(a)
-    if ord == math.inf:
-        r = m.max(axis=axes, keepdims=keepdim, initial=0) if m.size else np.zeros(())
-    elif ord == -math.inf:
-        r = m.min(axis=axes, keepdims=keepdim)
-    elif ord == 0:
-        r = (m != 0).sum(axis=axes, keepdims=keepdim).astype(a.dtype)
-    elif ord == 1:
-        r = m.sum(axis=axes, keepdims=keepdim)
-    elif ord == 2:
-        r = np.sqrt((m * m).sum(axis=axes, keepdims=keepdim))
-    else:
-        r = (m ** ord).sum(axis=axes, keepdims=keepdim) ** (1.0 / ord)
-
-    def d(grad, ins, result):
-        x, = ins
-        if not keepdim and axes:
-            for k in sorted(axes):
-                grad, result = grad.unsqueeze(k), result.unsqueeze(k)
-        if ord == 0:
-            return (None,)          # PyTorch: no gradient reaches the input
-        if ord in (math.inf, -math.inf):
-            hit = x.abs() == result
-            return (grad * x.sign() * hit / hit.sum(axes, keepdim=True),)
-        if ord == 1:
-            return (grad * x.sign(),)
-        # PyTorch: zero where the norm is zero
-        scale = fastad.where(result == 0, 0.0, grad / result ** (ord - 1))
-        return (x * x.abs() ** (ord - 2) * scale if ord != 2 else x * scale,)
-    return _out(make_op(np.asarray(r, dtype=a.dtype), "LinalgVectorNormBackward0", (x,),
-                        derivative=d), out)
+    return _out(_vector_norm(x, ord, dim, keepdim, "LinalgVectorNormBackward0"), out)
 
 
 def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):

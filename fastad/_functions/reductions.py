@@ -177,6 +177,9 @@ def logsumexp(input, dim, keepdim=False):
 
 # ---------------------------------------------------------------- norms
 def _vector_norm(x, p, dim, keepdim, name):
+    """The one vector p-norm (linalg.vector_norm, norm, dist, linalg.norm, cdist,
+    ...): values and derivative as PyTorch's linalg_vector_norm and norm_backward;
+    name: the grad_fn."""
     a = array_of(x)
     if a.dtype.kind not in _FLOAT:
         raise RuntimeError(f"linalg.vector_norm: Expected a floating point or complex tensor as "
@@ -185,9 +188,7 @@ def _vector_norm(x, p, dim, keepdim, name):
     p = float(p)
     m = np.abs(a)
     if math.isinf(p):
-        if a.size == 0:
-            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty "
-                               "tensor because the operation does not have an identity")
+        _check_identity(a, dim, ds, p)
         r = (np.max if p > 0 else np.min)(m, axis=ds, keepdims=keepdim)
     elif p == 0:
         r = (m != 0).sum(axis=ds, keepdims=keepdim).astype(a.dtype)
@@ -202,17 +203,38 @@ def _vector_norm(x, p, dim, keepdim, name):
 
     def derivative(grad, inputs, result):
         (x,) = inputs
-        g, r = kept(grad, shape, ds, keepdim), kept(result, shape, ds, keepdim)
         if p == 0:
-            return (zeros(shape, dtype=x.dtype),)
+            return (None,)          # PyTorch: no gradient reaches the input
+        g, r = kept(grad, shape, ds, keepdim), kept(result, shape, ds, keepdim)
         if p == 1:
             return (g * _sign(x),)
         if math.isinf(p):
             hit = x.abs() == r
             return (g * _sign(x) * hit / hit.sum(ds, keepdim=True),)
-        scale = x / r if p == 2 else x * x.abs() ** (p - 2) / r ** (p - 1)
-        return (g * masked_fill(scale, r == 0, 0.0),)
+        if p < 1:
+            scaled = _sign(x) * masked_fill(x.abs() ** (p - 1), x == 0, 0.0)
+            return (scaled * g * r ** (1 - p),)
+        if p == 2:
+            return (g * masked_fill(x / r, r == 0, 0.0),)
+        scaled = _sign(x) * x.abs() ** (p - 1) if p < 2 else x * x.abs() ** (p - 2)
+        return (scaled * masked_fill(g / r ** (p - 1), r == 0, 0.0),)
     return make_op(r, name, (x,), derivative=derivative)
+
+
+def _check_identity(a, dim, ds, p):
+    """PyTorch's refusal of an infinity norm over an empty dim (max and min have
+    no identity), naming the dim as the caller gave it."""
+    if a.size:
+        return
+    given = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim or ())
+    if not given:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on an empty "
+                           "tensor because the operation does not have an identity")
+    for d, k in zip(given, ds):
+        if a.shape[k] == 0:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {p:g} norm on the "
+                               f"dimension {d}because this dimension is empty and the operation "
+                               "does not have an identity")
 
 
 @dim_aliases

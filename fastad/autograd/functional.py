@@ -42,6 +42,30 @@ def _prepare(inputs, create_graph):
     return tuple(out)
 
 
+def _leaves(inputs, create_graph, fn):
+    """(whether inputs is a tuple, its tensors as leaves of a new differentiation)."""
+    in_tuple, inputs = _as_tuple(inputs, "inputs", fn)
+    return in_tuple, _prepare(inputs, create_graph)
+
+
+def _call(func, inputs, fn):
+    """(whether func returned a tuple, its outputs as a tuple) at inputs."""
+    return _as_tuple(func(*inputs), "outputs of the user-provided function", fn)
+
+
+def _input_v(v, inputs, fn):
+    """v as one tensor per input; None only for a single one-element input (ones)."""
+    if v is None:
+        if len(inputs) != 1 or inputs[0].numel() != 1:
+            raise RuntimeError("The vector v can only be None if the input to the "
+                               "user-provided function is a single Tensor with a single "
+                               "element.")
+        return (_tensor.ones_like(inputs[0]),)
+    _, v = _as_tuple(v, "v", fn)
+    _check_v(v, inputs, fn)
+    return v
+
+
 def _finish(x, create_graph):
     if isinstance(x, tuple):
         return tuple(_finish(e, create_graph) for e in x)
@@ -94,10 +118,8 @@ def _check_v(v, like, fn, arg="v"):
 def vjp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T J): the vector-Jacobian product at inputs."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "vjp")
-        inputs = _prepare(inputs, create_graph)
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "vjp")
+        in_tuple, inputs = _leaves(inputs, create_graph, "vjp")
+        out_tuple, outputs = _call(func, inputs, "vjp")
         if v is None:
             if len(outputs) != 1 or outputs[0].numel() != 1:
                 raise RuntimeError("The vector v can only be None if the user-provided function "
@@ -115,19 +137,9 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), J v): the Jacobian-vector product, by the double-vjp trick
     (the vjp is linear in its upstream gradient u, so J v = d(u^T J)/du . v)."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the input to the "
-                                   "user-provided function is a single Tensor with a single "
-                                   "element.")
-            v = (_tensor.ones_like(inputs[0]),)
-        else:
-            _, v = _as_tuple(v, "v", "jvp")
-            _check_v(v, inputs, "jvp")
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "jvp")
+        in_tuple, inputs = _leaves(inputs, create_graph, "jvp")
+        v = _input_v(v, inputs, "jvp")
+        out_tuple, outputs = _call(func, inputs, "jvp")
         us = tuple(_tensor.zeros_like(o).requires_grad_(True) for o in outputs)
         g = _grads(outputs, inputs, us, True, strict, "jvp")
         res = _grads([gk for gk in g], us, v, create_graph, False, "jvp")
@@ -152,10 +164,8 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
         raise NotImplementedError("torch.autograd.functional.jacobian: `strategy=\"forward-mode\"`"
                                   " is only implemented together with `vectorize=True`.")
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "jacobian")
-        inputs = _prepare(inputs, create_graph)
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "jacobian")
+        in_tuple, inputs = _leaves(inputs, create_graph, "jacobian")
+        out_tuple, outputs = _call(func, inputs, "jacobian")
         _check_outputs(outputs, "jacobian")
         jac = []
         for i, o in enumerate(outputs):
@@ -195,8 +205,7 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
     in_tuple, inputs = _as_tuple(inputs, "inputs", "hessian")
 
     def gradient(*inp):
-        out_tuple, out = _as_tuple(func(*inp), "outputs of the user-provided function",
-                                   "hessian")
+        out_tuple, out = _call(func, inp, "hessian")
         if out_tuple or len(out) != 1 or out[0].numel() != 1:
             raise RuntimeError("The function given to hessian should return a single Tensor "
                                "with a single element")
@@ -212,19 +221,9 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False,
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a function with one scalar output."""
     with enable_grad():
-        in_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph)
-        if v is None:
-            if len(inputs) != 1 or inputs[0].numel() != 1:
-                raise RuntimeError("The vector v can only be None if the input to the "
-                                   "user-provided function is a single Tensor with a single "
-                                   "element.")
-            v = (_tensor.ones_like(inputs[0]),)
-        else:
-            _, v = _as_tuple(v, "v", "vhp")
-            _check_v(v, inputs, "vhp")
-        out_tuple, outputs = _as_tuple(func(*inputs), "outputs of the user-provided function",
-                                       "vhp")
+        in_tuple, inputs = _leaves(inputs, create_graph, "vhp")
+        v = _input_v(v, inputs, "vhp")
+        out_tuple, outputs = _call(func, inputs, "vhp")
         if out_tuple or len(outputs) != 1 or outputs[0].numel() != 1:
             raise RuntimeError("The function given to vhp should return a single Tensor with a "
                                "single element")

@@ -76,17 +76,24 @@ def dropout1d(input, p=0.5, training=True, inplace=False):
     return _channel_dropout(input, p, training, inplace, nd == 3)
 
 
+def _warn_feature_dims(fname, nd, spatial):
+    """PyTorch's deprecation warning for feature dropout over other than
+    spatial + 1 or spatial + 2 dims (stacklevel: the caller of fname)."""
+    if nd not in (spatial + 1, spatial + 2):
+        warnings.warn(
+            f"{fname}: Received a {nd}-D input to {fname}, which is deprecated and will result "
+            "in an error in a future release. To retain the behavior and silence this warning, "
+            f"please use dropout instead. Note that {fname} exists to provide channel-wise "
+            f"dropout on inputs with {spatial} spatial dimensions, a channel dimension, and an "
+            f"optional batch dimension (i.e. {spatial + 1}D or {spatial + 2}D inputs).",
+            stacklevel=3)
+
+
 def dropout2d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, H, W) input (a 3-D input is taken as (N, C, L), as PyTorch does)."""
     _check_p(p)
     nd = as_tensor(input).dim()
-    if nd not in (3, 4):
-        warnings.warn(
-            f"dropout2d: Received a {nd}-D input to dropout2d, which is deprecated and will result "
-            "in an error in a future release. To retain the behavior and silence this warning, "
-            "please use dropout instead. Note that dropout2d exists to provide channel-wise "
-            "dropout on inputs with 2 spatial dimensions, a channel dimension, and an optional "
-            "batch dimension (i.e. 3D or 4D inputs).", stacklevel=2)
+    _warn_feature_dims("dropout2d", nd, 2)
     if nd == 3:
         warnings.warn(
             "dropout2d: Received a 3D input to dropout2d and assuming that channel-wise 1D dropout "
@@ -101,11 +108,5 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     """Zero whole channels of (N, C, D, H, W) or (C, D, H, W) input."""
     _check_p(p)
     nd = as_tensor(input).dim()
-    if nd not in (4, 5):
-        warnings.warn(
-            f"dropout3d: Received a {nd}-D input to dropout3d, which is deprecated and will result "
-            "in an error in a future release. To retain the behavior and silence this warning, "
-            "please use dropout instead. Note that dropout3d exists to provide channel-wise "
-            "dropout on inputs with 3 spatial dimensions, a channel dimension, and an optional "
-            "batch dimension (i.e. 4D or 5D inputs).", stacklevel=2)
+    _warn_feature_dims("dropout3d", nd, 3)
     return _channel_dropout(input, p, training, inplace, nd != 4)

@@ -44,6 +44,17 @@ def _index_array(input, fn):
     return a.astype(np.int64, copy=False)
 
 
+def _padding_index(padding_idx, rows):
+    """padding_idx in [0, rows) (a negative one counts from the end), or None."""
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < rows, "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -rows, "Padding_idx must be within num_embeddings"
+            padding_idx = rows + padding_idx
+    return padding_idx
+
+
 def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
               scale_grad_by_freq=False, sparse=False):
     """weight[input]: the rows of weight picked by the integer tensor input."""
@@ -51,12 +62,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         raise NotImplementedError("fastad has no sparse tensors: use sparse=False")
     idx = _index_array(input, "embedding")
     rows, dim = tuple(weight.shape)
-    if padding_idx is not None:
-        if padding_idx > 0:
-            assert padding_idx < rows, "Padding_idx must be within num_embeddings"
-        elif padding_idx < 0:
-            assert padding_idx >= -rows, "Padding_idx must be within num_embeddings"
-            padding_idx = rows + padding_idx
+    padding_idx = _padding_index(padding_idx, rows)
     if idx.size and (idx.min() < -rows or idx.max() >= rows):
         raise IndexError("index out of range in self")
     idx = idx % rows if idx.size else idx

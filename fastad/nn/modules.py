@@ -314,6 +314,30 @@ class Module:
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 
+def _non_defaults(module, defaults):
+    """", name=value" for each (name, default) whose value module has changed, as
+    PyTorch's extra_repr prints options (None and bools compared by identity; a
+    missing attribute counts as its default)."""
+    out = ""
+    for name, default in defaults:
+        value = getattr(module, name, default)
+        if (value is not default if default is None or isinstance(default, bool)
+                else value != default):
+            out += f", {name}={value}"
+    return out
+
+
+def _weight_and_bias(module, weight_shape, bias_shape, bias, dtype):
+    """module.weight, then module.bias (or a None "bias" without bias), uninitialised:
+    the parameters of Linear, Bilinear, the convolutions and the affine norms, in
+    PyTorch's registration order (so reset_parameters draws in PyTorch's order)."""
+    module.weight = Parameter(empty(weight_shape, dtype=dtype))
+    if bias:
+        module.bias = Parameter(empty(bias_shape, dtype=dtype))
+    else:
+        module.register_parameter("bias", None)
+
+
 class Linear(Module):
     """y = x W^T + b, initialised as PyTorch does."""
 
@@ -321,11 +345,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = in_features
         self.out_features = out_features
-        self.weight = Parameter(empty(out_features, in_features, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in_features), out_features, bias, dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -342,17 +362,41 @@ class Linear(Module):
                 f"bias={self.bias is not None}")
 
 
-class _Container(Module):
-    """What Sequential and ModuleList share: the modules in order."""
+class _Registry(Module):
+    """A container's entries: one of its registries (_registry), filled by _put."""
+    _registry = "_modules"
+
+    def _entries(self):
+        return self.__dict__[self._registry]
+
+    def _put(self, name, value):
+        self.add_module(name, value)
+
+
+class _Container(_Registry):
+    """What Sequential, ModuleList and ParameterList share: the entries in
+    order, named by their index."""
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._entries())
 
     def __iter__(self):
-        return iter(self._modules.values())
+        return iter(self._entries().values())
 
-    def append(self, module):
-        self.add_module(str(len(self)), module)
+    def __getitem__(self, idx):
+        values = list(self._entries().values())
+        return type(self)(values[idx]) if isinstance(idx, slice) else values[idx]
+
+    def __setitem__(self, idx, value):
+        self._put(list(self._entries())[idx], value)
+
+    def append(self, value):
+        self._put(str(len(self)), value)
+        return self
+
+    def extend(self, values):
+        for v in values:
+            self.append(v)
         return self
 
 
@@ -393,18 +437,6 @@ class ModuleList(_Container):
         if modules is not None:
             self.extend(modules)
 
-    def __getitem__(self, idx):
-        mods = list(self._modules.values())
-        return ModuleList(mods[idx]) if isinstance(idx, slice) else mods[idx]
-
-    def __setitem__(self, idx, module):
-        self.add_module(list(self._modules)[idx], module)
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
 
 # ---------------------------------------------------------------- generated modules
 def _module(name, fn, params, doc, show=True):
@@ -435,6 +467,14 @@ def _module(name, fn, params, doc, show=True):
                          if p != "inplace" or getattr(self, p))
     return type(name, (Module,), {"__init__": __init__, "forward": forward,
                                   "extra_repr": extra_repr, "__doc__": doc})
+
+
+def _variants(table):
+    """Module classes from name -> (base, functional): PyTorch's 1d/2d/... (and
+    alpha) variants of one module, which differ only in the functional that the
+    base's forward calls (its _fn)."""
+    return {name: type(name, (base,), {"_fn": staticmethod(fn), "__module__": base.__module__})
+            for name, (base, fn) in table.items()}
 
 
 # Module name -> (functional, hyper-parameters with PyTorch's defaults, in order):

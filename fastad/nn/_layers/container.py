@@ -2,43 +2,41 @@
 indices, so state_dict keys are PyTorch's), and Unflatten."""
 from collections import OrderedDict
 
-from fastad.nn.modules import Module, Parameter
+from fastad.nn.modules import Module, Parameter, _Container, _Registry
 
 __all__ = ["ModuleDict", "ParameterList", "ParameterDict", "Unflatten"]
 
 
-class ModuleDict(Module):
-    def __init__(self, modules=None):
-        super().__init__()
-        if modules is not None:
-            self.update(modules)
+class _Mapping(_Registry):
+    """What ModuleDict and ParameterDict share: the dict protocol, its keys the
+    entries' names."""
 
     def __getitem__(self, key):
-        return self._modules[key]
+        return self._entries()[key]
 
-    def __setitem__(self, key, module):
-        self.add_module(key, module)
+    def __setitem__(self, key, value):
+        self._put(key, value)
 
     def __delitem__(self, key):
-        del self._modules[key]
+        del self._entries()[key]
 
     def __len__(self):
-        return len(self._modules)
+        return len(self._entries())
 
     def __iter__(self):
-        return iter(self._modules)
+        return iter(self._entries())
 
     def __contains__(self, key):
-        return key in self._modules
+        return key in self._entries()
 
     def keys(self):
-        return self._modules.keys()
+        return self._entries().keys()
 
     def items(self):
-        return self._modules.items()
+        return self._entries().items()
 
     def values(self):
-        return self._modules.values()
+        return self._entries().values()
 
     def pop(self, key):
         v = self[key]
@@ -46,89 +44,57 @@ class ModuleDict(Module):
         return v
 
     def clear(self):
-        self._modules.clear()
+        self._entries().clear()
 
-    def update(self, modules):
-        pairs = modules.items() if hasattr(modules, "items") else modules
-        for key, module in pairs:
-            self[key] = module
+    def update(self, entries):
+        pairs = entries.items() if hasattr(entries, "items") else entries
+        for key, value in self._in_order(entries, pairs):
+            self[key] = value
+
+    @staticmethod
+    def _in_order(entries, pairs):
+        return pairs
 
 
-def _as_parameter(value):
-    return value if isinstance(value, Parameter) or value is None else Parameter(value)
+class ModuleDict(_Mapping):
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
 
 
-class ParameterList(Module):
+class _Parameters:
+    """The parameter containers' registry: each entry made a Parameter."""
+    _registry = "_parameters"
+
+    def _put(self, name, value):
+        if not (isinstance(value, Parameter) or value is None):
+            value = Parameter(value)
+        self.register_parameter(name, value)
+
+
+class ParameterList(_Parameters, _Container):
     def __init__(self, values=None):
         super().__init__()
         if values is not None:
             self.extend(values)
-
-    def __getitem__(self, idx):
-        params = list(self._parameters.values())
-        return ParameterList(params[idx]) if isinstance(idx, slice) else params[idx]
-
-    def __setitem__(self, idx, param):
-        self.register_parameter(list(self._parameters)[idx], _as_parameter(param))
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters.values())
-
-    def append(self, value):
-        self.register_parameter(str(len(self)), _as_parameter(value))
-        return self
-
-    def extend(self, values):
-        for v in values:
-            self.append(v)
-        return self
 
     def extra_repr(self):
         return "\n".join(f"({i}): Parameter containing: [{type(p).__name__} of size "
                          f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_Parameters, _Mapping):
     def __init__(self, parameters=None):
         super().__init__()
         if parameters is not None:
             self.update(parameters)
 
-    def __getitem__(self, key):
-        return self._parameters[key]
-
-    def __setitem__(self, key, value):
-        self.register_parameter(key, _as_parameter(value))
-
-    def __delitem__(self, key):
-        del self._parameters[key]
-
-    def __len__(self):
-        return len(self._parameters)
-
-    def __iter__(self):
-        return iter(self._parameters)
-
-    def __contains__(self, key):
-        return key in self._parameters
-
-    def keys(self):
-        return self._parameters.keys()
-
-    def items(self):
-        return self._parameters.items()
-
-    def values(self):
-        return self._parameters.values()
-
-    def update(self, parameters):
-        pairs = parameters.items() if hasattr(parameters, "items") else parameters
-        for key, value in (sorted(pairs) if isinstance(parameters, dict) and
-                           not isinstance(parameters, OrderedDict) else pairs):
-            self[key] = value
+    @staticmethod
+    def _in_order(entries, pairs):
+        # PyTorch sorts a plain dict's keys (an OrderedDict keeps its order)
+        plain = isinstance(entries, dict) and not isinstance(entries, OrderedDict)
+        return sorted(pairs) if plain else pairs
 
 
 class Unflatten(Module):

@@ -3,16 +3,15 @@ as PyTorch does (kaiming_uniform_ with a = sqrt(5); bias U(-1/sqrt(fan_in), ...)
 so the same manual_seed gives the same parameters."""
 import math
 
-from fastad._tensor import empty
 from fastad.nn import functional as F
 from fastad.nn import init
-from fastad.nn.modules import Module, Parameter
+from fastad.nn.modules import Module, _non_defaults, _weight_and_bias
 
 __all__ = ["Conv1d", "Conv2d", "ConvTranspose1d", "ConvTranspose2d"]
 
 
 class _ConvNd(Module):
-    _n = 0
+    _n, _fn = 0, None       # the spatial dims and the functional (F.conv2d, ...)
     _transposed = False     # weight (in, out / groups, *kernel) instead of (out, in / groups, ...)
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
@@ -52,11 +51,8 @@ class _ConvNd(Module):
                                                      for _ in range(2)]
         rows, cols = (in_channels, out_channels) if self._transposed else (out_channels,
                                                                            in_channels)
-        self.weight = Parameter(empty((rows, cols // groups) + self.kernel_size, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (rows, cols // groups) + self.kernel_size, out_channels, bias,
+                         dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -67,43 +63,32 @@ class _ConvNd(Module):
                 bound = 1 / math.sqrt(fan_in)
                 init.uniform_(self.bias, -bound, bound)
 
-    def _conv_forward(self, input, fn):
+    def forward(self, input):
+        return self._conv_forward(input, self.weight, self.bias)
+
+    def _conv_forward(self, input, weight, bias):
+        fn = type(self)._fn
         if self.padding_mode != "zeros":
             input = F.pad(input, self._reversed_padding_repeated_twice, mode=self.padding_mode)
-            return fn(input, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
-        return fn(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                  self.groups)
+            return fn(input, weight, bias, self.stride, 0, self.dilation, self.groups)
+        return fn(input, weight, bias, self.stride, self.padding, self.dilation, self.groups)
 
     def extra_repr(self):
+        zeros, ones = (0,) * self._n, (1,) * self._n
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
              f"stride={self.stride}")
-        if self.padding != (0,) * self._n:
-            s += f", padding={self.padding}"
-        if self.dilation != (1,) * self._n:
-            s += f", dilation={self.dilation}"
-        if self.output_padding != (0,) * self._n:
-            s += f", output_padding={self.output_padding}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode}"
-        return s
+        s += _non_defaults(self, (("padding", zeros), ("dilation", ones),
+                                  ("output_padding", zeros), ("groups", 1)))
+        s += ", bias=False" if self.bias is None else ""
+        return s + _non_defaults(self, (("padding_mode", "zeros"),))
 
 
 class Conv1d(_ConvNd):
-    _n = 1
-
-    def forward(self, input):
-        return self._conv_forward(input, F.conv1d)
+    _n, _fn = 1, staticmethod(F.conv1d)
 
 
 class Conv2d(_ConvNd):
-    _n = 2
-
-    def forward(self, input):
-        return self._conv_forward(input, F.conv2d)
+    _n, _fn = 2, staticmethod(F.conv2d)
 
 
 class _ConvTransposeNd(_ConvNd):
@@ -138,20 +123,15 @@ class _ConvTransposeNd(_ConvNd):
             out.append(size[d] - least)
         return tuple(out)
 
+    def forward(self, input, output_size=None):
+        return type(self)._fn(input, self.weight, self.bias, self.stride, self.padding,
+                              self._output_padding(input, output_size), self.groups,
+                              self.dilation)
+
 
 class ConvTranspose1d(_ConvTransposeNd):
-    _n = 1
-
-    def forward(self, input, output_size=None):
-        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
-                                  self.dilation)
+    _n, _fn = 1, staticmethod(F.conv_transpose1d)
 
 
 class ConvTranspose2d(_ConvTransposeNd):
-    _n = 2
-
-    def forward(self, input, output_size=None):
-        return F.conv_transpose2d(input, self.weight, self.bias, self.stride, self.padding,
-                                  self._output_padding(input, output_size), self.groups,
-                                  self.dilation)
+    _n, _fn = 2, staticmethod(F.conv_transpose2d)

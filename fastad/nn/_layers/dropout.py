@@ -1,9 +1,7 @@
 """Dropout modules: the functional form with the module's training flag."""
 from fastad.nn import functional as F
-from fastad.nn.modules import Module
-
-__all__ = ["Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout",
-           "FeatureAlphaDropout"]
+from fastad.nn._dropout import _check_p
+from fastad.nn.modules import Module, _variants
 
 
 class _DropoutNd(Module):
@@ -11,8 +9,7 @@ class _DropoutNd(Module):
 
     def __init__(self, p=0.5, inplace=False):
         super().__init__()
-        if p < 0 or p > 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        _check_p(p)
         self.p = p
         self.inplace = inplace
 
@@ -23,25 +20,11 @@ class _DropoutNd(Module):
         return f"p={self.p}, inplace={self.inplace}"
 
 
-class Dropout(_DropoutNd):
-    _fn = staticmethod(F.dropout)
-
-
-class Dropout1d(_DropoutNd):
-    _fn = staticmethod(F.dropout1d)
-
-
-class Dropout2d(_DropoutNd):
-    _fn = staticmethod(F.dropout2d)
-
-
-class Dropout3d(_DropoutNd):
-    _fn = staticmethod(F.dropout3d)
-
-
-class AlphaDropout(_DropoutNd):
-    _fn = staticmethod(F.alpha_dropout)
-
-
-class FeatureAlphaDropout(_DropoutNd):
-    _fn = staticmethod(F.feature_alpha_dropout)
+# the modules by name: (their base, the functional their forward calls)
+_MODULES = {
+    "Dropout": (_DropoutNd, F.dropout), "Dropout1d": (_DropoutNd, F.dropout1d),
+    "Dropout2d": (_DropoutNd, F.dropout2d), "Dropout3d": (_DropoutNd, F.dropout3d),
+    "AlphaDropout": (_DropoutNd, F.alpha_dropout),
+    "FeatureAlphaDropout": (_DropoutNd, F.feature_alpha_dropout)}
+__all__ = list(_MODULES)
+globals().update(_variants(_MODULES))

@@ -1,10 +1,9 @@
 """Bilinear and LazyLinear, initialised as PyTorch does."""
 import math
 
-from fastad._tensor import empty
 from fastad.nn import functional as F
 from fastad.nn import init
-from fastad.nn.modules import Linear, Module, Parameter
+from fastad.nn.modules import Linear, Module, _weight_and_bias
 
 __all__ = ["Bilinear", "LazyLinear"]
 
@@ -17,11 +16,8 @@ class Bilinear(Module):
         super().__init__()
         self.in1_features, self.in2_features = in1_features, in2_features
         self.out_features = out_features
-        self.weight = Parameter(empty((out_features, in1_features, in2_features), dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(out_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, (out_features, in1_features, in2_features), out_features, bias,
+                         dtype)
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -48,20 +44,15 @@ class LazyLinear(Linear):
     def __init__(self, out_features, bias=True, device=None, dtype=None):
         Module.__init__(self)
         self.in_features, self.out_features, self._dtype = 0, out_features, dtype
-        self.weight = Parameter(empty(0, dtype=dtype))
-        if bias:
-            self.bias = Parameter(empty(0, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        _weight_and_bias(self, 0, 0, bias, dtype)
 
     def has_uninitialized_params(self):
         return self.in_features == 0
 
     def initialize_parameters(self, input):
         self.in_features = input.shape[-1]
-        self.weight = Parameter(empty((self.out_features, self.in_features), dtype=self._dtype))
-        if self.bias is not None:
-            self.bias = Parameter(empty(self.out_features, dtype=self._dtype))
+        _weight_and_bias(self, (self.out_features, self.in_features), self.out_features,
+                         self.bias is not None, self._dtype)
         self.reset_parameters()
         del self._dtype
         self.__class__ = self.cls_to_become

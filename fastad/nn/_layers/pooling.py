@@ -1,10 +1,6 @@
 """Pooling modules: the functional forms with their options."""
 from fastad.nn import functional as F
-from fastad.nn.modules import Module
-
-__all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
-           "AdaptiveAvgPool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "LPPool1d", "LPPool2d",
-           "MaxUnpool1d", "MaxUnpool2d"]
+from fastad.nn.modules import Module, _variants
 
 
 class _MaxPoolNd(Module):
@@ -25,14 +21,6 @@ class _MaxPoolNd(Module):
     def extra_repr(self):
         return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
                 f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")
-
-
-class MaxPool1d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool1d)
-
-
-class MaxPool2d(_MaxPoolNd):
-    _fn = staticmethod(F.max_pool2d)
 
 
 class AvgPool1d(Module):
@@ -84,14 +72,6 @@ class _AdaptivePool(Module):
         return f"output_size={self.output_size}"
 
 
-class AdaptiveAvgPool1d(_AdaptivePool):
-    _fn = staticmethod(F.adaptive_avg_pool1d)
-
-
-class AdaptiveAvgPool2d(_AdaptivePool):
-    _fn = staticmethod(F.adaptive_avg_pool2d)
-
-
 class _AdaptiveMaxPool(_AdaptivePool):
     def __init__(self, output_size, return_indices=False):
         super().__init__(output_size)
@@ -99,14 +79,6 @@ class _AdaptiveMaxPool(_AdaptivePool):
 
     def forward(self, input):
         return type(self)._fn(input, self.output_size, self.return_indices)
-
-
-class AdaptiveMaxPool1d(_AdaptiveMaxPool):
-    _fn = staticmethod(F.adaptive_max_pool1d)
-
-
-class AdaptiveMaxPool2d(_AdaptiveMaxPool):
-    _fn = staticmethod(F.adaptive_max_pool2d)
 
 
 class _LPPoolNd(Module):
@@ -126,12 +98,15 @@ class _LPPoolNd(Module):
                 f"stride={self.stride}, ceil_mode={self.ceil_mode}")
 
 
-class LPPool1d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool1d)
-
-
-class LPPool2d(_LPPoolNd):
-    _fn = staticmethod(F.lp_pool2d)
+# the modules by name: (their base, the functional their forward calls)
+_VARIANTS = {
+    "MaxPool1d": (_MaxPoolNd, F.max_pool1d), "MaxPool2d": (_MaxPoolNd, F.max_pool2d),
+    "AdaptiveAvgPool1d": (_AdaptivePool, F.adaptive_avg_pool1d),
+    "AdaptiveAvgPool2d": (_AdaptivePool, F.adaptive_avg_pool2d),
+    "AdaptiveMaxPool1d": (_AdaptiveMaxPool, F.adaptive_max_pool1d),
+    "AdaptiveMaxPool2d": (_AdaptiveMaxPool, F.adaptive_max_pool2d),
+    "LPPool1d": (_LPPoolNd, F.lp_pool1d), "LPPool2d": (_LPPoolNd, F.lp_pool2d)}
+globals().update(_variants(_VARIANTS))
 
 
 class _MaxUnpoolNd(Module):
@@ -158,3 +133,6 @@ class MaxUnpool1d(_MaxUnpoolNd):
 
 class MaxUnpool2d(_MaxUnpoolNd):
     _fn, _n = staticmethod(F.max_unpool2d), 2
+
+
+__all__ = list(_VARIANTS) + ["AvgPool1d", "AvgPool2d", "MaxUnpool1d", "MaxUnpool2d"]

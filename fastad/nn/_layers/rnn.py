@@ -11,7 +11,7 @@ from fastad._tensor import cat, empty, stack, zeros
 from fastad.nn import functional as F
 from fastad.nn import init
 from fastad.nn._rnn import layer
-from fastad.nn.modules import Module, Parameter
+from fastad.nn.modules import Module, Parameter, _non_defaults
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -149,18 +149,9 @@ class RNNBase(Module):
         return output, ((h_n, c_n) if lstm else h_n)
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.num_layers != 1:
-            s += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if self.batch_first is not False:
-            s += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            s += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            s += f", bidirectional={self.bidirectional}"
-        return s
+        return f"{self.input_size}, {self.hidden_size}" + _non_defaults(self, (
+            ("num_layers", 1), ("bias", True), ("batch_first", False), ("dropout", 0),
+            ("bidirectional", False), ("nonlinearity", "tanh")))
 
 
 class RNN(RNNBase):
@@ -175,10 +166,6 @@ class RNN(RNNBase):
                              "'relu'.")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", *args, **kwargs)
         self.nonlinearity = nonlinearity
-
-    def extra_repr(self):
-        s = super().extra_repr()
-        return s if self.nonlinearity == "tanh" else s + f", nonlinearity={self.nonlinearity}"
 
 
 class LSTM(RNNBase):
@@ -238,12 +225,8 @@ class RNNCellBase(Module):
         return h, c
 
     def extra_repr(self):
-        s = f"{self.input_size}, {self.hidden_size}"
-        if self.bias is not True:
-            s += f", bias={self.bias}"
-        if getattr(self, "nonlinearity", "tanh") != "tanh":
-            s += f", nonlinearity={self.nonlinearity}"
-        return s
+        return f"{self.input_size}, {self.hidden_size}" + _non_defaults(self, (
+            ("bias", True), ("nonlinearity", "tanh")))
 
 
 class RNNCell(RNNCellBase):
