@@ -232,10 +232,17 @@ cdef public void fad_rnn_bwd_f64(int mode, Py_ssize_t batch, Py_ssize_t hid,
     _backward(mode, batch, hid, grad, out, prev, dh, carry, dxp, dgh)
 
 
-cdef tuple _mode(str mode):
+cdef int _step(str mode, state, str name, int* spec, Py_ssize_t* dims) except -1:
+    """spec = (mode code, gates, result columns, dtype) and dims = (batch,
+    hidden) of a step over the (B, H) array state."""
     if mode not in _MODES:
         raise ValueError("Unrecognized RNN mode: " + mode)
-    return _MODES[mode]
+    spec[0], spec[1], spec[2] = _MODES[mode]
+    spec[3] = _typenum(state, name)
+    if cnp.PyArray_NDIM(<cnp.ndarray>state) != 2:
+        raise ValueError(f"{name} must be 2-D (batch, hidden), got shape {state.shape}")
+    dims[0], dims[1] = state.shape
+    return 0
 
 
 cdef void* _rows(object a, str name, int t, Py_ssize_t batch, Py_ssize_t width,
@@ -250,12 +257,11 @@ def rnn_step_forward(str mode, pre, xp, b_hh, h, c, out):
     """One step forward: from pre and xp (and GRU's b_hh, or None) the new h
     (and LSTM's c, or None otherwise), updated in place from the previous
     step's, and the step's result row out."""
-    cdef int m, gates, width
-    m, gates, width = _mode(mode)
-    cdef int t = _typenum(h, "h")
-    if cnp.PyArray_NDIM(<cnp.ndarray>h) != 2:
-        raise ValueError(f"h must be 2-D (batch, hidden), got shape {h.shape}")
-    cdef Py_ssize_t batch = h.shape[0], hid = h.shape[1]
+    cdef int spec[4]
+    cdef Py_ssize_t dims[2]
+    _step(mode, h, "h", spec, dims)
+    cdef int m = spec[0], gates = spec[1], width = spec[2], t = spec[3]
+    cdef Py_ssize_t batch = dims[0], hid = dims[1]
     cdef void* hp = _rows(h, "h", t, batch, hid, True)
     cdef void* pp = _rows(pre, "pre", t, batch, gates * hid, False)
     cdef void* xpp = _rows(xp, "xp", t, batch, gates * hid, False)
@@ -281,12 +287,11 @@ def rnn_step_backward(str mode, grad, out, prev, dh, carry, dxp, dgh):
     cell state's gradient; GRU: the hidden state's through z), zero at the
     last step, updated in place.  GRU also writes dgh, the gradients of
     h W_hh^T + b_hh (dxp's but for n, scaled by r); the others ignore it."""
-    cdef int m, gates, width
-    m, gates, width = _mode(mode)
-    cdef int t = _typenum(dh, "dh")
-    if cnp.PyArray_NDIM(<cnp.ndarray>dh) != 2:
-        raise ValueError(f"dh must be 2-D (batch, hidden), got shape {dh.shape}")
-    cdef Py_ssize_t batch = dh.shape[0], hid = dh.shape[1]
+    cdef int spec[4]
+    cdef Py_ssize_t dims[2]
+    _step(mode, dh, "dh", spec, dims)
+    cdef int m = spec[0], gates = spec[1], width = spec[2], t = spec[3]
+    cdef Py_ssize_t batch = dims[0], hid = dims[1]
     cdef void* dhp = _rows(dh, "dh", t, batch, hid, False)
     cdef void* cp = _rows(carry, "carry", t, batch, hid, True)
     cdef void* gp = _rows(grad, "grad", t, batch, width * hid, False)
