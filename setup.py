@@ -29,7 +29,7 @@ _codegen.render_all()
 # cores).  FASTAD_MODULES=_elementwise,_rows builds a subset (handy while one module
 # is being worked on).
 ALL_MODULES = ["_elementwise", "_tensor", "_rows", "_random", "_tape", "_linear", "_runtime",
-               "_optim"]
+               "_optim", "_recurrent"]
 MODULES = [m for m in os.environ.get("FASTAD_MODULES", ",".join(ALL_MODULES)).split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 

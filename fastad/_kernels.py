@@ -11,7 +11,8 @@ extension modules named after their concern, which this module only gathers:
 - ``_elementwise``: activations (one formula pair per row of the op table) and
   the elementwise losses;
 - ``_rows``: softmax and log_softmax, cross entropy, nll, prelu;
-- ``_optim``: the SGD and Adam/AdamW updates.
+- ``_optim``: the SGD and Adam/AdamW updates;
+- ``_recurrent``: the pointwise half of RNN, LSTM and GRU time steps.
 
 Their C lives in ``fastad/csrc/*.h``.
 """
@@ -30,3 +31,4 @@ from fastad._rows import (  # noqa: F401
     cross_entropy_prob_forward, log_softmax_backward, log_softmax_forward, nll_loss_backward,
     nll_loss_forward, prelu_backward, prelu_forward, softmax_backward, softmax_forward)
 from fastad._optim import adam_step, sgd_step  # noqa: F401
+from fastad._recurrent import rnn_step_backward, rnn_step_forward  # noqa: F401

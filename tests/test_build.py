@@ -17,15 +17,17 @@ import numpy as np
 import pytest
 
 import fastad
-from fastad import _elementwise, _kernels, _rows
+from fastad import _elementwise, _kernels, _recurrent, _rows
 
 PKG = os.path.dirname(os.path.abspath(fastad.__file__))
 HEADERS = sorted(glob.glob(os.path.join(PKG, "csrc", "*.h")))
-# the loop drivers cloned per ISA, by module (csrc/fad_elementwise.h, csrc/fad_rows.h)
+# the loop drivers cloned per ISA, by module (csrc/fad_elementwise.h, csrc/fad_rows.h,
+# csrc/fad_recurrent.h)
 CLONED = {
     _elementwise: ["fad_act_fwd_f32", "fad_act_fwd_f64", "fad_act_bwd_f32", "fad_act_bwd_f64",
                    "fad_loss_f32", "fad_loss_f64"],
     _rows: ["fad_rows_f32", "fad_rows_f64"],
+    _recurrent: ["fad_rnn_fwd_f32", "fad_rnn_fwd_f64", "fad_rnn_bwd_f32", "fad_rnn_bwd_f64"],
 }
 # GCC's clone suffix for each answer of _isa()
 SUFFIX = {"x86-64-v4": "arch_x86_64_v4", "x86-64-v3": "arch_x86_64_v3", "default": "default"}
@@ -131,7 +133,7 @@ def test_kernels_gathers_and_stubs_every_name_of_the_kernel_modules():
     """fastad._kernels is the kernels' one name: each public name of a kernel module
     is there, and _kernels.pyi lists everything _kernels has."""
     from fastad import _linear, _optim, _runtime
-    for module in (_runtime, _linear, _elementwise, _rows, _optim):
+    for module in (_runtime, _linear, _elementwise, _rows, _optim, _recurrent):
         public = {n for n in dir(module) if not n.startswith("_")} - {"np", "os", "warnings"}
         assert public <= set(dir(_kernels)), (module.__name__, public - set(dir(_kernels)))
     tree = ast.parse(open(os.path.join(PKG, "_kernels.pyi")).read())

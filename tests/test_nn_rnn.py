@@ -161,13 +161,13 @@ def test_recurrence_gradcheck_every_column(mode, reverse):
         return _rnn.recurrence(mode, next(it), next(it), next(it) if c0 is not None else None,
                                next(it), next(it) if b is not None else None, reverse)
     assert gradcheck(fn, ins, eps=1e-6, atol=1e-6)
-    # the derivative in fastad ops gives the array backward's gradients
+    # the derivative in fastad ops gives the compiled first-order backward's gradients
     res = fn(*ins)
     grad = rng.standard_normal(tuple(res.shape))
     arrays = tuple(None if v is None else v.detach().numpy() for v in (xp, h0, c0, w, b))
-    by_arrays = _rnn._bptt(_rnn._ARRAYS, mode, grad, arrays, res.detach().numpy(), reverse)
+    by_arrays = _rnn._backward(mode, grad, arrays, res.detach().numpy(), reverse)
     with fastad.no_grad():
-        by_tensors = _rnn._bptt(_rnn._TENSORS, mode, fastad.tensor(grad),
+        by_tensors = _rnn._bptt(mode, fastad.tensor(grad),
                                 (xp, h0, c0, w, b), res.detach(), reverse)
     for u, v in zip(by_arrays, by_tensors):
         assert (u is None) == (v is None)

@@ -3,12 +3,14 @@ one step), one primitive per layer and direction.
 
 The input projections of the whole sequence are one GEMM done by the caller
 (F.linear); the primitive then runs the time loop over arrays, per step one
-GEMM with the hidden weights and the gate nonlinearities, and records ONE tape
-node whose result holds, per step, the hidden state and everything its
-derivative reads (the cell state and the activated gates), so the backward
-recomputes nothing.  Its derivative is backpropagation through time written in
-fastad ops: run under no_grad for the first-order backward, recorded to
-differentiate again.  Every column of the result is an output of the op, so
+GEMM with the hidden weights and one compiled call for the gate nonlinearities
+and the state update (fastad/_recurrent.pyx), and records ONE tape node whose
+result holds, per step, the hidden state and everything its derivative reads
+(the cell state and the activated gates), so the backward recomputes nothing
+but tanh(c).  The first-order backward is the same loop backwards in time (a
+kernel call and a GEMM per step, w_hh's gradient one GEMM over all steps); the
+derivative, backpropagation through time written in fastad ops, is what a
+recorded backward differentiates again.  Every column of the result is an output of the op, so
 the derivative also takes gradients arriving at the gate columns (as a
 recorded backward that reads them will send)."""
 import numpy as np
@@ -39,57 +41,50 @@ def _matmul(a, b, out=None):
     return out
 
 
-def _act(name, a, out=None):
-    """name(a) by fastad's vectorised kernel (numpy's float32 tanh is 2.5x slower
-    on a step's (32, 128))."""
-    a = np.ascontiguousarray(a)
-    out = np.empty_like(a) if out is None else out
-    _K.activation_forward(name, a.reshape(-1), out.reshape(-1))
-    return out
-
-
 def _forward(mode, xp, h0, c0, w_hh, b_hh, reverse):
     """The (T, B, width * H) result array (see the module docstring) from the
-    projected inputs xp (T, B, G * H) and the initial state."""
+    projected inputs xp (T, B, G * H) and the initial state: per step one GEMM
+    and one call of the step's pointwise kernel."""
     steps, batch = xp.shape[:2]
-    hid = h0.shape[-1]
-    res = np.empty((steps, batch, _WIDTH[mode] * hid), xp.dtype)
+    res = _K.empty((steps, batch, _WIDTH[mode] * h0.shape[-1]), xp.dtype)
     pre = np.empty((batch, w_hh.shape[0]), xp.dtype)
-    h, c = h0, c0
+    h, c = h0.copy(), None if c0 is None else c0.copy()     # updated in place, step by step
     for t in _steps(steps, reverse):
         _matmul(h, w_hh.T, pre)
-        out = res[t]
-        if mode == "LSTM":
-            pre += xp[t]
-            g = _act("tanh", pre[:, 2 * hid:3 * hid])
-            _act("sigmoid", pre, pre)
-            pre[:, 2 * hid:3 * hid] = g
-            i, f, o = pre[:, :hid], pre[:, hid:2 * hid], pre[:, 3 * hid:]
-            c = f * c + i * g
-            h = o * _act("tanh", c)          # contiguous: the next step's GEMM operand
-            out[:, :hid] = h
-            out[:, hid:2 * hid] = c
-            out[:, 2 * hid:] = pre
-        elif mode == "GRU":
-            if b_hh is not None:
-                pre += b_hh
-            ghn = out[:, 4 * hid:]
-            ghn[...] = pre[:, 2 * hid:]                             # h W_hn^T + b_hn
-            rz = _act("sigmoid", pre[:, :2 * hid] + xp[t, :, :2 * hid])
-            out[:, hid:3 * hid] = rz
-            n = out[:, 3 * hid:4 * hid]
-            n[...] = _act("tanh", xp[t, :, 2 * hid:] + rz[:, :hid] * ghn)
-            z = rz[:, hid:]
-            h = n + z * (h - n)
-            out[:, :hid] = h
-        else:
-            h = out
-            np.add(pre, xp[t], out=h)
-            if mode == "RNN_TANH":
-                _act("tanh", h, h)
-            else:
-                np.maximum(h, 0, out=h)
+        _K.rnn_step_forward(mode, pre, xp[t], b_hh, h, c, res[t])
     return res
+
+
+def _backward(mode, grad, inputs, res, reverse):
+    """The first-order gradients of (xp, h0, c0, w_hh, b_hh) over arrays: per
+    step (backwards in time) one call of the step's pointwise kernel and one
+    GEMM with w_hh; then w_hh's gradient as one GEMM over all steps."""
+    xp, h0, c0, w_hh, b_hh = inputs
+    grad = np.ascontiguousarray(grad, res.dtype)
+    steps, batch, width = res.shape
+    hid = h0.shape[-1]
+    first = np.zeros((batch, width), res.dtype)    # the initial state, laid out as a result row
+    first[:, :hid] = h0
+    if c0 is not None:
+        first[:, hid:2 * hid] = c0
+    dxp = _K.empty_like(xp)
+    dgh = _K.empty_like(xp) if mode == "GRU" else dxp     # gradients of h W_hh^T (+ b_hh)
+    dh, carry = np.zeros((batch, hid), res.dtype), np.zeros((batch, hid), res.dtype)
+    for t in _steps(steps, not reverse):
+        prev = t + 1 if reverse else t - 1
+        _K.rnn_step_backward(mode, grad[t], res[t], res[prev] if 0 <= prev < steps else first,
+                             dh, carry, dxp[t], dgh[t])
+        _matmul(dgh[t], w_hh, dh)
+    h_prevs = _K.empty((steps, batch, hid), res.dtype)     # each step's previous state
+    if reverse:
+        h_prevs[:-1], h_prevs[-1:] = res[1:, :, :hid], h0
+    else:
+        h_prevs[1:], h_prevs[:1] = res[:-1, :, :hid], h0
+    flat = dgh.reshape(-1, dgh.shape[-1])
+    dw = _matmul(flat.T, h_prevs.reshape(-1, hid))
+    db = flat.sum(0) if mode == "GRU" and b_hh is not None else None
+    return (dxp, dh + carry if mode == "GRU" else dh, carry if mode == "LSTM" else None,
+            dw, db)
 
 
 def layer(mode, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse=False):
@@ -115,53 +110,21 @@ def recurrence(mode, xp, h0, c0, w_hh, b_hh=None, reverse=False):
     res = _forward(mode, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], reverse)
 
     def derivative(grad, inputs, result):
-        return _bptt(_TENSORS, mode, grad, inputs, result, reverse)
+        return _bptt(mode, grad, inputs, result, reverse)
 
     def backward(grad):
-        # the same lines over the arrays: numpy's per-call cost is a third of
-        # a tensor op's, and the step loop is ~20 small calls per step
-        return _bptt(_ARRAYS, mode, grad, arrays, res, reverse)
+        return _backward(mode, grad, arrays, res, reverse)
     return make_op(res, _NAME[mode], inputs, backward=backward, derivative=derivative)
 
 
-class _ARRAYS:
-    """What _bptt calls beyond operators, over ndarrays."""
-    stack = np.stack
-    mm = staticmethod(_matmul)
-
-    @staticmethod
-    def tanh(a):
-        return _act("tanh", a)
-
-    @staticmethod
-    def cat(parts, dim=0):
-        return np.concatenate(parts, dim)
-
-    @staticmethod
-    def positive(a):
-        return (a > 0).astype(a.dtype)
-
-
-class _TENSORS:
-    """... and over tensors, recorded when the backward is."""
-    tanh = staticmethod(tanh)
-    stack = staticmethod(stack)
-    cat = staticmethod(cat)
-    mm = staticmethod(matmul)
-
-    @staticmethod
-    def positive(a):
-        return (a > 0).to(a.dtype)
-
-
-def _shifted(ns, seq, first, reverse):
+def _shifted(seq, first, reverse):
     """Each step's previous value along time: first, then seq but its last step."""
-    return ns.cat([seq[1:], first[None]]) if reverse else ns.cat([first[None], seq[:-1]])
+    return cat([seq[1:], first[None]]) if reverse else cat([first[None], seq[:-1]])
 
 
-def _bptt(ns, mode, grad, inputs, result, reverse):
-    """Gradients of (xp, h0, c0, w_hh, b_hh), backwards in time (ns: the
-    functions for arrays or for tensors).  What does not depend on the
+def _bptt(mode, grad, inputs, result, reverse):
+    """Gradients of (xp, h0, c0, w_hh, b_hh), backwards in time, in fastad ops
+    (what a recorded backward differentiates again).  What does not depend on the
     recursion (the gates' derivatives, the gradients arriving at the gate
     columns) is computed for all steps at once; per step the recursion through
     dh (and dc) is then a few products and one GEMM with w_hh."""
@@ -171,14 +134,14 @@ def _bptt(ns, mode, grad, inputs, result, reverse):
 
     def col(a, k):
         return a[..., k * hid:(k + 1) * hid]
-    h_prevs = _shifted(ns, col(result, 0), h0, reverse)
+    h_prevs = _shifted(col(result, 0), h0, reverse)
     dh = dc = 0
     dpre, dgh = [None] * steps, [None] * steps
     if mode == "LSTM":
         i, f, gg, o = (col(result, k) for k in range(2, 6))
-        tc = ns.tanh(col(result, 1))
-        d_gates = ns.cat([i * (1 - i), f * (1 - f), 1 - gg * gg, o * (1 - o)], 2)
-        per_dc = ns.cat([gg, _shifted(ns, col(result, 1), c0, reverse), i], 2) * \
+        tc = tanh(col(result, 1))
+        d_gates = cat([i * (1 - i), f * (1 - f), 1 - gg * gg, o * (1 - o)], 2)
+        per_dc = cat([gg, _shifted(col(result, 1), c0, reverse), i], 2) * \
             d_gates[..., :3 * hid]                        # d pre(i, f, g) / d c
         dc_per_dh = o * (1 - tc * tc)
         per_dh = tc * col(d_gates, 3)                     # d pre(o) / d h
@@ -187,9 +150,9 @@ def _bptt(ns, mode, grad, inputs, result, reverse):
             dh = grad[t, :, :hid] + dh
             dc = grad[t, :, hid:2 * hid] + dc + dh * dc_per_dh[t]
             ifg = (dc[:, None] * per_dc[t].reshape(batch, 3, hid)).reshape(batch, 3 * hid)
-            dpre[t] = ns.cat([ifg, dh * per_dh[t]], 1) + arriving[t]
+            dpre[t] = cat([ifg, dh * per_dh[t]], 1) + arriving[t]
             dc = dc * f[t]
-            dh = ns.mm(dpre[t], w_hh)
+            dh = matmul(dpre[t], w_hh)
     elif mode == "GRU":
         r, z, n, ghn = (col(result, k) for k in range(1, 5))
         dn_dpre = 1 - n * n
@@ -204,23 +167,23 @@ def _bptt(ns, mode, grad, inputs, result, reverse):
             dn = dh * n_per_dh[t] + arr_n[t]
             dr = dn * r_per_n[t] + arr_r[t]
             dz = dh * z_per_dh[t] + arr_z[t]
-            dpre[t] = ns.cat([dr, dz, dn], 1)
-            dgh[t] = ns.cat([dr, dz, dn * r[t] + arr_ghn[t]], 1)
-            dh = dh * z[t] + ns.mm(dgh[t], w_hh)
+            dpre[t] = cat([dr, dz, dn], 1)
+            dgh[t] = cat([dr, dz, dn * r[t] + arr_ghn[t]], 1)
+            dh = dh * z[t] + matmul(dgh[t], w_hh)
     else:
         hs = col(result, 0)
-        d_act = (1 - hs * hs) if mode == "RNN_TANH" else ns.positive(hs)
+        d_act = (1 - hs * hs) if mode == "RNN_TANH" else (hs > 0).to(hs.dtype)
         for t in _steps(steps, not reverse):
             dh = grad[t] + dh
             dpre[t] = dh * d_act[t]
-            dh = ns.mm(dpre[t], w_hh)
-    dxp = ns.stack(dpre)
+            dh = matmul(dpre[t], w_hh)
+    dxp = stack(dpre)
     flat_prev = h_prevs.reshape(-1, hid)
     if mode == "GRU":
-        flat = ns.stack(dgh).reshape(-1, 3 * hid)
-        dw = ns.mm(flat.T, flat_prev)
+        flat = stack(dgh).reshape(-1, 3 * hid)
+        dw = matmul(flat.T, flat_prev)
         db = None if b_hh is None else flat.sum(0)
     else:
-        dw = ns.mm(dxp.reshape(-1, dxp.shape[-1]).T, flat_prev)
+        dw = matmul(dxp.reshape(-1, dxp.shape[-1]).T, flat_prev)
         db = None
     return dxp, dh, (dc if mode == "LSTM" else None), dw, db
