@@ -104,7 +104,10 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
         if inputs is not None:
             g.keep = set([(<Tensor>x)._slot for x in inputs
                           if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-        g.sweep(top, retain)
+        if _debug:
+            _debug_sweep(g, top, retain)
+        else:
+            g.sweep(top, retain)
         if inputs is None:
             # latest-used leaves first: their gradients are the first complete, as in
             # PyTorch's order of accumulation (post-accumulate hooks run in this order)
