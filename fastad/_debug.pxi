@@ -90,20 +90,32 @@ cdef int _note_record(Graph g, int32_t i) except -1:
     return 0
 
 
+cdef int _warn_forward(Graph g, int32_t i, str name) except -1:
+    """PyTorch's warning (python_anomaly_mode.cpp) when record i's backward
+    raised: where its forward was called."""
+    stack = None if g.traces is None else g.traces.get(i)
+    if stack is None:
+        _warnings.warn(f"Error detected in {name}. No forward pass information available. "
+                       "Enable detect anomaly during forward pass for more information.")
+    else:
+        frames = [_traceback.FrameSummary(f, n, fn) for f, n, fn in stack]
+        _warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the "
+                       "error:\n" + "".join(_traceback.format_list(frames)))
+    return 0
+
+
+cdef int _check_nan_grads(str name, tuple grads) except -1:
+    """PyTorch's error for a backward formula that gave nan (a recorded backward)."""
+    for k in range(len(grads)):
+        x = grads[k]
+        if x is not None and np.isnan(_arr(<Tensor>x) if isinstance(x, Tensor) else x).any():
+            raise RuntimeError(f"Function '{name}' returned nan values in its {k}th output.")
+    return 0
+
+
 cdef int _debug_sweep(Graph g, int32_t top, bint retain) except -1:
     anomaly = bool(_debug & DEBUG_ANOMALY)
-
-    def on_error(int32_t i, str name):
-        # PyTorch's warning (python_anomaly_mode.cpp), before the error propagates
-        stack = None if g.traces is None else g.traces.get(i)
-        if stack is None:
-            _warnings.warn(f"Error detected in {name}. No forward pass information available. "
-                           "Enable detect anomaly during forward pass for more information.")
-        else:
-            frames = [_traceback.FrameSummary(f, n, fn) for f, n, fn in stack]
-            _warnings.warn(f"Error detected in {name}. Traceback of forward call that caused "
-                           "the error:\n" + "".join(_traceback.format_list(frames)))
-
     g.debug_sweep(top, retain, anomaly and _check_nan, OP_NAMES,
-                  None if _profiler is None else _profiler._backward, on_error if anomaly else None)
+                  None if _profiler is None else _profiler._backward,
+                  (lambda i, name: _warn_forward(g, i, name)) if anomaly else None)
     return 0

@@ -28,18 +28,19 @@ class ProfilerActivity(Enum):
 
 
 class FunctionEvent:
-    """One timed interval: name, start and end (µs), thread; cpu_parent and
-    cpu_children are its enclosing event and the events directly inside it."""
-    __slots__ = ("name", "start_us", "end_us", "thread", "category", "cpu_parent", "cpu_children")
+    """One timed interval: name, start and end (ns, perf_counter_ns), thread;
+    cpu_parent and cpu_children are its enclosing event and the events
+    directly inside it.  Times are read in µs, as PyTorch's."""
+    __slots__ = ("name", "start_ns", "end_ns", "thread", "category", "cpu_parent", "cpu_children")
 
     def __init__(self, name, start_ns, end_ns, thread, category):
         self.name, self.thread, self.category = name, thread, category
-        self.start_us, self.end_us = start_ns / 1000.0, end_ns / 1000.0
+        self.start_ns, self.end_ns = start_ns, end_ns
         self.cpu_parent = None
         self.cpu_children = []
 
     key = property(lambda self: self.name)
-    cpu_time_total = property(lambda self: self.end_us - self.start_us)
+    cpu_time_total = property(lambda self: (self.end_ns - self.start_ns) / 1000)
 
     @property
     def self_cpu_time_total(self):
@@ -184,16 +185,16 @@ class profile:
         (the innermost event enclosing it on its thread) and children."""
         if self._events is None:
             events = [FunctionEvent(*r) for r in self._raw]
-            events.sort(key=lambda e: (e.thread, e.start_us, -e.end_us))
+            events.sort(key=lambda e: (e.thread, e.start_ns, -e.end_ns))
             open_ = []
             for e in events:
-                while open_ and (open_[-1].thread != e.thread or open_[-1].end_us < e.end_us):
+                while open_ and (open_[-1].thread != e.thread or open_[-1].end_ns < e.end_ns):
                     open_.pop()
                 if open_:
                     e.cpu_parent = open_[-1]
                     open_[-1].cpu_children.append(e)
                 open_.append(e)
-            events.sort(key=lambda e: e.start_us)
+            events.sort(key=lambda e: e.start_ns)
             self._events = EventList(events)
         return self._events
 
@@ -213,7 +214,7 @@ class profile:
         pid = os.getpid()
         trace = {"traceEvents": [
             {"ph": "X", "cat": e.category, "name": e.name, "pid": pid, "tid": e.thread,
-             "ts": e.start_us, "dur": e.cpu_time_total, "args": {}} for e in self.events()],
+             "ts": e.start_ns / 1000, "dur": e.cpu_time_total, "args": {}} for e in self.events()],
             "displayTimeUnit": "ms"}
         with open(path, "w") as f:
             json.dump(trace, f)
