@@ -10,16 +10,20 @@ from fastad import _tensor
 __all__ = ["detect_anomaly", "set_detect_anomaly"]
 
 
-# torch.is_anomaly_enabled, torch.is_anomaly_check_nan_enabled, torch.set_anomaly_enabled
+# fastad.is_anomaly_enabled, ... (torch's names are at the package level)
 def is_anomaly_enabled():
+    """Whether anomaly mode is on."""
     return _tensor._anomaly_state()[0]
 
 
 def is_anomaly_check_nan_enabled():
+    """Whether anomaly mode, when on, checks backward results for nan."""
     return _tensor._anomaly_state()[1]
 
 
 def set_anomaly_enabled(enabled, check_nan=True):
+    """Turns anomaly mode on or off (what set_detect_anomaly does, without the
+    context manager)."""
     _tensor._set_anomaly_enabled(enabled, check_nan)
 
 
