@@ -90,7 +90,8 @@ def himmelblau_figure(out):
         ax.contourf(X, Y, np.log1p(Z), levels=14, cmap="Blues_r")
         for start in starts:
             path = run(start)
-            ax.plot(path[:, 0], path[:, 1], lw=1.5, marker="." if run is newton_trajectory else None)
+            ax.plot(path[:, 0], path[:, 1], lw=1.5,
+                    marker="." if run is newton_trajectory else None)   # Newton's steps
             ax.plot(*path[0], "ko", ms=4)
             print(f"{title}: {start} -> ({path[-1, 0]:.6f}, {path[-1, 1]:.6f})")
         ax.plot(*zip(*MINIMA), "r*", ms=12, label="minima")
