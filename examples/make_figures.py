@@ -27,6 +27,11 @@ from fastad.__main__ import bench  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 MINIMA = [(3.0, 2.0), (-2.805118, 3.131312), (-3.779310, -3.283186), (3.584428, -1.848126)]
 STARTS = [(0.0, 0.0), (-1.0, 1.0), (-1.0, -1.0), (4.5, -4.5), (1.5, 4.5), (-0.5, -4.5)]
+# Newton's method goes to a stationary point, whatever it is: from (0.5, 0.5)
+# it climbs to the local maximum (-0.27, -0.92), from (1, 4.5) it stops on a
+# saddle; these eight reach the minima (two of them crossing over)
+NEWTON_STARTS = [(4.0, 3.0), (-3.0, 3.0), (-4.0, -4.0), (4.0, -2.0), (2.0, 4.5), (-4.5, 4.0),
+                 (-2.0, -4.5), (2.0, -4.5)]
 
 
 def activations(out):
@@ -59,23 +64,40 @@ def trajectory(start, optimizer, lr, steps=1500):
     return np.array(path)
 
 
+def newton_trajectory(start, steps=12):
+    """x <- x - H(x)^-1 grad f(x), the Hessian by fastad's second derivatives."""
+    x = fastad.tensor(start, dtype=fastad.float64)
+    path = [x.tolist()]
+    for _ in range(steps):
+        xg = x.detach().requires_grad_()
+        g, = fastad.autograd.grad(himmelblau(xg), xg)
+        H = fastad.autograd.functional.hessian(himmelblau, x)
+        x = x - fastad.tensor(np.linalg.solve(H.numpy(), g.numpy()))
+        path.append(x.tolist())
+    return np.array(path)
+
+
 def himmelblau_figure(out):
-    # Newton's method needs second derivatives (create_graph=True), which fastad
-    # does not compute yet: gradient descent and Adam are drawn instead
     g = np.linspace(-5, 5, 201)
     X, Y = np.meshgrid(g, g)
     Z = himmelblau((X, Y))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 5))
-    for ax, (title, optimizer, lr) in zip(axes, [("gradient descent, lr=0.005", fastad.optim.SGD,
-                                                  0.005), ("Adam, lr=0.05", fastad.optim.Adam, 0.05)]):
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5.4))
+    methods = [("gradient descent, lr=0.005", STARTS, lambda s: trajectory(s, fastad.optim.SGD,
+                                                                           0.005)),
+               ("Adam, lr=0.05", STARTS, lambda s: trajectory(s, fastad.optim.Adam, 0.05)),
+               ("Newton's method", NEWTON_STARTS, newton_trajectory)]
+    for ax, (title, starts, run) in zip(axes, methods):
         ax.contourf(X, Y, np.log1p(Z), levels=14, cmap="Blues_r")
-        for start in STARTS:
-            path = trajectory(start, optimizer, lr)
-            ax.plot(path[:, 0], path[:, 1], lw=1.5)
+        for start in starts:
+            path = run(start)
+            ax.plot(path[:, 0], path[:, 1], lw=1.5,
+                    marker="." if run is newton_trajectory else None)   # Newton's steps
             ax.plot(*path[0], "ko", ms=4)
             print(f"{title}: {start} -> ({path[-1, 0]:.6f}, {path[-1, 1]:.6f})")
         ax.plot(*zip(*MINIMA), "r*", ms=12, label="minima")
-        ax.set_title(f"Himmelblau's function: {title}")
+        ax.set_title(f"Himmelblau's function: {title}", fontsize=10)
+        ax.set_xlim(-5, 5)
+        ax.set_ylim(-5, 5)
         ax.set_aspect("equal")
     axes[0].legend(loc="lower left")
     fig.tight_layout()

@@ -174,7 +174,12 @@ def set_num_threads(n):
         setter(_kernels.get_num_threads())
 
 
-from fastad import autograd, backends, cuda, distributed, linalg, nn, optim, random, utils  # noqa: E402,F401,E501
+from fastad import (  # noqa: E402,F401
+    autograd, backends, cuda, distributed, linalg, nn, optim, profiler, random, utils,
+)
+from fastad.autograd.anomaly_mode import (  # noqa: E402,F401
+    is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled,
+)
 from fastad._random import Generator as _Generator  # noqa: E402
 
 # the classes report their public path, as PyTorch's do (<class 'torch.Tensor'>)

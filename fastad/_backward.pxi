@@ -104,7 +104,10 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
         if inputs is not None:
             g.keep = set([(<Tensor>x)._slot for x in inputs
                           if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-        g.sweep(top, retain)
+        if _debug:
+            _debug_sweep(g, top, retain)
+        else:
+            g.sweep(top, retain)
         if inputs is None:
             # latest-used leaves first: their gradients are the first complete, as in
             # PyTorch's order of accumulation (post-accumulate hooks run in this order)
@@ -202,7 +205,8 @@ cdef void _add_adjoint(dict adj, int32_t s, object g) except *:
     adj[s] = g if prev is None else prev + g
 
 
-cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at) except -1:
+cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
+                   bint check_nan) except -1:
     cdef Node node = <Node>g.ctx[g.in0[i]]
     cdef Tensor h
     cdef int32_t s
@@ -237,6 +241,8 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at) except
     h = _wrap(out_array, out_dt)
     h._graph, h._slot, h._rg, h._op, h._node = g, i, True, OP_PY, node
     grads = node.derivative(gi, tuple(inputs), h)
+    if check_nan:
+        _check_nan_grads(node.name, grads)
     for k in range(len(arrays)):
         s = node.in_slots[k]
         gk = grads[k]
@@ -257,8 +263,9 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at) except
 cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at) except -1:
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor);
     afterwards adj holds those of the leaves and of the slots in keep."""
-    cdef int32_t i, a
+    cdef int32_t i
     cdef uint8_t o
+    cdef bint anomaly = _debug & DEBUG_ANOMALY
     for i in range(top, -1, -1):
         gi = adj.get(i)
         if gi is None:
@@ -271,20 +278,38 @@ cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at)
             continue
         if i not in keep:
             del adj[i]
-        if o == OP_PY:
-            _node_vjp(g, i, gi, adj, leaf_at)
-        elif o == OP_GATHER:
-            a = g.in0[i]
-            shape, npdt = g.layout[a]
-            _add_adjoint(adj, a, _index_put(gi, (g.in1[i],), (shape,),
-                                            DT_F64 if npdt == np.float64 else DT_F32, False,
-                                            "SelectBackwardBackward0"))
+        if anomaly:
+            try:
+                _record_vjp(g, i, o, gi, adj, leaf_at, _check_nan)
+            except BaseException:
+                _warn_forward(g, i, (<Node>g.ctx[g.in0[i]]).name if o == OP_PY else OP_NAMES[o])
+                raise
         else:
-            ga, gb = _scalar_vjp(g, i, gi, leaf_at)
-            if g.in0[i] >= 0 and ga is not None:
-                _add_adjoint(adj, g.in0[i], ga)
-            if g.in1[i] >= 0 and gb is not None:
-                _add_adjoint(adj, g.in1[i], gb)
+            _record_vjp(g, i, o, gi, adj, leaf_at, False)
+    return 0
+
+
+cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, dict leaf_at,
+                     bint check_nan) except -1:
+    """Record i's gradients for its inputs (gi: its own), added to theirs in adj."""
+    cdef int32_t a
+    if o == OP_PY:
+        _node_vjp(g, i, gi, adj, leaf_at, check_nan)
+    elif o == OP_GATHER:
+        a = g.in0[i]
+        shape, npdt = g.layout[a]
+        _add_adjoint(adj, a, _index_put(gi, (g.in1[i],), (shape,),
+                                        DT_F64 if npdt == np.float64 else DT_F32, False,
+                                        "SelectBackwardBackward0"))
+    else:
+        ga, gb = _scalar_vjp(g, i, gi, leaf_at)
+        if check_nan:
+            _check_nan_grads(OP_NAMES[o], (ga if g.in0[i] >= 0 else None,
+                                           gb if g.in1[i] >= 0 else None))
+        if g.in0[i] >= 0 and ga is not None:
+            _add_adjoint(adj, g.in0[i], ga)
+        if g.in1[i] >= 0 and gb is not None:
+            _add_adjoint(adj, g.in1[i], gb)
     return 0
 
 

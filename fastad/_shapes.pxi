@@ -226,6 +226,8 @@ cdef Tensor _gather1(Tensor x, Py_ssize_t k):
         out._graph = g
         out._rg = True
         out._op = OP_GATHER
+        if _debug:
+            _note_record(g, out._slot)
     return out
 
 

@@ -81,6 +81,8 @@ cdef class Graph:
     cdef dict params         # record -> (a, b) of a 0-d op of the table with two parameters
     cdef readonly bint dead
     cdef bint busy           # a sweep is running (possibly without the GIL)
+    # record -> the forward call's stack, kept while anomaly mode is on (else None)
+    cdef dict traces
 
     cdef int grow(self) except -1
     cdef void reset(self) noexcept
@@ -88,7 +90,9 @@ cdef class Graph:
     cdef int prepare(self, int32_t top) except -1
     cdef int sweep(self, int32_t top, bint retain) except -1
     cdef int _sweep_from(self, int32_t i, bint retain) except -1
-    cdef int run_node(self, int32_t i, bint retain) except -1
+    cdef int run_node(self, int32_t i, bint retain, bint check_nan) except -1
+    cdef int debug_sweep(self, int32_t top, bint retain, bint check_nan, dict names,
+                         object on_record, object on_error) except -1
     cdef int run_gather(self, int32_t i) except -1
     cdef object own_adjoint(self, int32_t s, object shape, object dtype)
     cdef int accumulate(self, int32_t s, object g, bint fresh=*) except -1

@@ -9,6 +9,7 @@ from libc.string cimport memset
 from cpython.object cimport PyObject
 from fastad._opcodes cimport act_masks, act_saves
 import threading
+from time import perf_counter_ns as _clock
 
 import numpy as np
 cimport numpy as cnp
@@ -200,6 +201,8 @@ cdef class Graph:
             self.layout = {}
         if self.params:
             self.params = {}
+        if self.traces is not None:
+            self.traces = None
         self.gid = _next_gid
         _next_gid += 1
 
@@ -259,11 +262,56 @@ cdef class Graph:
             if self.op[i] == OP_GATHER:
                 self.run_gather(i)
             else:
-                self.run_node(i, retain)
+                self.run_node(i, retain, False)
             i -= 1
         return 0
 
-    cdef int run_node(self, int32_t i, bint retain) except -1:
+    cdef int debug_sweep(self, int32_t top, bint retain, bint check_nan, dict names,
+                         object on_record, object on_error) except -1:
+        """The sweep a record at a time with the GIL, for anomaly mode and the
+        profiler: check_nan raises PyTorch's error where a record's gradient for
+        an input has a nan; on_record(name, t0) follows each record run (t0 its
+        start, time.perf_counter_ns), on_error(i, name) each one that raised.
+        names: the grad_fn name of each scalar op code."""
+        cdef int32_t i, k
+        cdef uint8_t o
+        cdef double part[2]
+        self.busy = True
+        try:
+            for i in range(top, -1, -1):
+                if not self.reached[i]:
+                    continue
+                o = self.op[i]
+                if o & OP_FREED:
+                    raise RuntimeError(SECOND_BACKWARD)
+                o &= OP_CODE
+                if o == OP_LEAF:
+                    continue
+                name = self.ctx[self.in0[i]].name if o == OP_PY else names[o]
+                t0 = _clock() if on_record is not None else 0
+                try:
+                    if o == OP_PY:
+                        self.run_node(i, retain, check_nan)
+                    elif o == OP_GATHER:
+                        self.run_gather(i)
+                    else:
+                        scalar_step(self.op, self.reached, self.in0, self.in1, self.d0, self.d1,
+                                    self.adj, i, retain, part)
+                        for k in range(2):
+                            if check_nan and part[k] != part[k]:
+                                raise RuntimeError(f"Function '{name}' returned nan values in "
+                                                   f"its {k}th output.")
+                except BaseException:
+                    if on_error is not None:
+                        on_error(i, name)
+                    raise
+                if on_record is not None:
+                    on_record(name, t0)
+        finally:
+            self.busy = False
+        return 0
+
+    cdef int run_node(self, int32_t i, bint retain, bint check_nan) except -1:
         cdef Node node = <Node>self.ctx[self.in0[i]]
         cdef int32_t s
         cdef Py_ssize_t k
@@ -290,6 +338,11 @@ cdef class Graph:
                 gout = None     # so a gradient written into it counts as fresh below
         else:
             grads = node.backward(gout)
+        if check_nan:
+            for k in range(len(node.in_slots)):
+                if node.in_slots[k] >= 0 and grads[k] is not None and np.isnan(grads[k]).any():
+                    raise RuntimeError(f"Function '{node.name}' returned nan values in its "
+                                       f"{k}th output.")
         for k in range(len(node.in_slots)):
             s = node.in_slots[k]
             if s < 0:
@@ -369,6 +422,7 @@ cdef class Graph:
         self.leaves = []
         self.layout = {}
         self.params = {}
+        self.traces = None
         self.aadj = None
         self.owned = None
         self.dead = True
@@ -389,9 +443,8 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
     cdef double *d0 = g.d0
     cdef double *d1 = g.d1
     cdef double *adj = g.adj
-    cdef int32_t a, b
     cdef uint8_t o
-    cdef double gi
+    cdef double part[2]     # unused here: the compiler drops its stores
     while i >= 0:
         if reached[i]:
             o = op[i]
@@ -401,19 +454,28 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
             if o == OP_PY or o == OP_GATHER:
                 return i
             if o != OP_LEAF:
-                gi = adj[i]
-                a = in0[i]
-                b = in1[i]
-                if a >= 0:
-                    if d0[i] != 0 or not MASKS[o]:
-                        adj[a] += d0[i] * gi
-                    else:               # a masked-out input gets +0, never 0 * inf
-                        adj[a] += d0[i]
-                    reached[a] = 1
-                if b >= 0:
-                    adj[b] += d1[i] * gi
-                    reached[b] = 1
-                if not retain and SAVES[o]:
-                    op[i] = o | OP_FREED
+                scalar_step(op, reached, in0, in1, d0, d1, adj, i, retain, part)
         i -= 1
     return -1
+
+
+cdef inline void scalar_step(uint8_t *op, uint8_t *reached, int32_t *in0, int32_t *in1,
+                             double *d0, double *d1, double *adj, int32_t i, bint retain,
+                             double *part) noexcept nogil:
+    """The work of the reached scalar record i: its gradients for its two inputs
+    (part, 0 where there is none) added to theirs."""
+    cdef uint8_t o = op[i]
+    cdef int32_t a = in0[i], b = in1[i]
+    cdef double gi = adj[i]
+    part[0] = part[1] = 0.0
+    if a >= 0:
+        # a masked-out input gets +0, never 0 * inf
+        part[0] = d0[i] * gi if d0[i] != 0 or not MASKS[o] else d0[i]
+        adj[a] += part[0]
+        reached[a] = 1
+    if b >= 0:
+        part[1] = d1[i] * gi
+        adj[b] += part[1]
+        reached[b] = 1
+    if not retain and SAVES[o]:
+        op[i] = o | OP_FREED

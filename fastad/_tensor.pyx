@@ -27,6 +27,9 @@ cnp.import_array()
 include "_dtypes.pxi"
 
 
+include "_debug.pxi"
+
+
 # ---------------------------------------------------------------- grad mode
 def is_grad_enabled():
     return grad_enabled()
@@ -193,6 +196,8 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         out._graph = g
         out._rg = True
         out._op = op
+        if _debug:
+            _note_record(g, out._slot)
     return out
 
 
@@ -244,6 +249,8 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     out._rg = True
     out._op = OP_PY
     out._node = node
+    if _debug:
+        _note_record(g, out._slot)
     return out
 
 

@@ -984,7 +984,8 @@ NON_DIFFERENTIABLE = {
     **{n: _MODE for n in (
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",
-        "Tensor", "seed", "initial_seed", "get_rng_state", "set_rng_state", "Generator")},
+        "Tensor", "seed", "initial_seed", "get_rng_state", "set_rng_state", "Generator",
+        "is_anomaly_enabled", "is_anomaly_check_nan_enabled", "set_anomaly_enabled")},
     **{n: _INTEGER for n in (
         "argsort", "nonzero", "argwhere", "count_nonzero", "all", "any", "ne", "lt", "le", "gt",
         "ge", "not_equal", "less", "less_equal", "greater", "greater_equal", "isclose", "isnan",

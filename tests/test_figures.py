@@ -38,9 +38,11 @@ def test_make_figures_writes_pngs(tmp_path):
     for name in names:
         w, h = png_size(tmp_path / name)
         assert w > 200 and h > 200 and (tmp_path / name).stat().st_size < 300_000
-    finals = re.findall(r"-> \((-?\d+\.\d+), (-?\d+\.\d+)\)", proc.stdout)
-    assert len(finals) == 12
-    for x, y in finals:
+    finals = re.findall(r"^(.*): .* -> \((-?\d+\.\d+), (-?\d+\.\d+)\)$", proc.stdout, re.M)
+    assert len(finals) == 6 + 6 + 8
+    for _, x, y in finals:
         assert min(abs(float(x) - a) + abs(float(y) - b) for a, b in MINIMA) < 1e-5
-    # every minimum is reached by both optimisers
-    assert len({(round(float(x), 3), round(float(y), 3)) for x, y in finals}) == 4
+    # every minimum is reached by each method: gradient descent, Adam, Newton's
+    for method in {m for m, _, _ in finals}:
+        assert len({(round(float(x), 3), round(float(y), 3)) for m, x, y in finals
+                    if m == method}) == 4, method

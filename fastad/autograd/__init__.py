@@ -5,7 +5,8 @@ from fastad import _tensor
 from fastad._tensor import Tensor, enable_grad, no_grad
 from fastad.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
 
-__all__ = ["grad", "backward", "Variable", "Function", "once_differentiable", "functional"]
+__all__ = ["grad", "backward", "Variable", "Function", "once_differentiable", "functional",
+           "detect_anomaly", "set_detect_anomaly", "profiler"]
 
 
 def _as_list(x):
@@ -193,4 +194,5 @@ class Function:
     @staticmethod
     def backward(ctx, *grads):
         raise NotImplementedError("You must implement the backward function for custom Function.")
-from fastad.autograd import functional  # noqa: E402,F401
+from fastad.autograd import functional, profiler  # noqa: E402,F401
+from fastad.autograd.anomaly_mode import detect_anomaly, set_detect_anomaly  # noqa: E402,F401
