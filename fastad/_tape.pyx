@@ -214,7 +214,8 @@ cdef class Graph:
         cdef int32_t j
         if self.dead:
             raise RuntimeError(SECOND_BACKWARD)
-        if self.busy:
+        # aadj is a dict while a backward runs, its post-accumulate hooks included
+        if self.busy or self.aadj is not None:
             raise RuntimeError(BUSY)
         if self.adj_cap < self.cap:
             p = realloc(self.adj, self.cap * sizeof(double))
@@ -235,26 +236,27 @@ cdef class Graph:
         self.keep = None
         return 0
 
-    cdef int sweep(self, int32_t top, bint retain) except -1:
-        """One reverse pass over records top..0; only reached records do work."""
+    cdef int sweep(self, int32_t top, int32_t stop, bint retain) except -1:
+        """One reverse pass over records top..stop+1 (stop -1: down to the
+        first); only reached records do work."""
         self.busy = True
         try:
-            self._sweep_from(top, retain)
+            self._sweep_from(top, stop, retain)
         finally:
             self.busy = False
         return 0
 
-    cdef int _sweep_from(self, int32_t i, bint retain) except -1:
+    cdef int _sweep_from(self, int32_t i, int32_t stop, bint retain) except -1:
         cdef int err = 0
-        while i >= 0:
-            if i > 2048:  # releasing the GIL costs more than a short sweep
+        while i > stop:
+            if i - stop > 2048:  # releasing the GIL costs more than a short sweep
                 with nogil:
-                    i = scalar_sweep(self, i, retain, &err)
+                    i = scalar_sweep(self, i, stop, retain, &err)
             else:
-                i = scalar_sweep(self, i, retain, &err)
+                i = scalar_sweep(self, i, stop, retain, &err)
             if err:
                 raise RuntimeError(SECOND_BACKWARD)
-            if i < 0:
+            if i == stop:
                 break
             if self.op[i] == OP_GATHER:
                 self.run_gather(i)
@@ -379,9 +381,9 @@ cdef class Graph:
         return g
 
 
-cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept nogil:
+cdef int32_t scalar_sweep(Graph g, int32_t i, int32_t stop, bint retain, int *err) noexcept nogil:
     """Sweeps scalar records from i down; stops at the first reached array
-    record (returned, for the caller to run with the GIL) or at -1."""
+    record (returned, for the caller to run with the GIL) or at stop."""
     cdef uint8_t *op = g.op
     cdef uint8_t *reached = g.reached
     cdef int32_t *in0 = g.in0
@@ -392,7 +394,7 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
     cdef int32_t a, b
     cdef uint8_t o
     cdef double gi
-    while i >= 0:
+    while i > stop:
         if reached[i]:
             o = op[i]
             if o & OP_FREED:
@@ -416,4 +418,4 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
                 if not retain and SAVES[o]:
                     op[i] = o | OP_FREED
         i -= 1
-    return -1
+    return stop
