@@ -52,6 +52,8 @@ def _timing_waits(dist, total):
 
     def timed(*args, **kwargs):
         work = launch(*args, **kwargs)
+        if work is None:    # a blocking call
+            return work
         wait = work.wait
 
         def timed_wait(timeout=None):
