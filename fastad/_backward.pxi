@@ -63,16 +63,32 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
     return True
 
 
+cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
+    """Moves to seeds the roots that are leaves recorded on g below top: their
+    seed joins the gradient deposited at their record, so .grad is accumulated
+    (and the hooks run) once; returns the other leaf roots."""
+    rest = []
+    for t, seed in leaf_roots:
+        if (<Tensor>t)._lgid == g.gid and (<Tensor>t)._slot <= top:
+            seeds.append((t, seed))
+        else:
+            rest.append((t, seed))
+    return rest
+
+
 cdef object _sweep(list roots, list grads, bint retain, list inputs):
-    """Runs one reverse sweep from roots.  With inputs None, gradients are
-    accumulated into the leaves' .grad; otherwise they are returned per input."""
+    """Runs one reverse sweep from roots.  With inputs None, each leaf's gradient
+    is accumulated into its .grad, and its post-accumulate hooks run, as soon as
+    the sweep has passed the leaf's record (every contribution to it comes from a
+    later record), while the rest of the backward still runs, as PyTorch does;
+    otherwise the gradients are returned per input."""
     cdef Graph g = None
     cdef Tensor t
-    cdef int32_t top = -1
+    cdef int32_t top = -1, i, slot
     cdef int k
+    cdef bint done = False
     seeds = []
     leaf_roots = []
-    hooked = []
     for k in range(len(roots)):
         if not isinstance(roots[k], Tensor):
             raise TypeError(f"outputs must be tensors, got {type(roots[k]).__name__}")
@@ -94,57 +110,65 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     result = None
     if g is not None:
         g.prepare(top)
-        for t, seed in seeds:
-            g.reached[t._slot] = 1
-            if t._data is None:
-                g.adj[t._slot] += float(seed)
+        try:
+            if inputs is None:
+                leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
+            for t, seed in seeds:
+                slot = t._slot
+                g.reached[slot] = 1
+                if t._data is None:
+                    g.adj[slot] += float(seed)
+                else:
+                    prev = g.aadj.get(slot)
+                    g.aadj[slot] = seed if prev is None else prev + seed
+            if inputs is None:
+                i = top
+                # latest-used leaves first: the order in which their gradients are complete
+                for leaf, slot in reversed(g.leaves):
+                    if slot > top:
+                        continue
+                    _sweep_records(g, i, slot, retain)
+                    i = slot - 1
+                    if g.reached[slot]:
+                        t = <Tensor>leaf
+                        _deposit(t, _slot_grad(g, t, slot), slot in g.owned)
+                        g.aadj.pop(slot, None)
+                        if t._post_hooks:
+                            _run_post_hooks(t)
+                _sweep_records(g, i, -1, retain)
             else:
-                prev = g.aadj.get(t._slot)
-                g.aadj[t._slot] = seed if prev is None else prev + seed
-        if inputs is not None:
-            g.keep = set([(<Tensor>x)._slot for x in inputs
-                          if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-        if _debug:
-            _debug_sweep(g, top, retain)
-        else:
-            g.sweep(top, retain)
-        if inputs is None:
-            # latest-used leaves first: their gradients are the first complete, as in
-            # PyTorch's order of accumulation (post-accumulate hooks run in this order)
-            for leaf, slot in reversed(g.leaves):
-                if slot <= top and g.reached[slot]:
-                    _deposit(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot), slot in g.owned)
-                    if (<Tensor>leaf)._post_hooks:
-                        hooked.append(leaf)
-        else:
-            result = []
-            for x in inputs:
-                t = <Tensor>x
-                gx = None
-                if t._graph is g:
-                    gx = _slot_grad(g, t, t._slot)
-                elif t._graph is None:
-                    for leaf, slot in g.leaves:
-                        if leaf is t and slot <= top and g.reached[slot]:
-                            gs = _slot_grad(g, t, slot)
-                            gx = gs if gx is None else gx + gs
-                result.append(gx)
-        g.aadj = None
-        g.owned = None
-        g.keep = None
-        if not retain:
-            if _all_reached(g, top):
-                g.retire()
-            elif g is current_graph():
-                fresh_graph()
+                g.keep = set([(<Tensor>x)._slot for x in inputs
+                              if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
+                _sweep_records(g, top, -1, retain)
+                result = []
+                for x in inputs:
+                    t = <Tensor>x
+                    gx = None
+                    if t._graph is g:
+                        gx = _slot_grad(g, t, t._slot)
+                    elif t._graph is None:
+                        for leaf, slot in g.leaves:
+                            if leaf is t and slot <= top and g.reached[slot]:
+                                gs = _slot_grad(g, t, slot)
+                                gx = gs if gx is None else gx + gs
+                    result.append(gx)
+            done = True
+        finally:
+            # a hook or a backward that raises leaves the graph consistent: swept
+            # records freed (without retain_graph), the rest still usable
+            g.aadj = None
+            g.owned = None
+            g.keep = None
+            if not retain:
+                if done and _all_reached(g, top):
+                    g.retire()
+                elif g is current_graph():
+                    fresh_graph()
     if inputs is None:
         for t, seed in leaf_roots:
             _deposit(t, seed)
             if t._post_hooks:
-                hooked.append(t)
-        # after the sweep's state is cleared, so a hook that raises leaves it consistent
-        for t in hooked:
-            _run_post_hooks(t)
+                _run_post_hooks(t)
     else:
         if result is None:
             result = [None] * len(inputs)
@@ -260,11 +284,15 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
     return 0
 
 
-cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at) except -1:
-    """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor);
-    afterwards adj holds those of the leaves and of the slots in keep."""
-    cdef int32_t i
+cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
+                         bint deposit) except -1:
+    """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
+    deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
+    sweep reaches its record; otherwise adj keeps those of the leaves and of the
+    slots in keep."""
+    cdef int32_t i, a
     cdef uint8_t o
+    cdef Tensor leaf
     cdef bint anomaly = _debug & DEBUG_ANOMALY
     for i in range(top, -1, -1):
         gi = adj.get(i)
@@ -275,6 +303,11 @@ cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at)
             raise RuntimeError(SECOND_BACKWARD)
         o &= OP_CODE
         if o == OP_LEAF:
+            if deposit:
+                leaf = <Tensor>leaf_at[i]
+                _deposit_recorded(leaf, adj.pop(i))
+                if leaf._post_hooks:
+                    _run_post_hooks(leaf)
             continue
         if i not in keep:
             del adj[i]
@@ -346,6 +379,8 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
+        if inputs is None:
+            leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
         for t, seed in seeds:
             _add_adjoint(adj, t._slot, seed)
         keep = set() if inputs is None else set([(<Tensor>x)._slot for x in inputs
@@ -353,20 +388,13 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
         prev = swap_graph(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at)
+            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None)
         finally:
             if prev is not None and prev is not g:
                 swap_graph(prev)
     if inputs is None:
-        hooked = []
-        for s, leaf in reversed(list(leaf_at.items())):
-            if adj.get(s) is not None:
-                _deposit_recorded(<Tensor>leaf, adj[s])
-                hooked.append(leaf)
         for t, seed in leaf_roots:
             _deposit_recorded(t, seed)
-            hooked.append(t)
-        for t in hooked:
             if t._post_hooks:
                 _run_post_hooks(t)
         return None

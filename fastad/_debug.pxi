@@ -113,9 +113,13 @@ cdef int _check_nan_grads(str name, tuple grads) except -1:
     return 0
 
 
-cdef int _debug_sweep(Graph g, int32_t top, bint retain) except -1:
+cdef int _sweep_records(Graph g, int32_t top, int32_t stop, bint retain) except -1:
+    """Records top..stop+1 swept: in C, or a record at a time while anomaly mode
+    or the profiler is on."""
+    if not _debug:
+        return g.sweep(top, stop, retain)
     anomaly = bool(_debug & DEBUG_ANOMALY)
-    g.debug_sweep(top, retain, anomaly and _check_nan, OP_NAMES,
+    g.debug_sweep(top, stop, retain, anomaly and _check_nan, OP_NAMES,
                   None if _profiler is None else _profiler._backward,
                   (lambda i, name: _warn_forward(g, i, name)) if anomaly else None)
     return 0

@@ -217,7 +217,8 @@ cdef class Graph:
         cdef int32_t j
         if self.dead:
             raise RuntimeError(SECOND_BACKWARD)
-        if self.busy:
+        # aadj is a dict while a backward runs, its post-accumulate hooks included
+        if self.busy or self.aadj is not None:
             raise RuntimeError(BUSY)
         if self.adj_cap < self.cap:
             p = realloc(self.adj, self.cap * sizeof(double))
@@ -238,26 +239,27 @@ cdef class Graph:
         self.keep = None
         return 0
 
-    cdef int sweep(self, int32_t top, bint retain) except -1:
-        """One reverse pass over records top..0; only reached records do work."""
+    cdef int sweep(self, int32_t top, int32_t stop, bint retain) except -1:
+        """One reverse pass over records top..stop+1 (stop -1: down to the
+        first); only reached records do work."""
         self.busy = True
         try:
-            self._sweep_from(top, retain)
+            self._sweep_from(top, stop, retain)
         finally:
             self.busy = False
         return 0
 
-    cdef int _sweep_from(self, int32_t i, bint retain) except -1:
+    cdef int _sweep_from(self, int32_t i, int32_t stop, bint retain) except -1:
         cdef int err = 0
-        while i >= 0:
-            if i > 2048:  # releasing the GIL costs more than a short sweep
+        while i > stop:
+            if i - stop > 2048:  # releasing the GIL costs more than a short sweep
                 with nogil:
-                    i = scalar_sweep(self, i, retain, &err)
+                    i = scalar_sweep(self, i, stop, retain, &err)
             else:
-                i = scalar_sweep(self, i, retain, &err)
+                i = scalar_sweep(self, i, stop, retain, &err)
             if err:
                 raise RuntimeError(SECOND_BACKWARD)
-            if i < 0:
+            if i == stop:
                 break
             if self.op[i] == OP_GATHER:
                 self.run_gather(i)
@@ -266,10 +268,10 @@ cdef class Graph:
             i -= 1
         return 0
 
-    cdef int debug_sweep(self, int32_t top, bint retain, bint check_nan, dict names,
-                         object on_record, object on_error) except -1:
-        """The sweep a record at a time with the GIL, for anomaly mode and the
-        profiler: check_nan raises PyTorch's error where a record's gradient for
+    cdef int debug_sweep(self, int32_t top, int32_t stop, bint retain, bint check_nan,
+                         dict names, object on_record, object on_error) except -1:
+        """Records top..stop+1 swept a record at a time with the GIL, for anomaly
+        mode and the profiler: check_nan raises PyTorch's error where a record's gradient for
         an input has a nan; on_record(name, t0) follows each record run (t0 its
         start, time.perf_counter_ns), on_error(i, name) each one that raised.
         names: the grad_fn name of each scalar op code."""
@@ -278,7 +280,7 @@ cdef class Graph:
         cdef double part[2]
         self.busy = True
         try:
-            for i in range(top, -1, -1):
+            for i in range(top, stop, -1):
                 if not self.reached[i]:
                     continue
                 o = self.op[i]
@@ -433,9 +435,9 @@ cdef class Graph:
         return g
 
 
-cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept nogil:
+cdef int32_t scalar_sweep(Graph g, int32_t i, int32_t stop, bint retain, int *err) noexcept nogil:
     """Sweeps scalar records from i down; stops at the first reached array
-    record (returned, for the caller to run with the GIL) or at -1."""
+    record (returned, for the caller to run with the GIL) or at stop."""
     cdef uint8_t *op = g.op
     cdef uint8_t *reached = g.reached
     cdef int32_t *in0 = g.in0
@@ -445,7 +447,7 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
     cdef double *adj = g.adj
     cdef uint8_t o
     cdef double part[2]     # unused here: the compiler drops its stores
-    while i >= 0:
+    while i > stop:
         if reached[i]:
             o = op[i]
             if o & OP_FREED:
@@ -456,7 +458,7 @@ cdef int32_t scalar_sweep(Graph g, int32_t i, bint retain, int *err) noexcept no
             if o != OP_LEAF:
                 scalar_step(op, reached, in0, in1, d0, d1, adj, i, retain, part)
         i -= 1
-    return -1
+    return stop
 
 
 cdef inline void scalar_step(uint8_t *op, uint8_t *reached, int32_t *in0, int32_t *in1,

@@ -84,3 +84,77 @@ def test_errors_as_torch():
         a.sum().backward()
     assert a.grad.tolist() == [1.0, 1.0]
     (a * 1).sum()   # the engine is usable after the failed hook
+
+
+def _layers(lib):
+    lib.manual_seed(0)
+    return lib.nn.Sequential(lib.nn.Linear(4, 8), lib.nn.Tanh(), lib.nn.Linear(8, 8),
+                             lib.nn.ReLU(), lib.nn.Linear(8, 2))
+
+
+@pytest.mark.parametrize("lib_name", ["fastad", "torch"])
+def test_hook_runs_while_backward_still_runs(lib_name):
+    """The last layer's weight is complete first: its hook runs before the first
+    layer's gradient is computed (what lets DDP all-reduce during backward)."""
+    lib = fastad if lib_name == "fastad" else pytest.importorskip("torch")
+    model = _layers(lib)
+    first, last = model[0].weight, model[4].weight
+    seen = []
+    last.register_post_accumulate_grad_hook(
+        lambda p: seen.append((p.grad is not None, first.grad is None)))
+    first.register_post_accumulate_grad_hook(
+        lambda p: seen.append((p.grad is not None, last.grad is not None)))
+    x = lib.ones(3, 4)
+    for _ in range(2):   # again with every .grad set: each hook still runs once per backward
+        model(x).pow(2).sum().backward()
+        first.grad = None
+    assert seen == [(True, True), (True, True)] * 2
+
+
+@pytest.mark.parametrize("lib_name", ["fastad", "torch"])
+def test_hook_that_raises_mid_backward(lib_name):
+    """The exception stops the backward: leaves below are not deposited, the
+    swept part of the graph is freed, and a new graph works."""
+    lib = fastad if lib_name == "fastad" else pytest.importorskip("torch")
+    model = _layers(lib)
+    first, last = model[0].weight, model[4].weight
+
+    def boom(p):
+        raise ValueError("boom")
+
+    handle = last.register_post_accumulate_grad_hook(boom)
+    loss = model(lib.ones(3, 4)).pow(2).sum()
+    with pytest.raises(ValueError, match="boom"):
+        loss.backward()
+    assert last.grad is not None and first.grad is None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    handle.remove()
+    model(lib.ones(3, 4)).pow(2).sum().backward()
+    want = _layers(lib)
+    want(lib.ones(3, 4)).pow(2).sum().backward()
+    np.testing.assert_allclose(first.grad.detach().numpy(), want[0].weight.grad.detach().numpy(),
+                               rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_leaf_root_also_in_the_graph_is_accumulated_once(create_graph):
+    torch = pytest.importorskip("torch")
+    out = {}
+    for lib in (fastad, torch):
+        log = []
+        a = _hooked(lib, log, "a", [1.0, 2.0])
+        lib.autograd.backward([(a * a).sum(), a], [None, lib.tensor([3.0, 4.0])],
+                              create_graph=create_graph)
+        out[lib] = [(n, g.tolist()) for n, g in log] + [a.grad.tolist()]
+    assert out[fastad] == out[torch]
+
+
+def test_create_graph_deposits_as_the_sweep_passes():
+    model = _layers(fastad)
+    first, last = model[0].weight, model[4].weight
+    seen = []
+    last.register_post_accumulate_grad_hook(lambda p: seen.append(first.grad is None))
+    model(fastad.ones(3, 4)).pow(2).sum().backward(create_graph=True)
+    assert seen == [True] and first.grad.requires_grad

@@ -120,3 +120,51 @@ def test_parameters_broadcast_and_shape_mismatch(rank, world):
     if world > 1:
         with pytest.raises(RuntimeError, match="differ in dtype or shape"):
             DDP(nn.Linear(3, 2 + (rank == 0)))
+
+
+class _Mark(fastad.autograd.Function):
+    """The identity, logging when its backward runs."""
+    log = None
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        _Mark.log.append("first layer's backward")
+        return grad
+
+
+class _Marked(nn.Module):
+    def forward(self, x):
+        return _Mark.apply(x)
+
+
+def test_buckets_launch_while_backward_still_runs(rank, world, monkeypatch):
+    """With small buckets, the last layers' bucket is all-reduced before the
+    backward reaches the first layer: the all-reduce overlaps the backward."""
+    from fastad import distributed as dist
+    log = _Mark.log = []
+    launch = dist._allreduce
+
+    def logged(group, array, op, async_op):
+        log.append("all-reduce launched")
+        return launch(group, array, op, async_op)
+
+    monkeypatch.setattr(dist, "_allreduce", logged)
+    fastad.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 16), _Marked(), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(),
+                          nn.Linear(16, 3))
+    ddp = DDP(model, bucket_cap_mb=0.001)
+    x, y = _data()
+    nn.functional.mse_loss(ddp(x), y).backward()
+    assert log == ["all-reduce launched", "all-reduce launched", "first layer's backward",
+                   "all-reduce launched"]
+    ref = nn.Sequential(nn.Linear(5, 16), nn.Tanh(), nn.Linear(16, 16), nn.ReLU(),
+                        nn.Linear(16, 3))
+    ref.load_state_dict({k.replace("3.", "2.").replace("5.", "4."): v
+                         for k, v in model.state_dict().items()})
+    nn.functional.mse_loss(ref(x), y).backward()
+    for p, q in zip(model.parameters(), ref.parameters()):   # same data on every rank
+        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-7)

@@ -10,9 +10,11 @@ ready; a bucket whose parameters are all ready is copied (scaled by 1/world
 size in the same pass) into its flat buffer and all-reduced in place with a
 non-blocking Iallreduce, buckets launched in the same order on every rank.
 The hook that completes the last bucket waits for all of them and hands the
-averages back to .grad.  fastad's backward deposits the leaves' gradients
-after its sweep, so that hook runs at the end of backward; the buckets
-overlap with each other's copies, not with the sweep.
+averages back to .grad.  fastad's backward deposits a leaf's gradient (and
+runs its hooks) as soon as the sweep has passed the leaf's first use, so the
+last layers' buckets are all-reduced while the first layers' gradients are
+still being computed (each hook tests the launched buckets, since MPI moves a
+non-blocking collective along only inside its calls).
 """
 import contextlib
 import weakref
@@ -148,6 +150,10 @@ class DistributedDataParallel(Module):
         if not self.require_backward_grad_sync:
             return
         self._used[i] = 1
+        # MPI advances a non-blocking collective only inside MPI calls: a test from
+        # each hook moves the launched buckets along while backward runs
+        for bucket in self._buckets[:self._next]:
+            bucket.work.is_completed()
         b = self._bucket_of[i]
         bucket = self._buckets[b]
         bucket.ready += 1
