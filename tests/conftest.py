@@ -1,5 +1,7 @@
 """Shared helpers for the engine tests: torch is the oracle (tests skip, never
 fail, without it); every comparison checks values, dtypes and gradients."""
+import os
+
 import numpy as np
 import pytest
 
@@ -24,6 +26,12 @@ def optional_torch():
 
 needs_torch = pytest.mark.skipif(optional_torch() is None,
                                  reason="compares with PyTorch, the test oracle, not installed")
+
+
+# Under AddressSanitizer, time measures the instrumentation and RSS the freed
+# memory held in quarantine: the timing and memory tests need the plain build.
+plain_build = pytest.mark.skipif(os.environ.get("FASTAD_SANITIZE") == "1",
+                                 reason="times and RSS mean nothing in a sanitizer build")
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 
 import fastad
 import fastad.nn.functional as F
-from conftest import needs_torch, optional_torch, row_params, torch_oracle
+from conftest import needs_torch, optional_torch, plain_build, row_params, torch_oracle
 from fastad import _codegen, _kernels, _tensor, nn, opdefs
 
 ROWS = [op for op in opdefs.UNARY if not op.noise]
@@ -88,16 +88,20 @@ def test_functional_shows_only_pytorch_style_names():
     assert "opdefs" not in public and "_op" not in dir(F)
 
 
+@plain_build
 def test_functional_sigmoid_costs_no_more_than_the_method():
     """F.sigmoid on a 0-d tensor is the same compiled function as fastad.sigmoid
-    (it once took the array kernel and a closure node: 1.6 us against 0.2)."""
+    (it once took the array kernel and a closure node: 1.6 us against 0.2, 8x;
+    quietly the module function's call costs 1.1-1.2x the method's)."""
     t = fastad.tensor(0.3, requires_grad=True)
     f, m = (lambda: F.sigmoid(t)), (lambda: t.sigmoid())
-    fs, ms = [], []
-    for _ in range(7):   # alternate, take medians of this thread's CPU time: the machine is shared
-        fs.append(min(timeit.repeat(f, number=2000, repeat=3, timer=time.thread_time)))
-        ms.append(min(timeit.repeat(m, number=2000, repeat=3, timer=time.thread_time)))
-    assert np.median(fs) <= 1.3 * np.median(ms), (np.median(fs), np.median(ms))
+    ratios = []
+    for _ in range(7):
+        # this thread's CPU time of the two, back to back: the machine is shared,
+        # and its clock and load change between pairs more than within one
+        functional = min(timeit.repeat(f, number=2000, repeat=3, timer=time.thread_time))
+        ratios.append(functional / min(timeit.repeat(m, number=2000, repeat=3, timer=time.thread_time)))
+    assert np.median(ratios) <= 1.5, sorted(ratios)
 
 
 # ---------------------------------------------------------------- against PyTorch
