@@ -289,7 +289,19 @@ cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
     deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
     sweep reaches its record; otherwise adj keeps those of the leaves and of the
-    slots in keep."""
+    slots in keep.  (Anomaly mode's parent of the records the backwards make is
+    put back after.)"""
+    global _anomaly_parent
+    outer = _anomaly_parent
+    try:
+        _recorded_records(g, top, adj, keep, leaf_at, deposit)
+    finally:
+        _anomaly_parent = outer
+    return 0
+
+
+cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
+                           bint deposit) except -1:
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
@@ -311,14 +323,19 @@ cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
             continue
         if i not in keep:
             del adj[i]
-        if anomaly:
-            try:
-                _record_vjp(g, i, o, gi, adj, leaf_at, _check_nan)
-            except BaseException:
-                _warn_forward(g, i, (<Node>g.ctx[g.in0[i]]).name if o == OP_PY else OP_NAMES[o])
-                raise
-        else:
+        if not _debug:
             _record_vjp(g, i, o, gi, adj, leaf_at, False)
+            continue
+        name = (<Node>g.ctx[g.in0[i]]).name if o == OP_PY else OP_NAMES[o]
+        t0 = _start_record(g, i, name)
+        try:
+            _record_vjp(g, i, o, gi, adj, leaf_at, anomaly and _check_nan)
+        except BaseException:
+            if anomaly:
+                _warn_forward(g, i, name)
+            raise
+        if _debug & DEBUG_PROFILE:
+            _profiler._backward(name, t0)
     return 0
 
 

@@ -57,7 +57,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     cdef bint na = ta is not None and ta._rg
     cdef bint nb = tb is not None and tb._rg
     if not ((na or nb) and grad_enabled()):
-        return out
+        return _unrecorded(out, BINARY_NAMES[op])
     if dt > DT_F64:
         return out
     sa = a.shape if isinstance(a, np.ndarray) else ()

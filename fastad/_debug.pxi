@@ -1,11 +1,13 @@
 # Included by _tensor.pyx: the switches of anomaly mode (fastad.autograd.anomaly_mode)
 # and the profiler (fastad.profiler).  Off, they cost a recorded op one test of
-# _debug and a backward one; on, ops note their forward stack or time at the
-# point where they record, and backward takes the tape's record-at-a-time sweep.
+# _debug, an op that does not record one more, and a backward one; on, ops note
+# their forward stack or time where they record (or return unrecorded), and
+# backward takes the tape's record-at-a-time sweep.
 import sys as _sys
 import re as _re
 import warnings as _warnings
 import traceback as _traceback
+from time import perf_counter_ns as _perf_counter_ns
 
 cdef enum:
     DEBUG_ANOMALY = 1
@@ -14,6 +16,11 @@ cdef enum:
 cdef int _debug = 0
 cdef bint _check_nan = True
 cdef object _profiler = None        # the recording profile: ._forward(name), ._backward(name, t0)
+# While anomaly mode runs a record's backward: (its grad_fn name, its trace), the
+# trace being (forward stack, the same pair for the backward that recorded it, or
+# None).  Records made meanwhile (create_graph) keep it, for PyTorch's "Previous
+# calculation was induced by" chain.
+cdef object _anomaly_parent = None
 
 
 def _set_anomaly_enabled(bint mode, bint check_nan=True):
@@ -68,14 +75,17 @@ cdef str _forward_name(Graph g, int32_t i):
         return _UNARY_NAMES[o - OP_ACT]
     if o != OP_PY:
         return _SCALAR_FORWARD[o]
-    name = (<Node>g.ctx[g.in0[i]]).name
-    f = _NODE_FORWARD.get(name)
+    return _forward_of((<Node>g.ctx[g.in0[i]]).name)
+
+
+cdef str _forward_of(str grad_name):
+    """MulBackward0 -> mul, LogSoftmaxBackward0 -> log_softmax,
+    MaxPool2DWithIndicesBackward0 -> max_pool2d_with_indices (PyTorch's aten names)."""
+    f = _NODE_FORWARD.get(grad_name)
     if f is None:
-        # MulBackward0 -> mul, LogSoftmaxBackward0 -> log_softmax, MaxPool2DWithIndices...
-        # -> max_pool2d_with_indices (PyTorch's aten names)
-        base = name.partition("Backward")[0] or name
+        base = grad_name.partition("Backward")[0] or grad_name
         base = _re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", base)
-        f = _NODE_FORWARD[name] = _re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
+        f = _NODE_FORWARD[grad_name] = _re.sub(r"([a-z])([A-Z])", r"\1_\2", base).lower()
     return f
 
 
@@ -84,24 +94,47 @@ cdef int _note_record(Graph g, int32_t i) except -1:
     if _debug & DEBUG_ANOMALY:
         if g.traces is None:
             g.traces = {}
-        g.traces[i] = _forward_stack()
+        g.traces[i] = (_forward_stack(), _anomaly_parent)
     if _debug & DEBUG_PROFILE:
         _profiler._forward(_forward_name(g, i))
     return 0
 
 
+cdef inline Tensor _unrecorded(Tensor out, str name):
+    """out, returned by an op that did not record: the profiler counts it too,
+    under name, the grad_fn name it records when it does (or its forward name)."""
+    if _debug & DEBUG_PROFILE:
+        _profiler._forward(_forward_of(name))
+    return out
+
+
 cdef int _warn_forward(Graph g, int32_t i, str name) except -1:
-    """PyTorch's warning (python_anomaly_mode.cpp) when record i's backward
-    raised: where its forward was called."""
-    stack = None if g.traces is None else g.traces.get(i)
-    if stack is None:
+    """PyTorch's warnings (python_anomaly_mode.cpp) when record i's backward
+    raised: where its forward was called, then, for a record made by a
+    create_graph backward, where the forward of each record whose backward
+    made it was called."""
+    trace = None if g.traces is None else g.traces.get(i)
+    if trace is None:
         _warnings.warn(f"Error detected in {name}. No forward pass information available. "
                        "Enable detect anomaly during forward pass for more information.")
-    else:
-        frames = [_traceback.FrameSummary(f, n, fn) for f, n, fn in stack]
-        _warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the "
-                       "error:\n" + "".join(_traceback.format_list(frames)))
+        return 0
+    _warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the "
+                   "error:\n" + _format_stack(trace[0]))
+    parent = trace[1]
+    while parent is not None:
+        name, trace = parent
+        if trace is None:
+            _warnings.warn(f"Error detected in {name}. No forward pass information available. "
+                           "Enable detect anomaly during forward pass for more information.")
+            break
+        _warnings.warn(f"\n\nPrevious calculation was induced by {name}. Traceback of forward "
+                       "call that induced the previous calculation:\n" + _format_stack(trace[0]))
+        parent = trace[1]
     return 0
+
+
+cdef str _format_stack(list stack):
+    return "".join(_traceback.format_list([_traceback.FrameSummary(f, n, fn) for f, n, fn in stack]))
 
 
 cdef int _check_nan_grads(str name, tuple grads) except -1:
@@ -116,10 +149,30 @@ cdef int _check_nan_grads(str name, tuple grads) except -1:
 cdef int _sweep_records(Graph g, int32_t top, int32_t stop, bint retain) except -1:
     """Records top..stop+1 swept: in C, or a record at a time while anomaly mode
     or the profiler is on."""
+    global _anomaly_parent
     if not _debug:
         return g.sweep(top, stop, retain)
     anomaly = bool(_debug & DEBUG_ANOMALY)
-    g.debug_sweep(top, stop, retain, anomaly and _check_nan, OP_NAMES,
-                  None if _profiler is None else _profiler._backward,
-                  (lambda i, name: _warn_forward(g, i, name)) if anomaly else None)
+    outer = _anomaly_parent
+    try:
+        g.debug_sweep(top, stop, retain, anomaly and _check_nan, OP_NAMES,
+                      lambda i, name: _start_record(g, i, name),
+                      None if _profiler is None else _profiler._backward,
+                      (lambda i, name: _warn_forward(g, i, name)) if anomaly else None)
+    finally:
+        _anomaly_parent = outer
     return 0
+
+
+cdef object _start_record(Graph g, int32_t i, str name):
+    """Before a backward runs record i while _debug is set: the records it
+    makes (create_graph) name it their parent, and the profiler's next event
+    (an op of its derivative) starts with it.  Returns its start time (ns).
+    The sweep puts _anomaly_parent back."""
+    global _anomaly_parent
+    if _debug & DEBUG_ANOMALY:
+        _anomaly_parent = (name, None if g.traces is None else g.traces.get(i))
+    now = _perf_counter_ns()
+    if _debug & DEBUG_PROFILE:
+        _profiler._mark(now)
+    return now

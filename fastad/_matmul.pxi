@@ -16,18 +16,25 @@ def matmul(input, other):
     cdef Tensor out = _wrap(r, x._dt)
     if (x._rg or y._rg) and grad_enabled():
         na, nb = x._rg, y._rg
-        name = ("DotBackward0" if a.ndim == 1 and b.ndim == 1 else
-                "MmBackward0" if a.ndim == 2 and b.ndim == 2 else
-                "MvBackward0" if a.ndim == 2 and b.ndim == 1 else
-                "SqueezeBackward4" if a.ndim == 1 and b.ndim == 2 else
-                # PyTorch folds a matrix times a batch into one mm by transposing,
-                # when the matrix needs a gradient: the result is a transposed view,
-                # made contiguous unless it already is
-                ("TransposeBackward0" if 1 in r.shape[-2:] else "CloneBackward0")
-                if a.ndim == 2 and x._rg else "UnsafeViewBackward0")
-        return _record(out, name, (x, y), lambda g: _matmul_grads(g, a, b, na, nb), (x, y), True,
+        return _record(out, _matmul_name(a, b, r, x._rg), (x, y),
+                       lambda g: _matmul_grads(g, a, b, na, nb), (x, y), True,
                        False, lambda g, i, r: _matmul_derivative(g, i[0], i[1]))
+    if _debug:
+        _unrecorded(out, _matmul_name(a, b, r, x._rg))
     return out
+
+
+cdef str _matmul_name(object a, object b, object r, bint x_rg):
+    """PyTorch's grad_fn name for a @ b = r."""
+    return ("DotBackward0" if a.ndim == 1 and b.ndim == 1 else
+            "MmBackward0" if a.ndim == 2 and b.ndim == 2 else
+            "MvBackward0" if a.ndim == 2 and b.ndim == 1 else
+            "SqueezeBackward4" if a.ndim == 1 and b.ndim == 2 else
+            # PyTorch folds a matrix times a batch into one mm by transposing,
+            # when the matrix needs a gradient: the result is a transposed view,
+            # made contiguous unless it already is
+            ("TransposeBackward0" if 1 in r.shape[-2:] else "CloneBackward0")
+            if a.ndim == 2 and x_rg else "UnsafeViewBackward0")
 
 
 cdef object _mm2(object a, object b):
@@ -135,7 +142,7 @@ cdef object _softmax(object input, object dim, bint take_log):
     y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
     cdef Tensor out = _wrap(np.ascontiguousarray(y).reshape(shape), x._dt)  # 0-d stays 0-d
     if not (x._rg and grad_enabled()):
-        return out
+        return _unrecorded(out, "log_softmax" if take_log else "softmax")
 
     last_dim = d == len(shape) - 1 or not shape
 

@@ -43,7 +43,7 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     _K.activation_forward(name, xa, y, a, b)  # kernels take any C-contiguous shape
     cdef Tensor out = _wrap(y, x._dt)
     if not (x._rg and grad_enabled()):
-        return out
+        return _unrecorded(out, name)
     saves_y, usual_name = _ACTIVATION_INFO[name][1:3]
     needs_x = _act_needs_x(name, a)
     xs = xa if needs_x else None
@@ -101,6 +101,8 @@ def linear(Tensor input, Tensor weight, Tensor bias=None, str act=None, double a
         _K.activation_forward(act, y, y, a, b)
     cdef Tensor out = _wrap(y if nd == 2 else y.reshape(in_shape[:-1] + (wa.shape[0],)), x._dt)
     if not ((x._rg or w._rg or (bt is not None and bt._rg)) and grad_enabled()):
+        if _debug:
+            _unrecorded(out, _linear_name(nd, bt is not None) if act is None else act)
         return out
     cdef bint need_x = x._rg, need_w = w._rg
     rows_shape = y.shape
@@ -167,7 +169,7 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
                                          reduction, lsm)
     cdef Tensor out = _wrap(value.reshape(out_shape) if per_row else value, x._dt)
     if not (x._rg and grad_enabled()):
-        return out
+        return _unrecorded(out, grad_name)
 
     def backward(g):
         glog = _K.empty_like(rows)
@@ -284,7 +286,7 @@ def pointwise_loss(str kernel, str grad_name, Tensor input, Tensor target, str r
         value = value / n if n else NAN
     cdef Tensor out = _wrap(value, x._dt)
     if not ((x._rg or t._rg) and grad_enabled()):
-        return out
+        return _unrecorded(out, grad_name)
     cdef bint t_rg = t._rg
 
     def backward(g):
@@ -343,5 +345,5 @@ cdef object _unary(object input, int op, double a, double b):
         if value is not None:
             if x._dt == DT_BOOL:
                 raise RuntimeError(f"{_UNARY_NAMES[op]} is not supported for bool tensors")
-            return _wrap(value, x._dt)
+            return _unrecorded(_wrap(value, x._dt), _UNARY_NAMES[op])
     return activation(x, _UNARY_NAMES[op], a, b)

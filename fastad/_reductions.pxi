@@ -15,7 +15,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
         return _record(out, "SumBackward0" if dim is None else "SumBackward1", (x,),
                        lambda g: (_expand_grad(g, shape, dims, keepdim),), (), False, False,
                        lambda g, i, r: (_expand_to(g, shape, dims, keepdim),))
-    return out
+    return _unrecorded(out, "sum")
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
@@ -38,7 +38,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         return _record(out, "MeanBackward0" if dim is None else "MeanBackward1", (x,),
                        lambda g: (_expand_grad(g / count, shape, dims, keepdim),), (), False,
                        False, lambda g, i, r: (_expand_to(g / count, shape, dims, keepdim),))
-    return out
+    return _unrecorded(out, "mean")
 
 
 cdef tuple _dim_aliases(object dim, object keepdim, object axis, object keepdims):
@@ -93,7 +93,7 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
                 mask = (a == r) | (np.isnan(a) & np.isnan(r))
                 return (_const(mask, x._dt) * (g / int(mask.sum())),)
             return _record(out, name.capitalize() + "Backward1", (x,), bw, (x,), True, False, dv)
-        return out
+        return _unrecorded(out, name)
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0:  # the value itself, index 0
         return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,),
@@ -126,6 +126,8 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
             np.put_along_axis(mask, idx if keepdim else np.expand_dims(idx, d), 1, d)
             return (_const(mask, x._dt) * (g if keepdim else unsqueeze(g, d)),)
         out = _record(out, name.capitalize() + "Backward0", (x,), bwd, (), True, False, dv)
+    else:
+        _unrecorded(out, name)
     return _MinMax((out, _wrap(np.asarray(idx), DT_I64)))
 
 
@@ -211,7 +213,7 @@ cdef object _pick(object input, object other, bint is_max):
             return (_sum_to(ga, sa), _sum_to(g - ga, sb))
         return _record(out, "MaximumBackward0" if is_max else "MinimumBackward0", (x, y), bw, (x, y),
                        True, False, dv)
-    return out
+    return _unrecorded(out, "maximum" if is_max else "minimum")
 
 
 def clamp(input, min=None, max=None):
@@ -234,7 +236,7 @@ def clamp(input, min=None, max=None):
         return _record(out, "ClampBackward1", (x,), lambda g: (g * ((a >= lo) & (a <= hi)),), (x,),
                        True, False,
                        lambda g, i, r: (g * _const((a >= lo) & (a <= hi), x._dt),))
-    return out
+    return _unrecorded(out, "clamp")
 
 
 def where(condition, input=None, other=None):
@@ -266,4 +268,4 @@ def where(condition, input=None, other=None):
                                   _unbroadcast(np.where(cond, 0, g), sb)), (), True, False,
                        lambda g, i, r: (_sum_to(g * _const(cond, dt), sa),
                                         _sum_to(g * _const(~cond, dt), sb)))
-    return out
+    return _unrecorded(out, "where")

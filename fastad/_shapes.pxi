@@ -5,7 +5,7 @@ cdef object _view_op(Tensor x, object r, str name, object bw, object derivative)
         _view_of(out, x)
     if x._rg and grad_enabled():
         return _record(out, name, (x,), bw, (), False, False, derivative)
-    return out
+    return _unrecorded(out, name)
 
 
 def reshape(input, shape, name="ReshapeAlias0"):
@@ -171,6 +171,8 @@ cdef object _getitem(Tensor x, object idx):
         return _record(out, name, (x,), bw, (), False, False,
                        lambda g, i, r: (_index_put(g, key, shape, x._dt, not basic,
                                                    name[:-1] + "Backward0"),))
+    if _debug:
+        _unrecorded(out, _index_name(idx, key, a.shape) if basic else "IndexBackward0")
     return out
 
 
@@ -228,7 +230,8 @@ cdef Tensor _gather1(Tensor x, Py_ssize_t k):
         out._op = OP_GATHER
         if _debug:
             _note_record(g, out._slot)
-    return out
+        return out
+    return _unrecorded(out, "select")
 
 
 cdef void _setitem(Tensor x, object idx, object value) except *:
@@ -300,7 +303,7 @@ cdef object _cat_named(tensors, dim, str name):
                        lambda g, i, res: tuple([
                            _getitem(<Tensor>g, (slice(None),) * d + (slice(int(lo), int(hi)),))
                            for lo, hi in zip(edges[:-1], edges[1:])]))
-    return out
+    return _unrecorded(out, name)
 
 
 def stack(tensors, dim=0):
@@ -324,4 +327,4 @@ def stack(tensors, dim=0):
                        lambda g: tuple([np.take(g, k, axis=d) for k in range(n)]), (), False, False,
                        lambda g, i, r: tuple([_getitem(<Tensor>g, (slice(None),) * d + (k,))
                                              for k in range(n)]))
-    return out
+    return _unrecorded(out, "stack")

@@ -92,7 +92,7 @@ cdef class Graph:
     cdef int _sweep_from(self, int32_t i, int32_t stop, bint retain) except -1
     cdef int run_node(self, int32_t i, bint retain, bint check_nan) except -1
     cdef int debug_sweep(self, int32_t top, int32_t stop, bint retain, bint check_nan,
-                         dict names, object on_record, object on_error) except -1
+                         dict names, object on_start, object on_record, object on_error) except -1
     cdef int run_gather(self, int32_t i) except -1
     cdef object own_adjoint(self, int32_t s, object shape, object dtype)
     cdef int accumulate(self, int32_t s, object g, bint fresh=*) except -1

@@ -269,11 +269,13 @@ cdef class Graph:
         return 0
 
     cdef int debug_sweep(self, int32_t top, int32_t stop, bint retain, bint check_nan,
-                         dict names, object on_record, object on_error) except -1:
+                         dict names, object on_start, object on_record,
+                         object on_error) except -1:
         """Records top..stop+1 swept a record at a time with the GIL, for anomaly
         mode and the profiler: check_nan raises PyTorch's error where a record's gradient for
-        an input has a nan; on_record(name, t0) follows each record run (t0 its
-        start, time.perf_counter_ns), on_error(i, name) each one that raised.
+        an input has a nan; on_start(i, name) precedes each record run and
+        returns its start t0 (time.perf_counter_ns), on_record(name, t0) follows it,
+        on_error(i, name) follows each one that raised.
         names: the grad_fn name of each scalar op code."""
         cdef int32_t i, k
         cdef uint8_t o
@@ -290,7 +292,7 @@ cdef class Graph:
                 if o == OP_LEAF:
                     continue
                 name = self.ctx[self.in0[i]].name if o == OP_PY else names[o]
-                t0 = _clock() if on_record is not None else 0
+                t0 = on_start(i, name) if on_start is not None else _clock()
                 try:
                     if o == OP_PY:
                         self.run_node(i, retain, check_nan)

@@ -198,6 +198,8 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         out._op = op
         if _debug:
             _note_record(g, out._slot)
+    elif _debug & DEBUG_PROFILE:
+        _profiler._forward(_UNARY_NAMES[op - OP_ACT] if op >= OP_ACT else _SCALAR_FORWARD[op])
     return out
 
 
@@ -220,7 +222,7 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
                 elif g is not t._graph and not g.dead:
                     raise RuntimeError(CROSS_GRAPH)
     if not need or not grad_enabled():
-        return out
+        return _unrecorded(out, name)
     if g is None:
         g = current_graph()
     cdef Node node = Node.__new__(Node)
@@ -428,6 +430,11 @@ cdef object _nograd_binary(f, x, y):
     return _wrap(r, _np_to_dt(np.asarray(r).dtype) if dt != DT_F32 or np.asarray(r).dtype.kind != "f" else dt)
 
 
+# PyTorch's names of the comparisons, by numpy's
+cdef dict _COMPARE_NAMES = {"equal": "eq", "not_equal": "ne", "less": "lt", "less_equal": "le",
+                            "greater": "gt", "greater_equal": "ge"}
+
+
 cdef object _compare(f, x, y):
     if y is None:
         return f is np.not_equal
@@ -435,9 +442,10 @@ cdef object _compare(f, x, y):
     if ox is None or oy is None:
         return NotImplemented
     try:
-        return _wrap(f(ox[1], oy[1]), DT_BOOL)
+        out = _wrap(f(ox[1], oy[1]), DT_BOOL)
     except ValueError:
         raise RuntimeError(_broadcast_msg(np.shape(ox[1]), np.shape(oy[1]))) from None
+    return _unrecorded(out, _COMPARE_NAMES[f.__name__]) if _debug else out
 
 
 def manual_seed(seed):

@@ -2,14 +2,16 @@
 backward times and call counts, user ranges, a key_averages table and a
 Chrome trace.
 
-What it sees: the ops autograd records (those on tensors that require grad,
-with grad mode on), each backward record, and record_function ranges.  A
-forward op is timed where it records its node, at its end (nothing runs at
-an op's start, so that the profiler costs nothing when off): its time runs
-from the end of the previous event on its thread (an op, a backward record,
-a range's start or end, the profile's start) to that point, so Python code
-run between two recorded ops counts to the second.  A backward record's time
-is exact: the sweep runs a record at a time while profiling."""
+What it sees: every op of the table's and the compiled core's, recording or
+not (under no_grad, on tensors that do not require grad), each backward
+record, the ops a create_graph backward runs inside it, and record_function
+ranges.  A forward op is timed at its end, where it records its node or
+returns (nothing runs at an op's start, so that the profiler costs nothing
+when off): its time runs from the end of the previous event on its thread (an
+op, a backward record's start or end, a range's start or end, the profile's
+start) to that point, so Python code run between two ops counts to the second.
+A backward record's time is exact: the sweep runs a record at a time while
+profiling."""
 import functools
 import json
 import os
@@ -155,6 +157,8 @@ class profile:
         return False
 
     def start(self):
+        from fastad.optim import optimizer   # (which imports this module)
+        optimizer._hook_every_step()         # for the "Optimizer.step#SGD.step" ranges
         self._marks[threading.get_ident()] = perf_counter_ns()
         self._prev = _tensor._set_profiler(self)
 
@@ -177,8 +181,9 @@ class profile:
     def _backward(self, name, start):
         self._add(name, start, perf_counter_ns(), "cpu_op")
 
-    def _mark(self):
-        self._marks[threading.get_ident()] = perf_counter_ns()
+    def _mark(self, now=None):
+        """The thread's next op starts now (ns, perf_counter_ns; default: the clock)."""
+        self._marks[threading.get_ident()] = perf_counter_ns() if now is None else now
 
     def events(self):
         """The recorded events in order of start, each linked to its parent

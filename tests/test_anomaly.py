@@ -188,6 +188,62 @@ def test_gradients_unchanged_while_on():
     assert gs == s.grad.item()
 
 
+def _second_backward_warnings(lib):
+    """The warnings of a nan in the backward of a record that a create_graph
+    backward made (sqrt's derivative divides by 2 * sqrt(0) = 0)."""
+    x = lib.tensor([0.0, 1.0], requires_grad=True)
+    y = x.sqrt()                                   # the first forward
+    g, = lib.autograd.grad(y.sum(), x, create_graph=True)   # the derivative's forward
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(RuntimeError) as err:
+            (g * 0).sum().backward()
+    return str(err.value), [str(w.message) for w in caught if w.category is UserWarning]
+
+
+def test_a_create_graph_records_warning_names_the_backward_that_made_it():
+    with autograd.set_detect_anomaly(True):
+        msg, warned = _second_backward_warnings(fastad)
+    assert msg == NAN_MSG.format("DivBackward0", 1)
+    assert len(warned) == 2, warned
+    head, _, stack = warned[0].partition("\n")
+    assert head == "Error detected in DivBackward0. Traceback of forward call that caused the error:"
+    assert f"line {_line_of('# the derivative' + chr(39) + 's forward')}, in _second_backward" in stack
+    head, _, stack = warned[1].partition(":\n")
+    assert head == ("\n\nPrevious calculation was induced by SqrtBackward0. Traceback of forward "
+                    "call that induced the previous calculation")
+    assert f"line {_line_of('# the first forward')}, in _second_backward" in stack
+    assert "# the derivative" not in stack
+
+
+def test_a_create_graph_records_chain_without_a_traced_first_forward():
+    x = fastad.tensor([0.0, 1.0], requires_grad=True)
+    y = x.sqrt()
+    with autograd.set_detect_anomaly(True):
+        g, = autograd.grad(y.sum(), x, create_graph=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with pytest.raises(RuntimeError):
+                (g * 0).sum().backward()
+    warned = [str(w.message) for w in caught if w.category is UserWarning]
+    assert [w.partition(".")[0] for w in warned] == ["Error detected in DivBackward0",
+                                                     "Error detected in SqrtBackward0"]
+    assert warned[1].endswith("No forward pass information available. Enable detect anomaly "
+                              "during forward pass for more information.")
+
+
+def test_create_graph_chain_as_torch():
+    torch = pytest.importorskip("torch")
+    heads = []
+    for lib, mode in ((torch, torch.autograd.detect_anomaly), (fastad, autograd.detect_anomaly)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with mode():
+                msg, warned = _second_backward_warnings(lib)
+        heads.append((msg, [w.partition(":\n")[0] for w in warned]))
+    assert heads[0] == heads[1]
+
+
 @pytest.mark.parametrize("program", ["array", "scalar", "div"])
 def test_same_message_as_torch(program):
     torch = pytest.importorskip("torch")

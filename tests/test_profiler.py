@@ -6,6 +6,7 @@ import time
 import pytest
 
 import fastad
+import fastad.nn.functional as F
 from fastad import profiler
 
 
@@ -36,15 +37,70 @@ def test_array_ops_and_their_names():
     assert w.grad is not None
 
 
-def test_nothing_is_recorded_outside_the_profile_or_without_grad():
+def test_nothing_is_recorded_outside_the_profile():
     x = fastad.tensor(2.0, requires_grad=True)
     with profiler.profile() as prof:
-        with fastad.no_grad():
-            x * x
-        fastad.tensor(3.0) * 2.0
-    (x * x).backward()              # after the profile
+        pass
+    (x * x).backward()
     assert len(prof.events()) == 0
     assert fastad._tensor._current_profiler() is None
+
+
+def _forward_program(x, w, t):
+    h = F.relu(x @ w) * 2.0 + 1.0
+    p = h.softmax(dim=1)
+    s = (fastad.where(p > 0.2, p, p.clamp(min=0.1)).sum() + fastad.cat([p, h]).mean()
+         + F.cross_entropy(h, t) + h.tanh().max() + fastad.stack([p, p]).sum(dim=0)[0, 1])
+    return s * s                    # a 0-d op
+
+
+FORWARD_COUNTS = {"mm": 1, "relu": 1, "mul": 2, "add": 5, "softmax": 1, "gt": 1, "clamp": 1,
+                  "where": 1, "sum": 2, "cat": 1, "mean": 1, "nll_loss": 1, "tanh": 1,
+                  "max": 1, "stack": 1, "select": 1}
+
+
+@pytest.mark.parametrize("recording", ["requires_grad", "no_grad", "plain tensors"])
+def test_ops_that_do_not_record_are_counted_too(recording):
+    """A forward counts the same whether it records or not (under no_grad, or
+    on tensors that do not require grad), as PyTorch's profiler."""
+    x, w = fastad.randn(4, 3), fastad.randn(3, 5)
+    t = fastad.tensor([0, 1, 4, 2])
+    if recording != "plain tensors":
+        x.requires_grad_()
+    with profiler.profile() as prof:
+        if recording == "no_grad":
+            with fastad.no_grad():
+                _forward_program(x, w, t)
+        else:
+            _forward_program(x, w, t)
+    counts = _counts(prof)
+    ours = {k: counts.get(k, 0) for k in FORWARD_COUNTS}
+    assert ours == FORWARD_COUNTS, counts
+
+
+def test_a_create_graph_backward_shows_its_records_and_their_ops():
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    with profiler.profile() as prof:
+        g, = fastad.autograd.grad((x * x).sum(), x, create_graph=True)
+    counts = _counts(prof)
+    assert counts["MulBackward0"] == 1 and counts["SumBackward0"] == 1, counts
+    # MulBackward0's derivative: grad * other + grad * self, ops inside its record
+    backward = next(e for e in prof.events() if e.name == "MulBackward0")
+    assert sorted(c.name for c in backward.cpu_children) == ["add", "mul", "mul"]
+    assert g.requires_grad and g.tolist() == [2.0, 4.0]
+
+
+def test_an_optimizer_step_is_a_range_named_as_pytorchs():
+    w = fastad.randn(3, requires_grad=True)
+    opt = fastad.optim.Adam([w], lr=0.1)
+    (w * w).sum().backward()
+    with profiler.profile() as prof:
+        opt.step()
+    assert _counts(prof)["Optimizer.step#Adam.step"] == 1
+    before = w.detach().clone()
+    opt.step()          # hooked since the profile, and out of it a plain step
+    assert len(prof.events()) == sum(a.count for a in prof.key_averages())
+    assert not fastad.equal(w.detach(), before)
 
 
 def test_record_function_ranges_contain_their_ops():

@@ -12,7 +12,8 @@ from itertools import chain
 
 import numpy as np
 
-from fastad._tensor import Tensor, array_of, enable_grad, float32, tensor
+from fastad._tensor import Tensor, _current_profiler, array_of, enable_grad, float32, tensor
+from fastad.profiler import record_function
 from fastad.utils.hooks import RemovableHandle
 
 __all__ = ["Optimizer", "register_optimizer_step_pre_hook", "register_optimizer_step_post_hook"]
@@ -42,9 +43,9 @@ def register_optimizer_step_post_hook(hook):
     return _register(_global_step_post_hooks, hook)
 
 
-# Steps run bare until a step hook is registered (the wrapper costs 3% of a
-# small Adam step); then the optimizer's classes get it, and once a global hook
-# was registered, every optimizer class, present and future.
+# Steps run bare until a step hook is registered or a profile starts (the
+# wrapper costs 3% of a small Adam step); then the optimizer's classes get it,
+# and once a global hook was registered, every optimizer class, present and future.
 _every_step_hooked = False
 
 
@@ -91,7 +92,11 @@ def _run_hooked(self, step, args, kwargs):
                 raise RuntimeError(f"{step} must return None or a tuple of (new_args, "
                                    f"new_kwargs), but got {result}.")
             args, kwargs = result
-    out = step(*args, **kwargs)
+    if _current_profiler() is None:
+        out = step(*args, **kwargs)
+    else:       # PyTorch's range around a step, in a profile
+        with record_function(f"Optimizer.step#{type(self).__name__}.step"):
+            out = step(*args, **kwargs)
     for post_hook in chain(self._optimizer_step_post_hooks.values(),
                            _global_step_post_hooks.values()):
         post_hook(self, args, kwargs)
