@@ -60,7 +60,8 @@ if openmp:
     compile_args.append("-fopenmp")
     link_args.append("-fopenmp")
 if sanitize:
-    compile_args = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
+    # -g1: line tables (for the reports' file:line), not the full debug info (slower to build)
+    compile_args = ["-O1", "-g1", "-fno-omit-frame-pointer", "-fsanitize=address,undefined"]
     link_args = ["-fsanitize=address,undefined"]
 
 
@@ -113,8 +114,8 @@ class build_ext(_build_ext):
             self.parallel = os.cpu_count() or 1
 
     def build_extensions(self):
-        if not sanitize:     # -g comes from Python's own CFLAGS
-            self.compiler.compiler_so = [a for a in self.compiler.compiler_so if a != "-g"]
+        # -g comes from Python's own CFLAGS (a sanitizer build asks for -g1)
+        self.compiler.compiler_so = [a for a in self.compiler.compiler_so if a != "-g"]
         super().build_extensions()
 
     def build_extension(self, ext):
