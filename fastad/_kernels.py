@@ -7,7 +7,7 @@ any work starts, and the loops run with the GIL released.  They live in
 extension modules named after their concern, which this module only gathers:
 
 - ``_runtime``: threads, the one loop driver, recycled output buffers;
-- ``_linear``: GEMMs through numpy's OpenBLAS (linear layers, 2-D matmuls);
+- ``_linear``: GEMMs through numpy's OpenBLAS (linear layers, 2-D matmuls, convolutions);
 - ``_elementwise``: activations (one formula pair per row of the op table) and
   the elementwise losses;
 - ``_rows``: softmax and log_softmax, cross entropy, nll, prelu;
@@ -21,8 +21,8 @@ from fastad._runtime import (  # noqa: F401
     _set_stream_threshold, empty, empty_cache, empty_like, get_num_threads, pool_stats,
     set_num_threads)
 from fastad._linear import (  # noqa: F401
-    _set_linear_variant, _use_blas, blas_available, linear_forward, matmul_into,
-    matmul_pair_into)
+    _set_linear_variant, _use_blas, blas_available, conv2d_backward, conv2d_forward,
+    linear_forward, matmul_into, matmul_pair_into)
 from fastad._elementwise import (  # noqa: F401
     ACTIVATIONS, LOSSES, _isa, activation_backward, activation_forward, bce_logits_backward,
     bce_logits_forward, loss_backward, loss_forward, rrelu_backward, rrelu_forward)

@@ -2,8 +2,9 @@
 # distutils: language = c
 """GEMMs through the OpenBLAS that numpy ships, called directly (found by
 fastad/__init__.py; ILP64 interface): matmul_into, matmul_pair_into (a linear
-layer's two backward GEMMs) and linear_forward, run so that their results are
-the same bits at any thread count.  Without it they decline (return False) and
+layer's two backward GEMMs), linear_forward and the convolution's
+conv2d_forward / conv2d_backward, run so that their results are the same bits
+at any thread count.  Without it they decline (return False) and
 the callers use np.matmul.
 """
 cimport cython
@@ -11,8 +12,10 @@ from libc.stdint cimport int64_t
 from libc.stdlib cimport malloc, free
 from libc.string cimport memcpy, memset
 cimport numpy as cnp
-from fastad._runtime cimport _num_threads, run_split, _typenum, _arr, _matrix
+from fastad._runtime cimport _num_threads, range_fn, run_split, _typenum, _arr, _matrix
 import os
+
+import numpy as np
 
 cnp.import_array()
 
@@ -324,3 +327,213 @@ cdef bint _sgemm_x_transposed(const float* x, const float* w, const float* b, fl
     free(xt)
     free(wx)
     return ok
+
+
+# ---------------------------------------------------------------- conv2d
+# A convolution an image at a time (Caffe's way): the image's receptive fields
+# as a (C * KH * KW, OH * OW) matrix in a scratch buffer that stays in cache,
+# and one GEMM with the (O, C * KH * KW) kernels, which writes the image's
+# (O, OH, OW) output in place.  A whole-batch im2col (the Python reference
+# path, fastad/nn/_conv.py) writes and reads a matrix of N times that size and
+# a transposed output.  Images go to the threads in fixed blocks of
+# CONV_IMAGES_PER_BLOCK, and the weight gradient is summed over a block's images
+# in order and then over the blocks in order: the same bits at any thread count.
+cdef extern from "csrc/fad_conv.h":
+    ctypedef struct fad_conv_geometry:
+        Py_ssize_t C, H, W, KH, KW, OH, OW
+        Py_ssize_t sh, sw, ph, pw, dh, dw
+    void fad_im2col_f32(const float* x, const fad_conv_geometry* g, float* cols) noexcept nogil
+    void fad_im2col_f64(const double* x, const fad_conv_geometry* g, double* cols) noexcept nogil
+    void fad_col2im_f32(const float* cols, const fad_conv_geometry* g, float* gx) noexcept nogil
+    void fad_col2im_f64(const double* cols, const fad_conv_geometry* g, double* gx) noexcept nogil
+
+cdef enum:
+    CONV_IMAGES_PER_BLOCK = 4
+
+ctypedef struct ConvJob:
+    fad_conv_geometry geo
+    bint f64
+    Py_ssize_t O, K, L          # out channels, C * KH * KW, OH * OW
+    const char* x               # (N, C, H, W)
+    const char* w               # (O, K)
+    const char* b               # (O,) or NULL
+    const char* g               # (N, O, OH, OW): the output's gradient
+    char* y                     # (N, O, OH, OW)
+    char* gx                    # (N, C, H, W) or NULL
+    char* gw_parts              # (blocks, O, K) or NULL
+    bint failed                 # a scratch buffer could not be allocated
+
+
+cdef inline void _im2col(ConvJob* j, Py_ssize_t n, char* cols) noexcept nogil:
+    cdef size_t image = <size_t>(j.geo.C * j.geo.H * j.geo.W) * (8 if j.f64 else 4)
+    if j.f64:
+        fad_im2col_f64(<const double*>(j.x + n * image), &j.geo, <double*>cols)
+    else:
+        fad_im2col_f32(<const float*>(j.x + n * image), &j.geo, <float*>cols)
+
+
+cdef inline void _gemm_once(bint f64, int ta, int tb, Py_ssize_t m, Py_ssize_t n, Py_ssize_t k,
+                            const char* a, Py_ssize_t lda, const char* b, Py_ssize_t ldb,
+                            double beta, char* c) noexcept nogil:
+    """c (m, n) = op(a) @ op(b) + beta c, one BLAS call on this thread."""
+    cdef GemmJob job
+    job.f64 = f64
+    job.ta = ta; job.tb = tb
+    job.m = m; job.n = n; job.k = k; job.lda = lda; job.ldb = ldb; job.ldc = n
+    job.a = a; job.b = b; job.c = c; job.beta = beta
+    _gemm_columns(&job, 0, n)
+
+
+cdef void _conv_forward_images(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef ConvJob* j = <ConvJob*>ctx
+    cdef size_t item = 8 if j.f64 else 4
+    cdef char* cols = <char*>malloc(<size_t>(j.K * j.L) * item)
+    cdef Py_ssize_t n, o, p
+    cdef char* y
+    if cols == NULL:
+        j.failed = True
+        return
+    for n in range(lo, hi):
+        _im2col(j, n, cols)
+        y = j.y + <size_t>(n * j.O * j.L) * item
+        if j.b != NULL:       # the bias first, and the GEMM adds into it
+            for o in range(j.O):
+                for p in range(j.L):
+                    if j.f64:
+                        (<double*>y)[o * j.L + p] = (<const double*>j.b)[o]
+                    else:
+                        (<float*>y)[o * j.L + p] = (<const float*>j.b)[o]
+        _gemm_once(j.f64, CBLAS_NO_TRANS, CBLAS_NO_TRANS, j.O, j.L, j.K, j.w, j.K, cols, j.L,
+                   1.0 if j.b != NULL else 0.0, y)
+    free(cols)
+
+
+cdef void _conv_backward_images(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    cdef ConvJob* j = <ConvJob*>ctx
+    cdef size_t item = 8 if j.f64 else 4
+    cdef size_t image_x = <size_t>(j.geo.C * j.geo.H * j.geo.W) * item
+    cdef char* cols = <char*>malloc(<size_t>(j.K * j.L) * item)
+    cdef Py_ssize_t n
+    cdef const char* g
+    cdef char* part
+    if cols == NULL:
+        j.failed = True
+        return
+    for n in range(lo, hi):
+        g = j.g + <size_t>(n * j.O * j.L) * item
+        if j.gw_parts != NULL:      # this block's share: g[n] (O, L) @ cols(x[n]).T (L, K)
+            _im2col(j, n, cols)
+            part = j.gw_parts + <size_t>((lo // CONV_IMAGES_PER_BLOCK) * j.O * j.K) * item
+            _gemm_once(j.f64, CBLAS_NO_TRANS, CBLAS_TRANS, j.O, j.K, j.L, g, j.L, cols, j.L,
+                       0.0 if n == lo else 1.0, part)
+        if j.gx != NULL:            # w.T (K, O) @ g[n] (O, L), added back where it was read
+            _gemm_once(j.f64, CBLAS_TRANS, CBLAS_NO_TRANS, j.K, j.L, j.O, j.w, j.K, g, j.L,
+                       0.0, cols)
+            memset(j.gx + n * image_x, 0, image_x)
+            if j.f64:
+                fad_col2im_f64(<const double*>cols, &j.geo, <double*>(j.gx + n * image_x))
+            else:
+                fad_col2im_f32(<const float*>cols, &j.geo, <float*>(j.gx + n * image_x))
+    free(cols)
+
+
+cdef void _conv_run(ConvJob* j, range_fn fn, Py_ssize_t images) noexcept nogil:
+    """fn over the images in blocks: on fastad's threads, with OpenBLAS on one
+    thread each, or one block after another where OpenBLAS's threads are its own."""
+    cdef Py_ssize_t lo = 0
+    if fad_blas_controlled():
+        fad_blas_single_begin()
+        run_split(fn, j, images, CONV_IMAGES_PER_BLOCK)
+        fad_blas_single_end()
+        return
+    while lo < images:
+        fn(j, lo, min(lo + CONV_IMAGES_PER_BLOCK, images))
+        lo += CONV_IMAGES_PER_BLOCK
+
+
+cdef int _conv_job(ConvJob* j, x, w, tuple stride, tuple padding, tuple dilation,
+                   tuple out_shape) except -1:
+    """j's geometry and inputs from x (N, C, H, W) and w (O, C, KH, KW), checked:
+    C-contiguous, one float dtype, a positive output size."""
+    cdef int t = _typenum(x, "x")
+    if _typenum(w, "w") != t:
+        raise TypeError(f"x and w must have one dtype, got {x.dtype} and {w.dtype}")
+    if x.ndim != 4 or w.ndim != 4 or w.shape[1] != x.shape[1]:
+        raise ValueError(f"x must be (N, C, H, W) and w (O, C, KH, KW), got shapes {x.shape} "
+                         f"and {w.shape}")
+    sh, sw = stride
+    ph, pw = padding
+    dh, dw = dilation
+    if min(sh, sw, dh, dw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"bad stride {stride}, padding {padding} or dilation {dilation}")
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    oh = (h + 2 * ph - dh * (kh - 1) - 1) // sh + 1
+    ow = (wd + 2 * pw - dw * (kw - 1) - 1) // sw + 1
+    if oh < 1 or ow < 1 or kh < 1 or kw < 1 or out_shape != (n, o, oh, ow):
+        raise ValueError(f"output shape {(n, o, oh, ow)} (expected {out_shape})")
+    j.geo.C, j.geo.H, j.geo.W, j.geo.KH, j.geo.KW, j.geo.OH, j.geo.OW = c, h, wd, kh, kw, oh, ow
+    j.geo.sh, j.geo.sw, j.geo.ph, j.geo.pw, j.geo.dh, j.geo.dw = sh, sw, ph, pw, dh, dw
+    j.f64 = t == cnp.NPY_FLOAT64
+    j.O, j.K, j.L = o, c * kh * kw, oh * ow
+    j.x = <const char*>_arr(x, "x", t, x.size, False)
+    j.w = <const char*>_arr(w, "w", t, w.size, False)
+    j.b = j.g = NULL
+    j.y = j.gx = j.gw_parts = NULL
+    j.failed = False
+    return t
+
+
+def conv2d_forward(x, w, b, out, stride, padding, dilation):
+    """out (N, O, OH, OW) = the convolution (cross-correlation) of x (N, C, H, W)
+    with w (O, C, KH, KW), plus b (O,) (None: no bias); stride, padding (zeros)
+    and dilation pairs.  C-contiguous arrays of one float dtype.  Returns False,
+    having done nothing, when numpy's BLAS was not found."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef ConvJob j
+    cdef int t = _conv_job(&j, x, w, tuple(stride), tuple(padding), tuple(dilation),
+                           tuple(out.shape))
+    j.y = <char*>_arr(out, "out", t, out.size, True)
+    if b is not None:
+        if b.ndim != 1 or b.shape[0] != j.O:
+            raise ValueError(f"b must be ({j.O},), got shape {b.shape}")
+        j.b = <const char*>_arr(b, "b", t, j.O, False)
+    cdef Py_ssize_t images = x.shape[0]
+    with nogil:
+        _conv_run(&j, _conv_forward_images, images)
+    if j.failed:
+        raise MemoryError("fastad: cannot allocate a convolution's scratch buffer")
+    return True
+
+
+def conv2d_backward(x, w, g, gx, gw, stride, padding, dilation):
+    """The gradients of conv2d_forward's x and w from its output's g, written
+    into gx (x's shape) and gw (w's shape), each None when not wanted."""
+    if _sgemm == NULL or _dgemm == NULL:
+        return False
+    cdef ConvJob j
+    cdef int t = _conv_job(&j, x, w, tuple(stride), tuple(padding), tuple(dilation),
+                           tuple(g.shape))
+    if _typenum(g, "g") != t:
+        raise TypeError(f"g must be {x.dtype}, got {g.dtype}")
+    j.g = <const char*>_arr(g, "g", t, g.size, False)
+    if gx is not None:
+        if gx.shape != x.shape:
+            raise ValueError(f"gx must be {x.shape}, got {gx.shape}")
+        j.gx = <char*>_arr(gx, "gx", t, gx.size, True)
+    cdef Py_ssize_t images = x.shape[0]
+    blocks = (images + CONV_IMAGES_PER_BLOCK - 1) // CONV_IMAGES_PER_BLOCK
+    parts = None
+    if gw is not None:
+        if gw.shape != w.shape or _typenum(gw, "gw") != t:
+            raise ValueError(f"gw must be a {w.dtype} array of shape {w.shape}")
+        parts = np.empty((blocks, j.O, j.K), x.dtype)
+        j.gw_parts = <char*>_arr(parts, "parts", t, parts.size, True)
+    with nogil:
+        _conv_run(&j, _conv_backward_images, images)
+    if j.failed:
+        raise MemoryError("fastad: cannot allocate a convolution's scratch buffer")
+    if parts is not None:
+        np.add.reduce(parts, axis=0, out=gw.reshape(j.O, j.K))
+    return True

@@ -195,3 +195,82 @@ def test_small_cnn_trains_like_torch():
             opt.step()
             losses[lib.__name__].append(loss.item())
     np.testing.assert_allclose(losses["fastad"], losses["torch"], rtol=1e-4)
+
+
+# ---------------------------------------------------------------- the compiled conv2d
+from fastad import _kernels as K  # noqa: E402
+
+GEOMETRIES = [   # x shape, w shape, stride, padding, dilation
+    ((9, 3, 7, 9), (4, 3, 3, 3), (1, 1), (1, 1), (1, 1)),      # 9 images: 3 blocks, one short
+    ((5, 2, 8, 6), (3, 2, 2, 3), (2, 1), (0, 2), (1, 2)),
+    ((2, 1, 5, 5), (6, 1, 5, 5), (3, 2), (2, 2), (1, 1)),      # padding as wide as the kernel
+    ((1, 2, 4, 4), (2, 2, 1, 1), (1, 1), (0, 0), (1, 1)),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DT)
+@pytest.mark.parametrize("xs,ws,s,p,d", GEOMETRIES)
+def test_compiled_conv2d_kernels_match_torch(xs, ws, s, p, d, dtype):
+    import torch
+    x, w, b = _a(*xs, dtype=dtype), _a(*ws, dtype=dtype), _a(ws[0], dtype=dtype)
+    tx, tw = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tw, torch.tensor(b), s, p, d)
+    g = _a(*ty.shape, dtype=dtype)
+    ty.backward(torch.tensor(g))
+    out, gx, gw = np.empty(ty.shape, dtype), np.empty_like(x), np.empty_like(w)
+    assert K.conv2d_forward(x, w, b, out, s, p, d)
+    assert K.conv2d_backward(x, w, g, gx, gw, s, p, d)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(gx, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(gw, tw.grad.numpy(), **tol)
+    only_x = np.empty_like(x)       # one gradient asked for: the same values
+    assert K.conv2d_backward(x, w, g, only_x, None, s, p, d)
+    np.testing.assert_array_equal(only_x, gx)
+
+
+def test_compiled_conv2d_gradients_do_not_depend_on_the_thread_count():
+    x, w = _a(10, 3, 12, 12, dtype=np.float32), _a(8, 3, 3, 3, dtype=np.float32)
+    g = _a(10, 8, 12, 12, dtype=np.float32)
+    n = K.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2):
+            K.set_num_threads(threads)
+            gx, gw = np.empty_like(x), np.empty_like(w)
+            K.conv2d_backward(x, w, g, gx, gw, (1, 1), (1, 1), (1, 1))
+            results.append((gx, gw))
+    finally:
+        K.set_num_threads(n)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_compiled_conv2d_checks_its_arrays_before_it_starts():
+    x, w = np.zeros((2, 3, 5, 5), np.float32), np.zeros((4, 3, 3, 3), np.float32)
+    out = np.empty((2, 4, 3, 3), np.float32)
+    one = (1, 1)
+    with pytest.raises(TypeError, match="one dtype"):
+        K.conv2d_forward(x, w.astype(np.float64), None, out, one, (0, 0), one)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        K.conv2d_forward(x[:, :, ::2], w, None, out, one, (0, 0), one)
+    with pytest.raises(ValueError, match="output shape"):
+        K.conv2d_forward(x, w, None, out, one, one, one)          # padding 1 gives 5 x 5
+    with pytest.raises(ValueError, match="stride"):
+        K.conv2d_forward(x, w, None, out, (0, 1), (0, 0), one)
+    with pytest.raises(ValueError, match="must be"):
+        K.conv2d_forward(x, w[:, :2], None, out, one, (0, 0), one)
+    with pytest.raises(ValueError, match="b must be"):
+        K.conv2d_forward(x, w, np.zeros(3, np.float32), out, one, (0, 0), one)
+    with pytest.raises(ValueError, match="gx must be"):
+        K.conv2d_backward(x, w, out, np.zeros((2, 3, 5, 4), np.float32), None, one, (0, 0), one)
+
+
+def test_conv2d_takes_the_compiled_node_where_it_can():
+    x = fastad.randn(2, 6, 5, 5, requires_grad=True)
+    assert F.conv2d(x, fastad.randn(4, 6, 3, 3), padding=1).grad_fn.name() == "ConvolutionBackward0"
+    # several groups, and 'same' padding that is wider after than before: the ops' path
+    assert F.conv2d(x, fastad.randn(6, 2, 3, 3), groups=3).grad_fn.name() != "ConvolutionBackward0"
+    assert F.conv2d(x, fastad.randn(4, 6, 2, 2), padding="same").grad_fn.name() != \
+        "ConvolutionBackward0"

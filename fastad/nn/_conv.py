@@ -1,14 +1,23 @@
-"""Convolution as im2col + one GEMM: a window-gathering primitive copies each
-output position's receptive field into a column of a (C * kh * kw, N * OH * OW)
-matrix, and one matmul with the flattened kernels gives every output (one
-BLAS call forward, two backward).
+"""Convolution as im2col + GEMM.  conv2d (and conv1d) of float tensors with
+one group and symmetric padding is one node of the compiled kernels
+(fastad._kernels.conv2d_forward/backward), which go an image at a time so that
+each image's window matrix stays in cache.
 
-The gather (_windows) and its adjoint, the overlap-add (_fold), are each
-other's derivatives, so convolution differentiates to any order."""
+The other cases, the transposed convolutions, and that node's derivative (for
+create_graph) run the reference path in ops: a window-gathering primitive
+copies each output position's receptive field into a column of a
+(C * kh * kw, N * OH * OW) matrix, and one matmul with the flattened kernels
+gives every output.  The gather (_windows) and its adjoint, the overlap-add
+(_fold), are each other's derivatives, so convolution differentiates to any
+order."""
 import numpy as np
 
-from fastad._tensor import array_of, as_tensor, cat, make_op, matmul
+from fastad import _kernels as K
+from fastad._tensor import array_of, as_tensor, cat, float32, float64, make_op, matmul
 from fastad.nn._padding import _pad_constant
+
+
+_FLOATS = (float32, float64)
 
 
 def _pair(v, n=2):
@@ -92,8 +101,6 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, dims):
     if out_c % groups:
         raise RuntimeError("Given groups=1, expected weight to be divisible by groups")
     top, bottom, left, right = _conv_padding(padding, (kh, kw), stride, dilation)
-    if top or bottom or left or right:
-        x = _pad_constant(x, [(0, 0), (0, 0), (top, bottom), (left, right)], 0.0)
     ph, pw = h + top + bottom, wd + left + right
     oh, ow = _out_size(ph, kh, stride[0], dilation[0]), _out_size(pw, kw, stride[1], dilation[1])
     if oh <= 0 or ow <= 0:
@@ -102,6 +109,12 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, dims):
             f"({dilation[1] * (kw - 1) + 1})"
         raise RuntimeError(f"Calculated padded input size per channel: {sizes}. Kernel size: "
                            f"{ks}. Kernel size can't be greater than actual input size")
+    b = None if bias is None else as_tensor(bias)
+    if (groups == 1 and top == bottom and left == right and K.blas_available()
+            and x.dtype in _FLOATS and w.dtype == x.dtype and (b is None or b.dtype == x.dtype)):
+        return _conv2d_compiled(x, w, b, stride, (top, left), dilation, (n, out_c, oh, ow))
+    if top or bottom or left or right:
+        x = _pad_constant(x, [(0, 0), (0, 0), (top, bottom), (left, right)], 0.0)
     cols = _windows(x, (kh, kw), stride, dilation, ROWS_K).reshape(c * kh * kw, n * oh * ow)
     if groups == 1:
         y = matmul(w.reshape(out_c, -1), cols)
@@ -110,7 +123,45 @@ def _conv2d(x, weight, bias, stride, padding, dilation, groups, dims):
         y = cat([matmul(w[g * o:(g + 1) * o].reshape(o, k), cols[g * k:(g + 1) * k])
                  for g in range(groups)], 0)
     y = y.reshape(out_c, n, oh, ow).permute(1, 0, 2, 3)
-    return y if bias is None else y + as_tensor(bias).reshape(1, -1, 1, 1)
+    return y if b is None else y + b.reshape(1, -1, 1, 1)
+
+
+def _conv2d_compiled(x, w, b, stride, padding, dilation, out_shape):
+    """conv2d as one node of the compiled kernels (an image at a time; see
+    fastad._kernels.conv2d_forward).  Its derivative is written in the ops of
+    the im2col path (conv_transpose2d for the input, the windows for the
+    weight), so that it differentiates again."""
+    xa, wa = np.ascontiguousarray(array_of(x)), np.ascontiguousarray(array_of(w))
+    ba = None if b is None else np.ascontiguousarray(array_of(b))
+    out = np.empty(out_shape, xa.dtype)
+    K.conv2d_forward(xa, wa, ba, out, stride, padding, dilation)
+    need_x, need_w = x.requires_grad, w.requires_grad
+    n, c, h, wd = xa.shape
+    kh, kw = wa.shape[2:]
+    # conv_transpose2d's output_padding that gives back x's size
+    extra = tuple((size + 2 * p - d * (k - 1) - 1) % s for size, p, d, k, s in
+                  zip((h, wd), padding, dilation, (kh, kw), stride))
+
+    def backward(g):
+        g = np.ascontiguousarray(g, dtype=xa.dtype)
+        gx = np.empty_like(xa) if need_x else None
+        gw = np.empty_like(wa) if need_w else None
+        K.conv2d_backward(xa, wa, g, gx, gw, stride, padding, dilation)
+        return (gx, gw, None if ba is None else g.sum(axis=(0, 2, 3)))
+
+    def derivative(grad, inputs, result):
+        xi, wi, bi = inputs
+        gx = gw = None
+        if xi.requires_grad:
+            gx = _conv_transpose2d(grad, wi, None, stride, padding, extra, 1, dilation)
+        if wi.requires_grad:
+            (ph, pw), (o, l) = padding, (out_shape[1], out_shape[2] * out_shape[3])
+            xp = _pad_constant(xi, [(0, 0), (0, 0), (ph, ph), (pw, pw)], 0.0) if ph or pw else xi
+            cols = _windows(xp, (kh, kw), stride, dilation, ROWS_K).reshape(c * kh * kw, n * l)
+            gw = matmul(grad.permute(1, 0, 2, 3).reshape(o, n * l), cols.t()).reshape(wi.shape)
+        return gx, gw, None if bi is None else grad.sum((0, 2, 3))
+    return make_op(out, "ConvolutionBackward0", (x, w, b), backward, (x, w),
+                   derivative=derivative)
 
 
 def _batched(x, spatial, fn_name):
