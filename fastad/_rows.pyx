@@ -1,7 +1,8 @@
 # cython: language_level=3
 # distutils: language = c
 """The row kernels of fastad: softmax and log_softmax over the last axis, cross
-entropy (class indices or probabilities), nll and prelu, forward and backward.
+entropy (class indices or probabilities), nll and prelu, forward and backward,
+and max pooling's windows over an image's planes.
 One row is computed by one thread, in one order, so results do not depend on
 the thread count; the loop drivers are compiled once per ISA (csrc/fad_isa.h).
 """
@@ -711,3 +712,63 @@ def prelu_backward(x, w, gy, gx, gw, Py_ssize_t inner, Py_ssize_t channels):
             else:
                 (<float*>gwp)[i] = <float>acc[i]
     free(acc)
+
+
+# ---------------------------------------------------------------- max pooling
+cdef extern from "csrc/fad_maxpool.h":
+    ctypedef struct fad_maxpool_job:
+        Py_ssize_t H, W, OH, OW, KH, KW, sh, sw, ph, pw, dh, dw
+        const void* x
+        void* values
+        int64_t* flat
+    void fad_maxpool_f32(const fad_maxpool_job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
+    void fad_maxpool_f64(const fad_maxpool_job* j, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil
+
+
+cdef void _maxpool_f32(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_maxpool_f32(<const fad_maxpool_job*>ctx, lo, hi)
+
+
+cdef void _maxpool_f64(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_maxpool_f64(<const fad_maxpool_job*>ctx, lo, hi)
+
+
+def max_pool2d_forward(x, values, flat, kernel, stride, padding, dilation):
+    """Each window's maximum of x (planes, H, W) into values (planes, OH, OW), and
+    into flat (int64, same shape) the position it came from in x, flattened.
+    The padding takes no part; windows must each reach the input (PyTorch's
+    geometry checks, fastad/nn/_pooling.py, ensure it)."""
+    cdef int t = _typenum(x, "x")
+    if _typenum(values, "values") != t:
+        raise TypeError(f"values must be {x.dtype}, got {values.dtype}")
+    if not isinstance(flat, np.ndarray) or flat.dtype != np.int64 or not flat.flags.c_contiguous:
+        raise TypeError("flat must be a C-contiguous int64 array")
+    cdef fad_maxpool_job j
+    j.KH, j.KW = kernel
+    j.sh, j.sw = stride
+    j.ph, j.pw = padding
+    j.dh, j.dw = dilation
+    if min(j.KH, j.KW, j.sh, j.sw, j.dh, j.dw) < 1 or min(j.ph, j.pw) < 0:
+        raise ValueError(f"bad kernel {kernel}, stride {stride}, padding {padding} or "
+                         f"dilation {dilation}")
+    if x.ndim != 3 or values.ndim != 3 or values.shape != flat.shape \
+            or values.shape[0] != x.shape[0]:
+        raise ValueError(f"x must be (planes, H, W) and values and flat (planes, OH, OW), got "
+                         f"{x.shape}, {values.shape} and {flat.shape}")
+    cdef Py_ssize_t planes = x.shape[0]
+    j.H, j.W = x.shape[1], x.shape[2]
+    j.OH, j.OW = values.shape[1], values.shape[2]
+    # every window's first row and column inside the padded input
+    if ((j.OH - 1) * j.sh - j.ph >= j.H or (j.OW - 1) * j.sw - j.pw >= j.W
+            or j.dh * (j.KH - 1) < j.ph or j.dw * (j.KW - 1) < j.pw) and j.OH * j.OW > 0:
+        raise ValueError(f"windows outside the input: {(j.OH, j.OW)} of kernel {kernel} over "
+                         f"{(j.H, j.W)} with stride {stride} and padding {padding}")
+    j.x = _arr(x, "x", t, x.size, False)
+    j.values = _arr(values, "values", t, values.size, True)
+    j.flat = <int64_t*>cnp.PyArray_DATA(<cnp.ndarray>flat)
+    if not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>flat):
+        raise ValueError("flat must be writable")
+    with nogil:
+        run_blocks(_maxpool_f64 if t == cnp.NPY_FLOAT64 else _maxpool_f32, &j, planes,
+                   j.OH * j.OW * j.KH * j.KW)
+    return None

@@ -274,3 +274,39 @@ def test_conv2d_takes_the_compiled_node_where_it_can():
     assert F.conv2d(x, fastad.randn(6, 2, 3, 3), groups=3).grad_fn.name() != "ConvolutionBackward0"
     assert F.conv2d(x, fastad.randn(4, 6, 2, 2), padding="same").grad_fn.name() != \
         "ConvolutionBackward0"
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DT)
+@pytest.mark.parametrize("kw", [dict(kernel_size=3, stride=2, padding=1),
+                                dict(kernel_size=(3, 2), stride=2, ceil_mode=True),
+                                dict(kernel_size=3, dilation=2, padding=1),
+                                dict(kernel_size=2)])
+def test_max_pool_kernel_takes_torchs_maximum_and_index(kw, dtype):
+    """NaNs (the last one wins), ties (the first), a plane of -inf (its first
+    in-bounds cell, never the padding), against PyTorch's values and indices."""
+    import torch
+    x = _a(2, 3, 7, 8, dtype=dtype)
+    x[0, 0, 1, 1] = x[0, 0, 1, 2] = np.nan
+    x[1, 1, 2:4, 2:4] = 5.0
+    x[1, 2] = -np.inf
+    ours = F.max_pool2d(fastad.tensor(x), return_indices=True, **kw)
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), return_indices=True, **kw)
+    np.testing.assert_array_equal(ours[0].numpy(), theirs[0].numpy())
+    np.testing.assert_array_equal(ours[1].numpy(), theirs[1].numpy())
+
+
+def test_max_pool_kernel_checks_its_arrays():
+    x = np.zeros((2, 5, 5), np.float32)
+    v, f = np.empty((2, 2, 2), np.float32), np.empty((2, 2, 2), np.int64)
+    two, one, zero = (2, 2), (1, 1), (0, 0)
+    with pytest.raises(TypeError, match="values must be"):
+        K.max_pool2d_forward(x, v.astype(np.float64), f, two, two, zero, one)
+    with pytest.raises(TypeError, match="int64"):
+        K.max_pool2d_forward(x, v, f.astype(np.int32), two, two, zero, one)
+    with pytest.raises(ValueError, match="planes"):
+        K.max_pool2d_forward(x, v[:1], f[:1], two, two, zero, one)
+    with pytest.raises(ValueError, match="bad kernel"):
+        K.max_pool2d_forward(x, v, f, (0, 2), two, zero, one)
+    with pytest.raises(ValueError, match="outside the input"):
+        K.max_pool2d_forward(x, v, f, two, (9, 9), zero, one)

@@ -133,7 +133,7 @@ def _conv2d_compiled(x, w, b, stride, padding, dilation, out_shape):
     weight), so that it differentiates again."""
     xa, wa = np.ascontiguousarray(array_of(x)), np.ascontiguousarray(array_of(w))
     ba = None if b is None else np.ascontiguousarray(array_of(b))
-    out = np.empty(out_shape, xa.dtype)
+    out = K.empty(out_shape, xa.dtype)
     K.conv2d_forward(xa, wa, ba, out, stride, padding, dilation)
     need_x, need_w = x.requires_grad, w.requires_grad
     n, c, h, wd = xa.shape
@@ -144,7 +144,7 @@ def _conv2d_compiled(x, w, b, stride, padding, dilation, out_shape):
 
     def backward(g):
         g = np.ascontiguousarray(g, dtype=xa.dtype)
-        gx = np.empty_like(xa) if need_x else None
+        gx = K.empty_like(xa) if need_x else None
         gw = np.empty_like(wa) if need_w else None
         K.conv2d_backward(xa, wa, g, gx, gw, stride, padding, dilation)
         return (gx, gw, None if ba is None else g.sum(axis=(0, 2, 3)))

@@ -4,6 +4,7 @@ pooling is two matmuls with averaging matrices.  All differentiate again."""
 
 import numpy as np
 
+from fastad import _kernels as K
 from fastad._tensor import array_of, as_tensor, make_op, matmul
 from fastad.nn._conv import POOL, _batched, _pair, _window_slices, _windows
 from fastad.nn._padding import _pad_constant
@@ -44,11 +45,24 @@ def _padded(x, p, after, value):
 
 
 def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_indices):
-    """Each window's first maximum (a NaN wins), found tap by tap over contiguous
-    copies of the input's strided slices, recorded as a gather of the input at
-    those positions (so its gradient is a scatter-add, and differentiates again)."""
+    """Each window's first maximum (a NaN wins), recorded as a gather of the input
+    at those positions (so its gradient is a scatter-add, and differentiates
+    again).  Float planes go through the compiled kernel; other dtypes tap by tap
+    over contiguous copies of the input's strided slices."""
     k, s, p, d, out, after = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
     a = array_of(x)
+    n, c, h, w = a.shape
+    disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))
+    name = "MaxPool2DWithIndicesBackward0"
+    if a.dtype in (np.float32, np.float64):
+        best = K.empty((n * c,) + tuple(out), a.dtype)
+        flat = np.empty(best.shape, np.int64)
+        K.max_pool2d_forward(np.ascontiguousarray(a).reshape(n * c, h, w), best, flat, k, s, p, d)
+        flat, best = flat.reshape(n, c, *out), best.reshape(n, c, *out)
+        values = _gather(x, flat, name, best, unique=disjoint)
+        if not return_indices:
+            return values
+        return values, as_tensor(flat - (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1))
     if any(p) or after != list(p):
         a = np.pad(a, [(0, 0), (0, 0), (p[0], after[0]), (p[1], after[1])],
                    constant_values=-np.inf)
@@ -61,15 +75,13 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
         better = (v > best) | (v != v)
         np.maximum(best, v, out=best)
         tap += better * np.int32(i * k[1] + j - tap)
-    n, c, h, w = x.shape
     # flat input position = the window's origin + the winning tap's offset in it
     taps = np.arange(k[0] * k[1])
     offsets = (taps // k[1]) * d[0] * w + (taps % k[1]) * d[1]
     origin = ((np.arange(out[0]) * s[0] - p[0]) * w)[:, None] + (np.arange(out[1]) * s[1] - p[1])
     index = origin + offsets[tap]
     flat = index + (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-    disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))
-    values = _gather(x, flat, "MaxPool2DWithIndicesBackward0", best, unique=disjoint)
+    values = _gather(x, flat, name, best, unique=disjoint)
     return (values, as_tensor(index)) if return_indices else values
 
 
