@@ -188,3 +188,4 @@ _tensor._publish(dtype, "fastad.dtype")
 _tensor._publish(_Generator, "fastad.Generator")
 Size.__module__ = "fastad"
 from fastad.serialization import load, save  # noqa: E402,F401
+from fastad._compile import compile  # noqa: E402,F401

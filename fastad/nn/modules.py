@@ -218,6 +218,12 @@ class Module:
     def eval(self):
         return self.train(False)
 
+    def compile(self, *args, **kwargs):
+        """torch.nn.Module.compile: this module's calls compiled in place, with
+        fastad.compile's arguments (which today runs them eagerly)."""
+        from fastad._compile import compile as _compile
+        _compile(self.forward, *args, **kwargs)
+
     def requires_grad_(self, requires_grad=True):
         for p in self.parameters():
             p.requires_grad_(requires_grad)
