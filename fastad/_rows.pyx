@@ -1,8 +1,8 @@
 # cython: language_level=3
 # distutils: language = c
 """The row kernels of fastad: softmax and log_softmax over the last axis, cross
-entropy (class indices or probabilities), nll and prelu, forward and backward,
-and max pooling's windows over an image's planes.
+entropy (class indices or probabilities), nll, prelu and layer_norm, forward
+and backward, and max pooling's windows over an image's planes.
 One row is computed by one thread, in one order, so results do not depend on
 the thread count; the loop drivers are compiled once per ISA (csrc/fad_isa.h).
 """
@@ -13,7 +13,7 @@ from libc.stdlib cimport malloc, free
 cimport numpy as cnp
 from fastad._runtime cimport (
     LANES, ROW_SPILL_BYTES, ROW_SPILL_DOUBLES, _stream_min, fad_prefetch, fad_stream_copy,
-    fad_stream_fence, run_blocks, _typenum, _arr, _matrix)
+    fad_stream_fence, range_fn, run_blocks, run_split, _typenum, _arr, _matrix)
 from fastad._fmath cimport f_exp, f_log, fad_row_maxf, fad_row_max, fad_row_dotf, fad_row_dot
 from fastad._fmath cimport fad_row_sumf, fad_row_sum
 
@@ -772,3 +772,125 @@ def max_pool2d_forward(x, values, flat, kernel, stride, padding, dilation):
         run_blocks(_maxpool_f64 if t == cnp.NPY_FLOAT64 else _maxpool_f32, &j, planes,
                    j.OH * j.OW * j.KH * j.KW)
     return None
+
+
+# ---------------------------------------------------------------- layer_norm
+cdef extern from "csrc/fad_layernorm.h":
+    ctypedef struct fad_layernorm_job:
+        Py_ssize_t cols
+        double eps
+        const void* x
+        const void* w
+        const void* b
+        void* y
+        double* mean
+        double* rstd
+        const void* g
+        void* gx
+        double* gw_parts
+        double* gb_parts
+        Py_ssize_t rows_per_block
+    void fad_layernorm_forward_f32(const fad_layernorm_job* j, Py_ssize_t lo,
+                                   Py_ssize_t hi) noexcept nogil
+    void fad_layernorm_forward_f64(const fad_layernorm_job* j, Py_ssize_t lo,
+                                   Py_ssize_t hi) noexcept nogil
+    void fad_layernorm_backward_f32(const fad_layernorm_job* j, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept nogil
+    void fad_layernorm_backward_f64(const fad_layernorm_job* j, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept nogil
+
+cdef enum:
+    LAYERNORM_BLOCK_ELEMENTS = 16384   # a block of rows' size: its rows go to one thread
+
+
+cdef void _ln_fwd_f32(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_layernorm_forward_f32(<const fad_layernorm_job*>ctx, lo, hi)
+
+
+cdef void _ln_fwd_f64(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_layernorm_forward_f64(<const fad_layernorm_job*>ctx, lo, hi)
+
+
+cdef void _ln_bwd_f32(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_layernorm_backward_f32(<const fad_layernorm_job*>ctx, lo, hi)
+
+
+cdef void _ln_bwd_f64(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_layernorm_backward_f64(<const fad_layernorm_job*>ctx, lo, hi)
+
+
+cdef int _layernorm_job(fad_layernorm_job* j, x, w, b, mean, rstd, int* t,
+                        Py_ssize_t* rows) except -1:
+    """j over x (rows, cols) and its optional (cols,) weight and bias and
+    (rows,) float64 statistics, checked."""
+    cdef Py_ssize_t cols
+    t[0] = _typenum(x, "x")
+    _matrix(x, "x", t[0], rows, &cols)
+    for name, v in (("w", w), ("b", b)):
+        if v is not None and (_typenum(v, name) != t[0] or v.shape != (cols,)):
+            raise ValueError(f"{name} must be a ({cols},) {x.dtype} array, got {v.dtype} "
+                             f"{v.shape}")
+    for name, v in (("mean", mean), ("rstd", rstd)):
+        if (not isinstance(v, np.ndarray) or v.dtype != np.float64 or v.shape != (rows[0],)
+                or not v.flags.c_contiguous or not v.flags.writeable):
+            raise ValueError(f"{name} must be a writable C-contiguous ({rows[0]},) float64 array")
+    j.cols = cols
+    j.x = _arr(x, "x", t[0], rows[0] * cols, False)
+    j.w = NULL if w is None else _arr(w, "w", t[0], cols, False)
+    j.b = NULL if b is None else _arr(b, "b", t[0], cols, False)
+    j.mean = <double*>cnp.PyArray_DATA(<cnp.ndarray>mean)
+    j.rstd = <double*>cnp.PyArray_DATA(<cnp.ndarray>rstd)
+    j.y = j.gx = NULL
+    j.g = NULL
+    j.gw_parts = j.gb_parts = NULL
+    j.rows_per_block = max(1, LAYERNORM_BLOCK_ELEMENTS // max(cols, 1))
+    return 0
+
+
+def layer_norm_forward(x, w, b, double eps, y, mean, rstd):
+    """y = (x - mean) * rstd * w + b over each row of x (rows, cols); w, b: (cols,)
+    or None.  Writes each row's mean and 1 / sqrt(var + eps) into mean, rstd
+    ((rows,) float64) for layer_norm_backward."""
+    cdef fad_layernorm_job j
+    cdef int t
+    cdef Py_ssize_t rows
+    _layernorm_job(&j, x, w, b, mean, rstd, &t, &rows)
+    if _typenum(y, "y") != t or y.shape != x.shape:
+        raise ValueError(f"y must be a {x.dtype} array of shape {x.shape}")
+    j.eps = eps
+    j.y = _arr(y, "y", t, y.size, True)
+    with nogil:
+        run_blocks(_ln_fwd_f64 if t == cnp.NPY_FLOAT64 else _ln_fwd_f32, &j, rows, j.cols)
+
+
+def layer_norm_backward(x, w, g, mean, rstd, gx, bint need_w, bint need_b):
+    """The gradients of layer_norm_forward from the output's g: written into gx
+    (None: not wanted), and returned for the weight and the bias (float64
+    (cols,) arrays, or None where not wanted), summed over rows in fixed blocks
+    (the same bits at any thread count)."""
+    cdef fad_layernorm_job j
+    cdef int t
+    cdef Py_ssize_t rows
+    _layernorm_job(&j, x, w, None, mean, rstd, &t, &rows)
+    if _typenum(g, "g") != t or g.shape != x.shape:
+        raise ValueError(f"g must be a {x.dtype} array of shape {x.shape}")
+    j.g = _arr(g, "g", t, g.size, False)
+    if gx is not None:
+        if _typenum(gx, "gx") != t or gx.shape != x.shape:
+            raise ValueError(f"gx must be a {x.dtype} array of shape {x.shape}")
+        j.gx = _arr(gx, "gx", t, gx.size, True)
+    blocks = (rows + j.rows_per_block - 1) // j.rows_per_block
+    gw = np.zeros((blocks, j.cols)) if need_w else None
+    gb = np.zeros((blocks, j.cols)) if need_b else None
+    if gw is not None:
+        j.gw_parts = <double*>cnp.PyArray_DATA(<cnp.ndarray>gw)
+    if gb is not None:
+        j.gb_parts = <double*>cnp.PyArray_DATA(<cnp.ndarray>gb)
+    cdef range_fn fn = _ln_bwd_f64 if t == cnp.NPY_FLOAT64 else _ln_bwd_f32
+    with nogil:
+        if blocks <= 1:
+            fn(&j, 0, rows)
+        else:
+            run_split(fn, &j, rows, j.rows_per_block)
+    return (None if gw is None else np.add.reduce(gw, axis=0),
+            None if gb is None else np.add.reduce(gb, axis=0))

@@ -176,3 +176,70 @@ def test_training_batch_norm_is_one_node_and_its_derivative_matches_its_backward
         assert (u is None) == (v is None)
         if u is not None:
             np.testing.assert_allclose(u, v.numpy(), atol=1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DT)
+@pytest.mark.parametrize("shape,normalized,affine", [
+    ((2, 5, 3, 4), (3, 4), "wb"), ((7, 4), (4,), "w"), ((7, 4), (4,), "b"), ((3, 9), (9,), ""),
+    ((3000, 64), (64,), "wb"),          # several blocks of rows: the weight's sums in blocks
+    ((1, 1), (1,), "wb"),
+])
+def test_layer_norm_kernels_match_torch(shape, normalized, affine, dtype):
+    import torch
+    x, g = _a(*shape, dtype=dtype), _a(*shape, dtype=dtype)
+    w = _a(*normalized, dtype=dtype) if "w" in affine else None
+    b = _a(*normalized, dtype=dtype) if "b" in affine else None
+    ours = [fastad.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    y = F.layer_norm(ours[0], normalized, ours[1], ours[2], eps=1e-4)
+    ty = torch.nn.functional.layer_norm(theirs[0], normalized, theirs[1], theirs[2], eps=1e-4)
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    y.backward(fastad.tensor(g))
+    ty.backward(torch.tensor(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    for a, ta in zip(ours, theirs):
+        if a is not None:
+            assert a.grad.dtype == a.dtype
+            np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), **tol)
+
+
+def test_layer_norm_gradients_do_not_depend_on_the_thread_count():
+    from fastad import _kernels as K
+    x, w, g = _a(5000, 32, dtype=np.float32), _a(32, dtype=np.float32), _a(5000, 32, dtype=np.float32)
+    mean, rstd, y = np.empty(5000), np.empty(5000), np.empty_like(x)
+    K.layer_norm_forward(x, w, None, 1e-5, y, mean, rstd)
+    n, results = K.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            K.set_num_threads(threads)
+            gx = np.empty_like(x)
+            results.append((gx,) + K.layer_norm_backward(x, w, g, mean, rstd, gx, True, True))
+    finally:
+        K.set_num_threads(n)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_layer_norm_kernels_check_their_arrays():
+    from fastad import _kernels as K
+    x, y = np.zeros((3, 4), np.float32), np.zeros((3, 4), np.float32)
+    mean, rstd = np.empty(3), np.empty(3)
+    with pytest.raises(ValueError, match="w must be"):
+        K.layer_norm_forward(x, np.ones(5, np.float32), None, 1e-5, y, mean, rstd)
+    with pytest.raises(ValueError, match="mean must be"):
+        K.layer_norm_forward(x, None, None, 1e-5, y, np.empty(2), rstd)
+    with pytest.raises(ValueError, match="y must be"):
+        K.layer_norm_forward(x, None, None, 1e-5, y.astype(np.float64), mean, rstd)
+    with pytest.raises(ValueError, match="gx must be"):
+        K.layer_norm_backward(x, None, x, mean, rstd, np.zeros((3, 5), np.float32), False, False)
+
+
+def test_layer_norm_differentiates_twice():
+    from fastad.autograd import gradcheck, gradgradcheck
+    x = fastad.tensor(_a(3, 4, 5), requires_grad=True)
+    w, b = (fastad.tensor(_a(4, 5), requires_grad=True) for _ in range(2))
+    f = (lambda x, w, b: F.layer_norm(x, (4, 5), w, b))
+    assert gradcheck(f, (x, w, b)) and gradgradcheck(f, (x, w, b))
+    assert gradgradcheck(lambda x: F.layer_norm(x, (5,)), (x,))

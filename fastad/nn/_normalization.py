@@ -1,9 +1,12 @@
 """Normalisation layers and distances, composed of fastad's differentiable ops
 (mean, pow, mul, ...), so their gradients are PyTorch's formulas and they
-differentiate again; running statistics are updated in place, outside the graph."""
+differentiate again; running statistics are updated in place, outside the graph.
+layer_norm and training batch_norm are one node each, whose derivatives are
+written in those ops (layer_norm's forward and backward are compiled row kernels)."""
 import numpy as np
 
-from fastad._tensor import array_of, as_tensor, make_op, no_grad, sqrt
+from fastad import _kernels as K
+from fastad._tensor import array_of, as_tensor, float32, float64, make_op, no_grad, sqrt
 from fastad.nn._padding import pad
 from fastad.nn._pooling import avg_pool2d
 
@@ -23,10 +26,53 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if n == 0 or tuple(x.shape[x.dim() - n:]) != shape or x.dim() < n:
         raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
                            f"[*, {', '.join(map(str, shape))}], but got input of size{x.shape}")
+    w = None if weight is None else as_tensor(weight)
+    b = None if bias is None else as_tensor(bias)
+    if (x.dtype in (float32, float64) and x.numel() > 0
+            and all(t is None or (t.dtype == x.dtype and tuple(t.shape) == shape) for t in (w, b))):
+        return _layer_norm_compiled(x, w, b, shape, eps)
     y = _normalize_over(x, tuple(range(x.dim() - n, x.dim())), eps)
-    if weight is not None:
-        y = y * weight
-    return y if bias is None else y + bias
+    if w is not None:
+        y = y * w
+    return y if b is None else y + b
+
+
+def _layer_norm_compiled(x, w, b, shape, eps):
+    """layer_norm as one node of the compiled row kernels (a pass forward, a pass
+    backward per row; fastad._kernels.layer_norm_forward).  Its derivative is
+    the layer-norm gradient in fastad ops, so it differentiates again."""
+    xa = np.ascontiguousarray(array_of(x))
+    cols = int(np.prod(shape))
+    rows = xa.size // cols
+    x2 = xa.reshape(rows, cols)
+    w2, b2 = (None if t is None else np.ascontiguousarray(array_of(t)).reshape(cols)
+              for t in (w, b))
+    y, mean, rstd = K.empty_like(x2), np.empty(rows), np.empty(rows)
+    K.layer_norm_forward(x2, w2, b2, eps, y, mean, rstd)
+    need_x, need_w, need_b = (t is not None and t.requires_grad for t in (x, w, b))
+    dims = tuple(range(x.dim() - len(shape), x.dim()))
+    lead = tuple(range(x.dim() - len(shape)))
+
+    def backward(g):
+        g2 = np.ascontiguousarray(g, dtype=xa.dtype).reshape(rows, cols)
+        gx = K.empty_like(x2) if need_x else None
+        gw, gb = K.layer_norm_backward(x2, w2, g2, mean, rstd, gx, need_w, need_b)
+        return (None if gx is None else gx.reshape(xa.shape),
+                None if gw is None else gw.astype(xa.dtype).reshape(shape),
+                None if gb is None else gb.astype(xa.dtype).reshape(shape))
+
+    def derivative(grad, inputs, result):
+        xi, wi, bi = inputs
+        xc = xi - xi.mean(dims, keepdim=True)
+        r = ((xc * xc).mean(dims, keepdim=True) + eps).pow(-0.5)
+        xhat = xc * r
+        gh = grad if wi is None else grad * wi
+        gx = (gh - gh.mean(dims, keepdim=True) - xhat * (gh * xhat).mean(dims, keepdim=True)) * r
+        over_rows = (lambda t: t.sum(lead) if lead else t)
+        return (gx, None if wi is None else over_rows(grad * xhat),
+                None if bi is None else over_rows(grad))
+    return make_op(y.reshape(xa.shape), "NativeLayerNormBackward0", (x, w, b), backward,
+                   (x,) if w is None else (x, w), derivative=derivative)
 
 
 def rms_norm(input, normalized_shape, weight=None, eps=None):
