@@ -1,8 +1,8 @@
 # cython: language_level=3
 # distutils: language = c
 """The row kernels of fastad: softmax and log_softmax over the last axis, cross
-entropy (class indices or probabilities), nll, prelu and layer_norm, forward
-and backward, and max pooling's windows over an image's planes.
+entropy (class indices or probabilities), nll, prelu, layer_norm and training
+batch_norm, forward and backward, and max pooling's windows over an image's planes.
 One row is computed by one thread, in one order, so results do not depend on
 the thread count; the loop drivers are compiled once per ISA (csrc/fad_isa.h).
 """
@@ -894,3 +894,112 @@ def layer_norm_backward(x, w, g, mean, rstd, gx, bint need_w, bint need_b):
             run_split(fn, &j, rows, j.rows_per_block)
     return (None if gw is None else np.add.reduce(gw, axis=0),
             None if gb is None else np.add.reduce(gb, axis=0))
+
+
+# ---------------------------------------------------------------- batch_norm (training)
+cdef extern from "csrc/fad_batchnorm.h":
+    ctypedef struct fad_batchnorm_job:
+        Py_ssize_t N, C, S
+        double eps
+        const void* x
+        const void* w
+        const void* b
+        void* y
+        double* mean
+        double* var
+        const void* g
+        void* gx
+        double* gw
+        double* gb
+        int failed
+    void fad_batchnorm_forward_f32(fad_batchnorm_job* j, Py_ssize_t lo,
+                                   Py_ssize_t hi) noexcept nogil
+    void fad_batchnorm_forward_f64(fad_batchnorm_job* j, Py_ssize_t lo,
+                                   Py_ssize_t hi) noexcept nogil
+    void fad_batchnorm_backward_f32(fad_batchnorm_job* j, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept nogil
+    void fad_batchnorm_backward_f64(fad_batchnorm_job* j, Py_ssize_t lo,
+                                    Py_ssize_t hi) noexcept nogil
+
+
+cdef void _bn_fwd_f32(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_batchnorm_forward_f32(<fad_batchnorm_job*>ctx, lo, hi)
+
+
+cdef void _bn_fwd_f64(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_batchnorm_forward_f64(<fad_batchnorm_job*>ctx, lo, hi)
+
+
+cdef void _bn_bwd_f32(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_batchnorm_backward_f32(<fad_batchnorm_job*>ctx, lo, hi)
+
+
+cdef void _bn_bwd_f64(void* ctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
+    fad_batchnorm_backward_f64(<fad_batchnorm_job*>ctx, lo, hi)
+
+
+cdef int _batchnorm_job(fad_batchnorm_job* j, x, w, mean, var) except -1:
+    """j over x (N, C, S) with its optional (C,) weight and (C,) float64
+    statistics, checked; returns x's type number."""
+    cdef int t = _typenum(x, "x")
+    if x.ndim != 3:
+        raise ValueError(f"x must be (N, C, S), got shape {x.shape}")
+    j.N, j.C, j.S = x.shape
+    if w is not None and (_typenum(w, "w") != t or w.shape != (j.C,)):
+        raise ValueError(f"w must be a ({j.C},) {x.dtype} array, got {w.dtype} {w.shape}")
+    for name, v in (("mean", mean), ("var", var)):
+        if (not isinstance(v, np.ndarray) or v.dtype != np.float64 or v.shape != (j.C,)
+                or not v.flags.c_contiguous or not v.flags.writeable):
+            raise ValueError(f"{name} must be a writable C-contiguous ({j.C},) float64 array")
+    j.x = _arr(x, "x", t, x.size, False)
+    j.w = NULL if w is None else _arr(w, "w", t, j.C, False)
+    j.b = j.g = NULL
+    j.y = j.gx = NULL
+    j.mean = <double*>cnp.PyArray_DATA(<cnp.ndarray>mean)
+    j.var = <double*>cnp.PyArray_DATA(<cnp.ndarray>var)
+    j.gw = j.gb = NULL
+    j.failed = 0
+    return t
+
+
+def batch_norm_forward(x, w, b, double eps, y, mean, var):
+    """Training batch norm of x (N, C, S) over N and S per channel into y, with
+    w, b ((C,) or None); writes the channels' means and biased variances into
+    mean and var ((C,) float64)."""
+    cdef fad_batchnorm_job j
+    cdef int t = _batchnorm_job(&j, x, w, mean, var)
+    if b is not None and (_typenum(b, "b") != t or b.shape != (j.C,)):
+        raise ValueError(f"b must be a ({j.C},) {x.dtype} array, got {b.dtype} {b.shape}")
+    if _typenum(y, "y") != t or y.shape != x.shape:
+        raise ValueError(f"y must be a {x.dtype} array of shape {x.shape}")
+    j.eps = eps
+    j.b = NULL if b is None else _arr(b, "b", t, j.C, False)
+    j.y = _arr(y, "y", t, y.size, True)
+    with nogil:
+        run_blocks(_bn_fwd_f64 if t == cnp.NPY_FLOAT64 else _bn_fwd_f32, &j, j.C, j.N * j.S)
+    if j.failed:
+        raise MemoryError("fastad: cannot allocate batch_norm's scratch buffer")
+
+
+def batch_norm_backward(x, w, g, mean, var, double eps, gx):
+    """batch_norm_forward's gradients from the output's g: x's into gx (None: not
+    wanted); returns (sum of g * xhat, sum of g) per channel, float64 (C,): the
+    weight's and the bias's gradients."""
+    cdef fad_batchnorm_job j
+    cdef int t = _batchnorm_job(&j, x, w, mean, var)
+    if _typenum(g, "g") != t or g.shape != x.shape:
+        raise ValueError(f"g must be a {x.dtype} array of shape {x.shape}")
+    if gx is not None:
+        if _typenum(gx, "gx") != t or gx.shape != x.shape:
+            raise ValueError(f"gx must be a {x.dtype} array of shape {x.shape}")
+        j.gx = _arr(gx, "gx", t, gx.size, True)
+    j.eps = eps
+    j.g = _arr(g, "g", t, g.size, False)
+    gw, gb = np.empty(j.C), np.empty(j.C)
+    j.gw = <double*>cnp.PyArray_DATA(<cnp.ndarray>gw)
+    j.gb = <double*>cnp.PyArray_DATA(<cnp.ndarray>gb)
+    with nogil:
+        run_blocks(_bn_bwd_f64 if t == cnp.NPY_FLOAT64 else _bn_bwd_f32, &j, j.C, j.N * j.S)
+    if j.failed:
+        raise MemoryError("fastad: cannot allocate batch_norm's scratch buffer")
+    return gw, gb

@@ -207,7 +207,8 @@ def test_layer_norm_kernels_match_torch(shape, normalized, affine, dtype):
 
 def test_layer_norm_gradients_do_not_depend_on_the_thread_count():
     from fastad import _kernels as K
-    x, w, g = _a(5000, 32, dtype=np.float32), _a(32, dtype=np.float32), _a(5000, 32, dtype=np.float32)
+    x, g = _a(5000, 32, dtype=np.float32), _a(5000, 32, dtype=np.float32)
+    w = _a(32, dtype=np.float32)
     mean, rstd, y = np.empty(5000), np.empty(5000), np.empty_like(x)
     K.layer_norm_forward(x, w, None, 1e-5, y, mean, rstd)
     n, results = K.get_num_threads(), []
@@ -243,3 +244,65 @@ def test_layer_norm_differentiates_twice():
     f = (lambda x, w, b: F.layer_norm(x, (4, 5), w, b))
     assert gradcheck(f, (x, w, b)) and gradgradcheck(f, (x, w, b))
     assert gradgradcheck(lambda x: F.layer_norm(x, (5,)), (x,))
+
+
+@needs_torch
+@pytest.mark.parametrize("dtype", DT)
+@pytest.mark.parametrize("shape,affine", [((32, 200), "wb"), ((4, 3, 5, 5), "w"), ((6, 4, 7), ""),
+                                          ((2, 3), "wb"), ((3000, 5), "b")])
+def test_batch_norm_kernels_match_torch(shape, affine, dtype):
+    import torch
+    c = shape[1]
+    x, g = _a(*shape, dtype=dtype), _a(*shape, dtype=dtype)
+    w = _a(c, dtype=dtype) if "w" in affine else None
+    b = _a(c, dtype=dtype) if "b" in affine else None
+    ours = [fastad.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    theirs = [torch.tensor(a, requires_grad=True) if a is not None else None for a in (x, w, b)]
+    rm, rv = fastad.zeros(c, dtype=ours[0].dtype), fastad.ones(c, dtype=ours[0].dtype)
+    trm, trv = torch.zeros(c, dtype=theirs[0].dtype), torch.ones(c, dtype=theirs[0].dtype)
+    y = F.batch_norm(ours[0], rm, rv, ours[1], ours[2], True, 0.3, 1e-4)
+    ty = torch.nn.functional.batch_norm(theirs[0], trm, trv, theirs[1], theirs[2], True, 0.3, 1e-4)
+    assert y.grad_fn.name() == ty.grad_fn.name()
+    y.backward(fastad.tensor(g))
+    ty.backward(torch.tensor(g))
+    tol = dict(rtol=2e-4, atol=2e-4) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(y.detach().numpy(), ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(rm.numpy(), trm.numpy(), **tol)
+    np.testing.assert_allclose(rv.numpy(), trv.numpy(), **tol)
+    for a, ta in zip(ours, theirs):
+        if a is not None:
+            assert a.grad.dtype == a.dtype
+            np.testing.assert_allclose(a.grad.numpy(), ta.grad.numpy(), **tol)
+
+
+def test_batch_norm_kernels_do_not_depend_on_the_thread_count():
+    from fastad import _kernels as K
+    x, g = _a(64, 40, 30, dtype=np.float32), _a(64, 40, 30, dtype=np.float32)
+    w = _a(40, dtype=np.float32)
+    n, results = K.get_num_threads(), []
+    try:
+        for threads in (1, 2):
+            K.set_num_threads(threads)
+            y, mean, var, gx = np.empty_like(x), np.empty(40), np.empty(40), np.empty_like(x)
+            K.batch_norm_forward(x, w, None, 1e-5, y, mean, var)
+            results.append((y, mean, var, gx) + K.batch_norm_backward(x, w, g, mean, var, 1e-5, gx))
+    finally:
+        K.set_num_threads(n)
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_batch_norm_kernels_check_their_arrays():
+    from fastad import _kernels as K
+    x, y = np.zeros((3, 4, 2), np.float32), np.zeros((3, 4, 2), np.float32)
+    mean, var = np.empty(4), np.empty(4)
+    with pytest.raises(ValueError, match="x must be"):
+        K.batch_norm_forward(x[0], None, None, 1e-5, y[0], mean, var)
+    with pytest.raises(ValueError, match="w must be"):
+        K.batch_norm_forward(x, np.ones(3, np.float32), None, 1e-5, y, mean, var)
+    with pytest.raises(ValueError, match="b must be"):
+        K.batch_norm_forward(x, None, np.ones(4), 1e-5, y, mean, var)
+    with pytest.raises(ValueError, match="var must be"):
+        K.batch_norm_forward(x, None, None, 1e-5, y, mean, np.empty(4, np.float32))
+    with pytest.raises(ValueError, match="gx must be"):
+        K.batch_norm_backward(x, None, x, mean, var, 1e-5, np.zeros((3, 4, 3), np.float32))

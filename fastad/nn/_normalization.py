@@ -118,16 +118,62 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise ValueError(f"Expected more than 1 value per channel when training, got input size "
                          f"{x.shape}")
     dims = (0,) + tuple(range(2, x.dim()))
+    w = None if weight is None else as_tensor(weight)
+    b = None if bias is None else as_tensor(bias)
+    if x.dtype in (float32, float64) and all(t is None or t.dtype == x.dtype for t in (w, b)):
+        return _batch_norm_compiled(x, w, b, eps, dims, shape, count,
+                                    (running_mean, running_var, momentum))
     if running_mean is not None or running_var is not None:
         _update_running(array_of(x), dims, count, running_mean, running_var, momentum)
-    return _batch_norm_train(x, weight, bias, eps, dims, shape)
+    return _batch_norm_train(x, w, b, eps, dims, shape)
+
+
+def _batch_norm_compiled(x, w, b, eps, dims, shape, count, running):
+    """Training batch norm as ONE node of the compiled channel kernels
+    (fastad._kernels.batch_norm_forward/backward), which also give the batch
+    statistics for the running ones; its derivative as _batch_norm_train's."""
+    xa = np.ascontiguousarray(array_of(x))
+    x3 = xa.reshape(xa.shape[0], xa.shape[1], -1)
+    w1, b1 = (None if t is None else np.ascontiguousarray(array_of(t)).reshape(-1)
+              for t in (w, b))
+    y, mean, var = K.empty_like(x3), np.empty(x3.shape[1]), np.empty(x3.shape[1])
+    K.batch_norm_forward(x3, w1, b1, eps, y, mean, var)
+    running_mean, running_var, momentum = running
+    with no_grad():
+        if running_mean is not None:
+            rm = array_of(running_mean)
+            rm[...] = (1 - momentum) * rm + momentum * mean
+        if running_var is not None:
+            rv = array_of(running_var)
+            rv[...] = (1 - momentum) * rv + momentum * (var * (count / (count - 1)))
+    need_x, need_w, need_b = (t is not None and t.requires_grad for t in (x, w, b))
+
+    def backward(g):
+        g3 = np.ascontiguousarray(g, dtype=xa.dtype).reshape(x3.shape)
+        gx = K.empty_like(x3) if need_x else None
+        gw, gb = K.batch_norm_backward(x3, w1, g3, mean, var, eps, gx)
+        return (None if gx is None else gx.reshape(xa.shape),
+                gw.astype(xa.dtype) if need_w else None, gb.astype(xa.dtype) if need_b else None)
+    return make_op(y.reshape(xa.shape), "NativeBatchNormBackward0", (x, w, b), backward,
+                   (x,) if w is None else (x, w),
+                   derivative=_batch_norm_derivative(dims, shape, eps, b is not None))
+
+
+def _batch_norm_derivative(dims, shape, eps, has_bias):
+    """The batch-norm gradient in fastad ops over statistics recomputed from x
+    (so it differentiates again)."""
+    def derivative(grad, inputs, result):
+        xt, wt, _ = inputs
+        xc = xt - xt.mean(dims, keepdim=True)
+        r = ((xc * xc).mean(dims, keepdim=True) + eps).pow(-0.5)
+        return _batch_norm_grads(grad, xc * r, r, wt, has_bias, dims, shape, "keepdim")
+    return derivative
 
 
 def _batch_norm_train(x, weight, bias, eps, dims, shape):
     """Training batch norm as ONE node (the composed form is ~10 nodes, most of
-    a small model's step): its derivative is the batch-norm gradient in
-    fastad ops over statistics recomputed from x (so it differentiates again);
-    the first-order backward runs the same lines over the saved arrays."""
+    a small model's step), for dtypes the compiled kernels do not take: the
+    first-order backward runs _batch_norm_derivative's lines over the saved arrays."""
     a = array_of(x)
     centered = a - a.mean(dims, keepdims=True)
     rstd = (centered * centered).mean(dims, keepdims=True)
@@ -141,16 +187,10 @@ def _batch_norm_train(x, weight, bias, eps, dims, shape):
     w_arr = None if weight is None else array_of(as_tensor(weight))
     has_bias = bias is not None
 
-    def derivative(grad, inputs, result):
-        xt, wt, _ = inputs
-        xc = xt - xt.mean(dims, keepdim=True)
-        r = ((xc * xc).mean(dims, keepdim=True) + eps).pow(-0.5)
-        return _batch_norm_grads(grad, xc * r, r, wt, has_bias, dims, shape, "keepdim")
-
     def backward(grad):
         return _batch_norm_grads(grad, xhat, rstd, w_arr, has_bias, dims, shape, "keepdims")
     return make_op(y, "NativeBatchNormBackward0", (x, weight, bias), backward=backward,
-                   derivative=derivative)
+                   derivative=_batch_norm_derivative(dims, shape, eps, has_bias))
 
 
 def _batch_norm_grads(g, xhat, rstd, weight, has_bias, dims, shape, keep):
