@@ -42,14 +42,13 @@ def _is(x, tensors):
 class FunctionCtx:
     """The ctx of a custom Function: saved tensors are kept as arrays (never as
     tensors, which would tie the graph into a reference cycle)."""
-
-    def __init__(self):
-        self._saved = ()
-        self._handles = None
-        self._non_differentiable = ()
-        self._dirty = ()
-        self._materialize = True
-        self.needs_input_grad = ()
+    # class-level defaults: an apply sets only what its forward uses
+    _saved = ()
+    _handles = None
+    _non_differentiable = ()
+    _dirty = ()
+    _materialize = True
+    needs_input_grad = ()
 
     def save_for_backward(self, *tensors):
         self._saved = tuple(None if t is None else (t.detach().numpy(), t) for t in tensors)
@@ -91,39 +90,61 @@ class _Node:
     flag per output; each output is a small op over it whose gradient fills
     its segment and sets its flag to 1, so the node's backward knows which
     outputs a gradient reached (the others get zeros, or None)."""
+    __slots__ = ("cls", "ctx", "n_inputs", "diff", "name", "shapes",  "outs", "bounds",
+                 "origin")
 
     def __init__(self, cls, ctx, n_inputs, tensors, outs, diff):
         self.cls, self.ctx, self.n_inputs, self.diff = cls, ctx, n_inputs, diff
         self.name = cls.__name__ + "Backward"
-        self.shapes = [None if t is None else tuple(t.shape) for t in tensors]
-        # the outputs' shapes and dtypes: tensors are not kept (those of the
-        # graph would tie it into a reference cycle)
-        self.outs = [(tuple(o.shape), o.dtype) if isinstance(o, Tensor) else None for o in outs]
-        self.once = getattr(cls.backward, "_once_differentiable", False)
+        self.shapes = [None if t is None else t.shape for t in tensors]
+        # the outputs' shapes and dtypes, where there are several: tensors are
+        # not kept (those of the graph would tie it into a reference cycle)
+        self.outs = None
+        if len(outs) > 1:
+            self.outs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs]
         if len(diff) > 1:
             self.bounds = np.cumsum([0] + [outs[j].numel() for j in diff]).tolist()
-        # where each saved tensor comes from: ("in", k), ("out", j), or None for a
-        # tensor outside the op (a constant of its derivative); a dirty input is
-        # saved as the output it became
-        dirty = ctx._dirty
-        self.origin = tuple(
-            None if s is None else
-            next(((("out", j) for j in diff if s[1] is outs[j] and _is(s[1], dirty))), None) or
-            next((("in", k) for k, t in enumerate(tensors) if t is s[1]), None) or
-            next((("out", j) for j, o in enumerate(outs) if o is s[1]), None)
-            for s in ctx._saved)
+        self.origin = tuple([None if s is None else self._origin(s[1], tensors, outs)
+                             for s in ctx._saved])
+
+    def once(self):
+        return getattr(self.cls.backward, "_once_differentiable", False)
+
+    def _origin(self, t, tensors, outs):
+        """Where the saved tensor t comes from: ("in", k), ("out", j), or None
+        for a tensor outside the op (a constant of its derivative).  A dirty
+        input is saved as the output it became."""
+        if not (self.ctx._dirty and _is(t, self.ctx._dirty)):
+            for k, x in enumerate(tensors):
+                if x is t:
+                    return ("in", k)
+        for j, o in enumerate(outs):
+            if o is t:
+                return ("out", j)
+        return None
 
     def output(self, result, j):
-        """Output j of the record whose result (a tensor) is result."""
+        """Output j of the record whose result (a tensor) is result: with
+        several, a view of its segment whose gradient sets its flag."""
         if len(self.diff) == 1:
             return result
         i = self.diff.index(j)
         shape, dtype = self.outs[j]
-        return result[self.bounds[i]:self.bounds[i + 1]].reshape(shape).to(dtype)
+        packed = _tensor.array_of(result)
+        values = packed[self.bounds[i]:self.bounds[i + 1]].reshape(shape)
+        return _tensor.make_op(values.astype(dtype.np_dtype, copy=False), self.name, (result,),
+                               dt=dtype.code, saves=False, derivative=self.view_derivative(i))
+
+    def segment(self, g, j):
+        """Output j's gradient in the gradient g of the packed result."""
+        i = self.diff.index(j)
+        shape, dtype = self.outs[j]
+        return g[self.bounds[i]:self.bounds[i + 1]].reshape(shape).to(dtype)
 
     def output_grads(self, g):
         """The gradient backward gets for each output, from the record's gradient g."""
-        materialize = self.ctx._materialize
+        if self.outs is None:
+            return (g,)
         grads = [None] * len(self.outs)
         if len(self.diff) == 1:
             grads[self.diff[0]] = g
@@ -131,33 +152,35 @@ class _Node:
             flags = _tensor.array_of(g)[self.bounds[-1]:]
             for i, j in enumerate(self.diff):
                 if flags[i]:
-                    grads[j] = self.output(g, j)
-        if materialize:
+                    grads[j] = self.segment(g, j)
+        if self.ctx._materialize:
             grads = [_tensor.zeros(o[0], dtype=o[1]) if gj is None and o is not None else gj
                      for gj, o in zip(grads, self.outs)]
         return grads
 
     def run(self, g, recorded):
         """The user's backward for the record's gradient g: one gradient tensor (or None) per input."""
-        with (enable_grad() if recorded and not self.once else no_grad()):
-            grads = self.cls.backward(self.ctx, *self.output_grads(g))
-        if not isinstance(grads, tuple):
+        if recorded and not self.once():
+            with enable_grad():
+                grads = self.cls.backward(self.ctx, *self.output_grads(g))
+        else:
+            with no_grad():
+                grads = self.cls.backward(self.ctx, *self.output_grads(g))
+        if type(grads) is not tuple:
             grads = (grads,)
         if len(grads) != self.n_inputs:
             raise RuntimeError(f"function {self.name} returned an incorrect number of gradients "
                                f"(expected {self.n_inputs}, got {len(grads)})")
-        return tuple(None if gk is None or self.shapes[k] is None else
-                     (gk if isinstance(gk, Tensor) else _tensor.tensor(gk))
-                     for k, gk in enumerate(grads))
+        return grads
 
     def backward(self, g):
         """The first-order backward, over arrays."""
         result = []
         for k, gk in enumerate(self.run(_tensor.tensor(g), False)):
-            if gk is None:
+            if gk is None or self.shapes[k] is None:
                 result.append(None)
                 continue
-            arr = _tensor.array_of(gk)
+            arr = _tensor.array_of(gk) if isinstance(gk, Tensor) else np.asarray(gk)
             if arr.shape != self.shapes[k]:
                 raise RuntimeError(f"Function {self.name} returned an invalid gradient at index "
                                    f"{k} - got {list(arr.shape)} but expected shape compatible "
@@ -176,24 +199,26 @@ class _Node:
             self.output(result, o[1]) if o[1] in self.diff else _tensor.tensor(s[0])
             for s, o in zip(ctx._saved, self.origin))
         try:
-            grads = self.run(g, True)
+            grads = tuple([None if gk is None or self.shapes[k] is None else
+                           gk if isinstance(gk, Tensor) else _tensor.tensor(gk)
+                           for k, gk in enumerate(self.run(g, True))])
         finally:
             ctx._handles = None
-        if self.once:
+        if self.once():
             live = tuple(x for x in inputs if x is not None and x.requires_grad)
             grads = tuple(None if gk is None else _delayed_error(gk, live) for gk in grads)
         return grads
 
-    def view_derivative(self, i, dtype):
+    def view_derivative(self, i):
         """The derivative of output diff[i] as a view of the packed record."""
         lo, hi, n, k = self.bounds[i], self.bounds[i + 1], self.bounds[-1], len(self.diff)
-        after = np.zeros(n - hi + k, dtype)
-        after[n - hi + i] = 1       # output i's flag: its gradient was reached
-        before = np.zeros(lo, dtype)
 
         def derivative(g, inputs, result):
-            return (_tensor.cat([_tensor.tensor(before), g.reshape(-1).to(inputs[0].dtype),
-                                 _tensor.tensor(after)]),)
+            dtype = _tensor.array_of(inputs[0]).dtype
+            after = np.zeros(n - hi + k, dtype)
+            after[n - hi + i] = 1       # output i's flag: its gradient was reached
+            return (_tensor.cat([_tensor.tensor(np.zeros(lo, dtype)),
+                                 g.reshape(-1).to(inputs[0].dtype), _tensor.tensor(after)]),)
         return derivative
 
 
@@ -209,8 +234,8 @@ class Function:
         elif kwargs:
             args = _bind(cls.forward, (None,) + args, kwargs, False)[1:]
         ctx = FunctionCtx()
-        tensors = tuple(a if isinstance(a, Tensor) else None for a in args)
-        ctx.needs_input_grad = tuple(t is not None and t.requires_grad for t in tensors)
+        tensors = tuple([a if isinstance(a, Tensor) else None for a in args])
+        ctx.needs_input_grad = tuple([t is not None and t.requires_grad for t in tensors])
         with no_grad():
             if setup:
                 out = cls.forward(*args)
@@ -223,7 +248,8 @@ class Function:
             return out
         if ctx._dirty:
             return _record_dirty(cls, ctx, args, tensors, out)
-        if not out.is_floating_point() or _is(out, ctx._non_differentiable):
+        if not out.is_floating_point() or (ctx._non_differentiable
+                                           and _is(out, ctx._non_differentiable)):
             return out.detach() if out.requires_grad else out
         return _record(_Node(cls, ctx, len(args), tensors, (out,), [0]), tensors, (out,))
 
@@ -244,7 +270,8 @@ def _record(node, tensors, outs):
     """The node's record over the inputs tensors, outs the forward's outputs:
     its result tensor."""
     ctx = node.ctx
-    saved = tuple(s[1] for s in ctx._saved if s is not None and not _is(s[1], ctx._dirty))
+    saved = tuple([s[1] for s in ctx._saved if s is not None
+                   and not (ctx._dirty and _is(s[1], ctx._dirty))])
     # the saved tensors themselves are not kept: drop them from ctx now
     ctx._saved = tuple(None if s is None else (s[0], None) for s in ctx._saved)
     if len(node.diff) > 1:
@@ -278,13 +305,8 @@ def _record_outputs(cls, ctx, args, tensors, outs):
     if recording and diff:
         node = _Node(cls, ctx, len(args), tensors, outs, diff)
         result = _record(node, tensors, outs)
-        if len(diff) == 1:
-            made[id(outs[diff[0]])] = result
-        else:
-            for i, j in enumerate(diff):
-                made[id(outs[j])] = _tensor.make_op(
-                    _tensor.array_of(outs[j]), node.name, (result,), dt=outs[j].dtype.code,
-                    saves=False, derivative=node.view_derivative(i, _tensor.array_of(result).dtype))
+        for j in diff:
+            made[id(outs[j])] = node.output(result, j)
     return tuple(made[id(o)] if isinstance(o, Tensor) else o for o in outs)
 
 
