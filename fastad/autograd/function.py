@@ -168,6 +168,8 @@ class _Node:
                 grads = self.cls.backward(self.ctx, *self.output_grads(g))
         if type(grads) is not tuple:
             grads = (grads,)
+        if len(grads) > self.n_inputs and all(gk is None for gk in grads[self.n_inputs:]):
+            grads = grads[:self.n_inputs]
         if len(grads) != self.n_inputs:
             raise RuntimeError(f"function {self.name} returned an incorrect number of gradients "
                                f"(expected {self.n_inputs}, got {len(grads)})")
