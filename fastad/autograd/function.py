@@ -79,7 +79,8 @@ def _bind(forward, args, kwargs, defaults):
     if defaults:
         bound.apply_defaults()
     if bound.kwargs:
-        raise TypeError(f"forward() got an unexpected keyword argument '{next(iter(bound.kwargs))}'")
+        key = next(iter(bound.kwargs))
+        raise TypeError(f"forward() got an unexpected keyword argument '{key}'")
     return bound.args
 
 
@@ -159,7 +160,7 @@ class _Node:
         return grads
 
     def run(self, g, recorded):
-        """The user's backward for the record's gradient g: one gradient tensor (or None) per input."""
+        """The user's backward for the record's gradient g: its gradients, one per input."""
         if recorded and not self.once():
             with enable_grad():
                 grads = self.cls.backward(self.ctx, *self.output_grads(g))
