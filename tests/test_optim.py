@@ -11,6 +11,7 @@ import pytest
 import fastad
 from fastad import _kernels
 from fastad import optim
+from conftest import plain_build
 
 
 def problem(lib, dtype, seed=0):
@@ -208,7 +209,9 @@ def test_one_kernel_call_per_group_per_step(monkeypatch):
         assert calls[name] <= 6, calls
 
 
-def test_himmelblau_reaches_3_2_quickly():
+@pytest.fixture(scope="module")
+def himmelblau_adam():
+    """(x, f(x), the optimizer's CPU time) after 20,000 Adam steps from (0, 0)."""
     x = fastad.tensor([0.0, 0.0], requires_grad=True)
     opt = optim.Adam([x], lr=1e-2)
     spent = 0.0
@@ -221,7 +224,17 @@ def test_himmelblau_reaches_3_2_quickly():
         opt.step()
         spent += time.thread_time() - t
     f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+    return x, f, spent
+
+
+def test_himmelblau_reaches_3_2(himmelblau_adam):
+    x, f, _ = himmelblau_adam
     assert abs(x[0].item() - 3) < 1e-4 and abs(x[1].item() - 2) < 1e-4 and f.item() < 1e-8
+
+
+@plain_build
+def test_himmelblau_adam_steps_are_cheap(himmelblau_adam):
+    spent = himmelblau_adam[2]
     assert spent < 0.5, f"optimizer CPU time {spent:.3f} s for 20,000 steps"
 
 
