@@ -1008,6 +1008,7 @@ NON_DIFFERENTIABLE = {
     **{n: _MODE for n in ("device", "set_default_device", "get_default_device",
                           "set_printoptions")},
     "normal": "a draw: PyTorch's gradients to mean and std are zero (not reparameterised)",
+    "compile": "wraps a function or module (its ops are checked)",
     "F.Tensor": "the Tensor class, re-exported",
     "nn.Module": "base class (its subclasses are checked)",
     "nn.Parameter": "a leaf tensor",
