@@ -305,10 +305,10 @@ def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
 def _matrix_norm_dims(A, ord, dim):
     """PyTorch's checks of linalg.matrix_norm's arguments, in its order; the two
     dims, non-negative."""
-    if isinstance(ord, str) and ord not in ("fro", "nuc") or (
-            not isinstance(ord, str) and abs(ord) not in (1, 2, math.inf)):
-        raise RuntimeError(f"linalg.matrix_norm: Order {ord if isinstance(ord, str) else f'{ord:g}'} "
-                           f"not supported.")
+    if isinstance(ord, str) and ord not in ("fro", "nuc"):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+    if not isinstance(ord, str) and abs(ord) not in (1, 2, math.inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord:g} not supported.")
     if A.ndim < 2:
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
                            "dimensions.")
