@@ -242,3 +242,57 @@ def test_norm_errors_are_torchs(fn, torch):
     with pytest.raises(type(expected.value)) as got:
         fn(fastad)
     assert str(got.value) == str(expected.value)
+
+
+# ---------------------------------------------------------------- QR beyond tall matrices
+def _qr_flat(mode):
+    def f(lib, a):
+        q, r = lib.linalg.qr(a, mode=mode)
+        return lib.cat([q.flatten(), r.flatten()])
+    return f
+
+
+@pytest.mark.parametrize("shape,mode", [((3, 5), "reduced"), ((2, 3, 5), "reduced"),
+                                        ((2, 4), "complete"), ((3, 3), "complete"),
+                                        ((4, 3), "reduced")])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_qr_gradients(shape, mode, dt):
+    # (Q and R are views of one record here, not the record itself: grad_fn names differ)
+    for fn in (_qr_flat(mode), lambda lib, a: lib.linalg.qr(a, mode=mode).R,
+               lambda lib, a: lib.linalg.qr(a, mode=mode).Q):
+        check_fn(fn, [_well(*shape).astype(dt)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("shape,mode", [((3, 5), "reduced"), ((2, 3, 4), "reduced"),
+                                        ((2, 4), "complete")])
+def test_qr_gradients_pass_gradcheck(shape, mode):
+    from fastad.autograd import gradcheck, gradgradcheck
+    a = fastad.tensor(_well(*shape), requires_grad=True)
+    assert gradcheck(lambda x: _qr_flat(mode)(fastad, x), (a,))
+    assert gradgradcheck(lambda x: _qr_flat(mode)(fastad, x), (a,))
+
+
+@pytest.mark.parametrize("shape,mode", [((4, 3), "complete"), ((4, 3), "r"), ((3, 4), "r")])
+def test_qr_gradients_pytorch_refuses(shape, mode, torch):
+    messages = []
+    for lib in (fastad, torch):
+        a = lib.tensor(_well(*shape), requires_grad=True)
+        q, r = lib.linalg.qr(a, mode=mode)
+        assert r.requires_grad
+        if mode == "r":
+            assert tuple(q.shape) == (0,) and str(q.dtype).endswith("float64")
+        with pytest.raises(RuntimeError) as e:
+            r.sum().backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("fn", [lambda lib: lib.linalg.qr(lib.tensor(_r(3))),
+                                lambda lib: lib.linalg.qr(lib.tensor(_r(3, 3)).long()),
+                                lambda lib: lib.linalg.qr(lib.tensor(_r(3, 3)), mode="foo")])
+def test_qr_errors_are_torchs(fn, torch):
+    with pytest.raises(RuntimeError) as expected:
+        fn(torch)
+    with pytest.raises(RuntimeError) as got:
+        fn(fastad)
+    assert str(got.value) == str(expected.value)

@@ -449,26 +449,47 @@ Eigh = namedtuple("Eigh", "eigenvalues eigenvectors")
 SVD = namedtuple("SVD", "U S Vh")
 
 
+def _qr_square_backward(gQ, gR, Q, R):
+    """A's gradient for A = QR with R square (PyTorch's m >= n case):
+    (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q."""
+    M = R @ gR.mT - gQ.mT @ Q
+    low = _tril(M, -1)
+    sym = low + low.mT + M * _eye_like(M)
+    return solve(R, (gQ + Q @ sym).mT).mT
+
+
 def qr(A, mode="reduced", *, out=None):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
-    a = array_of(A)
-    q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+    _tensor_arg("linalg.qr", A, arg="A")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    if not A.is_floating_point():
+        raise RuntimeError(f"linalg.qr: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_name(A.dtype)}")
+    q, r = np.linalg.qr(array_of(A), mode="complete" if mode == "complete" else "reduced")
+    m, n = A.shape[-2:]
 
     def d(grads, ins, results):
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you are "
+                               "going to differentiate through linalg.qr.")
+        if mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
         gQ, gR = grads
         Q, R = results
-        if Q.shape[-1] != ins[0].shape[-1] or ins[0].shape[-2] < ins[0].shape[-1]:
-            raise NotImplementedError("The derivative of linalg.qr is implemented for "
-                                      "mode='reduced' with m >= n only")
-        # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q
-        M = R @ gR.mT - gQ.mT @ Q
-        low = _tril(M, -1)
-        sym = low + low.mT + M * _eye_like(M)
-        return (solve(R, (gQ + Q @ sym).mT).mT,)
+        if m >= n:
+            return (_qr_square_backward(gQ, gR, Q, R),)
+        # wide: A = Q [R1 | R2] with [X | Y] = A, X = Q R1 square and R2 = Q^T Y,
+        # so R2's gradient reaches Y (as Q gR2) and Q (as Y gR2^T)
+        Y = ins[0][..., m:]
+        gX = _qr_square_backward(gQ + Y @ gR[..., m:].mT, gR[..., :m], Q, R[..., :m])
+        return (fastad.cat([gX, Q @ gR[..., m:]], -1),)
     Q, R = _multi_output([q, r], "LinalgQrBackward0", (A,), d, A.dtype.code)
-    return QR(fastad.tensor([]), R) if mode == "r" else QR(Q, R)
+    return QR(fastad.zeros(0, dtype=A.dtype), R) if mode == "r" else QR(Q, R)
 
 
 def eigh(A, UPLO="L", *, out=None):
