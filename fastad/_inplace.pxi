@@ -144,13 +144,17 @@ cdef object _in_base(Tensor view):
     b = view._base._data
     if not np.may_share_memory(view._data, b):
         return None
-    held = _addresses(b).reshape(-1)
-    order = np.argsort(held, kind="stable")
     wanted = _addresses(view._data)
-    found = np.minimum(np.searchsorted(held[order], wanted), held.size - 1)
-    flat = order[found]
-    if not (held[flat] == wanted).all():
-        return None
+    if b.flags.c_contiguous:    # the common base: an element's place is its offset
+        flat, rest = np.divmod(wanted - b.__array_interface__["data"][0], b.itemsize)
+        if rest.any() or (flat.size and (flat.min() < 0 or flat.max() >= b.size)):
+            return None
+    else:
+        held = _addresses(b).reshape(-1)
+        order = np.argsort(held, kind="stable")
+        flat = order[np.minimum(np.searchsorted(held[order], wanted), held.size - 1)]
+        if not (held[flat] == wanted).all():
+            return None
     if np.unique(flat).size != flat.size:
         raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                            "refers to a single memory location. Please clone() the tensor before "
