@@ -100,7 +100,9 @@ cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
     _check_inplace(self)
     cdef Tensor old, r
     cdef bint record = grad_enabled() and (self._rg or other_needs_grad)
+    key = None
     if record:
+        key = _in_base(self)
         old = Tensor.__new__(Tensor)
         old._dt, old._val, old._rg = self._dt, self._val, self._rg
         old._data = None if self._data is None else self._data.copy()
@@ -116,6 +118,72 @@ cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
         raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast "
                            f"shape {list(r._data.shape)}")
     _write(self, r)
-    if record:
+    if key is not None:
+        _rebase_view(self, r, key)
+    elif record:
         self._graph, self._slot, self._op, self._node, self._rg = r._graph, r._slot, r._op, r._node, True
     return self
+
+
+cdef object _addresses(object a):
+    """The address of each element of the ndarray a (an int64 array of a's shape)."""
+    out = np.asarray(a.__array_interface__["data"][0], dtype=np.int64)
+    for n, stride in zip(a.shape, a.strides):
+        out = np.expand_dims(out, -1) + np.arange(n, dtype=np.int64) * stride
+    return out
+
+
+cdef object _in_base(Tensor view):
+    """Where view's elements are in its base: a tuple of index arrays of view's
+    shape into the base (from their addresses, whatever view op made it); None
+    for a tensor that is not a view or no longer shares its base's storage."""
+    if view._base is None or view._data is None or view._base._data is None:
+        return None
+    if view._base._rg and view._base._graph is None:
+        return None     # a leaf's view made under no_grad: the leaf stays a leaf
+    b = view._base._data
+    if not np.may_share_memory(view._data, b):
+        return None
+    wanted = _addresses(view._data)
+    if b.flags.c_contiguous:    # the common base: an element's place is its offset
+        flat, rest = np.divmod(wanted - b.__array_interface__["data"][0], b.itemsize)
+        if rest.any() or (flat.size and (flat.min() < 0 or flat.max() >= b.size)):
+            return None
+    else:
+        held = _addresses(b).reshape(-1)
+        order = np.argsort(held, kind="stable")
+        flat = order[np.minimum(np.searchsorted(held[order], wanted), held.size - 1)]
+        if not (held[flat] == wanted).all():
+            return None
+    if np.unique(flat).size != flat.size:
+        raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                           "refers to a single memory location. Please clone() the tensor before "
+                           "performing the operation.")
+    return np.unravel_index(flat, b.shape)
+
+
+cdef void _rebase_view(Tensor view, Tensor r, tuple key) except *:
+    """view (at key in its base) now holds r's values, written through to the
+    base: the base becomes a CopySlices of its former self and r, and view a view
+    of that (PyTorch's rebase of a view's history), so that a gradient through
+    the base, or through another view of it, sees the write."""
+    cdef Tensor base = view._base
+    cdef Tensor former = Tensor.__new__(Tensor)
+    # the base's record before the write; its values are not needed (the
+    # derivative reads none), so the storage is shared, not copied
+    former._dt, former._data, former._rg = base._dt, base._data, base._rg
+    former._graph, former._slot, former._lgid, former._op, former._node = (
+        base._graph, base._slot, base._lgid, base._op, base._node)
+    shape, dt = base._data.shape, base._dt
+    kept = np.ones(shape, NP_DTYPES[dt])
+    kept[key] = 0
+    cdef Tensor out = _record(_wrap(base._data, dt), "CopySlices", (former, r), None, (), False,
+                              False, lambda g, i, res: (g * _const(kept, dt),
+                                                        _getitem(<Tensor>g, key)))
+    base._graph, base._slot, base._op, base._node, base._rg = (
+        out._graph, out._slot, out._op, out._node, True)
+    out = _record(_wrap(view._data, view._dt), "AsStridedBackward0", (base,), None, (), False,
+                  False, lambda g, i, res: (_index_put(g, key, shape, dt, False,
+                                                       "AsStridedScatterBackward0"),))
+    view._graph, view._slot, view._op, view._node, view._rg = (
+        out._graph, out._slot, out._op, out._node, True)

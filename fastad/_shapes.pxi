@@ -244,32 +244,29 @@ cdef void _setitem(Tensor x, object idx, object value) except *:
         raise TypeError(f"can't assign a {type(value).__name__} to a tensor")
     cdef Tensor v = ov[0]
     if grad_enabled() and (x._rg or (v is not None and v._rg)):
-        # recorded as out = x with x[key] replaced by value (PyTorch's CopySlices)
-        a = x._data
-        old = Tensor.__new__(Tensor)
-        (<Tensor>old)._dt, (<Tensor>old)._data, (<Tensor>old)._rg = x._dt, a.copy(), x._rg
-        (<Tensor>old)._graph, (<Tensor>old)._slot, (<Tensor>old)._lgid = x._graph, x._slot, x._lgid
-        newv = a.copy()
-        newv[key] = ov[1]
-        vshape = np.shape(ov[1])
-        out = _wrap(newv, x._dt)
-
-        def bw(g):
-            gx = np.array(g, copy=True)
-            gx[key] = 0
-            return (gx, _unbroadcast(np.asarray(g[key]), vshape))
-
-        def dv(g, i, r):
-            kept = np.ones(a.shape, dtype=a.dtype)
-            kept[key] = 0
-            return (g * _const(kept, x._dt), _sum_to(_getitem(<Tensor>g, key), vshape))
-        out = _record(out, "CopySlices", (old, v), bw, (), False, False, dv)
-        np.copyto(a, newv)
-        _bump(x)
-        x._graph, x._slot, x._op, x._node, x._rg = (<Tensor>out)._graph, (<Tensor>out)._slot, OP_PY, (<Tensor>out)._node, True
+        _apply_inplace(x, lambda t: _copy_slices(t, key, ov), v is not None and v._rg)
         return
     x._data[key] = ov[1]
     _bump(x)
+
+
+cdef Tensor _copy_slices(Tensor t, object key, tuple ov):
+    """t with t[key] replaced by the value ov (PyTorch's CopySlices)."""
+    a = t._data
+    newv = a.copy()
+    newv[key] = ov[1]
+    vshape = np.shape(ov[1])
+
+    def bw(g):
+        gx = np.array(g, copy=True)
+        gx[key] = 0
+        return (gx, _unbroadcast(np.asarray(g[key]), vshape))
+
+    def dv(g, i, r):
+        kept = np.ones(a.shape, dtype=a.dtype)
+        kept[key] = 0
+        return (g * _const(kept, t._dt), _sum_to(_getitem(<Tensor>g, key), vshape))
+    return _record(_wrap(newv, t._dt), "CopySlices", (t, ov[0]), bw, (), False, False, dv)
 
 
 # ---------------------------------------------------------------- joining

@@ -164,3 +164,135 @@ def test_errors_have_torch_classes(fn, exc, torch):
             fn(torch)
         with pytest.raises(exc):
             fn(fastad)
+
+
+# ---------------------------------------------------------------- nuclear and spectral norms
+@pytest.mark.parametrize("fn,shape", [
+    (lambda lib, a: lib.norm(a, p="nuc"), (3, 4)),
+    (lambda lib, a: a.norm(p="nuc"), (4, 3)),
+    (lambda lib, a: a.norm("nuc", (2, 0), True), (3, 2, 4)),
+    (lambda lib, a: lib.norm(a, p="nuc", dim=(1, 2)), (2, 3, 4)),
+    (lambda lib, a: lib.linalg.norm(a, "nuc"), (3, 4)),
+    (lambda lib, a: lib.linalg.norm(a, "nuc", dim=(0, 2)), (3, 2, 4)),
+    (lambda lib, a: lib.linalg.matrix_norm(a, "nuc"), (2, 4, 3)),
+    (lambda lib, a: lib.linalg.matrix_norm(a, "nuc", dim=(-1, 0), keepdim=True), (4, 2, 3)),
+    (lambda lib, a: lib.linalg.matrix_norm(a, 2, dim=(2, 1)), (2, 3, 4)),
+    (lambda lib, a: lib.linalg.matrix_norm(a, -2, keepdim=True), (2, 3, 4)),
+    (lambda lib, a: lib.linalg.norm(a, -2, dim=(0, 1)), (4, 3, 2)),
+    (lambda lib, a: lib.linalg.norm(a, 2), (3, 5)),
+    (lambda lib, a: lib.linalg.svdvals(a), (2, 3, 4)),
+])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_nuclear_and_spectral_norms(fn, shape, dt):
+    check_fn(fn, [_r(*shape).astype(dt)])
+
+
+@pytest.mark.parametrize("ord", ["nuc", 2, -2])
+def test_nuclear_and_spectral_norms_pass_gradcheck(ord):
+    from fastad.autograd import gradcheck, gradgradcheck
+    a = fastad.tensor(_r(2, 3, 4), requires_grad=True)
+    assert gradcheck(lambda x: fastad.linalg.matrix_norm(x, ord), (a,))
+    assert gradgradcheck(lambda x: fastad.linalg.matrix_norm(x, ord), (a,))
+
+
+def test_svdvals_gradient_is_finite_where_singular_values_repeat(torch):
+    # the identity: every singular value 1; svd's full formula would divide by 0
+    check_fn(lambda lib, a: lib.linalg.svdvals(a), [np.eye(3)])
+    check_fn(lambda lib, a: lib.norm(a, "nuc"), [np.eye(3)])
+
+
+@pytest.mark.parametrize("ord", ["nuc", "fro", 2, -2, 1, -1, float("inf"), float("-inf")])
+@pytest.mark.parametrize("shape", [(3, 0), (0, 3), (2, 3, 0), (2, 0, 3), (0, 2, 3)])
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_matrix_norms_of_empty_matrices(ord, shape, keepdim):
+    # PyTorch: a max over an empty dim is a constant 0 there, a min an IndexError
+    check_fn(lambda lib, a: lib.linalg.matrix_norm(a, ord, keepdim=keepdim), [np.zeros(shape)])
+
+
+def _a(lib):
+    return lib.tensor(_r(2, 3, 4))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda lib: lib.norm(_a(lib), p="nuc"),
+    lambda lib: lib.norm(_a(lib), p="fro", dim=(0, 1, 2)),
+    lambda lib: lib.norm(_a(lib)[0], "foo"),
+    lambda lib: _a(lib).norm("nuc", dim=1),
+    lambda lib: _a(lib).norm("nuc", dim=(1, -2)),
+    lambda lib: lib.norm(_a(lib)[0], p="nuc", dtype=lib.float32),
+    lambda lib: lib.linalg.matrix_norm(_a(lib), 3),
+    lambda lib: lib.linalg.matrix_norm(_a(lib), "nuc", dim=(0, 3)),
+    lambda lib: lib.linalg.matrix_norm(_a(lib), "nuc", dtype=lib.int64),
+    lambda lib: lib.linalg.matrix_norm(_a(lib).long(), "nuc"),
+    lambda lib: lib.linalg.matrix_norm(_a(lib).half(), "nuc"),
+    lambda lib: lib.linalg.matrix_norm(_a(lib).half(), -2),
+    lambda lib: lib.linalg.matrix_norm(_a(lib)[0, 0], "nuc"),
+    lambda lib: lib.linalg.matrix_norm(lib.zeros(0, 3), -2),
+    lambda lib: lib.linalg.matrix_norm(lib.zeros(2, 3, 0), -1, keepdim=True),
+    lambda lib: lib.linalg.norm(_a(lib), "nuc"),
+    lambda lib: lib.linalg.norm(_a(lib), 2, dim=(0, 1, 2)),
+    lambda lib: lib.linalg.norm(_a(lib)[0], "nuc", dim=0),
+    lambda lib: lib.linalg.vector_norm(_a(lib), dtype=lib.float32),
+    lambda lib: lib.linalg.svdvals(_a(lib).long()),
+    lambda lib: lib.linalg.svdvals(_a(lib)[0, 0]),
+])
+def test_norm_errors_are_torchs(fn, torch):
+    with pytest.raises(Exception) as expected:
+        fn(torch)
+    with pytest.raises(type(expected.value)) as got:
+        fn(fastad)
+    assert str(got.value) == str(expected.value)
+
+
+# ---------------------------------------------------------------- QR beyond tall matrices
+def _qr_flat(mode):
+    def f(lib, a):
+        q, r = lib.linalg.qr(a, mode=mode)
+        return lib.cat([q.flatten(), r.flatten()])
+    return f
+
+
+@pytest.mark.parametrize("shape,mode", [((3, 5), "reduced"), ((2, 3, 5), "reduced"),
+                                        ((2, 4), "complete"), ((3, 3), "complete"),
+                                        ((4, 3), "reduced")])
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_qr_gradients(shape, mode, dt):
+    # (Q and R are views of one record here, not the record itself: grad_fn names differ)
+    for fn in (_qr_flat(mode), lambda lib, a: lib.linalg.qr(a, mode=mode).R,
+               lambda lib, a: lib.linalg.qr(a, mode=mode).Q):
+        check_fn(fn, [_well(*shape).astype(dt)], check_grad_fn=False)
+
+
+@pytest.mark.parametrize("shape,mode", [((3, 5), "reduced"), ((2, 3, 4), "reduced"),
+                                        ((2, 4), "complete")])
+def test_qr_gradients_pass_gradcheck(shape, mode):
+    from fastad.autograd import gradcheck, gradgradcheck
+    a = fastad.tensor(_well(*shape), requires_grad=True)
+    assert gradcheck(lambda x: _qr_flat(mode)(fastad, x), (a,))
+    assert gradgradcheck(lambda x: _qr_flat(mode)(fastad, x), (a,))
+
+
+@pytest.mark.parametrize("shape,mode", [((4, 3), "complete"), ((4, 3), "r"), ((3, 4), "r")])
+def test_qr_gradients_pytorch_refuses(shape, mode, torch):
+    messages = []
+    for lib in (fastad, torch):
+        a = lib.tensor(_well(*shape), requires_grad=True)
+        q, r = lib.linalg.qr(a, mode=mode)
+        assert r.requires_grad
+        if mode == "r":
+            assert tuple(q.shape) == (0,) and str(q.dtype).endswith("float64")
+        with pytest.raises(RuntimeError) as e:
+            r.sum().backward()
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+
+
+@pytest.mark.parametrize("fn", [lambda lib: lib.linalg.qr(lib.tensor(_r(3))),
+                                lambda lib: lib.linalg.qr(lib.tensor(_r(3, 3)).long()),
+                                lambda lib: lib.linalg.qr(lib.tensor(_r(3, 3)), mode="foo")])
+def test_qr_errors_are_torchs(fn, torch):
+    with pytest.raises(RuntimeError) as expected:
+        fn(torch)
+    with pytest.raises(RuntimeError) as got:
+        fn(fastad)
+    assert str(got.value) == str(expected.value)

@@ -222,3 +222,48 @@ def test_empty_and_zero_d_reductions():
               lambda lib, t: t.count_nonzero()):
         for a in (np.zeros(0, np.float32), np.array(2.5, np.float32)):
             assert_same(f(fastad, fastad.tensor(a)), f(torch, torch.tensor(a)))
+
+
+def _topk_rows():
+    rng = np.random.default_rng(3)
+    ties = rng.integers(0, 4, (3, 70)).astype(float)
+    nans = rng.standard_normal((2, 50))
+    nans[rng.random((2, 50)) < 0.2] = np.nan
+    return [rng.standard_normal((4, 20)), ties, nans, rng.standard_normal((2, 300)),
+            np.sort(rng.standard_normal(200)), rng.integers(-5, 5, (6, 9))]
+
+
+@needs_torch
+@pytest.mark.parametrize("a", _topk_rows())
+@pytest.mark.parametrize("largest", [True, False])
+def test_topk_unsorted_returns_pytorchs_order(a, largest):
+    # PyTorch's CPU kernel leaves std::nth_element's (or partial_sort's) order,
+    # ties and NaNs included; fastad runs the same steps
+    n = a.shape[-1]
+    for k in sorted({0, 1, 2, 3, n // 64, n // 3, n // 2, n - 1, n}):
+        check_case((lambda lib, t: lib.topk(t, k, largest=largest, sorted=False).indices, [a]))
+        check_case((lambda lib, t: t.topk(k, 0, largest, False).indices, [a.T]))
+    check_case((lambda lib, t: t.topk(n // 2 + 1, sorted=False).values, [a]))
+
+
+@needs_torch
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_topk_unsorted_gradient(dt):
+    # gradients reach the picked positions, in PyTorch's order
+    check_case((lambda lib, t: lib.topk(t, 5, dim=0, sorted=False).values, [r(7, 3)]), dt)
+    check_case((lambda lib, t: t.topk(4, largest=False, sorted=False)[0], [r(2, 6)]), dt)
+
+
+@needs_torch
+@pytest.mark.parametrize("a", [np.array([3, 1, 2, 3, 1, 5, 0, 2, 7, 7, -1]),
+                               np.random.default_rng(4).integers(0, 50, 5000),
+                               np.random.default_rng(5).integers(0, 3, (8, 2)).astype(np.float32),
+                               np.array([True, False, True]),
+                               np.array([2.0, np.nan, 1.0, np.nan, 0.0])])
+@pytest.mark.parametrize("kw", [{}, dict(return_inverse=True, return_counts=True), dict(dim=0)])
+def test_unique_unsorted_is_sorted_as_pytorchs_on_cpu(a, kw):
+    # PyTorch 2.13's CPU unique sorts whatever sorted= says; NaNs stay apart
+    fo = fastad.unique(fastad.tensor(a), sorted=False, **kw)
+    to = torch.unique(torch.tensor(a), sorted=False, **kw)
+    for p, q in zip(fo, to) if isinstance(to, tuple) else [(fo, to)]:
+        assert_same(p, q)

@@ -78,6 +78,15 @@ def return_type(name, fields):
     return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
 
 
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",
+                 "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}
+
+
+def scalar_name(dtype):
+    """A dtype as PyTorch's messages print it (Float, Long, Half, ...)."""
+    return _SCALAR_NAMES.get(dtype.name, dtype.name)
+
+
 def dtype_code(array):
     """The fastad dtype code of an ndarray's dtype (make_op's dt)."""
     return _dtype_by_name(array.dtype.name).code

@@ -11,7 +11,9 @@ _histogram = return_type("histogram", ("hist", "bin_edges"))
 def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):
     a = array_of(check_tensor(input, "unique"))
     axis = None if dim is None else _dim(dim, a.ndim)
-    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis)
+    # PyTorch's CPU unique sorts whatever sorted= says (2.13), each NaN its own value
+    values, inverse, counts = np.unique(a, return_inverse=True, return_counts=True, axis=axis,
+                                        equal_nan=False)
     if axis is None:
         inverse = inverse.reshape(a.shape)
     out = (plain(values.astype(a.dtype)),)

@@ -3,7 +3,7 @@ scatter, masked_*, take, nonzero.  Each derivative is another op of this file
 (gather and scatter_add, index_select and index_add are each other's)."""
 import numpy as np
 
-from fastad._functions._args import check_tensor, dim as _dim, plain
+from fastad._functions._args import check_tensor, dim as _dim, plain, scalar_name
 from fastad._tensor import Tensor, apply_inplace, array_of, expand, make_op, reshape, zeros
 
 
@@ -19,11 +19,6 @@ def _check_range(i, n, fname, d):
         bad = i.min() if i.min() < 0 else i.max()
         raise RuntimeError(f"{fname}(): index {bad} is out of bounds for dimension {d} with "
                            f"size {n}")
-
-
-def _name(t):
-    return {"float32": "Float", "float64": "Double", "int64": "Long", "bool": "Bool"}.get(
-        t.dtype.name, t.dtype.name)
 
 
 def _requires_grad(x):
@@ -72,8 +67,8 @@ def index_add(input, dim, index, source, *, alpha=1):
     a, d, idx, key = _indexed(input, dim, index, "index_add", _along)
     s = array_of(check_tensor(source, "index_add", "source", 4))
     if s.dtype != a.dtype:
-        raise RuntimeError(f"index_add_(): self ({_name(input)}) and source ({_name(source)}) "
-                           "must have the same scalar type")
+        raise RuntimeError(f"index_add_(): self ({scalar_name(input.dtype)}) and source "
+                           f"({scalar_name(source.dtype)}) must have the same scalar type")
     r = a.copy()
     try:
         np.add.at(r, key, s * alpha if alpha != 1 else s)

@@ -8,6 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 import fastad
+from fastad._functions._args import dim as _dim, scalar_name
 from fastad._functions.pointwise import _out, _sum_to
 from fastad._functions.reductions import _vector_norm
 from fastad._tensor import Tensor, array_of, make_op
@@ -281,53 +282,99 @@ def cdist(x1, x2, p=2.0, compute_mode=None):
 
 
 # ---------------------------------------------------------------- norms
+def _norm_dtype(name, x, dtype):
+    """x cast to a norm's dtype= argument, refused where PyTorch refuses it."""
+    if dtype is None:
+        return x
+    if not dtype.is_floating_point:
+        raise RuntimeError(f"{name}: dtype should be floating point or complex, but got "
+                           f"{scalar_name(dtype)}")
+    if fastad.promote_types(x.dtype, dtype) != dtype:
+        raise RuntimeError(f"{name}: the dtype of the input ({scalar_name(x.dtype)}) should be "
+                           f"convertible without narrowing to the specified dtype "
+                           f"({scalar_name(dtype)})")
+    return x.to(dtype)
+
+
 def vector_norm(x, ord=2, dim=None, keepdim=False, *, dtype=None, out=None):
     _tensor_arg("linalg.vector_norm", x)
-    if dtype is not None:
-        x = x.to(dtype)
+    x = _norm_dtype("linalg.vector_norm", x, dtype)
     return _out(_vector_norm(x, ord, dim, keepdim, "LinalgVectorNormBackward0"), out)
 
 
-def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
-    _tensor_arg("linalg.matrix_norm", A)
-    if A.ndim < 2:
-        raise RuntimeError(f"linalg.matrix_norm: The input tensor A must have at least 2 "
-                           f"dimensions.")
-    if dtype is not None:
-        A = A.to(dtype)
-    r, c = (d % A.ndim for d in dim)
-    if ord == "fro":
-        res = vector_norm(A, 2, (r, c), keepdim)
-    elif ord in ("nuc", 2, -2):
-        moved = A.permute(*[k for k in range(A.ndim) if k not in (r, c)], r, c)
-        s = svd(moved, full_matrices=False).S
-        res = s.sum(-1) if ord == "nuc" else (s.max(-1)[0] if ord == 2 else s.min(-1)[0])
-        if keepdim:
-            res = res.unsqueeze(min(r, c)).unsqueeze(max(r, c))
-    elif ord in (1, -1, math.inf, -math.inf):
-        along, across = (r, c) if ord in (1, -1) else (c, r)
-        sums = A.abs().sum(along, keepdim=True)
-        res = sums.max(across, keepdim=True)[0] if ord > 0 else sums.min(across, keepdim=True)[0]
-        if not keepdim:
-            res = res.squeeze(max(r, c)).squeeze(min(r, c))
-    else:
+def _matrix_norm_dims(A, ord, dim):
+    """PyTorch's checks of linalg.matrix_norm's arguments, in its order; the two
+    dims, non-negative."""
+    if isinstance(ord, str) and ord not in ("fro", "nuc"):
         raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
-    return _out(res, out)
+    if not isinstance(ord, str) and abs(ord) not in (1, 2, math.inf):
+        raise RuntimeError(f"linalg.matrix_norm: Order {ord:g} not supported.")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if not A.is_floating_point():
+        raise RuntimeError(f"linalg.matrix_norm: Expected a floating point or complex tensor as "
+                           f"input. Got {scalar_name(A.dtype)}")
+    if A.dtype == fastad.float16 and ord in ("nuc", 2, -2):
+        raise RuntimeError("linalg.matrix_norm: Low precision dtypes not supported. Got Half")
+    if isinstance(dim, int):
+        raise TypeError("linalg_matrix_norm(): argument 'dim' must be tuple of ints, not int")
+    if len(dim) != 2:
+        raise RuntimeError(f"linalg.matrix_norm: dim must be a 2-tuple. Got "
+                           f"{' '.join(str(d) for d in dim)}")
+    r, c = (_dim(d, A.ndim) for d in dim)
+    if r == c:
+        raise RuntimeError(f"linalg.matrix_norm: dims must be different. Got ({r}, {c})")
+    return r, c
+
+
+def _extreme(t, d, largest, keepdim):
+    """amax (largest) or amin of t along d, as matrix_norm takes them: the amax of
+    an empty dim is a constant 0 (as PyTorch returns it), the amin an error."""
+    if t.shape[d] == 0:
+        if not largest:
+            raise IndexError(f"amin(): Expected reduction dim {d} to have non-zero size.")
+        shape = list(t.shape)
+        shape[d] = 1
+        return fastad.zeros(shape if keepdim else shape[:d % t.ndim] + shape[d % t.ndim + 1:],
+                            dtype=t.dtype)
+    return t.amax(d, keepdim) if largest else t.amin(d, keepdim)
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None, out=None):
+    """PyTorch's linalg_matrix_norm: 'fro' a vector norm; 'nuc' and +-2 from the
+    singular values of the matrices moved last; +-1 and +-inf the extreme of the
+    column (row) sums of absolute values."""
+    _tensor_arg("linalg.matrix_norm", A)
+    r, c = _matrix_norm_dims(A, ord, dim)
+    A = _norm_dtype("linalg.matrix_norm", A, dtype)
+    if ord == "fro":
+        return _out(vector_norm(A, 2, (r, c), keepdim), out)
+    if ord in ("nuc", 2, -2):
+        perm = [k for k in range(A.ndim) if k not in (r, c)] + [r, c]
+        s = svdvals(A.permute(*perm))
+        res = s.sum(-1, keepdim) if ord == "nuc" else _extreme(s, -1, ord > 0, keepdim)
+        if keepdim:
+            res = res.unsqueeze(-1).permute(*np.argsort(perm).tolist())
+        return _out(res, out)
+    along, across = (c, r) if math.isinf(ord) else (r, c)
+    if not keepdim and along < across:
+        across -= 1
+    return _out(_extreme(vector_norm(A, 1, along, keepdim), across, ord > 0, keepdim), out)
 
 
 def norm(A, ord=None, dim=None, keepdim=False, *, dtype=None, out=None):
     if isinstance(dim, int):
         dim = (dim,)
-    if ord is None:
-        if dim is not None and len(dim) == 2:
-            return matrix_norm(A, "fro", dim, keepdim, dtype=dtype, out=out)
-        return vector_norm(A, 2, dim, keepdim, dtype=dtype, out=out)
-    if (dim is not None and len(dim) == 2) or (dim is None and A.ndim == 2):
-        return matrix_norm(A, ord, dim or (-2, -1), keepdim, dtype=dtype, out=out)
-    if dim is None and A.ndim != 1:
+    if dim is not None and len(dim) not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is specified, it must be of length 1 or 2. Got "
+                           f"{list(dim)}")
+    if ord is not None and dim is None and A.ndim not in (1, 2):
         raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
                            f"1D or 2D. Got {A.ndim}D.")
-    return vector_norm(A, ord, dim, keepdim, dtype=dtype, out=out)
+    if isinstance(ord, str) or (ord is not None and len(dim or range(A.ndim)) == 2):
+        return matrix_norm(A, ord, dim or (0, 1), keepdim, dtype=dtype, out=out)
+    return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype, out=out)
 
 
 # ---------------------------------------------------------------- matrix functions
@@ -402,26 +449,47 @@ Eigh = namedtuple("Eigh", "eigenvalues eigenvectors")
 SVD = namedtuple("SVD", "U S Vh")
 
 
+def _qr_square_backward(gQ, gR, Q, R):
+    """A's gradient for A = QR with R square (PyTorch's m >= n case):
+    (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q."""
+    M = R @ gR.mT - gQ.mT @ Q
+    low = _tril(M, -1)
+    sym = low + low.mT + M * _eye_like(M)
+    return solve(R, (gQ + Q @ sym).mT).mT
+
+
 def qr(A, mode="reduced", *, out=None):
     if mode not in ("reduced", "complete", "r"):
         raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
                            f"'reduced' (default), 'r', or 'complete'")
-    a = array_of(A)
-    q, r = np.linalg.qr(a, mode="complete" if mode == "complete" else "reduced")
+    _tensor_arg("linalg.qr", A, arg="A")
+    if A.ndim < 2:
+        raise RuntimeError("linalg.qr: The input tensor A must have at least 2 dimensions.")
+    if not A.is_floating_point():
+        raise RuntimeError(f"linalg.qr: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_name(A.dtype)}")
+    q, r = np.linalg.qr(array_of(A), mode="complete" if mode == "complete" else "reduced")
+    m, n = A.shape[-2:]
 
     def d(grads, ins, results):
+        if mode == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not computed "
+                               "when mode='r'. Please use linalg.qr(A, mode='reduced') if you are "
+                               "going to differentiate through linalg.qr.")
+        if mode == "complete" and m > n:
+            raise RuntimeError("The QR decomposition is not differentiable when mode='complete' "
+                               "and nrows > ncols.")
         gQ, gR = grads
         Q, R = results
-        if Q.shape[-1] != ins[0].shape[-1] or ins[0].shape[-2] < ins[0].shape[-1]:
-            raise NotImplementedError("The derivative of linalg.qr is implemented for "
-                                      "mode='reduced' with m >= n only")
-        # gA = (gQ + Q copyltu(M)) R^-T, M = R gR^T - gQ^T Q
-        M = R @ gR.mT - gQ.mT @ Q
-        low = _tril(M, -1)
-        sym = low + low.mT + M * _eye_like(M)
-        return (solve(R, (gQ + Q @ sym).mT).mT,)
+        if m >= n:
+            return (_qr_square_backward(gQ, gR, Q, R),)
+        # wide: A = Q [R1 | R2] with [X | Y] = A, X = Q R1 square and R2 = Q^T Y,
+        # so R2's gradient reaches Y (as Q gR2) and Q (as Y gR2^T)
+        Y = ins[0][..., m:]
+        gX = _qr_square_backward(gQ + Y @ gR[..., m:].mT, gR[..., :m], Q, R[..., :m])
+        return (fastad.cat([gX, Q @ gR[..., m:]], -1),)
     Q, R = _multi_output([q, r], "LinalgQrBackward0", (A,), d, A.dtype.code)
-    return QR(fastad.tensor([]), R) if mode == "r" else QR(Q, R)
+    return QR(fastad.zeros(0, dtype=A.dtype), R) if mode == "r" else QR(Q, R)
 
 
 def eigh(A, UPLO="L", *, out=None):
@@ -444,11 +512,19 @@ def eigvalsh(A, UPLO="L", *, out=None):
     return _out(eigh(A, UPLO).eigenvalues, out)
 
 
-def svd(A, full_matrices=True, *, driver=None, out=None):
-    a = array_of(A)
-    if a.ndim < 2:
+def _svd_checks(A):
+    if A.ndim < 2:
         raise RuntimeError("linalg.svd: The input tensor A must have at least 2 dimensions.")
-    u, s, vh = np.linalg.svd(a, full_matrices=full_matrices)
+    if not A.is_floating_point():
+        raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
+                           f"Got {scalar_name(A.dtype)}")
+    if A.dtype == fastad.float16:
+        raise NotImplementedError("\"linalg_svd_cpu\" not implemented for 'Half'")
+
+
+def svd(A, full_matrices=True, *, driver=None, out=None):
+    _svd_checks(A)
+    u, s, vh = np.linalg.svd(array_of(A), full_matrices=full_matrices)
 
     def d(grads, ins, results):
         gU, gS, gVh = grads
@@ -479,4 +555,17 @@ def svd(A, full_matrices=True, *, driver=None, out=None):
 
 
 def svdvals(A, *, driver=None, out=None):
-    return _out(svd(A, full_matrices=False).S, out)
+    """The singular values, with PyTorch's derivative for them alone, U diag(gS) Vh
+    (svd's full formula divides by differences of singular values: NaN where
+    they repeat or vanish)."""
+    _tensor_arg("linalg.svdvals", A, arg="A")
+    _svd_checks(A)
+    u, s, vh = np.linalg.svd(array_of(A), full_matrices=False)
+
+    def d(grad, ins, result):
+        if fastad.is_grad_enabled():    # create_graph: U and Vh depend on A too
+            U, _, Vh = svd(ins[0], full_matrices=False)
+        else:
+            U, Vh = fastad.tensor(u), fastad.tensor(vh)
+        return ((U * grad.unsqueeze(-2)) @ Vh,)
+    return _out(make_op(s, "LinalgSvdBackward0", (A,), derivative=d), out)

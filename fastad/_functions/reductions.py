@@ -239,14 +239,15 @@ def _check_identity(a, dim, ds, p):
 
 @dim_aliases
 def norm(input, p="fro", dim=None, keepdim=False, dtype=None):
+    """torch.norm: a vector norm, except 'nuc' (and 'fro' over more than two dims,
+    refused there) which are linalg.matrix_norm's, over every dim by default."""
+    from fastad._functions import linalg     # linalg imports this module
     check_tensor(input, "norm")
-    if dtype is not None:
-        input = input.to(dtype)
-    if p == "nuc":
-        raise NotImplementedError("fastad: the nuclear norm needs an SVD; use fastad.linalg")
-    if p == "fro" or p is None:
-        p = 2
-    return _vector_norm(input, p, dim, keepdim, "LinalgVectorNormBackward0")
+    dims = [dim] if isinstance(dim, int) else dim
+    if isinstance(p, str) and not (p == "fro" and (dims is None or len(dims) <= 2)):
+        return linalg.matrix_norm(input, p, list(range(input.ndim)) if dims is None else dims,
+                                  keepdim, dtype=dtype)
+    return linalg.vector_norm(input, 2 if p in ("fro", None) else p, dim, keepdim, dtype=dtype)
 
 
 def dist(input, other, p=2):

@@ -4,6 +4,7 @@ import numpy as np
 
 from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, plain,
                                      values_indices)
+from fastad._functions._nth_element import first_k, order_keys
 from fastad._functions.indexing import index_select, scatter_add
 from fastad._functions.reductions import empty_check
 from fastad._functions.shapes import movedim
@@ -82,7 +83,14 @@ def topk(input, k, dim=-1, largest=True, sorted=True):
     n = a.shape[d] if a.ndim else 1
     if not 0 <= k <= n:
         raise RuntimeError("selected index k out of range")
-    idx = np.moveaxis(_order(_last(a, d), largest)[..., :k], -1, d)
+    m = _last(a, d)
+    if sorted:      # as PyTorch's, but for the order of ties (stable here, not there)
+        order = _order(m, largest)[..., :k]
+    else:
+        keys = order_keys(m, largest).reshape(-1, n)
+        order = np.array([first_k(row.tolist(), k) for row in keys],
+                         dtype=np.int64).reshape(m.shape[:-1] + (k,))
+    idx = np.moveaxis(order, -1, d)
     idx = idx.reshape(() if a.ndim == 0 and k else a.shape[:d] + (k,) + a.shape[d + 1:])
     vals = np.take_along_axis(a, idx, d) if a.ndim else a.reshape(-1)[:k].reshape(idx.shape)
     return values_indices("topk")(_picked(input, d, idx, vals, "TopkBackward0"), plain(idx))
