@@ -36,15 +36,6 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         np.add(acc._data, g, out=acc._data, casting="unsafe")
 
 
-cdef int _run_post_hooks(Tensor leaf) except -1:
-    for hook in list(leaf._post_hooks.values()):
-        r = hook(leaf)
-        # PyTorch's hooks return None; a returned tensor (an in-place op's result) is ignored
-        if r is not None and not isinstance(r, Tensor):
-            raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
-    return 0
-
-
 cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
     if not g.reached[slot]:
         return None
@@ -78,10 +69,11 @@ cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
 
 cdef object _sweep(list roots, list grads, bint retain, list inputs):
     """Runs one reverse sweep from roots.  With inputs None, each leaf's gradient
-    is accumulated into its .grad, and its post-accumulate hooks run, as soon as
-    the sweep has passed the leaf's record (every contribution to it comes from a
-    later record), while the rest of the backward still runs, as PyTorch does;
-    otherwise the gradients are returned per input."""
+    is accumulated into its .grad, and its hooks run, as soon as the sweep has
+    passed the leaf's record (every contribution to it comes from a later
+    record), while the rest of the backward still runs, as PyTorch does;
+    otherwise the gradients are returned per input.  The hooks of a non-leaf
+    run where the sweep reaches its record (see _hooks.pxi)."""
     cdef Graph g = None
     cdef Tensor t
     cdef int32_t top = -1, i, slot
@@ -122,24 +114,29 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     prev = g.aadj.get(slot)
                     g.aadj[slot] = seed if prev is None else prev + seed
             if inputs is None:
-                i = top
                 # latest-used leaves first: the order in which their gradients are complete
-                for leaf, slot in reversed(g.leaves):
-                    if slot > top:
-                        continue
-                    _sweep_records(g, i, slot, retain)
-                    i = slot - 1
-                    if g.reached[slot]:
-                        t = <Tensor>leaf
-                        _deposit(t, _slot_grad(g, t, slot), slot in g.owned)
-                        g.aadj.pop(slot, None)
-                        if t._post_hooks:
-                            _run_post_hooks(t)
-                _sweep_records(g, i, -1, retain)
+                stops = reversed(g.leaves) if g.hooks is None else _stops(g, top, None)
             else:
                 g.keep = set([(<Tensor>x)._slot for x in inputs
                               if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-                _sweep_records(g, top, -1, retain)
+                stops = () if g.hooks is None else _stops(g, top, inputs)
+            i = top
+            for leaf, slot in stops:
+                if slot > top:
+                    continue
+                _sweep_records(g, i, slot, retain)
+                if leaf is None:        # a hooked non-leaf: its own record runs next
+                    i = slot
+                    if g.reached[slot]:
+                        _run_slot_hooks(g, slot)
+                    continue
+                i = slot - 1
+                if g.reached[slot]:
+                    _deposit_leaf(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot),
+                                  slot in g.owned, False)
+                    g.aadj.pop(slot, None)
+            _sweep_records(g, i, -1, retain)
+            if inputs is not None:
                 result = []
                 for x in inputs:
                     t = <Tensor>x
@@ -161,26 +158,41 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             g.keep = None
             if not retain:
                 if done and _all_reached(g, top):
+                    if g.hooks is not None:
+                        _drop_hook_fns(g)
                     g.retire()
                 elif g is current_graph():
                     fresh_graph()
     if inputs is None:
         for t, seed in leaf_roots:
-            _deposit(t, seed)
-            if t._post_hooks:
-                _run_post_hooks(t)
-    else:
-        if result is None:
-            result = [None] * len(inputs)
-        for t, seed in leaf_roots:
-            for k in range(len(inputs)):
-                if inputs[k] is t:
-                    result[k] = seed if result[k] is None else result[k] + seed
+            _deposit_leaf(t, seed, False, False)
+        return None
+    if result is None:
+        result = [None] * len(inputs)
+    for t, seed in leaf_roots:
+        for k in range(len(inputs)):
+            if inputs[k] is t:
+                result[k] = seed if result[k] is None else result[k] + seed
     return result
 
 
-def run_backward(tensors, grad_tensors, bint retain_graph):
-    _sweep(list(tensors), list(grad_tensors), retain_graph, None)
+def run_backward(tensors, grad_tensors, bint retain_graph, inputs=None, bint create_graph=False):
+    """backward: into the leaves' .grad, or with inputs (backward(inputs=...)) into
+    theirs only (a non-leaf's by its retain_grad); create_graph: recorded."""
+    if inputs is None:
+        if create_graph:
+            _sweep_recorded(list(tensors), list(grad_tensors), None)
+        else:
+            _sweep(list(tensors), list(grad_tensors), retain_graph, None)
+        return
+    inputs = _backward_inputs(inputs)
+    if create_graph:
+        grads = _sweep_recorded(list(tensors), list(grad_tensors), inputs)
+    else:
+        grads = _sweep(list(tensors), list(grad_tensors), retain_graph, inputs)
+    for x, gx in zip(inputs, grads):
+        if (<Tensor>x)._graph is None and gx is not None:
+            _deposit_leaf(<Tensor>x, gx, False, create_graph)
 
 
 def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused):
@@ -190,7 +202,8 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _sweep(list(outputs), list(grad_outputs), retain_graph, list(inputs))
+    grads = _hooked_inputs(list(inputs), _sweep(list(outputs), list(grad_outputs), retain_graph,
+                                                list(inputs)), False)
     out = []
     for k, x in enumerate(inputs):
         t = <Tensor>x
@@ -285,23 +298,24 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
 
 
 cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                         bint deposit) except -1:
+                         bint deposit, dict hooked) except -1:
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
     deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
     sweep reaches its record; otherwise adj keeps those of the leaves and of the
-    slots in keep.  (Anomaly mode's parent of the records the backwards make is
-    put back after.)"""
+    slots in keep.  hooked (slot -> _Hooks, or None): the non-leaves whose hooks
+    run on their gradient when the sweep reaches them.  (Anomaly mode's parent
+    of the records the backwards make is put back after.)"""
     global _anomaly_parent
     outer = _anomaly_parent
     try:
-        _recorded_records(g, top, adj, keep, leaf_at, deposit)
+        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked)
     finally:
         _anomaly_parent = outer
     return 0
 
 
 cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                           bint deposit) except -1:
+                           bint deposit, dict hooked) except -1:
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
@@ -316,11 +330,10 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
         o &= OP_CODE
         if o == OP_LEAF:
             if deposit:
-                leaf = <Tensor>leaf_at[i]
-                _deposit_recorded(leaf, adj.pop(i))
-                if leaf._post_hooks:
-                    _run_post_hooks(leaf)
+                _deposit_leaf(<Tensor>leaf_at[i], adj.pop(i), False, True)
             continue
+        if hooked is not None and i in hooked:
+            gi = adj[i] = _run_slot_hooks_recorded(hooked[i], gi)
         if i not in keep:
             del adj[i]
         if not _debug:
@@ -403,17 +416,16 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         keep = set() if inputs is None else set([(<Tensor>x)._slot for x in inputs
                                                  if (<Tensor>x)._graph is g])
         leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
+        hooked = None if g.hooks is None else _hooked_slots(g, top, inputs)
         prev = swap_graph(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None)
+            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked)
         finally:
             if prev is not None and prev is not g:
                 swap_graph(prev)
     if inputs is None:
         for t, seed in leaf_roots:
-            _deposit_recorded(t, seed)
-            if t._post_hooks:
-                _run_post_hooks(t)
+            _deposit_leaf(t, seed, False, True)
         return None
     result = []
     for x in inputs:
@@ -433,21 +445,22 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     return result
 
 
-cdef void _deposit_recorded(Tensor leaf, object g) except *:
-    cdef Tensor gt = <Tensor>g
+cdef Tensor _leaf_shaped(Tensor leaf, Tensor gt):
+    """A recorded gradient for leaf in its shape and dtype."""
     if tuple(gt.shape) != tuple(leaf.shape):
         gt = expand(gt, tuple(leaf.shape))
     if gt._dt != leaf._dt:
         gt = _to(gt, leaf._dt)
+    return gt
+
+
+cdef void _deposit_recorded(Tensor leaf, object g) except *:
+    cdef Tensor gt = _leaf_shaped(leaf, <Tensor>g)
     if leaf._grad is None:
         # a gradient outside the graph may alias an array of it: .grad gets its own copy
         leaf._grad = gt if gt._rg else _wrap(_arr(gt).copy(), gt._dt)
     else:
         leaf._grad = leaf._grad + gt
-
-
-def run_backward_recorded(tensors, grad_tensors):
-    _sweep_recorded(list(tensors), list(grad_tensors), None)
 
 
 def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
@@ -456,7 +469,8 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _sweep_recorded(list(outputs), list(grad_outputs), list(inputs))
+    grads = _hooked_inputs(list(inputs), _sweep_recorded(list(outputs), list(grad_outputs),
+                                                         list(inputs)), True)
     out = []
     for k, x in enumerate(inputs):
         gk = grads[k]
