@@ -100,6 +100,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             top = t._slot
         seeds.append((t, seed))
     result = None
+    captured = {}
     if g is not None:
         g.prepare(top)
         try:
@@ -115,11 +116,11 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     g.aadj[slot] = seed if prev is None else prev + seed
             if inputs is None:
                 # latest-used leaves first: the order in which their gradients are complete
-                stops = reversed(g.leaves) if g.hooks is None else _stops(g, top, None)
+                stops = reversed(g.leaves) if g.hooks is None else _stops(g, top, None, None)
             else:
                 g.keep = set([(<Tensor>x)._slot for x in inputs
                               if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-                stops = () if g.hooks is None else _stops(g, top, inputs)
+                stops = () if g.hooks is None else _stops(g, top, inputs, captured)
             i = top
             for leaf, slot in stops:
                 if slot > top:
@@ -128,7 +129,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                 if leaf is None:        # a hooked non-leaf: its own record runs next
                     i = slot
                     if g.reached[slot]:
-                        _run_slot_hooks(g, slot)
+                        _run_slot_hooks(g, slot, captured)
                     continue
                 i = slot - 1
                 if g.reached[slot]:
@@ -142,7 +143,8 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     t = <Tensor>x
                     gx = None
                     if t._graph is g:
-                        gx = _slot_grad(g, t, t._slot)
+                        # before its hooks where PyTorch captures it so (_hooked_slots)
+                        gx = captured.get(t._slot, _slot_grad(g, t, t._slot))
                     elif t._graph is None:
                         for leaf, slot in g.leaves:
                             if leaf is t and slot <= top and g.reached[slot]:
@@ -298,24 +300,25 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
 
 
 cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                         bint deposit, dict hooked) except -1:
+                         bint deposit, dict hooked, dict captured) except -1:
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
     deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
     sweep reaches its record; otherwise adj keeps those of the leaves and of the
     slots in keep.  hooked (slot -> _Hooks, or None): the non-leaves whose hooks
-    run on their gradient when the sweep reaches them.  (Anomaly mode's parent
+    run on their gradient when the sweep reaches them (captured: see
+    _hooked_slots).  (Anomaly mode's parent
     of the records the backwards make is put back after.)"""
     global _anomaly_parent
     outer = _anomaly_parent
     try:
-        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked)
+        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked, captured)
     finally:
         _anomaly_parent = outer
     return 0
 
 
 cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                           bint deposit, dict hooked) except -1:
+                           bint deposit, dict hooked, dict captured) except -1:
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
@@ -333,7 +336,7 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
                 _deposit_leaf(<Tensor>leaf_at[i], adj.pop(i), False, True)
             continue
         if hooked is not None and i in hooked:
-            gi = adj[i] = _run_slot_hooks_recorded(hooked[i], gi)
+            gi = adj[i] = _run_slot_hooks_recorded(i, hooked[i], gi, captured)
         if i not in keep:
             del adj[i]
         if not _debug:
@@ -406,6 +409,7 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         seeds.append((t, seed))
     adj = {}
     leaf_at = {}
+    captured = {}
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
@@ -416,10 +420,10 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         keep = set() if inputs is None else set([(<Tensor>x)._slot for x in inputs
                                                  if (<Tensor>x)._graph is g])
         leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
-        hooked = None if g.hooks is None else _hooked_slots(g, top, inputs)
+        hooked = None if g.hooks is None else _hooked_slots(g, top, inputs, captured)
         prev = swap_graph(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked)
+            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured)
         finally:
             if prev is not None and prev is not g:
                 swap_graph(prev)
@@ -433,7 +437,7 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         gx = None
         if t._graph is not None:
             if t._graph is g:
-                gx = adj.get(t._slot)
+                gx = captured.get(t._slot, adj.get(t._slot))
         else:
             for s, leaf in leaf_at.items():
                 if leaf is t and adj.get(s) is not None:

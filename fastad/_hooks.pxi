@@ -82,7 +82,7 @@ cdef object _nonleaf_grad(Tensor t):
             "the .grad field to be populated for a non-leaf Tensor, use .retain_grad() on the "
             "non-leaf Tensor. If you access the non-leaf Tensor by mistake, make sure you access "
             "the leaf Tensor instead. See github.com/pytorch/pytorch/pull/30531 for more "
-            "information.", UserWarning, stacklevel=2)
+            "information.", UserWarning)
     return t._grad
 
 
@@ -161,13 +161,15 @@ cdef int _retain(_Hooks h, Tensor gt) except -1:
     return 0
 
 
-cdef int _run_slot_hooks(Graph g, int32_t s) except -1:
+cdef int _run_slot_hooks(Graph g, int32_t s, dict captured) except -1:
     """At a hooked non-leaf's record s, whose adjoint is complete (a first-order
     sweep paused there): the hooks' result becomes the adjoint that flows on,
-    and a retaining tensor's .grad."""
+    and a retaining tensor's .grad.  (captured: see _hooked_slots.)"""
     cdef _Hooks h = g.hooks[s]
     cdef Tensor gt
     cdef double v0
+    if captured and s in captured:
+        captured[s] = g.adj[s] if not h.shape else g.aadj.get(s)
     if not h.shape:
         gt = _scalar(g.adj[s], h.dt)
         v0 = gt._val
@@ -195,9 +197,12 @@ cdef int _run_slot_hooks(Graph g, int32_t s) except -1:
     return 0
 
 
-cdef object _run_slot_hooks_recorded(_Hooks h, object gi):
-    """The same at a record of a recorded backward: gi is a tensor of the graph."""
-    cdef Tensor gt = _call_hooks(h.pre, <Tensor>gi) if h.pre else <Tensor>gi
+cdef object _run_slot_hooks_recorded(int32_t s, _Hooks h, object gi, dict captured):
+    """The same at record s of a recorded backward: gi is a tensor of the graph."""
+    cdef Tensor gt
+    if captured and s in captured:
+        captured[s] = gi
+    gt = _call_hooks(h.pre, <Tensor>gi) if h.pre else <Tensor>gi
     if h.retains:
         _retain(h, gt)
     return gt
@@ -241,13 +246,13 @@ cdef int _drop_hook_fns(Graph g) except -1:
     return 0
 
 
-cdef list _stops(Graph g, int32_t top, list inputs):
+cdef list _stops(Graph g, int32_t top, list inputs, dict captured):
     """(leaf or None, slot) of the records at which a first-order sweep from top
     pauses, latest first: with inputs None each leaf (its .grad is deposited
     there) and each non-leaf with hooks or retain_grad; with inputs, those
     non-leaves only through which an input is reached (PyTorch runs only the
-    nodes that lead to an input)."""
-    hooked = _hooked_slots(g, top, inputs)
+    nodes that lead to an input; captured: see _hooked_slots)."""
+    hooked = _hooked_slots(g, top, inputs, captured)
     stops = [(None, s) for s in hooked]
     if inputs is None:
         stops.extend([(leaf, s) for leaf, s in g.leaves if s <= top])
@@ -259,9 +264,12 @@ def _second(pair):
     return pair[1]
 
 
-cdef dict _hooked_slots(Graph g, int32_t top, list inputs):
+cdef dict _hooked_slots(Graph g, int32_t top, list inputs, dict captured):
     """slot -> _Hooks of the hooked non-leaves at or below top whose hooks a
-    backward runs (see _stops)."""
+    backward runs (see _stops).  A hooked input of autograd.grad through which
+    another input is reached gets a key in captured: PyTorch returns its
+    gradient as it was before its hooks ran (its node runs later, the hooks
+    with it); one through which none is, after them."""
     cdef _Hooks h
     out = {}
     for s, h in g.hooks.items():
@@ -270,11 +278,15 @@ cdef dict _hooked_slots(Graph g, int32_t top, list inputs):
     if inputs is None or not out:
         return out
     dep = _depends(g, inputs, top)
+    for s in out:
+        if dep[s] == 3:
+            captured[s] = None
     return {s: h for s, h in out.items() if dep[s]}
 
 
 cdef bytearray _depends(Graph g, list inputs, int32_t top):
-    """Per record 0..top: whether its value depends on one of inputs."""
+    """Per record 0..top: 1 for one of inputs, | 2 where its value depends on
+    one of inputs through its operands, else 0."""
     cdef bytearray dep = bytearray(top + 1)
     cdef unsigned char[:] d = dep
     cdef int32_t i, lo = top + 1, s
@@ -291,7 +303,8 @@ cdef bytearray _depends(Graph g, list inputs, int32_t top):
         for s in slots:
             if s <= top:
                 d[s] = 1
-                lo = min(lo, s)
+                if s < lo:
+                    lo = s
     for i in range(lo + 1, top + 1):
         o = g.op[i] & OP_CODE
         if o == OP_LEAF:
@@ -299,10 +312,10 @@ cdef bytearray _depends(Graph g, list inputs, int32_t top):
         if o == OP_PY:
             for s in (<Node>g.ctx[g.in0[i]]).in_slots:
                 if s >= 0 and d[s]:
-                    d[i] = 1
+                    d[i] |= 2
                     break
         elif (g.in0[i] >= 0 and d[g.in0[i]]) or (o != OP_GATHER and g.in1[i] >= 0 and d[g.in1[i]]):
-            d[i] = 1
+            d[i] |= 2
     return dep
 
 
