@@ -100,7 +100,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             top = t._slot
         seeds.append((t, seed))
     result = None
-    captured = {}
+    captured = None
     if g is not None:
         g.prepare(top)
         try:
@@ -120,6 +120,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             else:
                 g.keep = set([(<Tensor>x)._slot for x in inputs
                               if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
+                captured = {}
                 stops = () if g.hooks is None else _stops(g, top, inputs, captured)
             i = top
             for leaf, slot in stops:
