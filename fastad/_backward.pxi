@@ -54,6 +54,9 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
     return True
 
 
+cdef list _NO_STOPS = []
+
+
 cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     """Moves to seeds the roots that are leaves recorded on g below top: their
     seed joins the gradient deposited at their record, so .grad is accumulated
@@ -78,7 +81,9 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     cdef Tensor t
     cdef int32_t top = -1, i, slot
     cdef int k
+    cdef Py_ssize_t j
     cdef bint done = False
+    cdef list stops
     seeds = []
     leaf_roots = []
     for k in range(len(roots)):
@@ -115,15 +120,16 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     prev = g.aadj.get(slot)
                     g.aadj[slot] = seed if prev is None else prev + seed
             if inputs is None:
-                # latest-used leaves first: the order in which their gradients are complete
-                stops = reversed(g.leaves) if g.hooks is None else _stops(g, top, None, None)
+                stops = g.leaves if g.hooks is None else _stops(g, top, None, None)
             else:
                 g.keep = set([(<Tensor>x)._slot for x in inputs
                               if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
                 captured = {}
-                stops = () if g.hooks is None else _stops(g, top, inputs, captured)
+                stops = _NO_STOPS if g.hooks is None else _stops(g, top, inputs, captured)
             i = top
-            for leaf, slot in stops:
+            # latest first: the order in which their gradients are complete
+            for j in range(len(stops) - 1, -1, -1):
+                leaf, slot = stops[j]
                 if slot > top:
                     continue
                 _sweep_records(g, i, slot, retain)
@@ -180,22 +186,28 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
 
 
 def run_backward(tensors, grad_tensors, bint retain_graph, inputs=None, bint create_graph=False):
+    _backward(list(tensors), list(grad_tensors), retain_graph, inputs, create_graph)
+
+
+cdef int _backward(list tensors, list grads, bint retain, object inputs,
+                   bint create_graph) except -1:
     """backward: into the leaves' .grad, or with inputs (backward(inputs=...)) into
     theirs only (a non-leaf's by its retain_grad); create_graph: recorded."""
     if inputs is None:
         if create_graph:
-            _sweep_recorded(list(tensors), list(grad_tensors), None)
+            _sweep_recorded(tensors, grads, None)
         else:
-            _sweep(list(tensors), list(grad_tensors), retain_graph, None)
-        return
+            _sweep(tensors, grads, retain, None)
+        return 0
     inputs = _backward_inputs(inputs)
     if create_graph:
-        grads = _sweep_recorded(list(tensors), list(grad_tensors), inputs)
+        grads = _sweep_recorded(tensors, grads, inputs)
     else:
-        grads = _sweep(list(tensors), list(grad_tensors), retain_graph, inputs)
+        grads = _sweep(tensors, grads, retain, inputs)
     for x, gx in zip(inputs, grads):
         if (<Tensor>x)._graph is None and gx is not None:
             _deposit_leaf(<Tensor>x, gx, False, create_graph)
+    return 0
 
 
 def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused):

@@ -248,15 +248,16 @@ cdef int _drop_hook_fns(Graph g) except -1:
 
 cdef list _stops(Graph g, int32_t top, list inputs, dict captured):
     """(leaf or None, slot) of the records at which a first-order sweep from top
-    pauses, latest first: with inputs None each leaf (its .grad is deposited
-    there) and each non-leaf with hooks or retain_grad; with inputs, those
-    non-leaves only through which an input is reached (PyTorch runs only the
-    nodes that lead to an input; captured: see _hooked_slots)."""
+    pauses, earliest first as in g.leaves (the sweep takes them from the end):
+    with inputs None each leaf (its .grad is deposited there) and each non-leaf
+    with hooks or retain_grad; with inputs, those non-leaves only through which
+    an input is reached (PyTorch runs only the nodes that lead to an input;
+    captured: see _hooked_slots)."""
     hooked = _hooked_slots(g, top, inputs, captured)
     stops = [(None, s) for s in hooked]
     if inputs is None:
         stops.extend([(leaf, s) for leaf, s in g.leaves if s <= top])
-    stops.sort(key=_second, reverse=True)
+    stops.sort(key=_second)
     return stops
 
 
