@@ -36,15 +36,6 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         np.add(acc._data, g, out=acc._data, casting="unsafe")
 
 
-cdef int _run_post_hooks(Tensor leaf) except -1:
-    for hook in list(leaf._post_hooks.values()):
-        r = hook(leaf)
-        # PyTorch's hooks return None; a returned tensor (an in-place op's result) is ignored
-        if r is not None and not isinstance(r, Tensor):
-            raise TypeError(f"expected Variable, but hook returned '{type(r).__name__}'")
-    return 0
-
-
 cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
     if not g.reached[slot]:
         return None
@@ -63,6 +54,9 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
     return True
 
 
+cdef list _NO_STOPS = []
+
+
 cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     """Moves to seeds the roots that are leaves recorded on g below top: their
     seed joins the gradient deposited at their record, so .grad is accumulated
@@ -78,15 +72,18 @@ cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
 
 cdef object _sweep(list roots, list grads, bint retain, list inputs):
     """Runs one reverse sweep from roots.  With inputs None, each leaf's gradient
-    is accumulated into its .grad, and its post-accumulate hooks run, as soon as
-    the sweep has passed the leaf's record (every contribution to it comes from a
-    later record), while the rest of the backward still runs, as PyTorch does;
-    otherwise the gradients are returned per input."""
+    is accumulated into its .grad, and its hooks run, as soon as the sweep has
+    passed the leaf's record (every contribution to it comes from a later
+    record), while the rest of the backward still runs, as PyTorch does;
+    otherwise the gradients are returned per input.  The hooks of a non-leaf
+    run where the sweep reaches its record (see _hooks.pxi)."""
     cdef Graph g = None
     cdef Tensor t
     cdef int32_t top = -1, i, slot
     cdef int k
+    cdef Py_ssize_t j
     cdef bint done = False
+    cdef list stops
     seeds = []
     leaf_roots = []
     for k in range(len(roots)):
@@ -108,6 +105,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             top = t._slot
         seeds.append((t, seed))
     result = None
+    captured = None
     if g is not None:
         g.prepare(top)
         try:
@@ -122,30 +120,38 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     prev = g.aadj.get(slot)
                     g.aadj[slot] = seed if prev is None else prev + seed
             if inputs is None:
-                i = top
-                # latest-used leaves first: the order in which their gradients are complete
-                for leaf, slot in reversed(g.leaves):
-                    if slot > top:
-                        continue
-                    _sweep_records(g, i, slot, retain)
-                    i = slot - 1
-                    if g.reached[slot]:
-                        t = <Tensor>leaf
-                        _deposit(t, _slot_grad(g, t, slot), slot in g.owned)
-                        g.aadj.pop(slot, None)
-                        if t._post_hooks:
-                            _run_post_hooks(t)
-                _sweep_records(g, i, -1, retain)
+                stops = g.leaves if g.hooks is None else _stops(g, top, None, None)
             else:
                 g.keep = set([(<Tensor>x)._slot for x in inputs
                               if (<Tensor>x)._graph is g and (<Tensor>x)._data is not None])
-                _sweep_records(g, top, -1, retain)
+                captured = {}
+                stops = _NO_STOPS if g.hooks is None else _stops(g, top, inputs, captured)
+            i = top
+            # latest first: the order in which their gradients are complete
+            for j in range(len(stops) - 1, -1, -1):
+                leaf, slot = stops[j]
+                if slot > top:
+                    continue
+                _sweep_records(g, i, slot, retain)
+                if leaf is None:        # a hooked non-leaf: its own record runs next
+                    i = slot
+                    if g.reached[slot]:
+                        _run_slot_hooks(g, slot, captured)
+                    continue
+                i = slot - 1
+                if g.reached[slot]:
+                    _deposit_leaf(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot),
+                                  slot in g.owned, False)
+                    g.aadj.pop(slot, None)
+            _sweep_records(g, i, -1, retain)
+            if inputs is not None:
                 result = []
                 for x in inputs:
                     t = <Tensor>x
                     gx = None
                     if t._graph is g:
-                        gx = _slot_grad(g, t, t._slot)
+                        # before its hooks where PyTorch captures it so (_hooked_slots)
+                        gx = captured.get(t._slot, _slot_grad(g, t, t._slot))
                     elif t._graph is None:
                         for leaf, slot in g.leaves:
                             if leaf is t and slot <= top and g.reached[slot]:
@@ -161,26 +167,47 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
             g.keep = None
             if not retain:
                 if done and _all_reached(g, top):
+                    if g.hooks is not None:
+                        _drop_hook_fns(g)
                     g.retire()
                 elif g is current_graph():
                     fresh_graph()
     if inputs is None:
         for t, seed in leaf_roots:
-            _deposit(t, seed)
-            if t._post_hooks:
-                _run_post_hooks(t)
-    else:
-        if result is None:
-            result = [None] * len(inputs)
-        for t, seed in leaf_roots:
-            for k in range(len(inputs)):
-                if inputs[k] is t:
-                    result[k] = seed if result[k] is None else result[k] + seed
+            _deposit_leaf(t, seed, False, False)
+        return None
+    if result is None:
+        result = [None] * len(inputs)
+    for t, seed in leaf_roots:
+        for k in range(len(inputs)):
+            if inputs[k] is t:
+                result[k] = seed if result[k] is None else result[k] + seed
     return result
 
 
-def run_backward(tensors, grad_tensors, bint retain_graph):
-    _sweep(list(tensors), list(grad_tensors), retain_graph, None)
+def run_backward(tensors, grad_tensors, bint retain_graph, inputs=None, bint create_graph=False):
+    _backward(list(tensors), list(grad_tensors), retain_graph, inputs, create_graph)
+
+
+cdef int _backward(list tensors, list grads, bint retain, object inputs,
+                   bint create_graph) except -1:
+    """backward: into the leaves' .grad, or with inputs (backward(inputs=...)) into
+    theirs only (a non-leaf's by its retain_grad); create_graph: recorded."""
+    if inputs is None:
+        if create_graph:
+            _sweep_recorded(tensors, grads, None)
+        else:
+            _sweep(tensors, grads, retain, None)
+        return 0
+    inputs = _backward_inputs(inputs)
+    if create_graph:
+        grads = _sweep_recorded(tensors, grads, inputs)
+    else:
+        grads = _sweep(tensors, grads, retain, inputs)
+    for x, gx in zip(inputs, grads):
+        if (<Tensor>x)._graph is None and gx is not None:
+            _deposit_leaf(<Tensor>x, gx, False, create_graph)
+    return 0
 
 
 def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused):
@@ -190,7 +217,8 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _sweep(list(outputs), list(grad_outputs), retain_graph, list(inputs))
+    grads = _hooked_inputs(list(inputs), _sweep(list(outputs), list(grad_outputs), retain_graph,
+                                                list(inputs)), False)
     out = []
     for k, x in enumerate(inputs):
         t = <Tensor>x
@@ -285,23 +313,25 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
 
 
 cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                         bint deposit) except -1:
+                         bint deposit, dict hooked, dict captured) except -1:
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
     deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
     sweep reaches its record; otherwise adj keeps those of the leaves and of the
-    slots in keep.  (Anomaly mode's parent of the records the backwards make is
-    put back after.)"""
+    slots in keep.  hooked (slot -> _Hooks, or None): the non-leaves whose hooks
+    run on their gradient when the sweep reaches them (captured: see
+    _hooked_slots).  (Anomaly mode's parent
+    of the records the backwards make is put back after.)"""
     global _anomaly_parent
     outer = _anomaly_parent
     try:
-        _recorded_records(g, top, adj, keep, leaf_at, deposit)
+        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked, captured)
     finally:
         _anomaly_parent = outer
     return 0
 
 
 cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                           bint deposit) except -1:
+                           bint deposit, dict hooked, dict captured) except -1:
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
@@ -316,11 +346,10 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
         o &= OP_CODE
         if o == OP_LEAF:
             if deposit:
-                leaf = <Tensor>leaf_at[i]
-                _deposit_recorded(leaf, adj.pop(i))
-                if leaf._post_hooks:
-                    _run_post_hooks(leaf)
+                _deposit_leaf(<Tensor>leaf_at[i], adj.pop(i), False, True)
             continue
+        if hooked is not None and i in hooked:
+            gi = adj[i] = _run_slot_hooks_recorded(i, hooked[i], gi, captured)
         if i not in keep:
             del adj[i]
         if not _debug:
@@ -393,6 +422,7 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         seeds.append((t, seed))
     adj = {}
     leaf_at = {}
+    captured = {}
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
@@ -403,17 +433,16 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         keep = set() if inputs is None else set([(<Tensor>x)._slot for x in inputs
                                                  if (<Tensor>x)._graph is g])
         leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
+        hooked = None if g.hooks is None else _hooked_slots(g, top, inputs, captured)
         prev = swap_graph(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None)
+            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured)
         finally:
             if prev is not None and prev is not g:
                 swap_graph(prev)
     if inputs is None:
         for t, seed in leaf_roots:
-            _deposit_recorded(t, seed)
-            if t._post_hooks:
-                _run_post_hooks(t)
+            _deposit_leaf(t, seed, False, True)
         return None
     result = []
     for x in inputs:
@@ -421,7 +450,7 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         gx = None
         if t._graph is not None:
             if t._graph is g:
-                gx = adj.get(t._slot)
+                gx = captured.get(t._slot, adj.get(t._slot))
         else:
             for s, leaf in leaf_at.items():
                 if leaf is t and adj.get(s) is not None:
@@ -433,21 +462,22 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     return result
 
 
-cdef void _deposit_recorded(Tensor leaf, object g) except *:
-    cdef Tensor gt = <Tensor>g
+cdef Tensor _leaf_shaped(Tensor leaf, Tensor gt):
+    """A recorded gradient for leaf in its shape and dtype."""
     if tuple(gt.shape) != tuple(leaf.shape):
         gt = expand(gt, tuple(leaf.shape))
     if gt._dt != leaf._dt:
         gt = _to(gt, leaf._dt)
+    return gt
+
+
+cdef void _deposit_recorded(Tensor leaf, object g) except *:
+    cdef Tensor gt = _leaf_shaped(leaf, <Tensor>g)
     if leaf._grad is None:
         # a gradient outside the graph may alias an array of it: .grad gets its own copy
         leaf._grad = gt if gt._rg else _wrap(_arr(gt).copy(), gt._dt)
     else:
         leaf._grad = leaf._grad + gt
-
-
-def run_backward_recorded(tensors, grad_tensors):
-    _sweep_recorded(list(tensors), list(grad_tensors), None)
 
 
 def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
@@ -456,7 +486,8 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _sweep_recorded(list(outputs), list(grad_outputs), list(inputs))
+    grads = _hooked_inputs(list(inputs), _sweep_recorded(list(outputs), list(grad_outputs),
+                                                         list(inputs)), True)
     out = []
     for k, x in enumerate(inputs):
         gk = grads[k]

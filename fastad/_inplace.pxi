@@ -122,6 +122,8 @@ cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
         _rebase_view(self, r, key)
     elif record:
         self._graph, self._slot, self._op, self._node, self._rg = r._graph, r._slot, r._op, r._node, True
+        if old._graph is not None and old._graph.hooks is not None:
+            _rebase_hooks(old._graph, old._slot, self)
     return self
 
 

@@ -79,6 +79,10 @@ cdef class Graph:
     cdef set owned           # slots whose adjoint array the sweep allocated (safe to add into)
     cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
     cdef dict params         # record -> (a, b) of a 0-d op of the table with two parameters
+    # slot -> the hooks and retained .grad of the non-leaf tensor recorded there
+    # (fastad._tensor's _Hooks; kept by the graph, as PyTorch keeps them on the
+    # grad_fn), or None while no non-leaf of this graph has any
+    cdef dict hooks
     cdef readonly bint dead
     cdef bint busy           # a sweep is running (possibly without the GIL)
     # record -> the forward call's stack, kept while anomaly mode is on (else None)

@@ -203,6 +203,8 @@ cdef class Graph:
             self.params = {}
         if self.traces is not None:
             self.traces = None
+        if self.hooks is not None:
+            self.hooks = None
         self.gid = _next_gid
         _next_gid += 1
 

@@ -6,6 +6,20 @@ cdef class VersionCounter:
     cdef public int64_t version
 
 
+cdef class _Hooks:
+    # A tensor's hooks: a leaf's on the tensor (Tensor._hooks), a non-leaf's on its
+    # graph (Graph.hooks).  pre: OrderedDict of register_hook's hooks by handle id,
+    # or None; post: a leaf's post-accumulate-grad hooks, or None; retains: a
+    # non-leaf's retain_grad(), its .grad kept in grad; shape, dt: a non-leaf's
+    # (its gradient's) shape and dtype code.
+    cdef object pre
+    cdef object post
+    cdef bint retains
+    cdef object grad
+    cdef tuple shape
+    cdef int dt
+
+
 cdef class Tensor:
     # 0-d float tensors keep their value inline (_data is None, value in _val);
     # every other tensor keeps a numpy array in _data.
@@ -21,4 +35,4 @@ cdef class Tensor:
     cdef object _grad
     cdef VersionCounter _vc      # created on first save or in-place change
     cdef Tensor _base            # .data alias of an inline scalar: writes go to the base
-    cdef object _post_hooks      # OrderedDict of post-accumulate-grad hooks (leaves), or None
+    cdef _Hooks _hooks           # a leaf's hooks, or None

@@ -479,6 +479,9 @@ include "_derivatives.pxi"
 include "_backward.pxi"
 
 
+include "_hooks.pxi"
+
+
 include "_repr.pxi"
 
 

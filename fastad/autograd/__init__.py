@@ -14,20 +14,15 @@ def _as_list(x):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulates the gradients of tensors into the leaves' .grad.  With
-    create_graph=True the backward is itself recorded (the graph is kept, as
-    retain_graph defaults to create_graph), so .grad can be differentiated."""
-    if inputs is not None:
-        raise NotImplementedError("fastad: backward(inputs=...) is not supported; use "
-                                  "autograd.grad")
+    """Accumulates the gradients of tensors into the leaves' .grad (with inputs:
+    into those tensors' .grad only).  With create_graph=True the backward is
+    itself recorded (the graph is kept, as retain_graph defaults to
+    create_graph), so .grad can be differentiated."""
     tensors = _as_list(tensors)
     grad_tensors = _as_list(grad_tensors) or [None] * len(tensors)
     if len(grad_tensors) != len(tensors):
         raise RuntimeError(f"grad_tensors has {len(grad_tensors)} entries, tensors has {len(tensors)}")
-    if create_graph:
-        _tensor.run_backward_recorded(tensors, grad_tensors)
-    else:
-        _tensor.run_backward(tensors, grad_tensors, bool(retain_graph))
+    _tensor.run_backward(tensors, grad_tensors, bool(retain_graph), inputs, bool(create_graph))
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
