@@ -226,8 +226,9 @@ class _Node:
 
 
 class Function:
-    """Custom ops: subclass with static forward(ctx, ...) and backward(ctx,
-    *grads), or forward(...) and setup_context(ctx, inputs, output)."""
+    """Custom ops: subclass with static ``forward(ctx, ...)`` and
+    ``backward(ctx, *grads)``, or ``forward(...)`` and
+    ``setup_context(ctx, inputs, output)``."""
 
     @classmethod
     def apply(cls, *args, **kwargs):
