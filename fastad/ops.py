@@ -976,7 +976,8 @@ NON_DIFFERENTIABLE = {
         "Tensor.type", "Tensor.cpu", "detach", "Tensor.detach", "Tensor.detach_", "save",
         "Tensor.requires_grad_", "Tensor.retain_grad", "Tensor.backward", "get_default_dtype",
         "Tensor.float", "float", "double", "Tensor.__array__", "Tensor.__len__",
-        "Tensor.__iter__", "Tensor.register_post_accumulate_grad_hook", "Tensor.stride",
+        "Tensor.__iter__", "Tensor.register_post_accumulate_grad_hook", "Tensor.register_hook",
+        "Tensor.retains_grad", "Tensor.stride",
         "Tensor.storage_offset", "broadcast_shapes")},
     **{n: _INPLACE_INIT for n in (
         "Tensor.normal_", "Tensor.uniform_", "Tensor.random_", "Tensor.bernoulli_",
