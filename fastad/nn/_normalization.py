@@ -124,7 +124,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         return _batch_norm_compiled(x, w, b, eps, dims, shape, count,
                                     (running_mean, running_var, momentum))
     if running_mean is not None or running_var is not None:
-        _update_running(array_of(x), dims, count, running_mean, running_var, momentum)
+        a = array_of(x)
+        _update_running(a.mean(dims, dtype=np.float64), a.var(dims, dtype=np.float64), count,
+                        running_mean, running_var, momentum)
     return _batch_norm_train(x, w, b, eps, dims, shape)
 
 
@@ -138,14 +140,7 @@ def _batch_norm_compiled(x, w, b, eps, dims, shape, count, running):
               for t in (w, b))
     y, mean, var = K.empty_like(x3), np.empty(x3.shape[1]), np.empty(x3.shape[1])
     K.batch_norm_forward(x3, w1, b1, eps, y, mean, var)
-    running_mean, running_var, momentum = running
-    with no_grad():
-        if running_mean is not None:
-            rm = array_of(running_mean)
-            rm[...] = (1 - momentum) * rm + momentum * mean
-        if running_var is not None:
-            rv = array_of(running_var)
-            rv[...] = (1 - momentum) * rv + momentum * (var * (count / (count - 1)))
+    _update_running(mean, var, count, *running)
     need_x, need_w, need_b = (t is not None and t.requires_grad for t in (x, w, b))
 
     def backward(g):
@@ -203,17 +198,16 @@ def _batch_norm_grads(g, xhat, rstd, weight, has_bias, dims, shape, keep):
     return dx, dw, db
 
 
-def _update_running(a, dims, count, running_mean, running_var, momentum):
-    """running = (1 - momentum) * running + momentum * batch (unbiased variance)."""
+def _update_running(mean, var, count, running_mean, running_var, momentum):
+    """running = (1 - momentum) * running + momentum * batch, from the batch's
+    mean and biased variance over count values (the running one is unbiased)."""
     with no_grad():
-        mean = a.mean(dims, dtype=np.float64)
         if running_mean is not None:
             rm = array_of(running_mean)
             rm[...] = (1 - momentum) * rm + momentum * mean
         if running_var is not None:
             rv = array_of(running_var)
-            var = a.var(dims, dtype=np.float64) * (count / (count - 1))
-            rv[...] = (1 - momentum) * rv + momentum * var
+            rv[...] = (1 - momentum) * rv + momentum * (var * (count / (count - 1)))
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
