@@ -52,17 +52,24 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
     k, s, p, d, out, after = _pool_geometry(x, kernel_size, stride, padding, dilation, ceil_mode)
     a = array_of(x)
     n, c, h, w = a.shape
-    disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))
-    name = "MaxPool2DWithIndicesBackward0"
+    # where each (image, channel) plane starts in x flattened
+    planes = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
     if a.dtype in (np.float32, np.float64):
         best = K.empty((n * c,) + tuple(out), a.dtype)
         flat = np.empty(best.shape, np.int64)
         K.max_pool2d_forward(np.ascontiguousarray(a).reshape(n * c, h, w), best, flat, k, s, p, d)
         flat, best = flat.reshape(n, c, *out), best.reshape(n, c, *out)
-        values = _gather(x, flat, name, best, unique=disjoint)
-        if not return_indices:
-            return values
-        return values, as_tensor(flat - (np.arange(n * c) * (h * w)).reshape(n, c, 1, 1))
+    else:
+        flat, best = _max_pool2d_taps(a, k, s, p, d, out, after, planes)
+    disjoint = all(si >= di * (ki - 1) + 1 for si, di, ki in zip(s, d, k))
+    values = _gather(x, flat, "MaxPool2DWithIndicesBackward0", best, unique=disjoint)
+    return (values, as_tensor(flat - planes)) if return_indices else values
+
+
+def _max_pool2d_taps(a, k, s, p, d, out, after, planes):
+    """(flat positions, maxima) of the windows of a, tap by tap over contiguous
+    copies of its strided slices (the dtypes the compiled kernel does not take)."""
+    w = a.shape[3]
     if any(p) or after != list(p):
         a = np.pad(a, [(0, 0), (0, 0), (p[0], after[0]), (p[1], after[1])],
                    constant_values=-np.inf)
@@ -75,14 +82,11 @@ def _max_pool2d(x, kernel_size, stride, padding, dilation, ceil_mode, return_ind
         better = (v > best) | (v != v)
         np.maximum(best, v, out=best)
         tap += better * np.int32(i * k[1] + j - tap)
-    # flat input position = the window's origin + the winning tap's offset in it
+    # flat input position = the plane's start + the window's origin + the winning tap's offset
     taps = np.arange(k[0] * k[1])
     offsets = (taps // k[1]) * d[0] * w + (taps % k[1]) * d[1]
     origin = ((np.arange(out[0]) * s[0] - p[0]) * w)[:, None] + (np.arange(out[1]) * s[1] - p[1])
-    index = origin + offsets[tap]
-    flat = index + (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-    values = _gather(x, flat, name, best, unique=disjoint)
-    return (values, as_tensor(index)) if return_indices else values
+    return origin + offsets[tap] + planes, best
 
 
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
