@@ -112,24 +112,20 @@ cdef int _warn_forward(Graph g, int32_t i, str name) except -1:
     """PyTorch's warnings (python_anomaly_mode.cpp) when record i's backward
     raised: where its forward was called, then, for a record made by a
     create_graph backward, where the forward of each record whose backward
-    made it was called."""
-    trace = None if g.traces is None else g.traces.get(i)
-    if trace is None:
-        _warnings.warn(f"Error detected in {name}. No forward pass information available. "
-                       "Enable detect anomaly during forward pass for more information.")
-        return 0
-    _warnings.warn(f"Error detected in {name}. Traceback of forward call that caused the "
-                   "error:\n" + _format_stack(trace[0]))
-    parent = trace[1]
-    while parent is not None:
-        name, trace = parent
+    made it was called (one warning per generation)."""
+    entry = (name, None if g.traces is None else g.traces.get(i))
+    first = True
+    while entry is not None:
+        name, trace = entry
         if trace is None:
             _warnings.warn(f"Error detected in {name}. No forward pass information available. "
                            "Enable detect anomaly during forward pass for more information.")
             break
-        _warnings.warn(f"\n\nPrevious calculation was induced by {name}. Traceback of forward "
-                       "call that induced the previous calculation:\n" + _format_stack(trace[0]))
-        parent = trace[1]
+        _warnings.warn((f"Error detected in {name}. Traceback of forward call that caused the "
+                        "error:\n" if first else
+                        f"\n\nPrevious calculation was induced by {name}. Traceback of forward "
+                        "call that induced the previous calculation:\n") + _format_stack(trace[0]))
+        entry, first = trace[1], False
     return 0
 
 
