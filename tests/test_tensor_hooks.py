@@ -30,7 +30,9 @@ def _seen(log, name, scale=None):
     return hook
 
 
-def _same(program, rtol=1e-6):
+def _same(program, rtol=1e-5):
+    # float32: the sanitizer build (-O1) sums in another order than -O3, and
+    # after cancellation its few ulp reach 1.5e-6 relative
     torch = pytest.importorskip("torch")
     (got, glog), (want, wlog) = _run(fastad, program), _run(torch, program)
     assert [n for n, _ in glog] == [n for n, _ in wlog]
