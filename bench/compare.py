@@ -1,4 +1,4 @@
-"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W8, H1 and H4.
+"""Side-by-side timing of fastad, PyTorch and micrograd on W1-W8 and H1-H4.
 
     python bench/compare.py [--quick] [--threads 1,2] [--only W1,W5]
     python -m fastad bench [same options]
@@ -37,6 +37,8 @@ TARGETS = {
     "W6": ("ms", None, None, "floor", 1.05),
     "W7": ("bytes per node", "max", 64.0, None, None),
     "H1": ("us per Newton step", "max", 20.0, None, None),
+    "H2": ("ms per Hessian-vector product", None, None, "faster", 1.3),
+    "H3": ("ms per step", None, None, "faster", 1.5),
     "H4": ("ms per Hessian", "max", 0.5, None, None),
     "W8a": ("ms per step", None, None, "faster", 1.0),
     "W8b": ("ms per step", None, None, "faster", 1.5),
@@ -150,6 +152,18 @@ def run(args):
             rows.append(("H1", threads, "Newton step on Himmelblau, float64",
                          {k: v * 1e6 for k, v in t.items()}, "us per Newton step",
                          f"x -> {[round(v, 6) for v in W.h1_newton(libs['fastad'])]}"))
+        if want("H2"):
+            t = alternate(tensor_libs, lambda name, T: (
+                lambda st=W.h2_setup(T): W.h2_hvp(T, st)), rounds, 10)
+            rows.append(("H2", threads, "Hessian-vector product, MLP 784-128-10 tanh, batch 64",
+                         {k: v * 1e3 for k, v in t.items()}, "ms per Hessian-vector product",
+                         "double backward of cross-entropy"))
+        if want("H3"):
+            t = alternate(tensor_libs, lambda name, T: (
+                lambda st=W.h3_setup(T): W.h3_penalty(T, st)), rounds, 10)
+            rows.append(("H3", threads, "gradient penalty, MLP 2-64-64-1 tanh, batch 256",
+                         {k: v * 1e3 for k, v in t.items()}, "ms per step",
+                         "grads of mean(D(x)) + 10 mean((|dD/dx| - 1)^2)"))
         if want("H4"):
             t = alternate(tensor_libs, lambda name, T: (
                 lambda st=W.h4_setup(T): W.h4_hessian(T, st)), rounds, 10)

@@ -329,3 +329,23 @@ def test_an_op_without_a_derivative_raises_naming_it():
                                lambda g: (g * 2,))
     with pytest.raises(RuntimeError, match="MysteryBackward0"):
         autograd.grad(y.sum(), x, create_graph=True)
+
+
+@needs_torch
+@pytest.mark.parametrize("workload", ["h2", "h3"])
+def test_double_backward_workloads_give_torchs_gradients(workload):
+    """bench's H2 (Hessian-vector product) and H3 (gradient penalty): the same
+    initialisation and data (PyTorch's random streams), so the same gradients."""
+    import importlib.util
+    import os
+    import torch
+    path = os.path.join(os.path.dirname(__file__), "..", "bench", "benchmarks", "workloads.py")
+    spec = importlib.util.spec_from_file_location("_bench_workloads", path)
+    W = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(W)
+    setup, run = {"h2": (W.h2_setup, W.h2_hvp), "h3": (W.h3_setup, W.h3_penalty)}[workload]
+    got = run(fastad, setup(fastad))
+    want = run(torch, setup(torch))
+    assert len(got) == len(want) == {"h2": 4, "h3": 6}[workload]
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=2e-4, atol=1e-6)

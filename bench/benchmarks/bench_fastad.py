@@ -140,6 +140,28 @@ class NewtonHimmelblau:
         W.h1_newton_step(self.T, W.h1_setup(self.T))
 
 
+class HessianVectorProduct:
+    """H2: a Hessian-vector product of an MLP 784-128-10's cross-entropy by double backward."""
+
+    def setup(self):
+        self.T = lib(1)
+        self.state = W.h2_setup(self.T)
+
+    def time_hvp(self):
+        W.h2_hvp(self.T, self.state)
+
+
+class GradientPenalty:
+    """H3: WGAN-GP's gradient penalty on an MLP 2-64-64-1 critic, batch 256."""
+
+    def setup(self):
+        self.T = lib(1)
+        self.state = W.h3_setup(self.T)
+
+    def time_penalty_step(self):
+        W.h3_penalty(self.T, self.state)
+
+
 class Hessian:
     """H4: the full Hessian of sum(tanh(A @ x)^2), 32 variables."""
     params = [False, True]

@@ -1,4 +1,4 @@
-"""The workloads W1-W7 and H1, H4 (higher-order gradients), each written once against the PyTorch API as a
+"""The workloads W1-W7 and H1-H4 (higher-order gradients), each written once against the PyTorch API as a
 function of the module T (fastad or torch); W1 and W7 also for micrograd.
 Each returns the figure it measures for one run."""
 import os
@@ -125,6 +125,40 @@ def h4_hessian(T, state, vectorize=False):
     A, x = state
     return T.autograd.functional.hessian(lambda v: (T.tanh(A @ v) ** 2).sum(), x,
                                          vectorize=vectorize)
+
+
+def h2_setup(T):
+    T.manual_seed(0)
+    model = T.nn.Sequential(T.nn.Linear(784, 128), T.nn.Tanh(), T.nn.Linear(128, 10))
+    params = list(model.parameters())
+    return (model, T.randn(64, 784), T.randint(0, 10, (64,)), params,
+            [T.randn(p.shape) for p in params])
+
+
+def h2_hvp(T, state):
+    """H2: a Hessian-vector product of an MLP's cross-entropy by double backward."""
+    model, x, y, params, v = state
+    loss = T.nn.functional.cross_entropy(model(x), y)
+    grads = T.autograd.grad(loss, params, create_graph=True)
+    return T.autograd.grad(sum((g * u).sum() for g, u in zip(grads, v)), params)
+
+
+def h3_setup(T):
+    T.manual_seed(0)
+    D = T.nn.Sequential(T.nn.Linear(2, 64), T.nn.Tanh(), T.nn.Linear(64, 64), T.nn.Tanh(),
+                        T.nn.Linear(64, 1))
+    return D, T.randn(256, 2), list(D.parameters())
+
+
+def h3_penalty(T, state):
+    """H3: a gradient penalty (WGAN-GP's): the critic's parameters' gradients of
+    mean(D(x)) + 10 mean((|dD/dx| - 1)^2)."""
+    D, x, params = state
+    x = x.detach().requires_grad_(True)
+    out = D(x)
+    g, = T.autograd.grad(out.sum(), x, create_graph=True)
+    loss = out.mean() + 10 * ((g.norm(dim=1) - 1) ** 2).mean()
+    return T.autograd.grad(loss, params)
 
 
 def w3_setup(T):
