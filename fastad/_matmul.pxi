@@ -93,25 +93,28 @@ cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
 
 
 cdef tuple _matmul_derivative(object g, object x, object y):
-    """_matmul_grads in tensor ops, for a recorded backward."""
+    """_matmul_grads in tensor ops, for a recorded backward; None for an input
+    that does not require grad (its GEMM would be thrown away)."""
     cdef int nx = x.ndim, ny = y.ndim
+    cdef bint need_x = (<Tensor>x)._rg, need_y = (<Tensor>y)._rg
     if nx == 1 and ny == 1:
-        return g * y, g * x
+        return g * y if need_x else None, g * x if need_y else None
     if nx == 2 and ny == 2:
-        return matmul(g, y.t()), matmul(x.t(), g)
+        return (matmul(g, y.t()) if need_x else None), (matmul(x.t(), g) if need_y else None)
     x2 = unsqueeze(x, 0) if nx == 1 else x
     y2 = unsqueeze(y, 1) if ny == 1 else y
     if nx == 1:
         g = unsqueeze(g, -2)
     if ny == 1:
         g = unsqueeze(g, -1)
-    gx = matmul(g, transpose(y2, -1, -2))
-    gy = matmul(transpose(x2, -1, -2), g)
-    if nx == 1:
-        gx = squeeze(gx, -2)
-    if ny == 1:
-        gy = squeeze(gy, -1)
-    return _sum_to(gx, tuple(x.shape)), _sum_to(gy, tuple(y.shape))
+    gx = gy = None
+    if need_x:
+        gx = matmul(g, transpose(y2, -1, -2))
+        gx = _sum_to(squeeze(gx, -2) if nx == 1 else gx, tuple(x.shape))
+    if need_y:
+        gy = matmul(transpose(x2, -1, -2), g)
+        gy = _sum_to(squeeze(gy, -1) if ny == 1 else gy, tuple(y.shape))
+    return gx, gy
 
 
 # ---------------------------------------------------------------- softmax

@@ -129,8 +129,10 @@ def linear(Tensor input, Tensor weight, Tensor bias=None, str act=None, double a
             z = x2.matmul(wi.t())
             g2 = act_derivative(g2, z if bi is None else z + bi,
                                 result if nd == 2 else result.reshape(rows_shape), a, b)
-        gx = g2.matmul(wi)
-        return (gx if nd == 2 else gx.reshape(in_shape), g2.t().matmul(x2),
+        # an input that does not require grad gets None: its GEMM would be thrown away
+        gx = g2.matmul(wi) if (<Tensor>xi)._rg else None
+        return (gx if gx is None or nd == 2 else gx.reshape(in_shape),
+                g2.t().matmul(x2) if (<Tensor>wi)._rg else None,
                 None if bi is None else g2.sum(0))
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
