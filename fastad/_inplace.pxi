@@ -16,6 +16,13 @@ cdef inline Tensor _view_of(Tensor out, Tensor x):
     return out
 
 
+cdef inline void _element_of(Tensor out, Tensor x, object place, Py_ssize_t k) noexcept:
+    """out (inline) is the element place[k] of x's storage: a view of x's base."""
+    out._base = x._base if x._base is not None else x
+    out._elem = place
+    out._eidx = k
+
+
 cdef object _sample_(Tensor t, object fill, tuple args, object generator):
     """t filled in place by fill(array, *args, generator), a fastad._random sampler."""
     _check_inplace(t)
@@ -40,8 +47,12 @@ cdef void _write(Tensor t, object value) except *:
         t._val = float(v.reshape(-1)[0])
         if t._dt == DT_F32:
             t._val = <double>(<float>t._val)
-        if t._base is not None:
+        if t._elem is not None:
+            t._elem[t._eidx] = t._val
+        elif t._base is not None:       # .data of an inline tensor, perhaps an element
             t._base._val = t._val
+            if t._base._elem is not None:
+                t._base._elem[t._base._eidx] = t._val
     else:
         try:
             np.copyto(t._data, value, casting="unsafe")
@@ -139,14 +150,17 @@ cdef object _in_base(Tensor view):
     """Where view's elements are in its base: a tuple of index arrays of view's
     shape into the base (from their addresses, whatever view op made it); None
     for a tensor that is not a view or no longer shares its base's storage."""
-    if view._base is None or view._data is None or view._base._data is None:
+    if view._base is None or view._base._data is None or (view._data is None
+                                                           and view._elem is None):
         return None
     if view._base._rg and view._base._graph is None:
         return None     # a leaf's view made under no_grad: the leaf stays a leaf
     b = view._base._data
-    if not np.may_share_memory(view._data, b):
+    data = (view._data if view._data is not None
+            else view._elem[view._eidx:view._eidx + 1].reshape(()))
+    if not np.may_share_memory(data, b):
         return None
-    wanted = _addresses(view._data)
+    wanted = _addresses(data)
     if b.flags.c_contiguous:    # the common base: an element's place is its offset
         flat, rest = np.divmod(wanted - b.__array_interface__["data"][0], b.itemsize)
         if rest.any() or (flat.size and (flat.min() < 0 or flat.max() >= b.size)):
@@ -184,7 +198,8 @@ cdef void _rebase_view(Tensor view, Tensor r, tuple key) except *:
                                                         _getitem(<Tensor>g, key)))
     base._graph, base._slot, base._op, base._node, base._rg = (
         out._graph, out._slot, out._op, out._node, True)
-    out = _record(_wrap(view._data, view._dt), "AsStridedBackward0", (base,), None, (), False,
+    out = _record(_scalar(view._val, view._dt) if view._data is None else
+                  _wrap(view._data, view._dt), "AsStridedBackward0", (base,), None, (), False,
                   False, lambda g, i, res: (_index_put(g, key, shape, dt, False,
                                                        "AsStridedScatterBackward0"),))
     view._graph, view._slot, view._op, view._node, view._rg = (

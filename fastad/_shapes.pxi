@@ -155,6 +155,9 @@ cdef object _getitem(Tensor x, object idx):
     out = _wrap(r, x._dt)
     if basic:
         _view_of(out, x)
+        if out._data is None and x._data is not None:
+            # an element: a one-element view of its place, for writes through it
+            _element_of(out, x, a[(key + (None,)) if type(key) is tuple else (key, None)], 0)
     if x._rg and grad_enabled():
         shape, npdt = a.shape, a.dtype
         if basic:
@@ -214,6 +217,7 @@ cdef Tensor _gather1(Tensor x, Py_ssize_t k):
     cdef char *p = <char *>cnp.PyArray_GETPTR1(a, k)
     cdef double v = (<double *>p)[0] if x._dt == DT_F64 else (<float *>p)[0]
     cdef Tensor out = _scalar(v, x._dt)
+    _element_of(out, x, a, k)
     cdef Graph g
     cdef int32_t s
     if x._rg and grad_enabled() and n < 2147483647:

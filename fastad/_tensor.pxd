@@ -35,4 +35,8 @@ cdef class Tensor:
     cdef object _grad
     cdef VersionCounter _vc      # created on first save or in-place change
     cdef Tensor _base            # .data alias of an inline scalar: writes go to the base
+    # an inline element of an array (x[i, j]), a view as PyTorch's: writes go to
+    # _elem[_eidx], a 1-D array over the element's place in _base's storage
+    cdef object _elem
+    cdef Py_ssize_t _eidx
     cdef _Hooks _hooks           # a leaf's hooks, or None

@@ -90,10 +90,32 @@ def masked_fill_on_view(lib, x):
     return y * x
 
 
+def mul_on_element(lib, x):
+    y = x * 2
+    y[0].mul_(x[1])
+    return y * y
+
+
+def elements_of_matrix(lib, x):
+    y = x.reshape(2, 3) * 3
+    y[1, 2].add_(x[0])
+    y[0][1].zero_()
+    return y.sin()
+
+
+def element_of_view(lib, x):
+    y = x * 2
+    v = y[2:]
+    v[1].copy_(x[0] * x[5])
+    e = v[-1]
+    e += 1
+    return y.exp()
+
+
 CASES = [setitem, setitem_of_view, mul_on_slice, iadd_on_slice, zero_on_slice,
          gradient_through_the_view, two_disjoint_views, copy_into_strided_view,
          base_without_grad, column_of_matrix, row_of_transposed_view_of_view,
-         masked_fill_on_view]
+         masked_fill_on_view, mul_on_element, elements_of_matrix, element_of_view]
 X = np.array([0.5, -1.25, 2.0, 1.5, 0.25, -0.75])
 
 
@@ -175,3 +197,38 @@ def test_a_view_of_a_leaf_is_still_refused():
         x = lib.tensor(X, requires_grad=True)
         with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
             x[1:].mul_(2)
+
+
+def _element_writes(lib):
+    y = lib.arange(3.0)
+    y[0].add_(5)
+    y[1].fill_(9)
+    m = lib.arange(6.0, dtype=lib.float32).reshape(2, 3)
+    m[1, 2].mul_(10)
+    m[0][1].zero_()
+    row = m[1]
+    row[0].sub_(7)
+    e = y[2]
+    e += 1
+    with lib.no_grad():
+        w = lib.ones(3, requires_grad=True)
+        w[0].fill_(4)
+        w[1].detach().add_(1)
+    return [y, m, e, w], [y._version, m._version, w._version]
+
+
+def test_writes_through_an_element_reach_the_array():
+    """y[i] is a view, as PyTorch's: an in-place op on it changes y (and y's
+    version), also through a row, detach() and under no_grad."""
+    got, got_versions = _element_writes(fastad)
+    want, want_versions = _element_writes(torch)
+    for g, w in zip(got, want):
+        assert_same(g, w)
+    assert got_versions == want_versions
+
+
+def test_an_element_of_a_leaf_is_refused_as_its_view():
+    for lib in (fastad, torch):
+        w = lib.ones(3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+            w[1].mul_(2)
