@@ -2,9 +2,13 @@
 from fastad import _tensor
 from fastad._tensor import Tensor
 from fastad.gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: F401
+from fastad.autograd import grad_mode  # noqa: F401
+from fastad.autograd.grad_mode import (  # noqa: F401
+    enable_grad, inference_mode, no_grad, set_grad_enabled)
 
 __all__ = ["grad", "backward", "Variable", "Function", "once_differentiable", "functional",
-           "detect_anomaly", "set_detect_anomaly", "profiler"]
+           "detect_anomaly", "set_detect_anomaly", "profiler", "no_grad", "enable_grad",
+           "set_grad_enabled", "inference_mode"]
 
 
 def _as_list(x):
