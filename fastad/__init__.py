@@ -181,6 +181,11 @@ from fastad.autograd.anomaly_mode import (  # noqa: E402,F401
     is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled,
 )
 from fastad.autograd.grad_mode import inference_mode, is_inference_mode_enabled  # noqa: E402,F401
+from fastad._determinism import (  # noqa: E402,F401
+    are_deterministic_algorithms_enabled, get_float32_matmul_precision,
+    is_deterministic_algorithms_warn_only_enabled, set_float32_matmul_precision,
+    use_deterministic_algorithms,
+)
 from fastad._random import Generator as _Generator  # noqa: E402
 
 # the classes report their public path, as PyTorch's do (<class 'torch.Tensor'>)
