@@ -96,21 +96,11 @@ def test_nn_lacks_only_what_is_listed():
         f"now present, strike off the list: {sorted(set(MISSING_NN) - missing)}")
 
 
-# signatures that differ today, with the reason
-_LOSS_REWRITE = ("the legacy size_average/reduce (and weight) parameters: these loss paths of "
-                 "functional.py are being rewritten on another branch")
-SIGNATURE_DIFFERS = {n: _LOSS_REWRITE for n in (
-    "binary_cross_entropy", "binary_cross_entropy_with_logits", "huber_loss", "kl_div",
-    "l1_loss", "mse_loss", "smooth_l1_loss")}
-
-
 @pytest.mark.parametrize("name", sorted(_callables(F) & _callables(torch.nn.functional)))
 def test_functional_parameter_names_are_torchs(name):
     """fastad's signature takes PyTorch's parameters by PyTorch's names (the
     compiled activations report no signature and are checked by the op table;
     PyTorch's boolean_dispatch functions report only *args, **kwargs)."""
-    if name in SIGNATURE_DIFFERS:
-        pytest.skip(SIGNATURE_DIFFERS[name])
     try:
         ours = inspect.signature(getattr(F, name))
         theirs = inspect.signature(getattr(torch.nn.functional, name))

@@ -3,26 +3,13 @@ each as PyTorch's reference formula: the embedding and ranking losses, the
 margin losses, soft margins, triplets, Poisson and Gaussian negative
 log-likelihoods."""
 import math
-import warnings
 
 import numpy as np
 
 from fastad._tensor import array_of, as_tensor, minimum, where
 from fastad.nn import functional as F
+from fastad.nn.functional import _reduction
 from fastad.nn._normalization import _clamped_below
-
-
-def _reduction(size_average, reduce, reduction):
-    """PyTorch's reduction, legacy size_average/reduce arguments first."""
-    if size_average is not None or reduce is not None:
-        size_average = True if size_average is None else size_average
-        reduce = True if reduce is None else reduce
-        reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
-        warnings.warn(f"size_average and reduce args will be deprecated, please use "
-                      f"reduction='{reduction}' instead.", stacklevel=3)
-    if reduction not in ("mean", "sum", "none"):
-        raise ValueError(f"{reduction} is not a valid value for reduction")
-    return reduction
 
 
 def _reduce(loss, reduction):

@@ -187,15 +187,23 @@ def _linear_operands(input, weight, bias):
 # Each loss normalises its arguments here (PyTorch's checks, broadcasting,
 # dtypes, class weights and layout) and is then one compiled call recording one
 # node: fastad._tensor.pointwise_loss and class_loss.
-def _check_reduction(reduction):
+def _reduction(size_average, reduce, reduction):
+    """PyTorch's reduction: the legacy size_average/reduce arguments, when given,
+    decide it (with PyTorch's deprecation warning)."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.", stacklevel=3)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
 
 
 def _pointwise_loss(kernel, grad_name, input, target, reduction, a=0.0, weight=None,
                     pos_weight=None):
     """An elementwise loss (fastad._kernels.LOSSES) with its reduction fused."""
-    _check_reduction(reduction)
     if type(grad_name) is dict:      # PyTorch builds some losses from other ops
         grad_name = grad_name[reduction]
     x, t = _as_tensor(input), _as_tensor(target)
@@ -248,30 +256,60 @@ def _broadcastable(weight, shape):
     return w
 
 
-def mse_loss(input, target, reduction="mean"):
+def _weighted_loss(kernel, grad_name, input, target, reduction, weight, a=0.0, by_weight=True):
+    """PyTorch's weighted form of a pointwise loss: the elementwise losses times
+    weight (of input's shape), summed, or averaged over the weights' sum
+    (by_weight) or over the elements."""
+    w = _as_tensor(weight)
+    if tuple(w.shape) != tuple(_as_tensor(input).shape):
+        raise ValueError("Weights and input must have the same size.")
+    loss = _pointwise_loss(kernel, grad_name, input, target, "none", a) * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    return loss.sum() / w.sum() if by_weight else loss.mean()
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted_loss("mse", "MseLossBackward0", input, target, reduction, weight)
     return _pointwise_loss("mse", "MseLossBackward0", input, target, reduction)
 
 
-def l1_loss(input, target, reduction="mean"):
-    return _pointwise_loss("l1", {"mean": "MeanBackward0", "sum": "SumBackward0",
-                                  "none": "AbsBackward0"}, input, target, reduction)
+_L1_NAMES = {"mean": "MeanBackward0", "sum": "SumBackward0", "none": "AbsBackward0"}
 
 
-def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted_loss("l1", _L1_NAMES, input, target, reduction, weight)
+    return _pointwise_loss("l1", _L1_NAMES, input, target, reduction)
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    reduction = _reduction(size_average, reduce, reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
     if beta == 0:  # PyTorch computes l1_loss then
-        return l1_loss(input, target, reduction)
+        return l1_loss(input, target, reduction=reduction)
     return _pointwise_loss("smooth_l1", "SmoothL1LossBackward0", input, target, reduction, beta)
 
 
-def huber_loss(input, target, reduction="mean", delta=1.0):
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    reduction = _reduction(None, None, reduction)
     if delta <= 0:
         raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if weight is not None:
+        return _weighted_loss("huber", "HuberLossBackward0", input, target, reduction, weight,
+                              delta, by_weight=False)
     return _pointwise_loss("huber", "HuberLossBackward0", input, target, reduction, delta)
 
 
-def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
+                         reduction="mean"):
+    reduction = _reduction(size_average, reduce, reduction)
     x, t = _as_tensor(input), _as_tensor(target)
     if tuple(x.shape) != tuple(t.shape):
         raise ValueError(f"Using a target size ({t.shape}) that is different to the input size "
@@ -284,8 +322,9 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
                            reduction, weight=weight)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
+                                     reduction="mean", pos_weight=None):
+    reduction = _reduction(size_average, reduce, reduction)
     x, t = _as_tensor(input), _as_tensor(target)
     if tuple(x.shape) != tuple(t.shape):
         raise ValueError(f"Target size ({t.shape}) must be the same as input size ({x.shape})")
@@ -294,13 +333,22 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
                            weight=weight, pos_weight=pos_weight)
 
 
-def kl_div(input, target, reduction="mean", log_target=False):
-    if reduction == "batchmean":
-        n = _as_tensor(input).shape[0] if _as_tensor(input).dim() else 1
-        return kl_div(input, target, "sum", log_target) / n
-    return _pointwise_loss("kl_div", {"mean": "MeanBackward0", "sum": "SumBackward0",
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    if size_average is not None or reduce is not None:
+        computed = _reduction(size_average, reduce, "mean")
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                          "support size.'batchmean' divides only by the batch size, and aligns "
+                          "with the KL div math definition.'mean' will be changed to behave the "
+                          "same as 'batchmean' in the next major release.", stacklevel=2)
+        computed = "sum" if reduction == "batchmean" else _reduction(None, None, reduction)
+    loss = _pointwise_loss("kl_div", {"mean": "MeanBackward0", "sum": "SumBackward0",
                                       "none": "MulBackward0" if log_target else "SubBackward0"},
-                           input, target, reduction, float(log_target))
+                           input, target, computed, float(log_target))
+    if reduction == "batchmean" and _as_tensor(input).dim():
+        return loss / _as_tensor(input).shape[0]
+    return loss
 
 
 def _class_rows(x, fn):
@@ -358,7 +406,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                   reduction="mean", label_smoothing=0.0):
     """log_softmax over dim 1 fused with the negative log likelihood (class
     indices) or with a cross entropy against class probabilities."""
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     x, t = _float_input(input, "cross_entropy"), _as_tensor(target)
@@ -376,7 +424,7 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
              reduction="mean"):
-    _check_reduction(reduction)
+    reduction = _reduction(size_average, reduce, reduction)
     x, t = _float_input(input, "nll_loss"), _as_tensor(target)
     rows, batch_shape = _class_rows(x, "nll_loss")
     return _T.class_loss("nll", rows, _class_targets(t, batch_shape, "nll_loss"),
