@@ -175,8 +175,9 @@ def set_num_threads(n):
 
 
 from fastad import (  # noqa: E402,F401
-    autograd, backends, cuda, distributed, linalg, nn, optim, profiler, random, utils,
+    amp, autograd, backends, cuda, distributed, linalg, nn, optim, profiler, random, utils,
 )
+from fastad.amp import autocast  # noqa: E402,F401
 from fastad.autograd.anomaly_mode import (  # noqa: E402,F401
     is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled,
 )

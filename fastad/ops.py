@@ -984,7 +984,7 @@ NON_DIFFERENTIABLE = {
         "Tensor.exponential_", "Tensor.cauchy_", "Tensor.log_normal_", "Tensor.geometric_")},
     **{n: _MODE for n in (
         "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled", "inference_mode",
-        "is_inference_mode_enabled", "use_deterministic_algorithms",
+        "is_inference_mode_enabled", "autocast", "use_deterministic_algorithms",
         "are_deterministic_algorithms_enabled", "is_deterministic_algorithms_warn_only_enabled",
         "set_float32_matmul_precision", "get_float32_matmul_precision", "set_num_threads",
         "get_num_threads", "set_default_dtype", "manual_seed", "gradcheck", "dtype", "Size",

@@ -27,3 +27,6 @@ def _no_cuda(*args, **kwargs):
 
 
 current_device = synchronize = set_device = get_device_name = empty_cache = _no_cuda
+
+
+from fastad.cuda import amp  # noqa: E402,F401
