@@ -175,7 +175,8 @@ def set_num_threads(n):
 
 
 from fastad import (  # noqa: E402,F401
-    autograd, backends, cuda, distributed, linalg, nn, optim, profiler, random, utils,
+    autograd, backends, cuda, distributed, distributions, linalg, nn, optim, profiler, random,
+    utils,
 )
 from fastad.autograd.anomaly_mode import (  # noqa: E402,F401
     is_anomaly_check_nan_enabled, is_anomaly_enabled, set_anomaly_enabled,
