@@ -1,2 +1,2 @@
-"""fastad.utils, as torch.utils: hooks' handles and data loading."""
-from fastad.utils import data, hooks  # noqa: F401
+"""fastad.utils, as torch.utils: hooks' handles, data loading and checkpoint."""
+from fastad.utils import checkpoint, data, hooks  # noqa: F401
