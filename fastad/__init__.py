@@ -176,7 +176,7 @@ def set_num_threads(n):
 
 from fastad import (  # noqa: E402,F401
     amp, autograd, backends, cuda, distributed, distributions, linalg, nn, optim, profiler,
-    random, utils,
+    random, testing, utils,
 )
 from fastad.amp import autocast  # noqa: E402,F401
 from fastad.autograd.anomaly_mode import (  # noqa: E402,F401

@@ -10,7 +10,7 @@ __all__ = ["checkpoint", "checkpoint_sequential"]
 
 def checkpoint(function, *args, use_reentrant=None, context_fn=None, determinism_check="default",
                debug=False, early_stop=True, **kwargs):
-    """function(*args, **kwargs), as PyTorch's checkpoint returns it."""
+    """``function(*args, **kwargs)``, as PyTorch's checkpoint returns it."""
     if use_reentrant is None:
         warnings.warn("torch.utils.checkpoint: the use_reentrant parameter should be passed "
                       "explicitly. Starting in PyTorch 2.9, calling checkpoint without "
