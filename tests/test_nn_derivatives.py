@@ -24,7 +24,9 @@ def _derivative_grads(out, g):
     """The node's derivative at its recorded values, run without recording."""
     node = _node(out)
     arrays, dts, result, _ = node.primal
-    inputs = tuple(None if a is None else fastad.tensor(a) for a in arrays)
+    # as the recorded sweep hands them over: inputs that need a gradient require grad
+    inputs = tuple(None if a is None else fastad.tensor(a, requires_grad=a.dtype.kind == "f")
+                   for a in arrays)
     with fastad.no_grad():
         grads = node.derivative(fastad.tensor(g), inputs, fastad.tensor(result))
     return [None if gr is None else np.broadcast_to(gr.numpy(), a.shape)
