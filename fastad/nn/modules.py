@@ -113,8 +113,8 @@ class Module:
                             "(fastad.nn.Parameter or None required)")
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor_, persistent=True):
-        self._buffers[name] = tensor_
+    def register_buffer(self, name, tensor, persistent=True):
+        self._buffers[name] = tensor
         if persistent:
             self.__dict__.get("_non_persistent_buffers_set", set()).discard(name)
         else:
@@ -129,7 +129,7 @@ class Module:
 
     register_module = add_module
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
@@ -177,8 +177,8 @@ class Module:
                 yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
                                            remove_duplicate)
 
-    def modules(self):
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def named_children(self):
@@ -190,26 +190,29 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix="", recurse=True):
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) of every module's table (_parameters or
+        _buffers), each tensor once unless remove_duplicate is False."""
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
+                else [(prefix, self)])
         for mprefix, m in mods:
-            for name, p in m._parameters.items():
-                if p is None or id(p) in seen:
+            for name, t in m.__dict__[table].items():
+                if t is None or id(t) in seen:
                     continue
-                seen.add(id(p))
-                yield mprefix + ("." if mprefix else "") + name, p
+                if remove_duplicate:
+                    seen.add(id(t))
+                yield mprefix + ("." if mprefix else "") + name, t
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True):
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for mprefix, m in mods:
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield mprefix + ("." if mprefix else "") + name, b
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, b in self.named_buffers(recurse=recurse):
