@@ -370,7 +370,7 @@ class Module:
     def half(self):
         """The floating parameters and buffers cast to float16.  fastad's
         float16 is a storage dtype that cannot require gradients: a module
-        whose parameters require them raises (call requires_grad_(False)
+        whose parameters require them raises (call ``requires_grad_(False)``
         first, for inference)."""
         return self.to(float16)
 
@@ -405,7 +405,7 @@ class Module:
         return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
 
     def share_memory(self):
-        """As Tensor.share_memory_ on every parameter and buffer (fastad's
+        """``Tensor.share_memory_()`` on every parameter and buffer (fastad's
         memory stays where it is)."""
         return self._apply(lambda t: t.share_memory_())
 
