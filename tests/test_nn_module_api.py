@@ -5,6 +5,7 @@ Parameter objects, convert gradients; float16 refused for parameters that
 require gradients, bfloat16 and non-CPU devices raising as fastad's Tensor
 does); state_dict and load_state_dict with extra state and the four
 state-dict hooks (order, arguments, strict); legacy backward hooks."""
+import re
 import warnings
 
 import numpy as np
@@ -126,10 +127,11 @@ def test_other_devices_raise_what_tensor_to_raises(kind):
     w = m[0].weight
     with pytest.raises(NotImplementedError) as tensor_error:
         fastad.ones(1).to(kind)
-    with pytest.raises(type(tensor_error.value), match=str(tensor_error.value)):
+    with pytest.raises(type(tensor_error.value), match=re.escape(str(tensor_error.value))):
         getattr(m, kind)()
     assert m[0].weight is w and w.dtype == fastad.float32
-    assert getattr(fastad.nn.ReLU(), kind)(0) is not None
+    plain = fastad.nn.ReLU()
+    assert getattr(plain, kind)(0) is plain
 
 
 def test_half_refuses_parameters_that_require_grad_and_converts_nothing():
@@ -181,8 +183,7 @@ def test_bfloat16_raises_as_fastad_bfloat16_does():
     m = _tree(fastad)
     with pytest.raises(TypeError) as tensor_error:
         fastad.ones(1).to(fastad.bfloat16)
-    with pytest.raises(TypeError, match=str(tensor_error.value).replace("(", r"\(").replace(
-            ")", r"\)")):
+    with pytest.raises(TypeError, match=re.escape(str(tensor_error.value))):
         m.requires_grad_(False).bfloat16()
     assert m[0].weight.dtype == fastad.float32
 
@@ -204,7 +205,7 @@ def test_init_arguments_and_class_attributes_are_torchs():
         logs.append([_err(lambda: L.nn.Module(1)), _err(lambda: L.nn.Module(a=1)),
                      c.seen, c.training, L.nn.Module.call_super_init, L.nn.Module.dump_patches,
                      L.nn.Module.T_destination.__name__,
-                     L.nn.Module.T_destination.__bound__ == dict[str, object] or "bound"])
+                     repr(L.nn.Module.T_destination.__bound__)])
     assert logs[0] == logs[1]
 
 

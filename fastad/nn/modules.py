@@ -3,7 +3,7 @@ activation and loss of fastad.nn.functional (generated from two tables)."""
 import math
 from collections import OrderedDict
 from types import MappingProxyType
-from typing import Any, Dict, TypeVar
+from typing import Any, TypeVar
 
 from fastad._tensor import (Tensor, bfloat16, empty, empty_like, float16, float32, float64,
                             no_grad)
@@ -410,7 +410,7 @@ class Module:
         return self._apply(lambda t: t.share_memory_())
 
     # ---- state (fastad/nn/_state.py)
-    T_destination = TypeVar("T_destination", bound=Dict[str, Any])
+    T_destination = TypeVar("T_destination", bound=dict[str, Any])
     _version = 1     # each module's entry in a state_dict's _metadata
     state_dict = _state.state_dict
     _save_to_state_dict = _state._save_to_state_dict
