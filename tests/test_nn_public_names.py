@@ -111,3 +111,16 @@ def test_functional_parameter_names_are_torchs(name):
     mine = [p for p in ours.parameters if not p.startswith("_")]
     torchs = [p for p in theirs.parameters if not p.startswith("_")]
     assert mine == torchs
+
+
+def test_module_has_torchs_methods_and_attributes():
+    assert _public(nn.Module()) == _public(torch.nn.Module())
+
+
+@pytest.mark.parametrize("name", sorted(n for n in _public(torch.nn.Module)
+                                        if inspect.isfunction(getattr(torch.nn.Module, n))))
+def test_module_method_parameter_names_are_torchs(name):
+    ours = inspect.signature(getattr(nn.Module, name))
+    theirs = inspect.signature(getattr(torch.nn.Module, name))
+    assert [(p.name, p.kind) for p in ours.parameters.values()] == [
+        (p.name, p.kind) for p in theirs.parameters.values()]

@@ -7,7 +7,21 @@ Full backward hooks wrap, per call, the module's tensor inputs and its tensor
 outputs each in ONE identity node (PyTorch's BackwardHookFunction): the
 outputs' node sees grad_output first (backward pre-hooks may replace it),
 the inputs' node then calls hook(module, grad_input, grad_output), which may
-replace grad_input.  Both nodes' derivatives are slices in fastad ops."""
+replace grad_input.  Both nodes' derivatives are slices in fastad ops.
+
+Legacy hooks (register_backward_hook, deprecated in PyTorch) run through the
+same wiring; PyTorch instead hooks the last autograd node of the output, and
+passes that node's gradients.  They agree where the module's forward is one
+op on its tensor inputs (the activations): grad_input has one entry per
+positional input, None where it needs no gradient, and a returned tuple
+replaces it.  They differ where the forward is several ops: fastad's
+grad_input is still the gradient of the module's inputs (PyTorch's, of the
+last op's inputs: for Linear, addmm's bias, input and transposed weight), and
+when no input needs a gradient the hook gets None for each input (PyTorch's,
+the last op's gradients of the parameters).  PyTorch's FutureWarnings about a
+structure the legacy hook cannot see (inputs or outputs that are not tensors
+or a tuple of them) are raised; the one about a forward of several autograd
+nodes is not (fastad's nodes do not expose their inputs)."""
 import warnings
 from collections import OrderedDict
 
@@ -42,6 +56,30 @@ def register(module, table, hook, prepend=False, flags=()):
     if prepend:
         hooks.move_to_end(handle.id, last=False)
     return handle
+
+
+_LEGACY_OUTPUT = ("Using non-full backward hooks on a Module that does not return a single "
+                  "Tensor or a tuple of Tensors is deprecated and will be removed in future "
+                  "versions. This hook will be missing some of the grad_output. Please use "
+                  "register_full_backward_hook to get the documented behavior.")
+_LEGACY_INPUT = ("Using non-full backward hooks on a Module that does not take as input a single "
+                 "Tensor or a tuple of Tensors is deprecated and will be removed in future "
+                 "versions. This hook will be missing some of the grad_input. Please use "
+                 "register_full_backward_hook to get the documented behavior.")
+
+
+def backward_kind(module, full):
+    """Mark module's backward hooks full or legacy: a module has one kind only."""
+    if module._is_full_backward_hook is (not full):
+        raise RuntimeError("Cannot use both regular backward hooks and full backward hooks on a "
+                           "single Module. Please use only one of them.")
+    object.__setattr__(module, "_is_full_backward_hook", full)
+
+
+def _all_tensors(obj):
+    """Whether obj is a tensor or a tuple of tensors only."""
+    return isinstance(obj, Tensor) or isinstance(obj, tuple) and all(
+        isinstance(t, Tensor) for t in obj)
 
 
 def hooked(module):
@@ -88,6 +126,13 @@ def call(module, args, kwargs):
             result = res
     if state is not None:
         result = state.wrap_outputs(result)
+        first = _tensors(result)[:1]      # PyTorch hooks the node of the first one
+        if state.legacy and first and first[0].requires_grad:
+            for ok, message in ((_all_tensors(result), _LEGACY_OUTPUT),
+                                (_all_tensors(args), _LEGACY_INPUT)):
+                if not ok:
+                    warnings.warn(message, FutureWarning, stacklevel=3)
+                    break
     return result
 
 
@@ -134,6 +179,7 @@ class _BackwardState:
 
     def __init__(self, module):
         self.module = module
+        self.legacy = module._is_full_backward_hook is False and bool(module._backward_hooks)
         self.grad_outputs = None
         self.n_inputs = 0
         self.inputs_wrapped = False
@@ -141,7 +187,7 @@ class _BackwardState:
     def wrap_inputs(self, args):
         """args with their tensors through one node; grad_input has one entry
         per positional argument: None for non-tensors, zeros for tensors that
-        need no gradient (as PyTorch materialises them)."""
+        need no gradient (as PyTorch materialises them; legacy hooks: None)."""
         self.n_inputs = len(args)
         live = [isinstance(a, Tensor) and a.requires_grad for a in args]
         self.inputs_wrapped = any(live)
@@ -150,7 +196,8 @@ class _BackwardState:
 
         def on_backward(grads):
             it = iter(grads)
-            full = tuple(next(it) if flag else (zeros_like(a) if isinstance(a, Tensor) else None)
+            full = tuple(next(it) if flag else (zeros_like(a) if isinstance(a, Tensor)
+                                                and not self.legacy else None)
                          for a, flag in zip(args, live))
             full = self._run_hooks(full)
             return [g for g, flag in zip(full, live) if flag]
@@ -169,7 +216,8 @@ class _BackwardState:
                     grads = tuple(res) if isinstance(res, (tuple, list)) else (res,)
             self.grad_outputs = grads
             if not self.inputs_wrapped:      # no input needs a gradient: the hooks run now
-                warnings.warn(_NO_INPUT_GRAD)
+                if not self.legacy:
+                    warnings.warn(_NO_INPUT_GRAD)
                 self._run_hooks((None,) * self.n_inputs)
             return list(grads)
         return _replace(result, _identity(tensors, on_backward))
@@ -179,6 +227,10 @@ class _BackwardState:
             res = hook(self.module, grad_input, self.grad_outputs)
             if res is not None:
                 res = tuple(res) if isinstance(res, (tuple, list)) else (res,)
+                if len(res) != len(grad_input) and self.legacy:
+                    raise RuntimeError(f"hook '{getattr(hook, '__name__', hook)}' has returned an "
+                                       f"incorrect number of values (got {len(res)}, but "
+                                       f"expected {len(grad_input)})")
                 if len(res) != len(grad_input):
                     raise RuntimeError(f"Backward hook returned an invalid number of grad_input, "
                                        f"got {len(res)}, but expected {len(grad_input)}")

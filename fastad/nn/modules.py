@@ -1,13 +1,16 @@
 """fastad.nn modules: Module, Parameter, Linear, containers, and one Module per
 activation and loss of fastad.nn.functional (generated from two tables)."""
 import math
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from types import MappingProxyType
+from typing import Any, TypeVar
 
-from fastad._tensor import Tensor, empty, no_grad, tensor
+from fastad._tensor import (Tensor, bfloat16, empty, empty_like, float16, float32, float64,
+                            no_grad)
+from fastad._tensor import dtype as _dtype
 from fastad._tensor import linear as _linear
 from fastad.nn import functional as F
-from fastad.nn import _hooks, init
+from fastad.nn import _hooks, _state, init
 from fastad import opdefs as _opdefs
 
 
@@ -33,19 +36,6 @@ class Parameter(Tensor):
         return (Parameter, (self.detach(), self.requires_grad))
 
 
-class _IncompatibleKeys(namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])):
-    """What load_state_dict returns, printed as PyTorch prints it."""
-    __slots__ = ()
-
-    def __repr__(self):
-        if not self.missing_keys and not self.unexpected_keys:
-            return "<All keys matched successfully>"
-        return (f"_IncompatibleKeys(missing_keys={self.missing_keys}, "
-                f"unexpected_keys={self.unexpected_keys})")
-
-    __str__ = __repr__
-
-
 _NO_HOOKS = MappingProxyType({})
 
 
@@ -53,14 +43,28 @@ class Module:
     """Base class of all modules: attributes that are Parameters or Modules are
     registered, as in PyTorch."""
     training = True
+    dump_patches = False
+    call_super_init = False
     # a module's own hook tables are made when a first hook is registered
     _forward_pre_hooks = _forward_hooks = _backward_hooks = _backward_pre_hooks = _NO_HOOKS
+    _state_dict_hooks = _state_dict_pre_hooks = _NO_HOOKS
+    _load_state_dict_pre_hooks = _load_state_dict_post_hooks = _NO_HOOKS
+    # True once a full backward hook is registered, False once a legacy one is
+    _is_full_backward_hook = None
 
-    def __init__(self):
+    def __init__(self, *args, **kwargs):
+        if not self.call_super_init and kwargs:
+            raise TypeError(f"{type(self).__name__}.__init__() got an unexpected keyword argument "
+                            f"'{next(iter(kwargs))}'")
+        if not self.call_super_init and args:
+            raise TypeError(f"{type(self).__name__}.__init__() takes 1 positional argument but "
+                            f"{len(args) + 1} were given")
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "training", True)
+        if self.call_super_init:
+            super().__init__(*args, **kwargs)
 
     def __setattr__(self, name, value):
         d = self.__dict__
@@ -109,8 +113,8 @@ class Module:
                             "(fastad.nn.Parameter or None required)")
         self._parameters[name] = param
 
-    def register_buffer(self, name, tensor_, persistent=True):
-        self._buffers[name] = tensor_
+    def register_buffer(self, name, tensor, persistent=True):
+        self._buffers[name] = tensor
         if persistent:
             self.__dict__.get("_non_persistent_buffers_set", set()).discard(name)
         else:
@@ -125,7 +129,7 @@ class Module:
 
     register_module = add_module
 
-    def forward(self, *args, **kwargs):
+    def forward(self, *input):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required '
                                   '"forward" function')
 
@@ -145,7 +149,17 @@ class Module:
         return _hooks.register(self, "_forward_hooks", hook, prepend, flags)
 
     def register_full_backward_hook(self, hook, prepend=False):
+        _hooks.backward_kind(self, full=True)
         return _hooks.register(self, "_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        """Deprecated in PyTorch for :meth:`register_full_backward_hook`.
+        fastad runs it at the module's inputs as a full backward hook does,
+        with None (not zeros) for inputs that need no gradient; see
+        fastad/nn/_hooks.py for where that differs from PyTorch's hook on the
+        output's last autograd node."""
+        _hooks.backward_kind(self, full=False)
+        return _hooks.register(self, "_backward_hooks", hook)
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
         return _hooks.register(self, "_backward_pre_hooks", hook, prepend)
@@ -163,8 +177,8 @@ class Module:
                 yield from m.named_modules(memo, prefix + ("." if prefix else "") + name,
                                            remove_duplicate)
 
-    def modules(self):
-        for _, m in self.named_modules():
+    def modules(self, remove_duplicate=True):
+        for _, m in self.named_modules(remove_duplicate=remove_duplicate):
             yield m
 
     def named_children(self):
@@ -176,26 +190,29 @@ class Module:
         for _, m in self.named_children():
             yield m
 
-    def named_parameters(self, prefix="", recurse=True):
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        """(dotted name, tensor) of every module's table (_parameters or
+        _buffers), each tensor once unless remove_duplicate is False."""
         seen = set()
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        mods = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse
+                else [(prefix, self)])
         for mprefix, m in mods:
-            for name, p in m._parameters.items():
-                if p is None or id(p) in seen:
+            for name, t in m.__dict__[table].items():
+                if t is None or id(t) in seen:
                     continue
-                seen.add(id(p))
-                yield mprefix + ("." if mprefix else "") + name, p
+                if remove_duplicate:
+                    seen.add(id(t))
+                yield mprefix + ("." if mprefix else "") + name, t
+
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse=True):
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True):
-        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
-        for mprefix, m in mods:
-            for name, b in m._buffers.items():
-                if b is not None:
-                    yield mprefix + ("." if mprefix else "") + name, b
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
     def buffers(self, recurse=True):
         for _, b in self.named_buffers(recurse=recurse):
@@ -206,6 +223,56 @@ class Module:
             m.apply(fn)
         fn(self)
         return self
+
+    def get_submodule(self, target):
+        """The submodule at the dotted path target ("" is the module itself)."""
+        if target == "":
+            return self
+        mod = self
+        for item in target.split("."):
+            if not hasattr(mod, item):
+                raise AttributeError(f"{type(mod).__name__} has no attribute `{item}`")
+            mod = getattr(mod, item)
+            if not isinstance(mod, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return mod
+
+    def set_submodule(self, target, module, strict=False):
+        """Put module at the dotted path target, whose parent must exist (with
+        strict, target itself must exist too)."""
+        if target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        parent_path, _, name = target.rpartition(".")
+        if not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module)}")
+        parent = self.get_submodule(parent_path)
+        if strict and not hasattr(parent, name):
+            raise AttributeError(f"{type(parent).__name__} has no attribute `{name}`")
+        if hasattr(parent, name) and not isinstance(getattr(parent, name), Module):
+            raise AttributeError(f"`{name}` is not an nn.Module")
+        setattr(parent, name, module)
+
+    def get_parameter(self, target):
+        """The Parameter at the dotted path target."""
+        mod, name = self._owner_of(target)
+        if not isinstance(getattr(mod, name), Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return getattr(mod, name)
+
+    def get_buffer(self, target):
+        """The buffer at the dotted path target."""
+        mod, name = self._owner_of(target)
+        if name not in mod._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return getattr(mod, name)
+
+    def _owner_of(self, target):
+        """(module, attribute name) of the dotted path target, which must exist."""
+        path, _, name = target.rpartition(".")
+        mod = self.get_submodule(path)
+        if not hasattr(mod, name):
+            raise AttributeError(f"{type(mod).__name__} has no attribute `{name}`")
+        return mod, name
 
     # ---- modes and gradients
     def train(self, mode=True):
@@ -237,71 +304,143 @@ class Module:
                 else:
                     p.grad.zero_()
 
-    def to(self, *args, **kwargs):
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if not isinstance(a, str):
-                dtype = a
-        if dtype is not None:
-            for p in self.parameters():
-                p.data = p.data.to(dtype)
-            for m in self.modules():    # floating buffers (running statistics) follow
-                for name, b in m._buffers.items():
-                    if b is not None and b.is_floating_point():
-                        m._buffers[name] = b.to(dtype)
+    # ---- devices and dtypes: every parameter (in place, so optimisers keep
+    # theirs), its gradient and every buffer converted by one function
+    def _apply(self, fn, recurse=True):
+        if recurse:
+            for m in self.children():
+                m._apply(fn)
+        for p in self._parameters.values():
+            if p is None:
+                continue
+            with no_grad():
+                new = fn(p)
+                grad = None if p.grad is None else fn(p.grad)
+            p.data = new
+            if grad is not None:
+                p.grad.data = grad
+        for name, b in self._buffers.items():
+            if b is not None:
+                self._buffers[name] = fn(b)
         return self
 
+    def to(self, *args, **kwargs):
+        """to(device=None, dtype=None, non_blocking=False), to(dtype,
+        non_blocking=False), to(tensor, non_blocking=False): the floating
+        parameters and buffers cast to dtype (others keep theirs); fastad has
+        the CPU only, any other device raises what Tensor.to raises."""
+        device, dtype, non_blocking = _to_args(*args, **kwargs)
+        if dtype is not None:
+            if not dtype.is_floating_point:
+                raise TypeError("nn.Module.to only accepts floating point or complex dtypes, "
+                                f"but got desired dtype={dtype}")
+            self._check_grad_dtype(dtype)
+        return self._apply(lambda t: t.to(device=device, non_blocking=non_blocking,
+                                          dtype=dtype if t.is_floating_point() else None))
+
+    def _check_grad_dtype(self, dtype):
+        """Refuse, before anything is converted, a dtype the parameters that
+        require gradients cannot take."""
+        names = [n for n, p in self.named_parameters() if p.requires_grad]
+        if not names:
+            return
+        if dtype == float16:
+            raise RuntimeError(
+                f"fastad: float16 is a storage dtype here and cannot require gradients, and "
+                f"parameters of {type(self).__name__} require them ({', '.join(names[:3])}"
+                f"{', ...' if len(names) > 3 else ''}). "
+                "For inference in float16, call .requires_grad_(False) first; to train, "
+                "keep float32 or float64")
+        if not dtype.is_floating_point:     # PyTorch's error, raised there at the first one
+            raise RuntimeError("data set to a tensor that requires gradients must be floating "
+                               "point or complex dtype")
+
+    def type(self, dst_type):
+        """Every parameter and buffer (floating or not) cast to dst_type, a
+        dtype or a legacy type name ('torch.DoubleTensor')."""
+        self._check_grad_dtype(empty(0).type(dst_type).dtype)
+        return self._apply(lambda t: t.type(dst_type))
+
     def float(self):
-        from fastad import float32
         return self.to(float32)
 
     def double(self):
-        from fastad import float64
         return self.to(float64)
 
-    # ---- state
-    def state_dict(self, destination=None, prefix="", keep_vars=False):
-        """Module by module, as PyTorch: each module's parameters, then its
-        persistent buffers, then its children's entries."""
-        out = OrderedDict() if destination is None else destination
-        skip = self.__dict__.get("_non_persistent_buffers_set", ())
-        for table in (self._parameters, {k: v for k, v in self._buffers.items() if k not in skip}):
-            for name, t in table.items():
-                if t is not None:
-                    out[prefix + name] = t if keep_vars else t.detach()
-        for name, m in self._modules.items():
-            if m is not None:
-                m.state_dict(out, prefix + name + ".", keep_vars)
-        return out
+    def half(self):
+        """The floating parameters and buffers cast to float16.  fastad's
+        float16 is a storage dtype that cannot require gradients: a module
+        whose parameters require them raises (call ``requires_grad_(False)``
+        first, for inference)."""
+        return self.to(float16)
 
-    def load_state_dict(self, state_dict, strict=True):
-        own = self.state_dict(keep_vars=True)
-        missing = [k for k in own if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in own]
-        errors = []
-        for k, target in own.items():
-            if k not in state_dict:
-                continue
-            src = state_dict[k]
-            src = src if isinstance(src, Tensor) else tensor(src)
-            if tuple(src.shape) != tuple(target.shape):
-                errors.append(f"size mismatch for {k}: copying a param with shape {src.shape} from "
-                              f"checkpoint, the shape in current model is {target.shape}.")
-        if strict:
-            if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
-            if missing:
-                errors.insert(0, "Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ". ")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
-        with no_grad():
-            for k, target in own.items():
-                if k in state_dict:
-                    target.copy_(state_dict[k])
-        return _IncompatibleKeys(missing, unexpected)
+    def bfloat16(self):
+        """As Tensor.to(fastad.bfloat16): fastad has no bfloat16 storage, so a
+        module with floating parameters or buffers raises TypeError."""
+        return self.to(bfloat16)
+
+    def cpu(self):
+        return self._apply(lambda t: t.cpu())
+
+    def cuda(self, device=None):
+        """As Tensor.cuda: fastad runs on the CPU only, so a module with
+        parameters or buffers raises PyTorch's CPU-build error."""
+        return self._apply(lambda t: t.cuda(device))
+
+    def ipu(self, device=None):
+        """As Tensor.to('ipu'): raises for a module with parameters or buffers."""
+        return self._apply(lambda t: t.to("ipu"))
+
+    def xpu(self, device=None):
+        """As Tensor.to('xpu'): raises for a module with parameters or buffers."""
+        return self._apply(lambda t: t.to("xpu"))
+
+    def mtia(self, device=None):
+        """As Tensor.to('mtia'): raises for a module with parameters or buffers."""
+        return self._apply(lambda t: t.to("mtia"))
+
+    def to_empty(self, *, device, recurse=True):
+        """Parameters and buffers replaced by uninitialised ones of the same
+        shape and dtype on device (the CPU)."""
+        return self._apply(lambda t: empty_like(t, device=device), recurse=recurse)
+
+    def share_memory(self):
+        """``Tensor.share_memory_()`` on every parameter and buffer (fastad's
+        memory stays where it is)."""
+        return self._apply(lambda t: t.share_memory_())
+
+    # ---- state (fastad/nn/_state.py)
+    T_destination = TypeVar("T_destination", bound=dict[str, Any])
+    _version = 1     # each module's entry in a state_dict's _metadata
+    state_dict = _state.state_dict
+    _save_to_state_dict = _state._save_to_state_dict
+    load_state_dict = _state.load_state_dict
+    _load_from_state_dict = _state._load_from_state_dict
+    get_extra_state = _state.get_extra_state
+    set_extra_state = _state.set_extra_state
+
+    def register_state_dict_pre_hook(self, hook):
+        """hook(module, prefix, keep_vars) -> None, run before this module's
+        entries are added to a state_dict."""
+        return _hooks.register(self, "_state_dict_pre_hooks", hook)
+
+    def register_state_dict_post_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata) -> None, run after
+        this module's subtree is in the state_dict (which it may change in place)."""
+        return _hooks.register(self, "_state_dict_hooks", hook)
+
+    def register_load_state_dict_pre_hook(self, hook):
+        """hook(module, state_dict, prefix, local_metadata, strict, missing_keys,
+        unexpected_keys, error_msgs) -> None, run before this module's own
+        entries are loaded (``strict`` is always True there: the keys are
+        collected either way, as in PyTorch)."""
+        return _hooks.register(self, "_load_state_dict_pre_hooks", hook)
+
+    def register_load_state_dict_post_hook(self, hook):
+        """hook(module, incompatible_keys) -> None, run after this module's
+        subtree is loaded; it may change the key lists in place, which
+        ``strict`` then judges."""
+        return _hooks.register(self, "_load_state_dict_post_hooks", hook)
 
     # ---- printing
     def extra_repr(self):
@@ -318,6 +457,19 @@ class Module:
         if not self._modules:
             return f"{type(self).__name__}({extra})"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
+
+
+def _to_args(*args, **kwargs):
+    """(device, dtype, non_blocking) from Module.to's three forms."""
+    if args and isinstance(args[0], Tensor):
+        return _to_form(args[0].device, args[0].dtype, *args[1:], **kwargs)
+    if args and isinstance(args[0], _dtype):
+        return _to_form(None, *args, **kwargs)
+    return _to_form(*args, **kwargs)
+
+
+def _to_form(device=None, dtype=None, non_blocking=False, copy=False, *, memory_format=None):
+    return device, dtype, non_blocking
 
 
 def _non_defaults(module, defaults):

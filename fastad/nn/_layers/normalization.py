@@ -35,6 +35,8 @@ class _Affine(Module):
 class _NormBase(_Affine):
     """weight, bias (affine) and running_mean, running_var, num_batches_tracked
     (track_running_stats) over num_features channels."""
+    _version = 2    # num_batches_tracked came at version 2
+
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
                  track_running_stats=True, device=None, dtype=None, *, bias=True):
@@ -64,6 +66,15 @@ class _NormBase(_Affine):
     def reset_parameters(self):
         self.reset_running_stats()
         super().reset_parameters()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, *args):
+        # a state dict from before version 2 (or without _metadata, as from
+        # fastad.load) may lack num_batches_tracked: the module keeps its own
+        key = prefix + "num_batches_tracked"
+        if (local_metadata.get("version", 0) < 2 and self.track_running_stats
+                and key not in state_dict):
+            state_dict[key] = self.num_batches_tracked
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, *args)
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
