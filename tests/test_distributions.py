@@ -245,6 +245,16 @@ def test_kl_divergence_matches_torch(name):
             close(a.grad, b.grad, atol=1e-10)
 
 
+@pytest.fixture
+def torch_validates():
+    # Importing torch._dynamo (test_compile does) turns torch's default
+    # validation off for the whole process.
+    before = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    yield
+    torch.distributions.Distribution.set_default_validate_args(before)
+
+
 def _message(lib, make):
     with pytest.raises(ValueError) as info:
         make(lib)
@@ -268,5 +278,5 @@ def _message(lib, make):
     lambda d: d.distributions.OneHotCategorical(logits=d.zeros(3)).log_prob(d.ones(3)),
     lambda d: d.distributions.Independent(d.distributions.Normal(0.0, 1.0), 1),
 ])
-def test_invalid_parameters_and_values_raise_torchs_value_error(make):
+def test_invalid_parameters_and_values_raise_torchs_value_error(make, torch_validates):
     assert _message(fastad, make) == _message(torch, make)

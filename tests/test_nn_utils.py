@@ -116,7 +116,6 @@ LEFT_OUT = {
     "remove_spectral_norm": "reparametrisations need module hooks (issue 16, point 2)",
     "weight_norm": "reparametrisations need module hooks (issue 16, point 2)",
     "remove_weight_norm": "reparametrisations need module hooks (issue 16, point 2)",
-    "rnn": "PackedSequence and pack_padded_sequence come with the recurrent layers (point 2)",
     "stateless": "functional_call, a torch.func utility",
 }
 
