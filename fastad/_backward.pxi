@@ -221,9 +221,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
         gk = grads[k]
         if gk is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                                   "in the graph. Set allow_unused=True if this is the desired "
-                                   "behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
             out.append(None)
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
@@ -437,13 +437,14 @@ cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, set und
         _add_grads(adj, undefined, (a,), grads)
     else:
         ga, gb = _scalar_vjp(g, i, gi, leaf_at)
+        # a number operand gets None (its partial may have been computed)
+        grads = (ga if g.in0[i] >= 0 else None, gb if g.in1[i] >= 0 else None)
         if check_nan:
-            _check_nan_grads(OP_NAMES[o], (ga if g.in0[i] >= 0 else None,
-                                           gb if g.in1[i] >= 0 else None))
-        grads = (ga, gb)
+            _check_nan_grads(OP_NAMES[o], grads)
         if post:
-            gin = _scalar_grad_inputs(g, i, _float_tensor(ga, g, i), _float_tensor(gb, g, i))
-            grads = _call_node_hooks(post, gin, outs, True, True) + (gb,)
+            gin = _scalar_grad_inputs(g, i, _float_tensor(grads[0], g, i),
+                                      _float_tensor(grads[1], g, i))
+            grads = _call_node_hooks(post, gin, outs, True, True) + (grads[1],)
         _add_grads(adj, undefined, (g.in0[i], g.in1[i]), grads[:2])
     return 0
 
@@ -556,9 +557,9 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
         gk = grads[k]
         if gk is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                                   "in the graph. Set allow_unused=True if this is the desired "
-                                   "behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
         elif tuple((<Tensor>gk).shape) != tuple((<Tensor>x).shape):
             gk = expand(gk, tuple((<Tensor>x).shape))
         out.append(gk)

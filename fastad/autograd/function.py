@@ -336,6 +336,10 @@ def _record_outputs(cls, ctx, args, tensors, outs):
     if not (recording and diff):
         if dirty:
             _tensor.apply_inplace_all(dirty, lambda ts: ts)
+        if not recording:
+            # PyTorch's outputs of a Function that records nothing have no history
+            for d in dirty:
+                d.detach_()
         return tuple(made[id(o)] if isinstance(o, Tensor) else o for o in outs)
     node = _Node(cls, ctx, len(args), tensors, outs, diff)
     written = [last[id(d)] for d in dirty]
