@@ -259,3 +259,89 @@ def test_grad_fn_hooks_see_and_replace_gradients(kind, create_graph):
         return result
     f, t = both(prog)
     assert f == t
+
+
+@needs_torch
+@pytest.mark.parametrize("used", ["first", "both"])
+def test_grad_fn_hooks_of_a_function_with_several_outputs(used):
+    def prog(lib):
+        log = []
+
+        class Two(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                return x * 2, x * y, 5
+
+            @staticmethod
+            def backward(ctx, ga, gb, g5):
+                log.append(("backward", show((ga, gb, g5))))
+                return ga * 2 + gb * 0, None
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = lib.tensor([3.0, 4.0], requires_grad=True)
+        a, b, five = Two.apply(x, y)
+        node = a.grad_fn
+        node.register_prehook(lambda go: log.append(("pre", show(go))) or
+                              tuple(None if g is None else g * 2 for g in go))
+        node.register_hook(lambda gi, go: log.append(("post", show(gi), show(go))))
+        loss = a.sum() if used == "first" else (a + b).sum()
+        loss.backward()
+        return log, a.grad_fn == b.grad_fn, node.name(), x.grad.tolist(), y.grad
+    f, t = both(prog)
+    assert f == t
+
+
+@needs_torch
+def test_tensor_hooks_retain_grad_then_grad_fn_hooks():
+    def prog(lib):
+        log = []
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        v = (x * 3).exp()
+        v.retain_grad()
+        v.register_hook(lambda g: log.append(("tensor", show(g))) or g * 2)
+        v.grad_fn.register_prehook(lambda go: log.append(("pre", show(go))) or (go[0] * 5,))
+        v.grad_fn.register_hook(lambda gi, go: log.append(("post", show(gi), show(go))))
+        v.sum().backward()
+        return log, v.grad.tolist(), x.grad.tolist()
+    f, t = both(prog)
+    assert f == t
+
+
+@needs_torch
+@pytest.mark.parametrize("shape", [(), (2,)])
+@pytest.mark.parametrize("bad", ["count", "not a tuple", "a list", "size", "dtype", "a number"])
+@pytest.mark.parametrize("which", ["pre", "post"])
+def test_grad_fn_hook_results_checked_as_pytorch_checks_them(shape, bad, which):
+    from test_errors import same_error
+
+    def prog(lib):
+        x = lib.ones(shape, requires_grad=True)
+        v = x.exp()
+        g = lib.ones(shape)
+        result = {"count": (g, g), "not a tuple": g, "a list": [g], "size": (lib.ones(3),),
+                  "dtype": (g.double(),), "a number": (3,)}[bad]
+
+        def hook(*grads):
+            return result
+        (v.grad_fn.register_prehook if which == "pre" else v.grad_fn.register_hook)(hook)
+        v.sum().backward()
+    fe, te = same_error(prog)
+    assert str(fe) == str(te)
+
+
+@needs_torch
+def test_grad_fn_hook_handles_remove_and_outlive_the_tensor():
+    def prog(lib):
+        log = []
+        x = lib.tensor(2.0, requires_grad=True)
+        y = x * x
+        z = y.tanh()
+        node = y.grad_fn
+        keep = node.register_prehook(lambda go: log.append("kept"))
+        gone = node.register_hook(lambda gi, go: log.append("removed"))
+        gone.remove()
+        del y
+        z.backward()
+        keep.remove()
+        return log, x.grad.item()
+    f, t = both(prog)
+    assert f == t
