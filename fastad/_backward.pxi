@@ -36,14 +36,6 @@ cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
         np.add(acc._data, g, out=acc._data, casting="unsafe")
 
 
-cdef object _slot_grad(Graph g, Tensor t, int32_t slot):
-    if not g.reached[slot]:
-        return None
-    if t._data is None:
-        return g.adj[slot]
-    return g.aadj.get(slot)
-
-
 cdef bint _all_reached(Graph g, int32_t top) noexcept:
     cdef int32_t i
     if top != g.n - 1:
@@ -133,16 +125,20 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                 if slot > top:
                     continue
                 _sweep_records(g, i, slot, retain)
-                if leaf is None:        # a hooked non-leaf: its own record runs next
+                if leaf is None:
+                    # a hooked non-leaf: its own record runs next, unless its hooks ran it
                     i = slot
-                    if g.reached[slot]:
-                        _run_slot_hooks(g, slot, captured)
+                    if (g.reached[slot] or g.undefined is not None and slot in g.undefined) \
+                            and _run_slot_hooks(g, slot, captured, retain):
+                        i = slot - 1
                     continue
                 i = slot - 1
                 if g.reached[slot]:
-                    _deposit_leaf(<Tensor>leaf, _slot_grad(g, <Tensor>leaf, slot),
+                    _deposit_leaf(<Tensor>leaf, _slot_grad(g, (<Tensor>leaf)._data is None, slot),
                                   slot in g.owned, False)
                     g.aadj.pop(slot, None)
+                elif g.undefined is not None and slot in g.undefined:
+                    _undefined_leaf(<Tensor>leaf)
             _sweep_records(g, i, -1, retain)
             if inputs is not None:
                 result = []
@@ -151,11 +147,11 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                     gx = None
                     if t._graph is g:
                         # before its hooks where PyTorch captures it so (_hooked_slots)
-                        gx = captured.get(t._slot, _slot_grad(g, t, t._slot))
+                        gx = captured.get(t._slot, _slot_grad(g, t._data is None, t._slot))
                     elif t._graph is None:
                         for leaf, slot in g.leaves:
                             if leaf is t and slot <= top and g.reached[slot]:
-                                gs = _slot_grad(g, t, slot)
+                                gs = _slot_grad(g, t._data is None, slot)
                                 gx = gs if gx is None else gx + gs
                     result.append(gx)
             done = True
@@ -225,9 +221,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
         gk = grads[k]
         if gk is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                                   "in the graph. Set allow_unused=True if this is the desired "
-                                   "behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
             out.append(None)
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
@@ -257,8 +253,21 @@ cdef void _add_adjoint(dict adj, int32_t s, object g) except *:
     adj[s] = g if prev is None else prev + g
 
 
-cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
-                   bint check_nan) except -1:
+cdef int _add_grads(dict adj, set undefined, tuple slots, object grads) except -1:
+    """A record's gradients (tensors, or None: undefined) added to its inputs' (slots)."""
+    cdef int32_t s
+    for s, gk in zip(slots, grads):
+        if s < 0:
+            continue
+        if gk is None:
+            undefined.add(s)
+        else:
+            _add_adjoint(adj, s, gk)
+    return 0
+
+
+cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, set undefined, dict leaf_at,
+                   bint check_nan, object post, tuple outs) except -1:
     cdef Node node = <Node>g.ctx[g.in0[i]]
     cdef Tensor h
     cdef int32_t s
@@ -295,10 +304,12 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
     grads = node.derivative(gi, tuple(inputs), h)
     if check_nan:
         _check_nan_grads(node.name, grads)
+    checked = []
     for k in range(len(arrays)):
         s = node.in_slots[k]
         gk = grads[k]
         if s < 0 or gk is None:
+            checked.append(None)
             continue
         if not isinstance(gk, Tensor):
             gk = _const(gk, dts[k])
@@ -308,7 +319,11 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, dict leaf_at,
             raise RuntimeError(f"Function {node.name} returned an invalid gradient at index {k} - "
                                f"got {list((<Tensor>gk).shape)} but expected shape compatible "
                                f"with {list(np.shape(arrays[k]))}")
-        _add_adjoint(adj, s, gk)
+        checked.append(gk)
+    grads = tuple(checked)
+    if post:
+        grads = _call_node_hooks(post, grads, outs, True, True)
+    _add_grads(adj, undefined, node.in_slots, grads)
     return 0
 
 
@@ -335,10 +350,13 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
+    cdef _Hooks h
     cdef bint anomaly = _debug & DEBUG_ANOMALY
+    # the slots undefined gradients (a backward's None) reached: see _hooks.pxi
+    cdef set undefined = set()
     for i in range(top, -1, -1):
         gi = adj.get(i)
-        if gi is None:
+        if gi is None and i not in undefined:
             continue
         o = g.op[i]
         if o & OP_FREED:
@@ -346,19 +364,34 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
         o &= OP_CODE
         if o == OP_LEAF:
             if deposit:
-                _deposit_leaf(<Tensor>leaf_at[i], adj.pop(i), False, True)
+                if gi is None:
+                    _undefined_leaf(<Tensor>leaf_at[i])
+                else:
+                    _deposit_leaf(<Tensor>leaf_at[i], adj.pop(i), False, True)
             continue
-        if hooked is not None and i in hooked:
-            gi = adj[i] = _run_slot_hooks_recorded(i, hooked[i], gi, captured)
+        h = None if hooked is None else hooked.get(i)
+        outs = None
+        if h is not None:
+            gi, outs = _run_slot_hooks_recorded(g, i, h, gi, captured)
+            if gi is not None:
+                adj[i] = gi
+            else:
+                adj.pop(i, None)
         if i not in keep:
-            del adj[i]
+            adj.pop(i, None)
+        if gi is None and _function_of(g, i) is None:
+            _pass_undefined(g, i, o, undefined, h)
+            continue
+        post = None if h is None else h.node_post
+        if post and outs is None:
+            outs = _grad_outputs(_function_of(g, i), gi)
         if not _debug:
-            _record_vjp(g, i, o, gi, adj, leaf_at, False)
+            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, False, post, outs)
             continue
         name = (<Node>g.ctx[g.in0[i]]).name if o == OP_PY else OP_NAMES[o]
         t0 = _start_record(g, i, name)
         try:
-            _record_vjp(g, i, o, gi, adj, leaf_at, anomaly and _check_nan)
+            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, anomaly and _check_nan, post, outs)
         except BaseException:
             if anomaly:
                 _warn_forward(g, i, name)
@@ -368,28 +401,59 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
     return 0
 
 
-cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, dict leaf_at,
-                     bint check_nan) except -1:
-    """Record i's gradients for its inputs (gi: its own), added to theirs in adj."""
+cdef int _pass_undefined(Graph g, int32_t i, uint8_t o, set undefined, _Hooks h) except -1:
+    """Record i, which only undefined gradients reached, passes undefined ones
+    on (after its grad_fn's post hooks, on None)."""
+    cdef Node node
+    if o == OP_PY:
+        node = <Node>g.ctx[g.in0[i]]
+        slots = node.in_slots
+        gin = (None,) * len(slots)
+    else:
+        slots = (g.in0[i], g.in1[i] if o != OP_GATHER else -1)
+        gin = (None,) if o == OP_GATHER else _scalar_grad_inputs(g, i, None, None)
+    if h is not None and h.node_post:
+        _call_node_hooks(h.node_post, gin, _grad_outputs(None, None), True, True)
+    for s in slots:
+        if s >= 0:
+            undefined.add(s)
+    return 0
+
+
+cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, set undefined,
+                     dict leaf_at, bint check_nan, object post, tuple outs) except -1:
+    """Record i's gradients for its inputs (gi: its own), added to theirs in adj
+    (through its grad_fn's post hooks, given its grad_outputs outs)."""
     cdef int32_t a
     if o == OP_PY:
-        _node_vjp(g, i, gi, adj, leaf_at, check_nan)
+        _node_vjp(g, i, gi, adj, undefined, leaf_at, check_nan, post, outs)
     elif o == OP_GATHER:
         a = g.in0[i]
         shape, npdt = g.layout[a]
-        _add_adjoint(adj, a, _index_put(gi, (g.in1[i],), (shape,),
-                                        DT_F64 if npdt == np.float64 else DT_F32, False,
-                                        "SelectBackwardBackward0"))
+        grads = (_index_put(gi, (g.in1[i],), (shape,), DT_F64 if npdt == np.float64 else DT_F32,
+                            False, "SelectBackwardBackward0"),)
+        if post:
+            grads = _call_node_hooks(post, grads, outs, True, True)
+        _add_grads(adj, undefined, (a,), grads)
     else:
         ga, gb = _scalar_vjp(g, i, gi, leaf_at)
+        # a number operand gets None (its partial may have been computed)
+        grads = (ga if g.in0[i] >= 0 else None, gb if g.in1[i] >= 0 else None)
         if check_nan:
-            _check_nan_grads(OP_NAMES[o], (ga if g.in0[i] >= 0 else None,
-                                           gb if g.in1[i] >= 0 else None))
-        if g.in0[i] >= 0 and ga is not None:
-            _add_adjoint(adj, g.in0[i], ga)
-        if g.in1[i] >= 0 and gb is not None:
-            _add_adjoint(adj, g.in1[i], gb)
+            _check_nan_grads(OP_NAMES[o], grads)
+        if post:
+            gin = _scalar_grad_inputs(g, i, _float_tensor(grads[0], g, i),
+                                      _float_tensor(grads[1], g, i))
+            grads = _call_node_hooks(post, gin, outs, True, True) + (grads[1],)
+        _add_grads(adj, undefined, (g.in0[i], g.in1[i]), grads[:2])
     return 0
+
+
+cdef object _float_tensor(object gx, Graph g, int32_t i):
+    """A recorded scalar gradient of record i as a tensor (None stays None)."""
+    if gx is None or isinstance(gx, Tensor):
+        return gx
+    return _const(gx, DT_F64 if g.op[i] & OP_F64 else DT_F32)
 
 
 cdef object _sweep_recorded(list roots, list grads, list inputs):
@@ -493,9 +557,9 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
         gk = grads[k]
         if gk is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used "
-                                   "in the graph. Set allow_unused=True if this is the desired "
-                                   "behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
+                                   "been used in the graph. Set allow_unused=True if this is the "
+                                   "desired behavior.")
         elif tuple((<Tensor>gk).shape) != tuple((<Tensor>x).shape):
             gk = expand(gk, tuple((<Tensor>x).shape))
         out.append(gk)

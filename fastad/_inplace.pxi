@@ -104,24 +104,49 @@ def apply_inplace(Tensor self, fn, *others):
     return _apply_inplace(self, fn, _builtins.any([_requires_grad(o) for o in others]))
 
 
+def apply_inplace_all(tuple selves, fn, *others):
+    """apply_inplace for several tensors written by one op (a custom Function
+    that marks several inputs dirty): fn(tensors) returns their new values, in
+    order, from stand-ins for them (their former records)."""
+    cdef Tensor t
+    for t in selves:
+        _check_inplace(t)
+    cdef bint record = grad_enabled() and _builtins.any([_requires_grad(o)
+                                                         for o in selves + others])
+    if not record:
+        return [_rebase(t, r, None, None) for t, r in zip(selves, fn([t.detach() for t in selves]))]
+    keys = [_in_base(t) for t in selves]
+    olds = [_history(t) for t in selves]
+    return [_rebase(t, r, old, key) for t, r, old, key in zip(selves, fn(olds), olds, keys)]
+
+
 cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
     """Values written into self's storage; when recording, self becomes the new
     op's output (PyTorch's rebase), computed from a copy of its old values so
     that no buffer the op saved for backward is overwritten."""
     _check_inplace(self)
-    cdef Tensor old, r
-    cdef bint record = grad_enabled() and (self._rg or other_needs_grad)
-    key = None
-    if record:
-        key = _in_base(self)
-        old = Tensor.__new__(Tensor)
-        old._dt, old._val, old._rg = self._dt, self._val, self._rg
-        old._data = None if self._data is None else self._data.copy()
-        old._graph, old._slot, old._lgid, old._op, old._node = (
-            self._graph, self._slot, self._lgid, self._op, self._node)
-        r = fn(old)
-    else:
-        r = fn(self.detach())
+    cdef Tensor old
+    if not (grad_enabled() and (self._rg or other_needs_grad)):
+        return _rebase(self, fn(self.detach()), None, None)
+    key = _in_base(self)
+    old = _history(self)
+    return _rebase(self, fn(old), old, key)
+
+
+cdef Tensor _history(Tensor self):
+    """A stand-in for self before an in-place op: its record, and a copy of its
+    values."""
+    cdef Tensor old = Tensor.__new__(Tensor)
+    old._dt, old._val, old._rg = self._dt, self._val, self._rg
+    old._data = None if self._data is None else self._data.copy()
+    old._graph, old._slot, old._lgid, old._op, old._node = (
+        self._graph, self._slot, self._lgid, self._op, self._node)
+    return old
+
+
+cdef Tensor _rebase(Tensor self, Tensor r, Tensor old, object key):
+    """r's values written into self's storage; when recording (old: self's
+    stand-in, key: where self is in its base, see _in_base), self becomes r."""
     if r._dt != self._dt and _cat(r._dt) > _cat(self._dt):
         raise RuntimeError(f"result type {DTYPES[r._dt].name} can't be cast to the desired output "
                            f"type {DTYPES[self._dt].name}")
@@ -131,7 +156,7 @@ cdef Tensor _apply_inplace(Tensor self, object fn, bint other_needs_grad):
     _write(self, r)
     if key is not None:
         _rebase_view(self, r, key)
-    elif record:
+    elif old is not None:
         self._graph, self._slot, self._op, self._node, self._rg = r._graph, r._slot, r._op, r._node, True
         if old._graph is not None and old._graph.hooks is not None:
             _rebase_hooks(old._graph, old._slot, self)

@@ -59,6 +59,13 @@ cdef class Node:
     # derivative formula yet.
     cdef readonly object derivative
     cdef readonly tuple primal
+    # a custom Function's record: its fastad.autograd.function._Node, whose
+    # backward runs even where no gradient reaches the record (PyTorch calls it
+    # with zeros or None); None for every other op
+    cdef readonly object function
+    # an output of a custom Function with several outputs: a view of the record
+    # in_slots[0], whose grad_fn it shares
+    cdef readonly bint function_output
 
 
 cdef class Graph:
@@ -87,6 +94,10 @@ cdef class Graph:
     cdef bint busy           # a sweep is running (possibly without the GIL)
     # record -> the forward call's stack, kept while anomaly mode is on (else None)
     cdef dict traces
+    # the records a gradient that PyTorch passes as undefined (a backward's None)
+    # reaches during one backward, or None: their hooks run on None, and a custom
+    # Function's record among them (marked reached 2) runs its backward
+    cdef set undefined
 
     cdef int grow(self) except -1
     cdef void reset(self) noexcept
@@ -94,10 +105,13 @@ cdef class Graph:
     cdef int prepare(self, int32_t top) except -1
     cdef int sweep(self, int32_t top, int32_t stop, bint retain) except -1
     cdef int _sweep_from(self, int32_t i, int32_t stop, bint retain) except -1
-    cdef int run_node(self, int32_t i, bint retain, bint check_nan) except -1
+    cdef int run_node(self, int32_t i, bint retain, bint check_nan, object post=*) except -1
+    cdef int mark_undefined(self, int32_t s) except -1
+    cdef tuple scalar_grads(self, int32_t i)
+    cdef int add_scalar_grads(self, int32_t i, bint retain, object ga, object gb) except -1
     cdef int debug_sweep(self, int32_t top, int32_t stop, bint retain, bint check_nan,
                          dict names, object on_start, object on_record, object on_error) except -1
-    cdef int run_gather(self, int32_t i) except -1
+    cdef int run_gather(self, int32_t i, object post=*) except -1
     cdef object own_adjoint(self, int32_t s, object shape, object dtype)
     cdef int accumulate(self, int32_t s, object g, bint fresh=*) except -1
     cdef Graph retire(self)

@@ -239,6 +239,7 @@ cdef class Graph:
         self.aadj = {}
         self.owned = set()
         self.keep = None
+        self.undefined = None
         return 0
 
     cdef int sweep(self, int32_t top, int32_t stop, bint retain) except -1:
@@ -317,7 +318,9 @@ cdef class Graph:
             self.busy = False
         return 0
 
-    cdef int run_node(self, int32_t i, bint retain, bint check_nan) except -1:
+    cdef int run_node(self, int32_t i, bint retain, bint check_nan, object post=None) except -1:
+        """Array record i's backward, its gradients added to its inputs' (through
+        post(grads) -> grads first, where its grad_fn has post hooks)."""
         cdef Node node = <Node>self.ctx[self.in0[i]]
         cdef int32_t s
         cdef Py_ssize_t k
@@ -331,7 +334,9 @@ cdef class Graph:
                     f"expected version {version} instead (output of {node.name}). "
                     "Clone the tensor before modifying it in place.")
         owned = False
-        if node.out_scalar:
+        if self.reached[i] == 2:    # a custom Function's record no gradient reached
+            gout = None
+        elif node.out_scalar:
             gout = np.array(self.adj[i], dtype=node.out_dtype)
         elif self.keep is not None and i in self.keep:
             gout = self.aadj[i]
@@ -344,6 +349,8 @@ cdef class Graph:
                 gout = None     # so a gradient written into it counts as fresh below
         else:
             grads = node.backward(gout)
+        if post is not None:
+            grads = post(grads)
         if check_nan:
             for k in range(len(node.in_slots)):
                 if node.in_slots[k] >= 0 and grads[k] is not None and np.isnan(grads[k]).any():
@@ -355,6 +362,8 @@ cdef class Graph:
                 continue
             gk = grads[k]
             if gk is None:
+                if not self.reached[s]:
+                    self.mark_undefined(s)
                 continue
             self.reached[s] = 1
             if node.in_scalar[k]:
@@ -373,6 +382,68 @@ cdef class Graph:
             node.derivative = None
             node.primal = None
             self.op[i] |= OP_FREED
+        return 0
+
+    cdef int mark_undefined(self, int32_t s) except -1:
+        """A backward passed None, which PyTorch passes as an undefined gradient,
+        to record s: the records it leads to through records no gradient has
+        reached join self.undefined (PyTorch runs them: hooks on None, a custom
+        Function's backward on zeros), and the custom Functions' records among
+        them are marked reached 2, so that the sweep stops there."""
+        cdef int32_t r
+        cdef uint8_t o
+        cdef Node node
+        if self.undefined is None:
+            self.undefined = set()
+        todo = [s]
+        while todo:
+            r = todo.pop()
+            if self.reached[r] or r in self.undefined:
+                continue
+            self.undefined.add(r)
+            o = self.op[r] & OP_CODE
+            if o == OP_PY:
+                node = <Node>self.ctx[self.in0[r]]
+                if node.function is not None:
+                    self.reached[r] = 2
+                todo.extend([x for x in node.in_slots if x >= 0])
+            elif o != OP_LEAF:
+                if self.in0[r] >= 0:
+                    todo.append(self.in0[r])
+                if o != OP_GATHER and self.in1[r] >= 0:
+                    todo.append(self.in1[r])
+        return 0
+
+    cdef tuple scalar_grads(self, int32_t i):
+        """The gradients reached scalar record i passes to its two inputs (None
+        where it has none), for its grad_fn's post hooks (see scalar_step)."""
+        cdef double gi = self.adj[i]
+        cdef double d = self.d0[i]
+        ga = gb = None
+        if self.in0[i] >= 0:
+            ga = d * gi if d != 0 or not MASKS[self.op[i]] else d
+        if self.in1[i] >= 0:
+            gb = self.d1[i] * gi
+        return ga, gb
+
+    cdef int add_scalar_grads(self, int32_t i, bint retain, object ga, object gb) except -1:
+        """Scalar record i run with the gradients ga, gb (floats, or None: an
+        undefined gradient) for its inputs."""
+        cdef uint8_t o = self.op[i]
+        cdef int32_t k, s
+        for k in range(2):
+            s = self.in0[i] if k == 0 else self.in1[i]
+            gk = ga if k == 0 else gb
+            if s < 0:
+                continue
+            if gk is None:
+                if not self.reached[s]:
+                    self.mark_undefined(s)
+                continue
+            self.adj[s] += <double>gk
+            self.reached[s] = 1
+        if not retain and SAVES[o]:
+            self.op[i] = o | OP_FREED
         return 0
 
     cdef int accumulate(self, int32_t s, object g, bint fresh=False) except -1:
@@ -401,9 +472,19 @@ cdef class Graph:
         self.owned.add(s)
         return buf
 
-    cdef int run_gather(self, int32_t i) except -1:
+    cdef int run_gather(self, int32_t i, object post=None) except -1:
+        """A scalar read from an array: its gradient added at its place in the
+        array's (post: see run_node; it gets and returns the whole array's)."""
         cdef int32_t s = self.in0[i]
         shape, dtype = self.layout[s]
+        if post is not None:
+            g = np.zeros(shape, dtype)
+            g.flat[self.in1[i]] = self.adj[i]
+            g, = post((g,))
+            if g is not None:
+                self.accumulate(s, np.asarray(g, dtype=dtype))
+                self.reached[s] = 1
+            return 0
         cdef cnp.ndarray buf = self.own_adjoint(s, shape, dtype)
         if buf.descr.type_num == cnp.NPY_FLOAT64:
             (<double *>cnp.PyArray_DATA(buf))[self.in1[i]] += self.adj[i]

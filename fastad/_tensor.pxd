@@ -11,9 +11,12 @@ cdef class _Hooks:
     # graph (Graph.hooks).  pre: OrderedDict of register_hook's hooks by handle id,
     # or None; post: a leaf's post-accumulate-grad hooks, or None; retains: a
     # non-leaf's retain_grad(), its .grad kept in grad; shape, dt: a non-leaf's
-    # (its gradient's) shape and dtype code.
+    # (its gradient's) shape and dtype code; node_pre, node_post: the hooks of a
+    # non-leaf's grad_fn (register_prehook, register_hook), or None.
     cdef object pre
     cdef object post
+    cdef object node_pre
+    cdef object node_post
     cdef bint retains
     cdef object grad
     cdef tuple shape

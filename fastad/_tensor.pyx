@@ -344,14 +344,27 @@ _OP_NAMES = OP_NAMES   # the same dict, visible from Python (fastad.viz names ta
 
 
 class BackwardNode:
-    """What tensor.grad_fn returns: names the op that made the tensor."""
-    __slots__ = ("_graph", "_index", "_name")
+    """What tensor.grad_fn returns: names the op that made the tensor, and takes
+    hooks as PyTorch's torch.autograd.graph.Node does (they are kept with its
+    record: see _hooks.pxi)."""
+    __slots__ = ("_graph", "_index", "_name", "_out")
 
-    def __init__(self, graph, index, name):
-        self._graph, self._index, self._name = graph, index, name
+    def __init__(self, graph, index, name, out=None):
+        # out: (shape, dtype code) of the record's output, which its hooks' gradient has
+        self._graph, self._index, self._name, self._out = graph, index, name, out
 
     def name(self):
         return self._name
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) runs before the op's backward, and may return a tuple
+        of gradients to use instead."""
+        return _add_node_hook(self, fn, False)
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) runs after the op's backward, and may
+        return a tuple of gradients for its inputs to use instead."""
+        return _add_node_hook(self, fn, True)
 
     def __repr__(self):
         return f"<{self._name.rpartition('::')[2]} object at {id(self):#x}>"
@@ -362,6 +375,36 @@ class BackwardNode:
 
     def __hash__(self):
         return hash((id(self._graph), self._index))
+
+
+cdef object _add_node_hook(object node, object fn, bint post):
+    from fastad.utils.hooks import RemovableHandle
+    shape, dt = node._out
+    cdef _Hooks h = _hooks_at(<Graph>node._graph, node._index, shape, dt)
+    if post:
+        if h.node_post is None:
+            h.node_post = OrderedDict()
+        hooks = h.node_post
+    else:
+        if h.node_pre is None:
+            h.node_pre = OrderedDict()
+        hooks = h.node_pre
+    handle = RemovableHandle(hooks)
+    hooks[handle.id] = fn
+    return handle
+
+
+cdef object _grad_fn(Tensor t):
+    """t.grad_fn: its record's node; for an output of a custom Function with
+    several outputs, the Function's record (whose output is the outputs packed)."""
+    cdef Node node = t._node
+    if t._op != OP_PY:
+        return BackwardNode(t._graph, t._slot, OP_NAMES[t._op], ((), t._dt))
+    if node.function_output:
+        return BackwardNode(t._graph, node.in_slots[0], node.name,
+                            (node.primal[0][0].shape, node.primal[1][0]))
+    return BackwardNode(t._graph, t._slot, node.name,
+                        ((), t._dt) if t._data is None else (t._data.shape, t._dt))
 
 
 # ---------------------------------------------------------------- small helpers
@@ -487,7 +530,7 @@ include "_repr.pxi"
 
 # ---------------------------------------------------------------- for Python-level ops
 def make_op(object result, str name, tuple inputs, backward=None, tuple saved=(), int dt=-1,
-            bint saves=True, derivative=None):
+            bint saves=True, derivative=None, function=None, bint function_output=False):
     """The door for ops written in Python (nn.functional, autograd.Function):
     wraps the ndarray result as a tensor of dtype code dt (default: the first
     tensor input's) and, when recording, attaches its backward.
@@ -499,7 +542,13 @@ def make_op(object result, str name, tuple inputs, backward=None, tuple saved=()
     (run under no_grad on tensors over the op's arrays).  backward(grad_out) ->
     one gradient array (or None) per input is a faster first-order form for
     hot ops; it must capture arrays only (a tensor would tie the graph into a
-    reference cycle)."""
+    reference cycle).
+
+    function: the record of a custom Function (its backward runs even where no
+    gradient reaches it, and its grad_fn's hooks see a gradient per output:
+    fastad.autograd.function's _Node); function_output: the op is one output
+    of such a record with several (it shares that record's grad_fn)."""
+    cdef Tensor out
     if dt < 0:
         for x in inputs:
             if x is not None:
@@ -507,7 +556,11 @@ def make_op(object result, str name, tuple inputs, backward=None, tuple saved=()
                 break
     if backward is None and derivative is None:
         raise TypeError("make_op needs a backward or a derivative")
-    return _record(_wrap(result, dt), name, inputs, backward, saved, saves, False, derivative)
+    out = _record(_wrap(result, dt), name, inputs, backward, saved, saves, False, derivative)
+    if out._node is not None:
+        out._node.function = function
+        out._node.function_output = function_output
+    return out
 
 
 cdef object _derivative_backward(object derivative, tuple primal):

@@ -569,13 +569,81 @@ def test_mark_dirty_errors():
     same_error(not_returned, "marked as dirty during the forward method were not returned")
 
 
-def test_mark_dirty_with_several_outputs_is_not_supported():
-    class D(fastad.autograd.Function):
+def dirty_pair(lib):
+    """An in-place Function of two inputs, both marked dirty, with a third, new output."""
+    class Both_(lib.autograd.Function):
         @staticmethod
-        def forward(ctx, x, y):
-            y.add_(1)
-            ctx.mark_dirty(y)
-            return x * 2, y
-    x = fastad.tensor([1.0], requires_grad=True)
-    with pytest.raises(NotImplementedError, match="mark_dirty"):
+        def forward(ctx, a, b):
+            a.mul_(2)
+            b.add_(1)
+            ctx.mark_dirty(a, b)
+            ctx.save_for_backward(a)
+            return a, b, a * b
+
+        @staticmethod
+        def backward(ctx, ga, gb, gc):
+            a, = ctx.saved_tensors
+            return ga * 2 + gc * (a + 1), gb + gc * a
+    return Both_
+
+
+@needs_torch
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_mark_dirty_with_several_outputs(create_graph):
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0], dtype=lib.float64, requires_grad=True)
+        y = lib.tensor([3.0, -4.0], dtype=lib.float64, requires_grad=True)
+        a, b = x * 1, y * 1
+        oa, ob, oc = dirty_pair(lib).apply(a, b)
+        facts = (oa is a, ob is b, a._version, b._version, name(a), name(b), name(oc),
+                 a.grad_fn == b.grad_fn, a.tolist(), b.tolist(), oc.tolist())
+        loss = (oa * 3 + ob + oc * oc).sum()
+        gx, gy = lib.autograd.grad(loss, (x, y), create_graph=create_graph)
+        if create_graph:
+            (gx * gy).sum().backward()
+            return facts, gx.tolist(), gy.tolist(), x.grad.tolist(), y.grad.tolist()
+        return facts, gx.tolist(), gy.tolist()
+    assert prog(fastad) == prog(torch)
+
+
+@needs_torch
+def test_mark_dirty_with_several_outputs_without_recording():
+    def prog(lib):
+        y = lib.tensor([3.0, -4.0], requires_grad=True)
+        out = []
+        for a, b, grad in ((lib.tensor([1.0, 2.0]), y * 1, True),
+                           (lib.tensor([1.0, 2.0]), lib.tensor([0.5, 1.0]), True),
+                           (lib.tensor([1.0, 2.0]), y * 1, False)):
+            with lib.set_grad_enabled(grad):
+                oa, ob, oc = dirty_pair(lib).apply(a, b)
+            out.append((oa is a, a._version, b._version, oa.requires_grad, name(oa),
+                        ob.requires_grad, oc.requires_grad, a.tolist(), b.tolist()))
+        return out
+    assert prog(fastad) == prog(torch)
+
+
+@needs_torch
+def test_mark_dirty_with_several_outputs_errors():
+    from test_errors import same_error
+
+    def leaf(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        dirty_pair(lib).apply(x * 1, x)
+    same_error(leaf, "leaf Variable that requires grad has been used in an in-place operation")
+
+    def view(lib):
+        base = lib.tensor([1.0, 2.0], requires_grad=True) * 1
+        dirty_pair(lib).apply(base[:1], base[1:] * 1)
+    same_error(view, "cannot return more than one Tensor")
+
+    def not_returned(lib):
+        class D(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x, y):
+                x.mul_(2)
+                y.add_(1)
+                ctx.mark_dirty(x, y)
+                return x, x * y
+        x = lib.tensor([1.0], requires_grad=True)
         D.apply(x * 1, x * 1)
+    same_error(not_returned, "marked as dirty during the forward method were not returned")

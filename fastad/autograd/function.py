@@ -13,6 +13,13 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 DIRTY_NOT_RETURNED = ("Some elements marked as dirty during the forward method were not returned "
                       "as output. The inputs that are modified inplace must all be outputs of the "
                       "Function.")
+DIRTY_VIEW = ("If your Function modifies inplace an input that is a view of another Tensor, your "
+              "Function cannot return more than one Tensor. This is not supported by the current "
+              "autograd engine. You should either make sure the input is not a view (using "
+              ".clone() for example) or make your Function only return one Tensor (potentially "
+              "splitting it into two Functions: one doing the inplace that returns a single "
+              "Tensor and a second one that does the other operations). You can ask on the forum "
+              "https://discuss.pytorch.org/ if you need help to do this change.")
 
 
 def once_differentiable(fn):
@@ -90,19 +97,19 @@ class _Node:
     it is their values flattened and packed into one vector, followed by one
     flag per output; each output is a small op over it whose gradient fills
     its segment and sets its flag to 1, so the node's backward knows which
-    outputs a gradient reached (the others get zeros, or None)."""
+    outputs a gradient reached (the others get zeros, or None).  The sweep
+    runs the backward even where no gradient reached the record (a later
+    backward returned None), as PyTorch does: every output then gets zeros."""
     __slots__ = ("cls", "ctx", "n_inputs", "diff", "name", "shapes",  "outs", "bounds",
-                 "origin")
+                 "origin", "dtype")
 
     def __init__(self, cls, ctx, n_inputs, tensors, outs, diff):
         self.cls, self.ctx, self.n_inputs, self.diff = cls, ctx, n_inputs, diff
         self.name = cls.__name__ + "Backward"
         self.shapes = [None if t is None else t.shape for t in tensors]
-        # the outputs' shapes and dtypes, where there are several: tensors are
+        # the outputs' shapes and dtypes (None for other items): tensors are
         # not kept (those of the graph would tie it into a reference cycle)
-        self.outs = None
-        if len(outs) > 1:
-            self.outs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs]
+        self.outs = [(o.shape, o.dtype) if isinstance(o, Tensor) else None for o in outs]
         if len(diff) > 1:
             self.bounds = np.cumsum([0] + [outs[j].numel() for j in diff]).tolist()
         self.origin = tuple([None if s is None else self._origin(s[1], tensors, outs)
@@ -134,7 +141,8 @@ class _Node:
         packed = _tensor.array_of(result)
         values = packed[self.bounds[i]:self.bounds[i + 1]].reshape(shape)
         return _tensor.make_op(values.astype(dtype.np_dtype, copy=False), self.name, (result,),
-                               dt=dtype.code, saves=False, derivative=self.view_derivative(i))
+                               dt=dtype.code, saves=False, derivative=self.view_derivative(i),
+                               function_output=True)
 
     def segment(self, g, j):
         """Output j's gradient in the gradient g of the packed result."""
@@ -142,11 +150,13 @@ class _Node:
         shape, dtype = self.outs[j]
         return g[self.bounds[i]:self.bounds[i + 1]].reshape(shape).to(dtype)
 
-    def output_grads(self, g):
-        """The gradient backward gets for each output, from the record's gradient g."""
-        if self.outs is None:
-            return (g,)
+    def split(self, g):
+        """The gradient of each output in the record's gradient g (None where g
+        is, or where none reached that output): what the backward gets before
+        zeros are materialized, and what its grad_fn's hooks see."""
         grads = [None] * len(self.outs)
+        if g is None:
+            return tuple(grads)
         if len(self.diff) == 1:
             grads[self.diff[0]] = g
         else:
@@ -154,6 +164,24 @@ class _Node:
             for i, j in enumerate(self.diff):
                 if flags[i]:
                     grads[j] = self.segment(g, j)
+        return tuple(grads)
+
+    def join(self, grads):
+        """The record's gradient from each output's (split's inverse, in tensor
+        ops); None where no output has one."""
+        if len(self.diff) == 1:
+            return grads[self.diff[0]]
+        if all(grads[j] is None for j in self.diff):
+            return None
+        parts = [_tensor.zeros(hi - lo, dtype=self.dtype) if grads[j] is None
+                 else grads[j].reshape(-1).to(self.dtype)
+                 for j, lo, hi in zip(self.diff, self.bounds, self.bounds[1:])]
+        flags = [float(grads[j] is not None) for j in self.diff]
+        return _tensor.cat(parts + [_tensor.tensor(flags, dtype=self.dtype)])
+
+    def output_grads(self, g):
+        """The gradient backward gets for each output, from the record's gradient g."""
+        grads = self.split(g)
         if self.ctx._materialize:
             grads = [_tensor.zeros(o[0], dtype=o[1]) if gj is None and o is not None else gj
                      for gj, o in zip(grads, self.outs)]
@@ -179,7 +207,7 @@ class _Node:
     def backward(self, g):
         """The first-order backward, over arrays."""
         result = []
-        for k, gk in enumerate(self.run(_tensor.tensor(g), False)):
+        for k, gk in enumerate(self.run(None if g is None else _tensor.tensor(g), False)):
             if gk is None or self.shapes[k] is None:
                 result.append(None)
                 continue
@@ -251,7 +279,7 @@ class Function:
         if not isinstance(out, Tensor):
             return out
         if ctx._dirty:
-            return _record_dirty(cls, ctx, args, tensors, out)
+            return _record_outputs(cls, ctx, args, tensors, (out,))[0]
         if not out.is_floating_point() or (ctx._non_differentiable
                                            and _is(out, ctx._non_differentiable)):
             return out.detach() if out.requires_grad else out
@@ -287,48 +315,61 @@ def _record(node, tensors, outs):
     else:
         out = outs[node.diff[0]]
         result, dt = _tensor.array_of(out), out.dtype.code
-    return _tensor.make_op(result, node.name, tensors, node.backward, saved, dt=dt,
-                           derivative=node.derivative)
+    out = _tensor.make_op(result, node.name, tensors, node.backward, saved, dt=dt,
+                          derivative=node.derivative, function=node)
+    node.dtype = out.dtype
+    return out
 
 
 def _record_outputs(cls, ctx, args, tensors, outs):
     """apply for a forward returning a tuple: the tensors among its items are
-    the outputs, the rest passes through."""
-    if ctx._dirty:
-        for d in ctx._dirty:
-            if not _is(d, outs):
-                raise RuntimeError(DIRTY_NOT_RETURNED)
-        raise NotImplementedError("fastad: ctx.mark_dirty in a Function with several outputs is "
-                                  "not supported yet")
+    the outputs, the rest passes through.  Inputs marked dirty are returned as
+    themselves, now outputs of the Function's record."""
+    dirty = _dirty_inputs(ctx, tensors, outs)
     # a tensor returned twice is one output, at its last position (PyTorch's choice)
     last = {id(o): j for j, o in enumerate(outs) if isinstance(o, Tensor)}
     diff = sorted(j for j in last.values() if outs[j].is_floating_point()
                   and not _is(outs[j], ctx._non_differentiable))
     recording = _tensor.is_grad_enabled() and any(ctx.needs_input_grad)
-    made = {id(o): (o.detach() if o.requires_grad else o) for o in outs if isinstance(o, Tensor)}
-    if recording and diff:
-        node = _Node(cls, ctx, len(args), tensors, outs, diff)
-        result = _record(node, tensors, outs)
+    made = {id(o): (o.detach() if o.requires_grad and not _is(o, dirty) else o)
+            for o in outs if isinstance(o, Tensor)}
+    if not (recording and diff):
+        if dirty:
+            _tensor.apply_inplace_all(dirty, lambda ts: ts)
+        if not recording:
+            # PyTorch's outputs of a Function that records nothing have no history
+            for d in dirty:
+                d.detach_()
+        return tuple(made[id(o)] if isinstance(o, Tensor) else o for o in outs)
+    node = _Node(cls, ctx, len(args), tensors, outs, diff)
+    written = [last[id(d)] for d in dirty]
+
+    def record(olds):
+        inputs = [next((old for d, old in zip(dirty, olds) if d is t), t) for t in tensors]
+        result = _record(node, tuple(inputs), outs)
         for j in diff:
             made[id(outs[j])] = node.output(result, j)
+        return [made[id(outs[j])] for j in written]
+    if dirty:
+        _tensor.apply_inplace_all(dirty, record, *tensors)
+        for d in dirty:
+            made[id(d)] = d
+    else:
+        record(())
     return tuple(made[id(o)] if isinstance(o, Tensor) else o for o in outs)
 
 
-def _record_dirty(cls, ctx, args, tensors, out):
-    """apply for a forward that modified its input out in place (ctx.mark_dirty):
-    out itself is returned, now the output of the Function's record."""
+def _dirty_inputs(ctx, tensors, outs):
+    """The inputs ctx.mark_dirty named, checked as PyTorch checks them."""
+    if not ctx._dirty:
+        return ()
     for d in ctx._dirty:
-        if d is not out:
+        if not _is(d, outs):
             raise RuntimeError(DIRTY_NOT_RETURNED)
-    k = next((k for k, t in enumerate(tensors) if t is out), None)
-    if k is None:
-        raise RuntimeError(DIRTY_NOT_RETURNED)
-    if out.requires_grad and out.is_leaf and _tensor.is_grad_enabled():
+    if sum(isinstance(o, Tensor) for o in outs) > 1 and any(d._is_view() for d in ctx._dirty):
+        raise RuntimeError(DIRTY_VIEW)
+    dirty = tuple(t for t in tensors if t is not None and _is(t, ctx._dirty))
+    if _tensor.is_grad_enabled() and any(d.requires_grad and d.is_leaf for d in dirty):
         raise RuntimeError("a leaf Variable that requires grad has been used in an in-place "
                            "operation.")
-
-    def record(old):
-        inputs = tensors[:k] + (old,) + tensors[k + 1:]
-        node = _Node(cls, ctx, len(args), tensors, (out,), [0])
-        return _record(node, inputs, (out,))
-    return _tensor.apply_inplace(out, record, *tensors)
+    return dirty
