@@ -114,7 +114,9 @@ def _moment(input, dim, keepdim, c, is_std, fname):
         dx = x - x.mean(ds, keepdim=True)
         g = kept(grad, shape, ds, keepdim)
         if is_std:
-            return (g * dx / (kept(result, shape, ds, keepdim) * dof),)
+            # PyTorch's std_backward: no gradient through a zero std (a constant slice)
+            r = kept(result, shape, ds, keepdim)
+            g = masked_fill(g / (r * 2), r == 0, 0.0)
         return (g * dx * (2.0 / dof if dof else math.inf),)
     return make_op(r, "StdBackward0" if is_std else "VarBackward0", (input,),
                    derivative=derivative)
