@@ -111,7 +111,12 @@ cdef tuple _pow_derivative(object g, object x, object y, object r, object a, obj
     with np.errstate(divide="ignore", invalid="ignore"):
         if x is not None:
             y_ = _value(y, b)
-            gx = _sum_to(where(np.asarray(b) == 0, 0.0, g * y_ * x ** (y_ - 1)), sa)
+            if y is None and (type(b) is float or type(b) is int) and b != 0:
+                # PyTorch's pow_backward for a number exponent: no mask, and
+                # x ** 1 is x (one record fewer to differentiate again)
+                gx = _sum_to(g * b * (x if b == 2 else x ** (b - 1)), sa)
+            else:
+                gx = _sum_to(where(np.asarray(b) == 0, 0.0, g * y_ * x ** (y_ - 1)), sa)
         if y is not None:
             log_x = log(x) if x is not None else _const(np.log(a), (<Tensor>y)._dt)
             gy = _sum_to(where((np.asarray(a) == 0) & (rr == rr), 0.0, g * r * log_x), sb)
@@ -132,6 +137,16 @@ def _broadcast_msg(sa, sb):
 
 
 def _pow_grad_base(g, a, b):
+    # a number exponent (x ** 2 above all) needs no mask: the same values, without
+    # numpy's error state and where (which cost more than the product)
+    if type(b) is float or type(b) is int:
+        if b == 1:
+            return g
+        if b >= 2 and b % 1 == 0:   # a whole power: no 0 ** negative, no negative ** fraction
+            return g * b * (a if b == 2 else np.power(a, b - 1))
+        if b != 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return g * b * np.power(a, b - 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.asarray(b) == 0, 0.0, g * b * np.power(a, np.asarray(b) - 1))
 

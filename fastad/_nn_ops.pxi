@@ -227,9 +227,10 @@ cdef object _loss_partials(str kernel, Tensor x, Tensor t, double a, Tensor pw):
     elif kernel == "l1":
         gx = where(d > 0, 1.0, where(d < 0, -1.0, 0.0)).to(x.dtype)
     elif kernel == "smooth_l1":
-        gx = clamp(d / a, -1.0, 1.0)
+        # PyTorch's second derivative is 1 / beta inside |d| < beta, 0 on its edge
+        gx = where(d.abs() < a, d / a, _sgn(d)) if a else _sgn(d)
     elif kernel == "huber":
-        gx = clamp(d, -a, a)
+        gx = where(d.abs() < a, d, a * _sgn(d))
     elif kernel == "binary_cross_entropy":
         # PyTorch's EPSILON is the float constant 1e-12f for both dtypes
         return (d / clamp((1 - x) * x, <double><float>1e-12, None), -(x / (1 - x)).log())

@@ -261,11 +261,14 @@ def where(condition, input=None, other=None):
                 raise RuntimeError(_broadcast_msg(sx, sy)) from None
         raise RuntimeError(_broadcast_msg(cond.shape, np.broadcast_shapes(a.shape, b.shape))) from None
     cdef Tensor out = _wrap(r, dt)
-    if ((x is not None and x._rg) or (y is not None and y._rg)) and grad_enabled():
+    cdef bint nx = x is not None and x._rg
+    cdef bint ny = y is not None and y._rg
+    if (nx or ny) and grad_enabled():
         sa, sb = a.shape, b.shape
         return _record(out, "WhereBackward0", (x, y),
-                       lambda g: (_unbroadcast(np.where(cond, g, 0), sa),
-                                  _unbroadcast(np.where(cond, 0, g), sb)), (), True, False,
+                       lambda g: (_unbroadcast(np.where(cond, g, 0), sa) if nx else None,
+                                  _unbroadcast(np.where(cond, 0, g), sb) if ny else None), (),
+                       True, False,
                        lambda g, i, r: (_sum_to(g * _const(cond, dt), sa),
                                         _sum_to(g * _const(~cond, dt), sb)))
     return _unrecorded(out, "where")

@@ -12,22 +12,10 @@ from fastad.autograd import gradgradcheck
 from conftest import needs_torch  # noqa: E402
 
 
-# prod's and cumprod's derivative where a slice holds zeros is exact at first order
-# (a product of the other elements, picked by the zero mask), but it does not yet
-# differentiate that product again: PyTorch's second derivative there differs
-SECOND_ORDER_TODO = {"prod_zeros-0", "cumprod_zeros-0"}    # (entry-case)
-
-
-def _todo(name):
-    return pytest.mark.xfail(name in SECOND_ORDER_TODO, strict=True,
-                             reason="second derivative at zeros not implemented yet")
-
-
-def _cases(second_order=False):
+def _cases():
     for op in ops.OPS:
         for k, c in enumerate(op.cases):
-            yield pytest.param(op, c, id=f"{op.name}-{k}",
-                               marks=_todo(f"{op.name}-{k}") if second_order else ())
+            yield pytest.param(op, c, id=f"{op.name}-{k}")
 
 
 def _float_outputs(out):
@@ -70,7 +58,7 @@ def _same(a, b, what, rtol=1e-10):
 
 
 @needs_torch
-@pytest.mark.parametrize("op,c", [p for p in _cases(True) if p.values[0].torch])
+@pytest.mark.parametrize("op,c", [p for p in _cases() if p.values[0].torch])
 def test_second_derivative_matches_torch(op, c):
     torch = pytest.importorskip("torch")
     if op.missing():
@@ -120,9 +108,8 @@ def _input_elements(op):
 GRADGRAD_ELEMENTS = 48
 
 
-@pytest.mark.parametrize("op", [pytest.param(op, id=op.name, marks=_todo(f"{op.name}-0"))
-                                for op in ops.OPS if not op.missing()
-                                and _input_elements(op) <= GRADGRAD_ELEMENTS])
+@pytest.mark.parametrize("op", [pytest.param(op, id=op.name) for op in ops.OPS
+                                if not op.missing() and _input_elements(op) <= GRADGRAD_ELEMENTS])
 def test_gradgradcheck_passes(op):
     fn, inputs = op.instantiate(op.cases[0], np.random.default_rng(0), dtype=np.float64)
     assert gradgradcheck(fn, inputs)

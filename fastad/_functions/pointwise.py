@@ -123,14 +123,16 @@ def _remainder(a, b):
 
 def remainder(input, other, *, out=None):
     def d(grad, x, y, result):
-        return grad, -grad * (x / y).floor()
+        # PyTorch's div(rounding_mode="floor") has no derivative: the quotient is a
+        # constant (also where y == 0, whose 1 / y would otherwise make nan of 0)
+        return grad, -grad * (x / y).detach().floor()
     grad_fn = "RemainderBackward1" if isinstance(other, Tensor) else "RemainderBackward0"
     return _out(_binary("remainder", grad_fn, _remainder, input, other, d, floating=False), out)
 
 
 def fmod(input, other, *, out=None):
     def d(grad, x, y, result):
-        return grad, -grad * (x / y).trunc()
+        return grad, -grad * (x / y).detach().trunc()      # as remainder's
     grad_fn = "FmodBackward1" if isinstance(other, Tensor) else "FmodBackward0"
     return _out(_binary("fmod", grad_fn, np.fmod, input, other, d, floating=False), out)
 

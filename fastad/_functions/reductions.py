@@ -8,7 +8,8 @@ from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dty
                                      plain, reduce_dims, values_indices)
 from fastad._functions.indexing import masked_fill, scatter_add
 from fastad._functions.shapes import flip
-from fastad._tensor import array_of, get_default_dtype, make_op, reshape, where, zeros
+from fastad._tensor import (array_of, cat, full, get_default_dtype, is_grad_enabled, make_op,
+                            reshape, where, zeros)
 
 _FLOAT = "fd"
 
@@ -45,16 +46,32 @@ def _prod(input, ds, keepdim, name):
     shape = a.shape
 
     def derivative(grad, inputs, result):
-        # the product of the others: result / x, or, where x is the only zero of its
-        # slice, the product of the rest (0 where a slice has two zeros)
+        # PyTorch's prod_backward: result / x without zeros; with them the product
+        # of the others by exclusive cumulative products, which has no division
+        # and so is differentiated again exactly (two zeros of one slice included)
         (x,) = inputs
-        g, r = kept(grad, shape, ds, keepdim), kept(result, shape, ds, keepdim)
-        zero = x == 0
-        nz = zero.sum(ds, keepdim=True)
-        rest = _prod(masked_fill(x, zero, 1), ds, True, name)
-        return (g * where(zero, where(nz == 1, rest, 0.0), r / masked_fill(x, zero, 1)),)
+        if not ds:
+            return (grad,)
+        g = kept(grad, shape, ds, keepdim)
+        if not (array_of(x) == 0).any():
+            return (g * (kept(result, shape, ds, keepdim) / x),)
+        if len(ds) == 1:
+            return (g * _omitted_products(x, ds[0]),)
+        return (g * reshape(_omitted_products(reshape(x, (-1,)), 0), shape),)
     return make_op(r, name, (input,), derivative=derivative,
                    dt=dtype_code(r))
+
+
+def _exclusive_cumprod(x, d):
+    """cumprod of x along d shifted by one: 1, x0, x0 x1, ..."""
+    n = x.shape[d]
+    ones = full(tuple(1 if k == d else s for k, s in enumerate(x.shape)), 1.0, dtype=x.dtype)
+    return cumprod(cat([ones, x.narrow(d, 0, n - 1)], d), d) if n else x
+
+
+def _omitted_products(x, d):
+    """The product along d of x's other elements, for each element."""
+    return _exclusive_cumprod(x, d) * flip(_exclusive_cumprod(flip(x, (d,)), d), (d,))
 
 
 @dim_aliases
@@ -97,7 +114,9 @@ def _moment(input, dim, keepdim, c, is_std, fname):
         dx = x - x.mean(ds, keepdim=True)
         g = kept(grad, shape, ds, keepdim)
         if is_std:
-            return (g * dx / (kept(result, shape, ds, keepdim) * dof),)
+            # PyTorch's std_backward: no gradient through a zero std (a constant slice)
+            r = kept(result, shape, ds, keepdim)
+            g = masked_fill(g / (r * 2), r == 0, 0.0)
         return (g * dx * (2.0 / dof if dof else math.inf),)
     return make_op(r, "StdBackward0" if is_std else "VarBackward0", (input,),
                    derivative=derivative)
@@ -332,16 +351,38 @@ def cumprod(input, dim, *, dtype=None):
     input, d, r = _cumulative(input, dim, dtype, "cumprod", np.cumprod)
 
     def derivative(grad, inputs, result):
-        # d y_k / d x_i is y_k / x_i for i <= k; at the first zero z of a run
-        # that quotient is the cumulative product with x_z taken as 1
+        # PyTorch's cumprod_backward: d y_j / d x_k is y_j / x_k for k <= j, summed
+        # by a reversed cumsum, where x has no zero
         (x,) = inputs
-        zero = x == 0
+        if x.dim() == 0 or x.shape[d] == 1:
+            return (grad,)
+        zero = array_of(x) == 0
+        if not zero.any():
+            return (_rev_cumsum(grad * result, d) / x,)
+        if is_grad_enabled():
+            return (_cumprod_omitting(x, grad, d),)
+        # first order only: at the first zero z of a run, the quotient is the
+        # cumulative product with x_z taken as 1; past it, 0
+        zero = plain(zero)
         first = zero & (cumsum(zero, d) == 1)
         before = _rev_cumsum(grad * result, d) / masked_fill(x, zero, 1)
         at_zero = _rev_cumsum(grad * cumprod(masked_fill(x, first, 1), d), d)
         return (where(zero, where(first, at_zero, 0.0), before),)
     return make_op(r, "CumprodBackward0", (input,), derivative=derivative,
                    dt=dtype_code(r))
+
+
+def _cumprod_omitting(x, grad, d):
+    """sum over j >= k of grad_j times the product of x_i, i <= j, i != k: the
+    gradient of cumprod without dividing (for create_graph, where x has zeros),
+    from the cumprod along d + 1 of x repeated along a new dim d with x_k
+    replaced by 1 in row k (n times the memory, as PyTorch's O(n^2) loop)."""
+    n = x.shape[d]
+    trailing = (1,) * (x.dim() - d - 1)
+    eye = plain(np.eye(n, dtype=bool).reshape((n, n) + trailing))
+    upper = plain(np.triu(np.ones((n, n), dtype=array_of(x).dtype)).reshape((n, n) + trailing))
+    rows = cumprod(where(eye, 1.0, x.unsqueeze(d)), d + 1)
+    return (rows * (grad.unsqueeze(d) * upper)).sum(d + 1)
 
 
 def _cumulative_extreme(input, dim, is_max):
