@@ -65,3 +65,50 @@ def test_weight_of_another_shape_is_refused():
     for lib in (fastad, __import__("torch")):
         with pytest.raises(ValueError, match="Weights and input must have the same size."):
             lib.nn.functional.mse_loss(lib.ones(2, 3), lib.zeros(2, 3), weight=lib.ones(3))
+
+
+MODULES = ["MSELoss", "L1Loss", "SmoothL1Loss", "BCELoss", "BCEWithLogitsLoss", "KLDivLoss",
+           "CrossEntropyLoss", "NLLLoss", "SoftMarginLoss", "MarginRankingLoss"]
+
+
+def _module_result(lib, name, args, kwargs):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = getattr(lib.nn, name)(*args, **kwargs)
+    return m.reduction, [str(w.message) for w in caught], sorted(vars(m).keys() & {
+        "size_average", "reduce"})
+
+
+@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("size_average,reduce", LEGACY)
+def test_loss_modules_turn_legacy_arguments_into_a_reduction_at_construction(
+        name, size_average, reduce):
+    import torch
+    kwargs = dict(size_average=size_average, reduce=reduce)
+    assert _module_result(fastad, name, (), kwargs) == _module_result(torch, name, (), kwargs)
+
+
+def test_loss_modules_take_pytorchs_positional_order():
+    import torch
+    for name, args in [("MSELoss", (False,)), ("CrossEntropyLoss", (None, None, 1, False)),
+                       ("NLLLoss", (None, True, 2)), ("KLDivLoss", (None, None, "sum", True)),
+                       ("SmoothL1Loss", (None, None, "sum", 0.5))]:
+        ours, theirs = getattr(fastad.nn, name)(*args), getattr(torch.nn, name)(*args)
+        for attr in ("reduction", "ignore_index", "log_target", "beta"):
+            assert getattr(ours, attr, None) == getattr(theirs, attr, None), (name, attr)
+    with pytest.raises(TypeError, match="takes from 1 to 4 positional arguments but 5"):
+        fastad.nn.MSELoss(None, None, "mean", 1)
+
+
+def test_class_weights_of_loss_modules_are_buffers():
+    import torch
+    for lib in (fastad, torch):
+        w = lib.tensor([1.0, 2.0, 0.5])
+        assert list(lib.nn.CrossEntropyLoss(w).state_dict()) == ["weight"]
+        assert list(lib.nn.NLLLoss().state_dict()) == []
+        m = lib.nn.BCEWithLogitsLoss(pos_weight=w)
+        assert list(m.state_dict()) == ["pos_weight"] and "pos_weight" in dict(m.named_buffers())
+    x, t = np.array([[0.3, -1.0, 2.0]]), np.array([[1.0, 0.0, 1.0]])
+    assert_same(fastad.nn.BCEWithLogitsLoss(pos_weight=fastad.tensor([1.0, 2.0, 0.5]))(
+        fastad.tensor(x), fastad.tensor(t)), torch.nn.BCEWithLogitsLoss(
+            pos_weight=torch.tensor([1.0, 2.0, 0.5]))(torch.tensor(x), torch.tensor(t)))

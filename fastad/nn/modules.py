@@ -600,31 +600,40 @@ class ModuleList(_Container):
 def _module(name, fn, params, doc, show=True):
     """A Module class whose forward is fn(input, *its hyper-parameters)."""
     names = [p for p, _ in params]
+    # a loss's legacy size_average/reduce decide its reduction once, at
+    # construction, as PyTorch's _Loss does; only the reduction is kept
+    kept = [p for p in names if p not in ("size_average", "reduce")]
 
     def __init__(self, *args, **kwargs):
         Module.__init__(self)
         values = dict(params)
+        if len(args) > len(names):
+            raise TypeError(f"{name}.__init__() takes from 1 to {len(names) + 1} positional "
+                            f"arguments but {len(args) + 1} were given")
         for p, v in zip(names, args):
             values[p] = v
         for k, v in kwargs.items():
             if k not in values:
                 raise TypeError(f"{name}.__init__() got an unexpected keyword argument '{k}'")
             values[k] = v
-        for p in names:
+        if values.get("size_average") is not None or values.get("reduce") is not None:
+            values["reduction"] = F._reduction(values["size_average"], values["reduce"], "mean")
+        for p in kept:
             object.__setattr__(self, p, values[p])
 
     def forward(self, input, *more):
-        return fn(input, *more, **{p: getattr(self, p) for p in names})
+        return fn(input, *more, **{p: getattr(self, p) for p in kept})
 
     def extra_repr(self):
         # as PyTorch prints them: every hyper-parameter, inplace only when set; losses: nothing
         if not show:
             return ""
         return ", ".join(f"{p}={getattr(self, p)!r}" if isinstance(getattr(self, p), str)
-                         else f"{p}={getattr(self, p)}" for p in names
+                         else f"{p}={getattr(self, p)}" for p in kept
                          if p != "inplace" or getattr(self, p))
     return type(name, (Module,), {"__init__": __init__, "forward": forward,
-                                  "extra_repr": extra_repr, "__doc__": doc})
+                                  "extra_repr": extra_repr, "__doc__": doc,
+                                  "_hyper_parameters": tuple(names)})
 
 
 def _variants(table):
@@ -645,24 +654,45 @@ _ACTIVATION_MODULES.update({
     "LogSoftmax": (F.log_softmax, (("dim", None),)),
 })
 
+_LEGACY = (("size_average", None), ("reduce", None), ("reduction", "mean"))
 _LOSS_MODULES = {
-    "MSELoss": (F.mse_loss, (("reduction", "mean"),)),
-    "L1Loss": (F.l1_loss, (("reduction", "mean"),)),
-    "SmoothL1Loss": (F.smooth_l1_loss, (("reduction", "mean"), ("beta", 1.0))),
+    "MSELoss": (F.mse_loss, _LEGACY),
+    "L1Loss": (F.l1_loss, _LEGACY),
+    "SmoothL1Loss": (F.smooth_l1_loss, _LEGACY + (("beta", 1.0),)),
     "HuberLoss": (F.huber_loss, (("reduction", "mean"), ("delta", 1.0))),
-    "CrossEntropyLoss": (F.cross_entropy, (("weight", None), ("ignore_index", -100),
+    "CrossEntropyLoss": (F.cross_entropy, (("weight", None), ("size_average", None),
+                                           ("ignore_index", -100), ("reduce", None),
                                            ("reduction", "mean"), ("label_smoothing", 0.0))),
-    "NLLLoss": (F.nll_loss, (("weight", None), ("ignore_index", -100), ("reduction", "mean"))),
-    "BCELoss": (F.binary_cross_entropy, (("weight", None), ("reduction", "mean"))),
+    "NLLLoss": (F.nll_loss, (("weight", None), ("size_average", None), ("ignore_index", -100),
+                             ("reduce", None), ("reduction", "mean"))),
+    "BCELoss": (F.binary_cross_entropy, (("weight", None),) + _LEGACY),
     "BCEWithLogitsLoss": (F.binary_cross_entropy_with_logits,
-                          (("weight", None), ("reduction", "mean"), ("pos_weight", None))),
-    "KLDivLoss": (F.kl_div, (("reduction", "mean"), ("log_target", False))),
+                          (("weight", None),) + _LEGACY + (("pos_weight", None),)),
+    "KLDivLoss": (F.kl_div, _LEGACY + (("log_target", False),)),
 }
+
+
+
+def _weighted(cls):
+    """cls with its class weights (weight, pos_weight) registered as buffers, as
+    PyTorch's _WeightedLoss and BCEWithLogitsLoss do (so they are in the
+    state_dict and follow .to())."""
+    weights = [p for p in ("weight", "pos_weight") if p in cls._hyper_parameters]
+    if not weights:
+        return cls
+
+    def __init__(self, *args, **kwargs):
+        cls.__init__(self, *args, **kwargs)
+        for p in weights:
+            self.register_buffer(p, self.__dict__.pop(p))
+    return type(cls.__name__, (cls,), {"__init__": __init__, "__doc__": cls.__doc__})
+
 
 for _name, (_fn, _params) in {**_ACTIVATION_MODULES, **_LOSS_MODULES}.items():
     if _fn is not None:
-        globals()[_name] = _module(_name, _fn, _params, f"Module form of {_fn.__name__}.",
-                                   show=_name not in _LOSS_MODULES)
+        globals()[_name] = _weighted(_module(_name, _fn, _params,
+                                             f"Module form of {_fn.__name__}.",
+                                             show=_name not in _LOSS_MODULES))
         __all__.append(_name)
 
 

@@ -2,9 +2,8 @@
 with PyTorch's constructor parameters in PyTorch's order; a class weight is a
 buffer, as in PyTorch's _WeightedLoss (so it is in the state_dict)."""
 from fastad.nn import functional as F
-from fastad.nn.modules import NLLLoss, _module
+from fastad.nn.modules import _LEGACY, NLLLoss, _module, _weighted
 
-_LEGACY = (("size_average", None), ("reduce", None), ("reduction", "mean"))
 _LOSSES = {
     "CosineEmbeddingLoss": (F.cosine_embedding_loss, (("margin", 0.0),) + _LEGACY),
     "MarginRankingLoss": (F.margin_ranking_loss, (("margin", 0.0),) + _LEGACY),
@@ -29,17 +28,9 @@ _LOSSES = {
 __all__ = list(_LOSSES) + ["NLLLoss2d"]
 
 
-def _weighted(cls):
-    """cls with its weight registered as a buffer."""
-    def __init__(self, *args, **kwargs):
-        cls.__init__(self, *args, **kwargs)
-        self.register_buffer("weight", self.__dict__.pop("weight"))
-    return type(cls.__name__, (cls,), {"__init__": __init__, "__doc__": cls.__doc__})
-
-
 for _name, (_fn, _params) in _LOSSES.items():
-    _cls = _module(_name, _fn, _params, f"Module form of F.{_fn.__name__}.", show=False)
-    globals()[_name] = _weighted(_cls) if "weight" in dict(_params) else _cls
+    globals()[_name] = _weighted(_module(_name, _fn, _params,
+                                         f"Module form of F.{_fn.__name__}.", show=False))
 
 
 class NLLLoss2d(NLLLoss):
