@@ -63,6 +63,13 @@ def test_half_and_int_conversions(torch):
         torch.tensor([1])))
     assert fastad.tensor(a).half().type() == "torch.HalfTensor"
     assert fastad.tensor(a).type("torch.IntTensor").dtype == fastad.int32
+    for bad in ("torch.Foo", "float", "IntTensor", "numpy.IntTensor"):
+        with pytest.raises(ValueError, match=f"^invalid type: '{bad}'$"):
+            torch.tensor(a).type(bad)
+        with pytest.raises(ValueError, match=f"^invalid type: '{bad}'$"):
+            fastad.tensor(a).type(bad)
+    with pytest.raises(AssertionError, match="not compiled with CUDA"):
+        fastad.tensor(a).type("torch.cuda.FloatTensor")
 
 
 @needs_torch
