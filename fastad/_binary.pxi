@@ -65,27 +65,32 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     name = BINARY_NAMES[op]
     saved = ()
     # derivatives (fn(grad, inputs, result)): an operand that is not a tensor is
-    # None among the inputs, and its value a or b is used
+    # None among the inputs, and its value a or b is used; a gradient that is not
+    # wanted (_needs) is not computed
     if op == OP_ADD:
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(g, sb))
+        dv = lambda g, i, r: (_sum_to(g, sa) if _needs(i[0]) else None,
+                              _sum_to(g, sb) if _needs(i[1]) else None)
     elif op == OP_SUB:
         if reflected:
             name = "RsubBackward1"
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(-g, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(-g, sb))
+        dv = lambda g, i, r: (_sum_to(g, sa) if _needs(i[0]) else None,
+                              _sum_to(-g, sb) if _needs(i[1]) else None)
     elif op == OP_MUL:
         saved = tuple([t for t in (ta, tb) if t is not None])
         bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g * _value(i[1], b), sa), _sum_to(g * _value(i[0], a), sb))
+        dv = lambda g, i, r: (_sum_to(g * _value(i[1], b), sa) if _needs(i[0]) else None,
+                              _sum_to(g * _value(i[0], a), sb) if _needs(i[1]) else None)
     elif op == OP_DIV:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if reflected and ta is None:
             name = "MulBackward0"
         bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
                         _unbroadcast(-g * a / (b * b), sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g / _value(i[1], b), sa),
-                              _sum_to(-g * _value(i[0], a) / (_value(i[1], b) * _value(i[1], b)), sb))
+        dv = lambda g, i, r: (_sum_to(g / _value(i[1], b), sa) if _needs(i[0]) else None,
+                              _sum_to(-g * _value(i[0], a) / (_value(i[1], b) * _value(i[1], b)),
+                                      sb) if _needs(i[1]) else None)
     else:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if tb is not None and ta is not None:
