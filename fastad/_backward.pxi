@@ -13,6 +13,20 @@ cdef object _seed(Tensor t, object gradient, int k):
     return g.astype(NP_DTYPES[t._dt], copy=False)
 
 
+cdef object _pool_on(Graph g):
+    """While a backward sweeps a graph of large arrays, numpy allocates its
+    large arrays through fastad's pool of recycled blocks (fastad._runtime):
+    a fresh block costs a page fault per page, the next step's allocations are
+    the same sizes.  Returns the handler _pool_off puts back (None: unchanged)."""
+    return cnp.PyDataMem_SetHandler(_POOL) if g.large else None
+
+
+cdef int _pool_off(object previous) except -1:
+    if previous is not None:
+        cnp.PyDataMem_SetHandler(previous)
+    return 0
+
+
 cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
     """leaf.grad += g, in place when leaf.grad exists (as PyTorch accumulates);
     an owned g (allocated by this sweep, nobody else sees it) becomes .grad as is."""
@@ -49,6 +63,13 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
 cdef list _NO_STOPS = []
 
 
+cdef bint _listed_once(list xs, object x):
+    cdef Py_ssize_t n = 0
+    for y in xs:
+        n += y is x
+    return n == 1
+
+
 cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     """Moves to seeds the roots that are leaves recorded on g below top: their
     seed joins the gradient deposited at their record, so .grad is accumulated
@@ -62,13 +83,14 @@ cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     return rest
 
 
-cdef object _sweep(list roots, list grads, bint retain, list inputs):
+cdef object _sweep(list roots, list grads, bint retain, list inputs, list owned=None):
     """Runs one reverse sweep from roots.  With inputs None, each leaf's gradient
     is accumulated into its .grad, and its hooks run, as soon as the sweep has
     passed the leaf's record (every contribution to it comes from a later
     record), while the rest of the backward still runs, as PyTorch does;
-    otherwise the gradients are returned per input.  The hooks of a non-leaf
-    run where the sweep reaches its record (see _hooks.pxi)."""
+    otherwise the gradients are returned per input, and owned (when given) says
+    of each whether the sweep allocated it and nothing else refers to it.  The
+    hooks of a non-leaf run where the sweep reaches its record (see _hooks.pxi)."""
     cdef Graph g = None
     cdef Tensor t
     cdef int32_t top = -1, i, slot
@@ -100,6 +122,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     captured = None
     if g is not None:
         g.prepare(top)
+        handler = _pool_on(g)
         try:
             if inputs is None:
                 leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
@@ -145,19 +168,25 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                 for x in inputs:
                     t = <Tensor>x
                     gx = None
+                    mine = False
                     if t._graph is g:
                         # before its hooks where PyTorch captures it so (_hooked_slots)
                         gx = captured.get(t._slot, _slot_grad(g, t._data is None, t._slot))
+                        mine = t._slot in g.owned and t._slot not in captured
                     elif t._graph is None:
                         for leaf, slot in g.leaves:
                             if leaf is t and slot <= top and g.reached[slot]:
                                 gs = _slot_grad(g, t._data is None, slot)
+                                mine = gx is not None or slot in g.owned
                                 gx = gs if gx is None else gx + gs
                     result.append(gx)
+                    if owned is not None:
+                        owned.append(mine and _listed_once(inputs, x))
             done = True
         finally:
             # a hook or a backward that raises leaves the graph consistent: swept
             # records freed (without retain_graph), the rest still usable
+            _pool_off(handler)
             g.aadj = None
             g.owned = None
             g.keep = None
@@ -213,8 +242,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _hooked_inputs(list(inputs), _sweep(list(outputs), list(grad_outputs), retain_graph,
-                                                list(inputs)), False)
+    owned = []
+    swept = _sweep(list(outputs), list(grad_outputs), retain_graph, list(inputs), owned)
+    grads = _hooked_inputs(list(inputs), swept, False)
     out = []
     for k, x in enumerate(inputs):
         t = <Tensor>x
@@ -227,6 +257,10 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             out.append(None)
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
+        elif (k < len(owned) and owned[k] and gk is swept[k] and type(gk) is np.ndarray
+              and gk.shape == t._data.shape and gk.dtype == NP_DTYPES[t._dt]
+              and gk.flags.c_contiguous):
+            out.append(_wrap(gk, t._dt))    # the sweep's own array: no copy
         else:
             out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),
                              t._dt))
@@ -557,9 +591,11 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         # (the hooks of records off the inputs' paths still run, for now)
         need = None if inputs is None or hooked is not None else _wanted_slots(g, top, inputs)
         prev = swap_graph(g)
+        handler = _pool_on(g)
         try:
             _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured, need)
         finally:
+            _pool_off(handler)
             if prev is not None and prev is not g:
                 swap_graph(prev)
     if inputs is None:
