@@ -13,6 +13,20 @@ cdef object _seed(Tensor t, object gradient, int k):
     return g.astype(NP_DTYPES[t._dt], copy=False)
 
 
+cdef object _pool_on(Graph g):
+    """While a backward sweeps a graph of large arrays, numpy allocates its
+    large arrays through fastad's pool of recycled blocks (fastad._runtime):
+    a fresh block costs a page fault per page, the next step's allocations are
+    the same sizes.  Returns the handler _pool_off puts back (None: unchanged)."""
+    return cnp.PyDataMem_SetHandler(_POOL) if g.large else None
+
+
+cdef int _pool_off(object previous) except -1:
+    if previous is not None:
+        cnp.PyDataMem_SetHandler(previous)
+    return 0
+
+
 cdef void _deposit(Tensor leaf, object g, bint owned=False) except *:
     """leaf.grad += g, in place when leaf.grad exists (as PyTorch accumulates);
     an owned g (allocated by this sweep, nobody else sees it) becomes .grad as is."""
@@ -49,6 +63,13 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
 cdef list _NO_STOPS = []
 
 
+cdef bint _listed_once(list xs, object x):
+    cdef Py_ssize_t n = 0
+    for y in xs:
+        n += y is x
+    return n == 1
+
+
 cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     """Moves to seeds the roots that are leaves recorded on g below top: their
     seed joins the gradient deposited at their record, so .grad is accumulated
@@ -62,13 +83,14 @@ cdef list _fold_leaf_roots(Graph g, int32_t top, list seeds, list leaf_roots):
     return rest
 
 
-cdef object _sweep(list roots, list grads, bint retain, list inputs):
+cdef object _sweep(list roots, list grads, bint retain, list inputs, list owned=None):
     """Runs one reverse sweep from roots.  With inputs None, each leaf's gradient
     is accumulated into its .grad, and its hooks run, as soon as the sweep has
     passed the leaf's record (every contribution to it comes from a later
     record), while the rest of the backward still runs, as PyTorch does;
-    otherwise the gradients are returned per input.  The hooks of a non-leaf
-    run where the sweep reaches its record (see _hooks.pxi)."""
+    otherwise the gradients are returned per input, and owned (when given) says
+    of each whether the sweep allocated it and nothing else refers to it.  The
+    hooks of a non-leaf run where the sweep reaches its record (see _hooks.pxi)."""
     cdef Graph g = None
     cdef Tensor t
     cdef int32_t top = -1, i, slot
@@ -100,6 +122,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
     captured = None
     if g is not None:
         g.prepare(top)
+        handler = _pool_on(g)
         try:
             if inputs is None:
                 leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
@@ -145,19 +168,25 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs):
                 for x in inputs:
                     t = <Tensor>x
                     gx = None
+                    mine = False
                     if t._graph is g:
                         # before its hooks where PyTorch captures it so (_hooked_slots)
                         gx = captured.get(t._slot, _slot_grad(g, t._data is None, t._slot))
+                        mine = t._slot in g.owned and t._slot not in captured
                     elif t._graph is None:
                         for leaf, slot in g.leaves:
                             if leaf is t and slot <= top and g.reached[slot]:
                                 gs = _slot_grad(g, t._data is None, slot)
+                                mine = gx is not None or slot in g.owned
                                 gx = gs if gx is None else gx + gs
                     result.append(gx)
+                    if owned is not None:
+                        owned.append(mine and _listed_once(inputs, x))
             done = True
         finally:
             # a hook or a backward that raises leaves the graph consistent: swept
             # records freed (without retain_graph), the rest still usable
+            _pool_off(handler)
             g.aadj = None
             g.owned = None
             g.keep = None
@@ -213,8 +242,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             raise TypeError(f"inputs must be tensors, got {type(x).__name__} at position {k}")
         if not (<Tensor>x)._rg:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
-    grads = _hooked_inputs(list(inputs), _sweep(list(outputs), list(grad_outputs), retain_graph,
-                                                list(inputs)), False)
+    owned = []
+    swept = _sweep(list(outputs), list(grad_outputs), retain_graph, list(inputs), owned)
+    grads = _hooked_inputs(list(inputs), swept, False)
     out = []
     for k, x in enumerate(inputs):
         t = <Tensor>x
@@ -227,6 +257,10 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
             out.append(None)
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
+        elif (k < len(owned) and owned[k] and gk is swept[k] and type(gk) is np.ndarray
+              and gk.shape == t._data.shape and gk.dtype == NP_DTYPES[t._dt]
+              and gk.flags.c_contiguous):
+            out.append(_wrap(gk, t._dt))    # the sweep's own array: no copy
         else:
             out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),
                              t._dt))
@@ -267,7 +301,8 @@ cdef int _add_grads(dict adj, set undefined, tuple slots, object grads) except -
 
 
 cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, set undefined, dict leaf_at,
-                   bint check_nan, object post, tuple outs) except -1:
+                   bint check_nan, object post, tuple outs, bytearray need) except -1:
+    global _unwanted
     cdef Node node = <Node>g.ctx[g.in0[i]]
     cdef Tensor h
     cdef int32_t s
@@ -284,31 +319,41 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, set undefined, dict 
                 f"{version} instead (output of {node.name}).")
     arrays, dts, out_array, out_dt = node.primal
     inputs = []
+    unwanted = []
     for k in range(len(arrays)):
         s = node.in_slots[k]
         if arrays[k] is None:
             inputs.append(None)
         elif s < 0:
             inputs.append(_wrap(arrays[k], dts[k]))
-        elif s in leaf_at:
-            inputs.append(leaf_at[s])
         else:
-            h = _wrap(arrays[k], dts[k])
-            h._graph, h._slot, h._rg = g, s, True
-            h._op = g.op[s] & OP_CODE
-            if h._op == OP_PY:
-                h._node = <Node>g.ctx[g.in0[s]]
-            inputs.append(h)
+            if s in leaf_at:
+                x = leaf_at[s]
+            else:
+                h = _wrap(arrays[k], dts[k])
+                h._graph, h._slot, h._rg = g, s, True
+                h._op = g.op[s] & OP_CODE
+                if h._op == OP_PY:
+                    h._node = <Node>g.ctx[g.in0[s]]
+                x = h
+            inputs.append(x)
+            if need is not None and not need[s]:
+                unwanted.append(x)
     h = _wrap(out_array, out_dt)
     h._graph, h._slot, h._rg, h._op, h._node = g, i, True, OP_PY, node
-    grads = node.derivative(gi, tuple(inputs), h)
+    outer = _unwanted
+    _unwanted = tuple(unwanted)
+    try:
+        grads = node.derivative(gi, tuple(inputs), h)
+    finally:
+        _unwanted = outer
     if check_nan:
         _check_nan_grads(node.name, grads)
     checked = []
     for k in range(len(arrays)):
         s = node.in_slots[k]
         gk = grads[k]
-        if s < 0 or gk is None:
+        if s < 0 or gk is None or need is not None and not need[s]:
             checked.append(None)
             continue
         if not isinstance(gk, Tensor):
@@ -328,25 +373,27 @@ cdef int _node_vjp(Graph g, int32_t i, object gi, dict adj, set undefined, dict 
 
 
 cdef int _recorded_sweep(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                         bint deposit, dict hooked, dict captured) except -1:
+                         bint deposit, dict hooked, dict captured, bytearray need) except -1:
     """Sweeps records top..0 with the tensor adjoints adj (slot -> tensor).  With
     deposit, a leaf's gradient goes to its .grad (and its hooks run) when the
     sweep reaches its record; otherwise adj keeps those of the leaves and of the
     slots in keep.  hooked (slot -> _Hooks, or None): the non-leaves whose hooks
     run on their gradient when the sweep reaches them (captured: see
-    _hooked_slots).  (Anomaly mode's parent
+    _hooked_slots).  need (or None: all): the slots whose gradients are wanted
+    (_wanted_slots); a record none of whose inputs is wanted is skipped.
+    (Anomaly mode's parent
     of the records the backwards make is put back after.)"""
     global _anomaly_parent
     outer = _anomaly_parent
     try:
-        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked, captured)
+        _recorded_records(g, top, adj, keep, leaf_at, deposit, hooked, captured, need)
     finally:
         _anomaly_parent = outer
     return 0
 
 
 cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_at,
-                           bint deposit, dict hooked, dict captured) except -1:
+                           bint deposit, dict hooked, dict captured, bytearray need) except -1:
     cdef int32_t i, a
     cdef uint8_t o
     cdef Tensor leaf
@@ -379,6 +426,8 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
                 adj.pop(i, None)
         if i not in keep:
             adj.pop(i, None)
+        if need is not None and not _feeds_wanted(g, i, o, need):
+            continue
         if gi is None and _function_of(g, i) is None:
             _pass_undefined(g, i, o, undefined, h)
             continue
@@ -386,12 +435,13 @@ cdef int _recorded_records(Graph g, int32_t top, dict adj, set keep, dict leaf_a
         if post and outs is None:
             outs = _grad_outputs(_function_of(g, i), gi)
         if not _debug:
-            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, False, post, outs)
+            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, False, post, outs, need)
             continue
         name = (<Node>g.ctx[g.in0[i]]).name if o == OP_PY else OP_NAMES[o]
         t0 = _start_record(g, i, name)
         try:
-            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, anomaly and _check_nan, post, outs)
+            _record_vjp(g, i, o, gi, adj, undefined, leaf_at, anomaly and _check_nan, post, outs,
+                        need)
         except BaseException:
             if anomaly:
                 _warn_forward(g, i, name)
@@ -421,12 +471,13 @@ cdef int _pass_undefined(Graph g, int32_t i, uint8_t o, set undefined, _Hooks h)
 
 
 cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, set undefined,
-                     dict leaf_at, bint check_nan, object post, tuple outs) except -1:
+                     dict leaf_at, bint check_nan, object post, tuple outs,
+                     bytearray need) except -1:
     """Record i's gradients for its inputs (gi: its own), added to theirs in adj
     (through its grad_fn's post hooks, given its grad_outputs outs)."""
     cdef int32_t a
     if o == OP_PY:
-        _node_vjp(g, i, gi, adj, undefined, leaf_at, check_nan, post, outs)
+        _node_vjp(g, i, gi, adj, undefined, leaf_at, check_nan, post, outs, need)
     elif o == OP_GATHER:
         a = g.in0[i]
         shape, npdt = g.layout[a]
@@ -447,6 +498,45 @@ cdef int _record_vjp(Graph g, int32_t i, uint8_t o, object gi, dict adj, set und
             grads = _call_node_hooks(post, gin, outs, True, True) + (grads[1],)
         _add_grads(adj, undefined, (g.in0[i], g.in1[i]), grads[:2])
     return 0
+
+
+cdef bytearray _wanted_slots(Graph g, int32_t top, list inputs):
+    """need[s], s <= top: whether the gradient of record s is wanted, as it is
+    one of inputs (autograd.grad's) or an input of a record that leads to one.
+    PyTorch's engine runs only the nodes on a path to the inputs, and their
+    formulas only the wanted gradients; the recorded sweep does the same."""
+    cdef bytearray need = bytearray(top + 1)
+    cdef int32_t s, i
+    cdef uint8_t o
+    cdef Tensor t
+    for x in inputs:
+        t = <Tensor>x
+        if t._graph is g and t._slot <= top:
+            need[t._slot] = 1
+        elif t._graph is None:
+            for leaf, s in g.leaves:
+                if leaf is t and s <= top:
+                    need[s] = 1
+    for i in range(top + 1):
+        if not need[i]:
+            o = g.op[i] & OP_CODE
+            need[i] = o != OP_LEAF and _feeds_wanted(g, i, o, need)
+    return need
+
+
+cdef bint _feeds_wanted(Graph g, int32_t i, uint8_t o, bytearray need) except -1:
+    """Whether one of record i's inputs has a wanted gradient (need[s])."""
+    cdef int32_t s
+    if o == OP_PY:
+        for s in (<Node>g.ctx[g.in0[i]]).in_slots:
+            if s >= 0 and need[s]:
+                return True
+        return False
+    s = g.in0[i]
+    if s >= 0 and need[s]:
+        return True
+    s = g.in1[i]
+    return o != OP_GATHER and s >= 0 and need[s]
 
 
 cdef object _float_tensor(object gx, Graph g, int32_t i):
@@ -498,10 +588,14 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
                                                  if (<Tensor>x)._graph is g])
         leaf_at = {slot: leaf for leaf, slot in g.leaves if slot <= top}
         hooked = None if g.hooks is None else _hooked_slots(g, top, inputs, captured)
+        # (the hooks of records off the inputs' paths still run, for now)
+        need = None if inputs is None or hooked is not None else _wanted_slots(g, top, inputs)
         prev = swap_graph(g)
+        handler = _pool_on(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured)
+            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured, need)
         finally:
+            _pool_off(handler)
             if prev is not None and prev is not g:
                 swap_graph(prev)
     if inputs is None:

@@ -20,6 +20,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         a = a.astype(npdt)
     if isinstance(b, np.ndarray) and b.dtype != npdt:
         b = b.astype(npdt)
+    handler = _pool_for(a, b)
     try:
         if op == OP_ADD:
             r = a + b
@@ -53,6 +54,8 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         if "negative integer powers" in str(e):
             raise RuntimeError("Integers to negative integer powers are not allowed.") from None
         raise RuntimeError(_broadcast_msg(np.shape(a), np.shape(b))) from None
+    finally:
+        _pool_off(handler)
     cdef Tensor out = _wrap(r, dt)
     cdef bint na = ta is not None and ta._rg
     cdef bint nb = tb is not None and tb._rg
@@ -65,27 +68,32 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     name = BINARY_NAMES[op]
     saved = ()
     # derivatives (fn(grad, inputs, result)): an operand that is not a tensor is
-    # None among the inputs, and its value a or b is used
+    # None among the inputs, and its value a or b is used; a gradient that is not
+    # wanted (_needs) is not computed
     if op == OP_ADD:
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(g, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(g, sb))
+        dv = lambda g, i, r: (_sum_to(g, sa) if _needs(i[0]) else None,
+                              _sum_to(g, sb) if _needs(i[1]) else None)
     elif op == OP_SUB:
         if reflected:
             name = "RsubBackward1"
         bw = lambda g: (_unbroadcast(g, sa) if na else None, _unbroadcast(-g, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g, sa), _sum_to(-g, sb))
+        dv = lambda g, i, r: (_sum_to(g, sa) if _needs(i[0]) else None,
+                              _sum_to(-g, sb) if _needs(i[1]) else None)
     elif op == OP_MUL:
         saved = tuple([t for t in (ta, tb) if t is not None])
         bw = lambda g: (_unbroadcast(g * b, sa) if na else None, _unbroadcast(g * a, sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g * _value(i[1], b), sa), _sum_to(g * _value(i[0], a), sb))
+        dv = lambda g, i, r: (_sum_to(g * _value(i[1], b), sa) if _needs(i[0]) else None,
+                              _sum_to(g * _value(i[0], a), sb) if _needs(i[1]) else None)
     elif op == OP_DIV:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if reflected and ta is None:
             name = "MulBackward0"
         bw = lambda g: (_unbroadcast(g / b, sa) if na else None,
                         _unbroadcast(-g * a / (b * b), sb) if nb else None)
-        dv = lambda g, i, r: (_sum_to(g / _value(i[1], b), sa),
-                              _sum_to(-g * _value(i[0], a) / (_value(i[1], b) * _value(i[1], b)), sb))
+        dv = lambda g, i, r: (_sum_to(g / _value(i[1], b), sa) if _needs(i[0]) else None,
+                              _sum_to(-g * _value(i[0], a) / (_value(i[1], b) * _value(i[1], b)),
+                                      sb) if _needs(i[1]) else None)
     else:
         saved = tuple([t for t in (ta, tb) if t is not None])
         if tb is not None and ta is not None:
@@ -97,6 +105,15 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
                         _unbroadcast(_pow_grad_exp(g, a, rr), sb) if nb else None)
         dv = lambda g, i, r: _pow_derivative(g, i[0], i[1], r, a, b, rr, sa, sb)
     return _record(out, name, (ta, tb), bw, saved, True, False, dv)
+
+
+cdef object _pool_for(object a, object b):
+    """A large operand's result comes from fastad's pool of recycled blocks, as a
+    kernel's output does (_pool_on): returns the handler _pool_off puts back."""
+    if ((type(a) is np.ndarray and cnp.PyArray_NBYTES(<cnp.ndarray>a) >= _POOL_MIN)
+            or (type(b) is np.ndarray and cnp.PyArray_NBYTES(<cnp.ndarray>b) >= _POOL_MIN)):
+        return cnp.PyDataMem_SetHandler(_POOL)
+    return None
 
 
 cdef inline object _value(object handle, object raw):

@@ -26,6 +26,23 @@ cdef object _sum_to(object t, tuple shape):
     return x
 
 
+# the input handles of the record a recorded backward is differentiating whose
+# gradients nobody asked for (autograd.grad's inputs do not depend on them)
+cdef tuple _unwanted = ()
+
+
+cdef bint _needs(object x):
+    """Whether a derivative should compute the gradient of its input handle x:
+    x requires grad and leads to a gradient that is asked for.  (A formula may
+    skip the others, as PyTorch's do by their grad_input_mask.)"""
+    if x is None or not (<Tensor>x)._rg:
+        return False
+    for u in _unwanted:
+        if u is x:
+            return False
+    return True
+
+
 cdef object _const(object values, int dt):
     """A tensor outside the graph over values (masks and constants of a derivative)."""
     return _wrap(np.asarray(values, dtype=NP_DTYPES[dt]), dt)

@@ -94,9 +94,9 @@ cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
 
 cdef tuple _matmul_derivative(object g, object x, object y):
     """_matmul_grads in tensor ops, for a recorded backward; None for an input
-    that does not require grad (its GEMM would be thrown away)."""
+    whose gradient is not wanted (its GEMM would be thrown away)."""
     cdef int nx = x.ndim, ny = y.ndim
-    cdef bint need_x = (<Tensor>x)._rg, need_y = (<Tensor>y)._rg
+    cdef bint need_x = _needs(x), need_y = _needs(y)
     if nx == 1 and ny == 1:
         return g * y if need_x else None, g * x if need_y else None
     if nx == 2 and ny == 2:

@@ -120,20 +120,23 @@ def linear(Tensor input, Tensor weight, Tensor bias=None, str act=None, double a
         gx, gw = _linear_grads(g, wa, xa, need_x, need_w)
         return (gx if gx is None or nd == 2 else gx.reshape(in_shape), gw, gb)
     act_derivative = None if act is None else _ACT_DERIVATIVES[_ACTIVATION_INFO[act][3]]
+    act_reads_z = act is not None and _ACT_DERIVATIVE_READS_SELF[_ACTIVATION_INFO[act][3]]
 
     def derivative(grad, inputs, result):
         xi, wi, bi = inputs
         g2 = grad if nd == 2 else grad.reshape(rows_shape)
         x2 = xi if nd == 2 else xi.reshape(xa.shape)
         if act_derivative is not None:     # through the activation, at z = x @ w.T + b
-            z = x2.matmul(wi.t())
-            g2 = act_derivative(g2, z if bi is None else z + bi,
-                                result if nd == 2 else result.reshape(rows_shape), a, b)
-        # an input that does not require grad gets None: its GEMM would be thrown away
-        gx = g2.matmul(wi) if (<Tensor>xi)._rg else None
+            z = None
+            if act_reads_z:     # (most read only the result: no GEMM again)
+                z = x2.matmul(wi.t())
+                z = z if bi is None else z + bi
+            g2 = act_derivative(g2, z, result if nd == 2 else result.reshape(rows_shape), a, b)
+        # an input whose gradient is not wanted gets None: its GEMM would be thrown away
+        gx = g2.matmul(wi) if _needs(xi) else None
         return (gx if gx is None or nd == 2 else gx.reshape(in_shape),
-                g2.t().matmul(x2) if (<Tensor>wi)._rg else None,
-                None if bi is None else g2.sum(0))
+                g2.t().matmul(x2) if _needs(wi) else None,
+                g2.sum(0) if _needs(bi) else None)
     if act is not None:
         return _record(out, _ACTIVATION_INFO[act][2], (x, w, bt), backward, (x, w, out), True,
                        True, derivative)

@@ -35,6 +35,8 @@ cdef extern from "csrc/fad_pool.h":
 # numpy's handler of this (import-time) context is its default one; the pool
 # allocates its new blocks with it, so they get numpy's huge-page advice.
 _POOL = fad_pool_capsule(cnp.PyDataMem_GetHandler())
+# the smallest array (bytes) the pool recycles
+POOL_MIN = FAD_POOL_MIN
 
 
 cdef object _empty(int nd, cnp.npy_intp* dims, int typenum, size_t nbytes):

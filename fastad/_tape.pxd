@@ -91,6 +91,9 @@ cdef class Graph:
     # grad_fn), or None while no non-leaf of this graph has any
     cdef dict hooks
     cdef readonly bint dead
+    # an array of an array record holds FAD_POOL_MIN bytes or more: a sweep
+    # allocates through fastad's pool of recycled blocks (_tensor's _pool_on)
+    cdef bint large
     cdef bint busy           # a sweep is running (possibly without the GIL)
     # record -> the forward call's stack, kept while anomaly mode is on (else None)
     cdef dict traces

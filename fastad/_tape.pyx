@@ -205,6 +205,7 @@ cdef class Graph:
             self.traces = None
         if self.hooks is not None:
             self.hooks = None
+        self.large = False
         self.gid = _next_gid
         _next_gid += 1
 

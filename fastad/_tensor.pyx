@@ -19,10 +19,13 @@ cimport numpy as cnp
 
 from fastad import _kernels as _K
 from fastad import _random as _R
+from fastad._runtime import _POOL, POOL_MIN
 from fastad._tape import SECOND_BACKWARD
 from fastad._device import CPU as _CPU, check as _check_device
 
 cnp.import_array()
+
+cdef Py_ssize_t _POOL_MIN = POOL_MIN
 
 include "_dtypes.pxi"
 
@@ -247,6 +250,11 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
             backward = _derivative_backward(derivative, node.primal)
     node.backward = backward
     out._slot = g.push_node(node)
+    if not g.large:
+        g.large = _pooled(out._data)
+        for x in inputs:
+            if x is not None and _pooled((<Tensor>x)._data):
+                g.large = True
     out._graph = g
     out._rg = True
     out._op = OP_PY
@@ -254,6 +262,11 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     if _debug:
         _note_record(g, out._slot)
     return out
+
+
+cdef inline bint _pooled(object a):
+    """a (a tensor's _data) is large enough for fastad's pool of recycled blocks."""
+    return a is not None and cnp.PyArray_NBYTES(<cnp.ndarray>a) >= _POOL_MIN
 
 
 cdef object _unbroadcast(object g, tuple shape):

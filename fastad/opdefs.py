@@ -51,6 +51,7 @@ over other fastad ops or ``make_op(..., derivative=...)``: ``fastad.<name>``
 (``function``) and ``Tensor.<name>`` (``method``, generated into the Tensor
 class) are that one function.
 """
+import re
 from dataclasses import dataclass
 
 
@@ -95,6 +96,11 @@ class Unary:
     @property
     def backward_name(self):
         return self.grad_fn or "".join(p.title() for p in self.name.split("_")) + "Backward0"
+
+    @property
+    def derivative_reads_self(self):
+        """Whether the derivative column reads the input (else grad and result only)."""
+        return re.search(r"\bself\b", self.derivative) is not None
 
     @property
     def param_names(self):

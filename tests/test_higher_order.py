@@ -336,3 +336,58 @@ def test_double_backward_workloads_give_torchs_gradients(workload):
     assert len(got) == len(want) == {"h2": 4, "h3": 6}[workload]
     for g, w in zip(got, want):
         np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=2e-4, atol=1e-6)
+
+
+@needs_torch
+@pytest.mark.parametrize("act", ["Tanh", "SELU"])
+def test_gradients_of_some_inputs_stay_differentiable_in_the_others(act):
+    """autograd.grad(create_graph=True) for some inputs skips the records and
+    gradients only the others need, yet its result still depends on them: the
+    gradients of a penalty on it reach every parameter, as in PyTorch (fused
+    Linear+activation layers, one whose derivative reads its input; a mul by a
+    tensor that needs no gradient; a non-leaf input)."""
+    import torch
+
+    def run(T):
+        gen = np.random.default_rng(0)
+        D = T.nn.Sequential(T.nn.Linear(3, 5), getattr(T.nn, act)(), T.nn.Linear(5, 2))
+        with T.no_grad():
+            for p in D.parameters():
+                p.copy_(T.tensor(gen.uniform(-1, 1, tuple(p.shape))))
+        x = T.tensor(gen.uniform(-1, 1, (4, 3)), requires_grad=True)
+        c = T.tensor(gen.uniform(-1, 1, (4, 2)))
+        h = x * 2.0
+        out = D(h) * c
+        gh, gx = T.autograd.grad(out.sum(), [h, x], create_graph=True)
+        loss = (gh ** 2).sum() + (gx * gx).sum()
+        # (the last bias does not reach the penalty: None, as in PyTorch)
+        return [gh, gx] + list(T.autograd.grad(loss, list(D.parameters()) + [x],
+                                               allow_unused=True))
+
+    fastad.set_default_dtype(fastad.float64)
+    torch_dtype = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        got, want = run(fastad), run(torch)
+    finally:
+        fastad.set_default_dtype(fastad.float32)
+        torch.set_default_dtype(torch_dtype)
+    assert [g is None for g in got] == [w is None for w in want] == [False] * 5 + [True, False]
+    for g, w in zip(got, want):
+        if g is not None:
+            np.testing.assert_allclose(g.detach().numpy(), w.detach().numpy(), rtol=1e-10,
+                                       atol=1e-12)
+
+
+def test_autograd_grad_returns_gradients_nothing_else_holds():
+    """A gradient autograd.grad hands out as the sweep's own array is not shared
+    with .grad, a seed or another returned gradient."""
+    w = fastad.randn(300, 200, requires_grad=True)
+    v = fastad.randn(300, 200)
+    seed = fastad.ones(300, 200)
+    g1, = autograd.grad(w * v, w, seed)
+    g2, g3 = autograd.grad((w * v).sum(), [w, w])
+    g1.mul_(0.0)
+    g2.add_(1.0)
+    np.testing.assert_array_equal(seed.numpy(), 1.0)
+    np.testing.assert_array_equal(g3.numpy(), v.numpy())

@@ -832,7 +832,7 @@ def test_thread_setter():
 
 def test_large_outputs_are_recycled_without_sharing():
     K.empty_cache()
-    big = np.ones((1 << 20) // 4, np.float32)            # 1 MiB: the pool's smallest size
+    big = np.ones((1 << 17) // 4, np.float32)            # 128 KiB: the pool's smallest size
     a = K.empty_like(big)
     assert a.shape == big.shape and a.dtype == big.dtype and a.flags.c_contiguous
     b = K.empty_like(big)

@@ -1,16 +1,18 @@
 /* Recycled output buffers.  A fresh large array costs a page fault per page and
    a pass of the kernel zeroing it before a kernel writes a single value; a
    training loop allocates the same activation and gradient sizes every step.
-   Output buffers of a MiB or more are therefore allocated through a numpy memory
-   handler that keeps the last few freed blocks, by exact size, and hands them out
-   again.  Only arrays made by fastad's empty and empty_like use it. */
+   Output buffers from glibc's mmap threshold (128 KiB) up are therefore
+   allocated through a numpy memory handler that keeps the last few freed blocks,
+   by exact size, and hands them out again.  Arrays made by fastad's empty and
+   empty_like use it, and every array numpy allocates while a backward sweeps a
+   graph of such arrays (fastad._tensor's _pool_on). */
 #ifndef FAD_POOL_H
 #define FAD_POOL_H
 
 #include "fad_common.h"
 #include <pthread.h>
 #include <numpy/ndarraytypes.h>
-#define FAD_POOL_MIN ((size_t)1 << 20)
+#define FAD_POOL_MIN ((size_t)1 << 17)
 #define FAD_POOL_SLOTS 8
 #define FAD_POOL_MAX_BYTES ((size_t)256 << 20)
 static PyDataMemAllocator *fad_base;   /* numpy's default allocator */
