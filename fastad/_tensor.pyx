@@ -9,6 +9,7 @@ from fastad._opcodes cimport *
 from fastad._elementwise cimport backward_reads_x, scalar_unary
 
 import builtins as _builtins
+import collections
 import functools
 import importlib
 import numbers
@@ -319,6 +320,9 @@ cdef object _py_function(str module, str name):
         f = _PY_FUNCTIONS[name] = getattr(importlib.import_module(module), name)
     return f
 
+
+# float() of a tensor that requires grad has warned (PyTorch warns once per process)
+cdef bint _float_warned = False
 
 include "_tensor_class.pxi"
 
