@@ -25,6 +25,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if _cat(x._dt) < 2 and dtype is None:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {DTYPES[x._dt].name.capitalize()}")
+    if dtype is not None:       # PyTorch casts the input, then reduces
+        x = _to(x, _dt_code(dtype))
     a = _arr(x)
     shape = a.shape
     dims = _norm_dims(dim, a.ndim)

@@ -360,6 +360,10 @@ class BackwardNode:
     def name(self):
         return self._name
 
+    @property
+    def next_functions(self):
+        return _py_function("fastad.autograd.graph", "_next_functions")(self)
+
     def register_prehook(self, fn):
         """fn(grad_outputs) runs before the op's backward, and may return a tuple
         of gradients to use instead."""

@@ -35,7 +35,8 @@ def run(path, lib):
 
 def split(text):
     """(the text with each number replaced by #, whitespace runs made one
-    space; the numbers)."""
+    space; the numbers).  Objects' addresses are not compared."""
+    text = re.sub(r" at 0x[0-9a-f]+>", " at 0x>", text)
     for pattern, name in RENAMED:
         text = pattern.sub(name, text)
     numbers = [float(n) for n in NUMBER.findall(text)]
