@@ -240,16 +240,16 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
 def rand(*args, size=None, dtype=None, generator=None, device=None, requires_grad=False):
     _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_uniform(_empty(_size_arg(args, size, "rand"), NP_DTYPES[dt]), 0.0, 1.0,
-                                    generator), dt)
+    shape = _size_arg(args, size, "rand")
+    cdef Tensor t = _wrap(_R.fill_uniform(_empty(shape, NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
 def randn(*args, size=None, dtype=None, generator=None, device=None, requires_grad=False):
     _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_normal(_empty(_size_arg(args, size, "randn"), NP_DTYPES[dt]), 0.0, 1.0,
-                                    generator), dt)
+    shape = _size_arg(args, size, "randn")
+    cdef Tensor t = _wrap(_R.fill_normal(_empty(shape, NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 

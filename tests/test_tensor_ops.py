@@ -694,3 +694,13 @@ def test_type_takes_legacy_tensor_types_and_sizes_in_bytes():
         assert (x.itemsize, x.nbytes, x.double().nbytes) == (4, 8, 16)
         with pytest.raises(ValueError, match="invalid type: 'foo'"):
             x.type("foo")
+
+
+@needs_torch
+def test_small_tensor_methods_programs_call():
+    for lib in (fastad, torch):
+        x = lib.arange(6.0).reshape(2, 3)
+        assert (x.ndimension(), x.get_device(), x.is_sparse) == (2, -1, False)
+        assert x.ravel().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        assert x.where(x > 2, -1.0).tolist() == [[-1.0, -1.0, -1.0], [3.0, 4.0, 5.0]]
+        assert x.where(x < 2, lib.zeros(3)).tolist() == [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]

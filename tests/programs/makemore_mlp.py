@@ -101,7 +101,8 @@ n_embd = 10
 n_hidden = 200
 g = torch.Generator().manual_seed(2147483647)
 C = torch.randn((vocab_size, n_embd), generator=g)
-W1 = torch.randn((n_embd * block_size, n_hidden), generator=g) * (5 / 3) / ((n_embd * block_size) ** 0.5)
+W1 = torch.randn((n_embd * block_size, n_hidden), generator=g) * (5 / 3) / (
+    (n_embd * block_size) ** 0.5)
 b1 = torch.randn(n_hidden, generator=g) * 0.01
 W2 = torch.randn((n_hidden, vocab_size), generator=g) * 0.01
 b2 = torch.randn(vocab_size, generator=g) * 0
@@ -283,7 +284,8 @@ for i, layer in enumerate(layers[:-1]):
         print('layer %d (%10s): mean %+.2f, std %.2f, saturated: %.2f%%' % (
             i, layer.__class__.__name__, t.mean(), t.std(), (t.abs() > 0.97).float().mean() * 100))
         t = layer.out.grad
-        print('layer %d (%10s): mean %+f, std %e' % (i, layer.__class__.__name__, t.mean(), t.std()))
+        print('layer %d (%10s): mean %+f, std %e' % (i, layer.__class__.__name__, t.mean(),
+                                                     t.std()))
 for i, p in enumerate(parameters):
     if p.ndim == 2:
         t = p.grad

@@ -193,7 +193,8 @@ for step in range(20):
     dist = Normal(mu_net(states).squeeze(-1), log_std.exp())
     actions = dist.sample()
     rewards = -(actions - states[:, 0]) ** 2
-    loss = -(dist.log_prob(actions) * (rewards - rewards.mean())).mean() - 0.01 * dist.entropy().mean()
+    loss = -(dist.log_prob(actions) * (rewards - rewards.mean())).mean() \
+        - 0.01 * dist.entropy().mean()
     opt.zero_grad()
     loss.backward()
     opt.step()
