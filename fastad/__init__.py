@@ -16,7 +16,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from fastad._tensor import (  # noqa: E402,F401
     Size, Tensor, allclose, arange, argmax, argmin, as_tensor, bool_ as bool, cat, clamp, empty,
     empty_like, enable_grad, eye, float32, float64, from_numpy, full, full_like,
-    get_default_dtype, int64, is_grad_enabled, linspace, log_softmax, manual_seed, matmul, max,
+    get_default_dtype, int64, is_grad_enabled, linspace, log_softmax, manual_seed, max,
     maximum, mean, min, minimum, no_grad, ones, ones_like, permute, rand, rand_like, randint,
     randn, randn_like, randperm, reshape, set_default_dtype, set_grad_enabled, softmax, squeeze,
     stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,
@@ -61,7 +61,9 @@ for _op in _opdefs.PY_OPS:
 del _op
 
 square = _method("square")
-mm = matmul
+# PyTorch's constants (torch.inf, torch.pi, ...) and numpy's spelling of None as an index
+from math import e, inf, nan, pi  # noqa: E402,F401
+newaxis = None
 clip = clamp
 
 
@@ -69,22 +71,6 @@ def pow(input, exponent):
     if isinstance(input, Tensor):
         return input ** exponent
     return exponent.__rpow__(input)
-
-
-def add(input, other, *, alpha=1):
-    return input + (other if alpha == 1 else other * alpha)
-
-
-def sub(input, other, *, alpha=1):
-    return input - (other if alpha == 1 else other * alpha)
-
-
-def mul(input, other):
-    return input * other
-
-
-def div(input, other):
-    return input / other
 
 
 def t(input):

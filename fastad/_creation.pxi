@@ -121,19 +121,29 @@ cdef Tensor _filled(tuple size, object value, object dtype, bint requires_grad):
     return t
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False):
+cdef tuple _size_arg(tuple args, object size, str fname):
+    """Sizes given as *ints, one tuple/list, or the keyword size= (PyTorch takes
+    either, not both)."""
+    if size is None:
+        return _sizes(args)
+    if args:
+        raise TypeError(f"{fname}() got multiple values for argument 'size'")
+    return _sizes((size,))
+
+
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    return _filled(_sizes(size), 0, dtype, requires_grad)
+    return _filled(_size_arg(args, size, "zeros"), 0, dtype, requires_grad)
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False):
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    return _filled(_sizes(size), 1, dtype, requires_grad)
+    return _filled(_size_arg(args, size, "ones"), 1, dtype, requires_grad)
 
 
-def empty(*size, dtype=None, device=None, requires_grad=False):
+def empty(*args, size=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
-    return _filled(_sizes(size), 0, dtype, requires_grad)
+    return _filled(_size_arg(args, size, "empty"), 0, dtype, requires_grad)
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
@@ -227,17 +237,19 @@ def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def rand(*size, dtype=None, generator=None, device=None, requires_grad=False):
+def rand(*args, size=None, dtype=None, generator=None, device=None, requires_grad=False):
     _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_uniform(_empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    shape = _size_arg(args, size, "rand")
+    cdef Tensor t = _wrap(_R.fill_uniform(_empty(shape, NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-def randn(*size, dtype=None, generator=None, device=None, requires_grad=False):
+def randn(*args, size=None, dtype=None, generator=None, device=None, requires_grad=False):
     _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
-    cdef Tensor t = _wrap(_R.fill_normal(_empty(_sizes(size), NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
+    shape = _size_arg(args, size, "randn")
+    cdef Tensor t = _wrap(_R.fill_normal(_empty(shape, NP_DTYPES[dt]), 0.0, 1.0, generator), dt)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 

@@ -25,6 +25,8 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     if _cat(x._dt) < 2 and dtype is None:
         raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
                            f"floating point or complex dtype. Got: {DTYPES[x._dt].name.capitalize()}")
+    if dtype is not None:       # PyTorch casts the input, then reduces
+        x = _to(x, _dt_code(dtype))
     a = _arr(x)
     shape = a.shape
     dims = _norm_dims(dim, a.ndim)
@@ -60,15 +62,18 @@ cdef object _filled_like(object g, tuple shape):
     return out
 
 
-class _MinMax(tuple):
-    """torch.return_types.max / min: (values, indices)."""
-    @property
-    def values(self):
-        return self[0]
+def _return_type(name, fields):
+    """torch.return_types.<name>: a named tuple printed as PyTorch prints it."""
+    base = collections.namedtuple(name, fields)
 
-    @property
-    def indices(self):
-        return self[1]
+    def __repr__(self):
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"torch.return_types.{name}(\n{body})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+_MAX = _return_type("max", ("values", "indices"))
+_MIN = _return_type("min", ("values", "indices"))
 
 
 cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
@@ -96,9 +101,10 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
         return _unrecorded(out, name)
     d = _norm_dim(dim, a.ndim)
     if a.ndim == 0:  # the value itself, index 0
-        return _MinMax((_view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,),
-                                 lambda g, i, r: (g,)),
-                        _wrap(np.zeros((), dtype=np.int64), DT_I64)))
+        return (_MAX if is_max else _MIN)(
+            _view_op(x, a.copy(), name.capitalize() + "Backward0", lambda g: (g,),
+                     lambda g, i, r: (g,)),
+            _wrap(np.zeros((), dtype=np.int64), DT_I64))
     else:
         try:
             idx = (a.argmax(axis=d) if is_max else a.argmin(axis=d))
@@ -128,7 +134,7 @@ cdef object _extreme(object input, object dim, bint keepdim, bint is_max):
         out = _record(out, name.capitalize() + "Backward0", (x,), bwd, (), True, False, dv)
     else:
         _unrecorded(out, name)
-    return _MinMax((out, _wrap(np.asarray(idx), DT_I64)))
+    return (_MAX if is_max else _MIN)(out, _wrap(np.asarray(idx), DT_I64))
 
 
 def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):

@@ -9,6 +9,7 @@ from fastad._opcodes cimport *
 from fastad._elementwise cimport backward_reads_x, scalar_unary
 
 import builtins as _builtins
+import collections
 import functools
 import importlib
 import numbers
@@ -333,6 +334,9 @@ cdef object _py_function(str module, str name):
     return f
 
 
+# float() of a tensor that requires grad has warned (PyTorch warns once per process)
+cdef bint _float_warned = False
+
 include "_tensor_class.pxi"
 
 
@@ -368,6 +372,10 @@ class BackwardNode:
 
     def name(self):
         return self._name
+
+    @property
+    def next_functions(self):
+        return _py_function("fastad.autograd.graph", "_next_functions")(self)
 
     def register_prehook(self, fn):
         """fn(grad_outputs) runs before the op's backward, and may return a tuple

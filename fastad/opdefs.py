@@ -344,11 +344,16 @@ COMPARISON_OPS = (_py_ops("comparison", "eq", "ne", "lt", "le", "gt", "ge", meth
 _POINTWISE = ("atan2", "hypot", "logaddexp", "xlogy", "fmax", "fmin", "remainder", "fmod",
               "floor_divide", "true_divide", "nextafter", "lerp", "addcmul", "addcdiv", "clamp_min",
               "clamp_max", "logit", "nan_to_num", "round")
-POINTWISE_OPS = (_py_ops("pointwise", *_POINTWISE, "arctan2")
+POINTWISE_OPS = (_py_ops("pointwise", *_POINTWISE, "arctan2", "multiply", "subtract", "divide",
+                          "negative", "absolute", "logical_not", "logical_and", "logical_or",
+                          "logical_xor")
+                 # Tensor's add, sub, mul and div are the operators' code (and div's rounding_mode
+                 # comes here)
+                 + _py_ops("pointwise", "add", "sub", "mul", "div", method=False)
                  + _py_ops("pointwise", *[n + "_" for n in _POINTWISE if n not in (
                      "logaddexp", "fmax", "fmin")], "pow_", "square_", "clip_", function=False))
 LINALG_OPS = (_py_ops("linalg", "bmm", "mv", "dot", "outer", "ger", "inner", "cross", "kron",
                       "trace", "det", "inverse", "addmm", "baddbmm")
-              + _py_ops("linalg", "einsum", "tensordot", "cdist", method=False))
+              + _py_ops("linalg", "einsum", "tensordot", "cdist", "matmul", "mm", method=False))
 PY_OPS = (SHAPE_OPS + JOIN_OPS + INDEXING_OPS + REDUCTION_OPS + SORTING_OPS + COUNTING_OPS
           + COMPARISON_OPS + POINTWISE_OPS + LINALG_OPS)

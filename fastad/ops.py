@@ -291,12 +291,14 @@ OPS = [
     OpInfo("add", lambda lib, a, b: a + b, BINARY, api=("add", "Tensor.add")),
     OpInfo("add_alpha", lambda lib, a, b: lib.add(a, b, alpha=-0.5), BINARY[:3], api=("add",)),
     OpInfo("radd_number", lambda lib, a: 1.5 + a, UNARY),
-    OpInfo("sub", lambda lib, a, b: a - b, BINARY, api=("sub", "Tensor.sub")),
+    OpInfo("sub", lambda lib, a, b: a - b, BINARY,
+           api=("sub", "Tensor.sub", "subtract", "Tensor.subtract")),
     OpInfo("rsub_number", lambda lib, a: 1.5 - a, UNARY),
-    OpInfo("mul", lambda lib, a, b: a * b, BINARY, api=("mul", "Tensor.mul")),
+    OpInfo("mul", lambda lib, a, b: a * b, BINARY,
+           api=("mul", "Tensor.mul", "multiply", "Tensor.multiply")),
     OpInfo("mul_number", lambda lib, a: a * -2.5, UNARY),
     OpInfo("div", lambda lib, a, b: a / b, BINARY, kinks=(0.0,), domain=(-2.0, 2.0),
-           api=("div", "Tensor.div")),
+           api=("div", "Tensor.div", "divide", "Tensor.divide")),
     OpInfo("rdiv_number", lambda lib, a: 2.0 / a, UNARY, kinks=(0.0,)),
     OpInfo("pow_number", lambda lib, a: a ** 3, UNARY, api=("pow", "Tensor.pow")),
     OpInfo("pow_fraction", lambda lib, a: a ** 1.5, UNARY, domain=(0.2, 3.0)),
@@ -305,6 +307,9 @@ OPS = [
     OpInfo("pow_tensor", lambda lib, a, b: a ** b, BINARY, domain=(0.5, 2.0)),
     OpInfo("pow_fn", lambda lib, a, b: lib.pow(a, b), BINARY[:2], domain=(0.5, 2.0)),
     OpInfo("neg_operator", lambda lib, a: -a, UNARY, api=("Tensor.__neg__",)),
+    OpInfo("negative", lambda lib, a: lib.negative(a), UNARY, api=("negative", "Tensor.negative")),
+    OpInfo("absolute", lambda lib, a: a.absolute(), UNARY, kinks=(0.0,),
+           api=("absolute", "Tensor.absolute")),
     OpInfo("square", lambda lib, a: lib.square(a), UNARY, api=("square", "Tensor.square")),
     # ---- unary math
     OpInfo("exp_method_chain", lambda lib, a: a.exp().sin().tanh(), UNARY),
@@ -348,6 +353,7 @@ OPS = [
            (case((2, 3, 2),), case((2, 3, 2), start_dim=1), case((2, 3, 2, 2), start_dim=1,
                                                                 end_dim=2), case((),)),
            api=("flatten", "Tensor.flatten")),
+    OpInfo("ravel", lambda lib, a: a.ravel(), (case((3, 4),), case((),)), api=("Tensor.ravel",)),
     OpInfo("squeeze", lambda lib, a, dim=None: a.squeeze() if dim is None else a.squeeze(dim),
            (case((3, 1, 2), dim=1), case((3, 1, 2), dim=0), case((1, 3, 1),), case((1,),)),
            api=("squeeze", "Tensor.squeeze")),
@@ -394,6 +400,8 @@ OPS = [
             case((), (), dim=0)), api=("stack",)),
     OpInfo("where", lambda lib, a, b: lib.where(_mask(lib, tuple(a.shape)), a, b),
            (case((3, 4), (3, 4)), case((3, 4), (4,)), case((3, 4), ())), api=("where",)),
+    OpInfo("where_method", lambda lib, a, b: a.where(_mask(lib, tuple(a.shape)), b),
+           (case((3, 4), (4,)),), api=("Tensor.where",)),
     OpInfo("where_scalar", lambda lib, a: lib.where(_mask(lib, tuple(a.shape)), a, 0.5),
            (case((3, 4),),), api=("where",)),
     OpInfo("clamp", lambda lib, a, min=None, max=None: lib.clamp(a, min=min, max=max),
@@ -993,7 +1001,8 @@ NON_DIFFERENTIABLE = {
     **{n: _INTEGER for n in (
         "argsort", "nonzero", "argwhere", "count_nonzero", "all", "any", "ne", "lt", "le", "gt",
         "ge", "not_equal", "less", "less_equal", "greater", "greater_equal", "isclose", "isnan",
-        "isinf", "isfinite", "isposinf", "isneginf")
+        "isinf", "isfinite", "isposinf", "isneginf", "logical_and", "logical_or", "logical_xor",
+        "logical_not")
        for n in (n, "Tensor." + n)},
     **{n: _COUNTS for n in ("unique", "histc", "histogram", "bincount")
        for n in (n, "Tensor." + n)},
@@ -1002,6 +1011,8 @@ NON_DIFFERENTIABLE = {
         "Tensor.nextafter", "Tensor.nextafter_")},
     **{n: _META for n in (
         "Tensor.half", "Tensor.short", "Tensor.char", "Tensor.byte", "Tensor.type_as",
+        "Tensor.bfloat16", "Tensor.ndimension", "Tensor.get_device", "Tensor.is_sparse",
+        "Tensor.itemsize", "Tensor.nbytes",
         "Tensor.cuda", "Tensor.data_ptr", "Tensor.share_memory_",
         "Tensor.pin_memory", "Tensor.is_pinned", "Tensor.is_cuda", "result_type",
         "promote_types", "can_cast", "finfo", "iinfo")},

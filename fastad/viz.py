@@ -32,6 +32,23 @@ _COLORS = {"leaf": "lightblue", "out": "darkolivegreen1", "op": "lightgray",
            "chain": "khaki", "more": "white"}
 
 
+def _inputs_of(graph, op, in0, in1, i):
+    """The slots record i reads (an array op's inputs outside the graph: -1)."""
+    if op[i] == _LEAF:
+        return ()
+    if op[i] == _PY:
+        return tuple(graph.node(i)._describe()[0])
+    if op[i] == _GATHER:       # in1 is the flat index read, not a slot
+        return (int(in0[i]),)
+    return tuple(int(s) for s in (in0[i], in1[i]) if s >= 0)
+
+
+def _name_of(graph, op, i):
+    if op[i] == _PY:
+        return graph.node(i).name
+    return _tensor._OP_NAMES.get(int(op[i]), f"op{int(op[i])}")
+
+
 class _Tape:
     """The records reachable from one tensor, read (never run) from its tape."""
 
@@ -54,19 +71,10 @@ class _Tape:
             stack.extend(s for s in ins if s not in self.inputs)
 
     def _inputs_of(self, i):
-        op = self.op[i]
-        if op == _LEAF:
-            return ()
-        if op == _PY:
-            return tuple(s for s in self.graph.node(i)._describe()[0] if s >= 0)
-        if op == _GATHER:       # in1 is the flat index read, not a slot
-            return (int(self.in0[i]),)
-        return tuple(int(s) for s in (self.in0[i], self.in1[i]) if s >= 0)
+        return tuple(s for s in _inputs_of(self.graph, self.op, self.in0, self.in1, i) if s >= 0)
 
     def name(self, i):
-        if self.op[i] == _PY:
-            return self.graph.node(i).name
-        return _tensor._OP_NAMES.get(int(self.op[i]), f"op{int(self.op[i])}")
+        return _name_of(self.graph, self.op, i)
 
     def is_scalar_op(self, i):
         return self.op[i] not in (_LEAF, _PY)

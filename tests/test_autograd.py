@@ -622,3 +622,52 @@ def test_make_op_needs_a_backward():
     from fastad import _tensor
     with pytest.raises(TypeError, match="needs a backward or a derivative"):
         _tensor.make_op(np.zeros(2), "X", (fastad.zeros(2),))
+
+
+@needs_torch
+def test_grad_takes_pytorchs_keywords_in_pytorchs_order():
+    """WGAN-GP passes only_inputs=True; the sixth positional argument is only_inputs."""
+    import warnings
+
+    def prog(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        y = (x ** 3).sum()
+        g, = lib.autograd.grad(y, x, None, True, True, True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            h, = lib.autograd.grad(y, x, only_inputs=False, retain_graph=True)
+        assert [w.category for w in caught] == [FutureWarning]
+        with pytest.raises(ValueError, match="Expected allow_unused to be True"):
+            lib.autograd.grad(y, x, allow_unused=False, materialize_grads=True)
+        z = x * x
+        jac, = lib.autograd.grad(z, x, lib.eye(2), retain_graph=True, is_grads_batched=True)
+        return g.tolist(), h.tolist(), jac.tolist()
+    assert prog(fastad) == prog(torch)
+
+
+@needs_torch
+def test_variable_is_a_new_leaf_sharing_the_values():
+    def prog(lib):
+        a = lib.tensor([1.0, 2.0], requires_grad=True)
+        v = lib.autograd.Variable(a * 2, requires_grad=True)
+        (v * v).sum().backward()
+        with pytest.raises(TypeError, match="Variable data has to be a tensor, but got list"):
+            lib.autograd.Variable([1.0])
+        return v.is_leaf, v.grad.tolist(), a.grad, lib.autograd.Variable(a).requires_grad
+    assert prog(fastad) == prog(torch)
+
+
+@needs_torch
+def test_float_of_a_tensor_requiring_grad_warns_once():
+    import subprocess
+    import sys
+    code = ("import warnings, {0} as lib\nx = lib.tensor(1.5, requires_grad=True) * 2\n"
+            "with warnings.catch_warnings(record=True) as w:\n"
+            "    warnings.simplefilter('always')\n"
+            "    float(lib.ones(1)); int(x); '%f' % x; float(x); x.item(); f'{{x:.1f}}'\n"
+            "print(len(w), w[0].category.__name__, str(w[0].message).split('.')[0])\n")
+    outs = [subprocess.run([sys.executable, "-c", code.format(lib)], capture_output=True,
+                           text=True).stdout for lib in ("fastad", "torch")]
+    assert outs[0] == outs[1] == \
+        "1 UserWarning Converting a tensor with requires_grad=True to a scalar may lead to " \
+        "unexpected behavior\n"

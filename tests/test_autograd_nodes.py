@@ -355,3 +355,20 @@ def test_grad_fn_hook_handles_remove_and_outlive_the_tensor():
         return log, plain(x.grad.item())
     f, t = both(prog)
     assert f == t
+
+
+@needs_torch
+def test_next_functions_walk_to_accumulate_grad():
+    """The Neural Networks tutorial prints loss.grad_fn.next_functions[0][0]."""
+    def prog(lib):
+        w = lib.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        x = lib.tensor([[1.0, -1.0]])
+        loss = lib.nn.functional.mse_loss(lib.tanh(x @ w), lib.zeros(1, 2))
+        first = loss.grad_fn.next_functions[0][0]
+        second = first.next_functions[0][0]
+        leaf = [n for n, _ in second.next_functions if n is not None]
+        return (type(loss.grad_fn.next_functions).__name__, first.name(), second.name(),
+                [n.name() for n in leaf], leaf[0].variable is w,
+                repr(leaf[0]).startswith("<AccumulateGrad object at 0x"), leaf[0].next_functions)
+    got, want = both(prog)
+    assert got == want

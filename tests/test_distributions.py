@@ -137,6 +137,7 @@ def build(name, lib, t):
         "Categorical_logits": lambda: lib.Categorical(logits=t[0]),
         "OneHotCategorical": lambda: lib.OneHotCategorical(logits=t[0]),
         "Independent": lambda: lib.Independent(lib.Normal(t[0], t[1]), 1),
+        "Exponential": lambda: lib.Exponential(t[1]),
     }[name]()
 
 
@@ -148,7 +149,8 @@ VALUES = {"Normal": [[0.1, 0.2, -3.0], [1.0, 0.0, 0.5]],
           "Bernoulli_logits": [[1.0, 0.0, 1.0], [0.0, 0.0, 1.0]],
           "Categorical_probs": [3, 0, 1], "Categorical_logits": [[3, 0, 1], [2, 2, 0]],
           "OneHotCategorical": [[0, 0, 0, 1], [0, 1, 0, 0], [1, 0, 0, 0]],
-          "Independent": [[0.1, 0.2, -3.0], [1.0, 0.0, 0.5]]}
+          "Independent": [[0.1, 0.2, -3.0], [1.0, 0.0, 0.5]],
+          "Exponential": [[0.1, 2.0, 0.0], [1.0, 0.3, 5.0]]}
 KINDS = list(VALUES)
 
 
@@ -200,7 +202,7 @@ def test_samples_equal_torch_bit_for_bit(name, dtype):
                                           t.rsample(shape).detach().numpy())
 
 
-@pytest.mark.parametrize("name", ["Normal", "Uniform", "Independent"])
+@pytest.mark.parametrize("name", ["Normal", "Uniform", "Independent", "Exponential"])
 def test_rsample_loss_gradients_match_torch(name):
     ts = [pair(p, requires_grad=True) for p in (LOC, SCALE)]
     f, t = build(name, fd, [a for a, _ in ts]), build(name, td, [b for _, b in ts])
@@ -225,6 +227,7 @@ KL_PAIRS = {
                           ([[0.0, 1.0, 2.0, 3.0]] * 3,)),
     "Uniform": (lambda lib, a, b: lib.Uniform(a, b), ([0.0, 0.0, 1.0], [1.0, 2.0, 2.0]),
                 ([-1.0, 0.5, 0.0], [2.0, 3.0, 3.0])),
+    "Exponential": (lambda lib, a, b: lib.Exponential(a), ([0.5, 2.0, 1.0],), ([1.0, 0.1, 1.0],)),
 }
 
 
@@ -277,6 +280,8 @@ def _message(lib, make):
     lambda d: d.distributions.OneHotCategorical(logits=d.zeros(3)).log_prob(d.zeros(2)),
     lambda d: d.distributions.OneHotCategorical(logits=d.zeros(3)).log_prob(d.ones(3)),
     lambda d: d.distributions.Independent(d.distributions.Normal(0.0, 1.0), 1),
+    lambda d: d.distributions.Exponential(d.tensor([1.0, 0.0])),
+    lambda d: d.distributions.Exponential(2.0).log_prob(d.tensor([-0.5])),
 ])
 def test_invalid_parameters_and_values_raise_torchs_value_error(make, torch_validates):
     assert _message(fastad, make) == _message(torch, make)

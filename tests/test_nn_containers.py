@@ -47,3 +47,17 @@ def test_unflatten_matches_torch():
     np.testing.assert_array_equal(a(fastad.tensor(x)).numpy(), b(torch.tensor(x)).numpy())
     y = nn.Unflatten(-1, (2, 2))(fastad.tensor(x.reshape(2, 3, 4)))
     assert tuple(y.shape) == (2, 3, 2, 2)
+
+
+@needs_torch
+def test_parameter_container_and_module_reprs_match_pytorchs():
+    import torch
+    for make in [lambda lib: lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2))]),
+                 lambda lib: lib.nn.ParameterList([lib.nn.Parameter(lib.ones(2)),
+                                                   lib.nn.Parameter(lib.ones(2, 3).double())]),
+                 lambda lib: lib.nn.ParameterDict({"b": lib.nn.Parameter(lib.ones(1)),
+                                                   "a": lib.nn.Parameter(lib.ones(2, 2))}),
+                 lambda lib: lib.nn.ParameterList(), lambda lib: lib.nn.Sequential(),
+                 lambda lib: lib.nn.Sequential(lib.nn.ParameterList([lib.nn.Parameter(
+                     lib.ones(2)), lib.nn.Parameter(lib.ones(3))]))]:
+        assert repr(make(fastad)) == repr(make(torch))

@@ -244,3 +244,68 @@ def test_out_keyword(torch):
 def test_math_constants_of_backward_formulas(torch):
     assert math.isclose(fastad.erfinv(fastad.tensor(0.5, dtype=fastad.float64)).item(),
                         torch.erfinv(torch.tensor(0.5, dtype=torch.float64)).item(), rel_tol=1e-15)
+
+
+def test_arithmetic_functions_take_out_and_pytorchs_aliases():
+    """The 60 Minute Blitz writes torch.matmul(a, b, out=y3), torch.mul(a, b, out=z3)."""
+    import torch
+    x = np.arange(1.0, 7.0, dtype=np.float32).reshape(2, 3)
+    for name, args, kwargs in [("matmul", (x, x.T), {}), ("mm", (x, x.T), {}),
+                               ("mul", (x, x), {}), ("multiply", (x, 2.0), {}),
+                               ("add", (x, x), {"alpha": 2}), ("sub", (x, x), {"alpha": 3}),
+                               ("subtract", (x, 1.5), {}), ("div", (x, x + 1), {}),
+                               ("divide", (x, 4.0), {})]:
+        outs = []
+        for lib in (fastad, torch):
+            targs = [lib.tensor(a) if isinstance(a, np.ndarray) else a for a in args]
+            out = lib.zeros(1)
+            result = getattr(lib, name)(*targs, out=out, **kwargs)
+            assert result is out
+            outs.append((out, getattr(lib, name)(*targs, **kwargs)))
+        assert_same(outs[0][0], outs[1][0])
+        assert_same(outs[0][1], outs[1][1])
+    for lib in (fastad, torch):
+        assert (lib.negative(lib.tensor([1.0, -2.0])).tolist(),
+                lib.absolute(lib.tensor([1.0, -2.0])).tolist()) == ([-1.0, 2.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("mode", ["trunc", "floor"])
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_div_rounding_mode(mode, dtype):
+    import torch
+    a = np.array([-7, 7, -8, 5, 0, -1], dtype=dtype)
+    b = np.array([2, -2, 4, 3, 5, 3], dtype=dtype)
+    for other in (b, 2):
+        got = fastad.div(fastad.tensor(a), fastad.tensor(other) if isinstance(other, np.ndarray)
+                         else other, rounding_mode=mode)
+        want = torch.div(torch.tensor(a), torch.tensor(other) if isinstance(other, np.ndarray)
+                         else other, rounding_mode=mode)
+        assert_same(got, want)
+        assert_same(fastad.tensor(a).div(other if not isinstance(other, np.ndarray)
+                                         else fastad.tensor(other), rounding_mode=mode), want)
+    if dtype == np.float32:
+        x = fastad.tensor(a, requires_grad=True)
+        y = fastad.div(x, 2, rounding_mode=mode)
+        assert y.grad_fn.name() == "DivBackward2"
+        y.sum().backward()
+        assert x.grad.tolist() == [0.0] * 6
+    with pytest.raises(RuntimeError, match="div expected rounding_mode to be one of None"):
+        fastad.div(fastad.tensor(a), 2, rounding_mode="round")
+
+
+def test_logical_functions():
+    import torch
+    a = np.array([[0.0, 1.5, -2.0], [0.0, 0.0, 3.0]], dtype=np.float32)
+    b = np.array([1, 0, 2])
+    for name in ("logical_and", "logical_or", "logical_xor"):
+        assert_same(getattr(fastad, name)(fastad.tensor(a), fastad.tensor(b)),
+                    getattr(torch, name)(torch.tensor(a), torch.tensor(b)))
+        assert_same(getattr(fastad.tensor(a), name)(fastad.tensor(b)),
+                    getattr(torch.tensor(a), name)(torch.tensor(b)))
+    assert_same(fastad.logical_not(fastad.tensor(a)), torch.logical_not(torch.tensor(a)))
+    assert_same(fastad.tensor(b).logical_not(), torch.tensor(b).logical_not())
+    with pytest.raises(RuntimeError):
+        fastad.logical_and(fastad.ones(2), fastad.ones(3))
+    assert (fastad.inf, fastad.pi, fastad.e, fastad.newaxis) == (torch.inf, torch.pi, torch.e,
+                                                                 torch.newaxis)
+    assert math.isnan(fastad.nan)

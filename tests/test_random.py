@@ -335,3 +335,32 @@ def test_state_interchange_with_torch(torch):
         _both(torch, seed)
         assert fastad.initial_seed() == torch.initial_seed()
         assert _same(fastad.rand(3), torch.rand(3))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2147483647])
+@pytest.mark.parametrize("case", [
+    ("trunc_normal_", (64,), dict(std=0.02)),                        # redrawn normals
+    ("trunc_normal_", (3, 5), dict(mean=1.0, std=2.0, a=-1, b=3)),
+    ("trunc_normal_", (40,), dict(a=1.0, b=3.0)),                     # uniform + rejection
+    ("orthogonal_", (3, 5), {}), ("orthogonal_", (6, 4), dict(gain=2.0)),
+    ("orthogonal_", (2, 3, 2), {}), ("eye_", (3, 5), {})])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_more_nn_initialisers_draw_pytorchs_values(torch, seed, case, dtype):
+    """ViT and GPT code initialise with trunc_normal_, RL code with orthogonal_."""
+    name, shape, kwargs = case
+    out = []
+    for lib in (fastad, torch):
+        lib.manual_seed(seed)
+        t = getattr(lib.nn.init, name)(lib.empty(shape, dtype=getattr(lib, dtype)), **kwargs)
+        out.append((t.numpy().copy(), lib.rand(3).numpy()))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-5 if dtype == "float32" else 1e-12,
+                               atol=1e-6 if dtype == "float32" else 1e-12)
+    np.testing.assert_array_equal(out[0][1], out[1][1])      # the stream is left where PyTorch's is
+
+
+def test_initialisers_check_dims(torch):
+    for lib in (fastad, torch):
+        with pytest.raises(ValueError, match="Only tensors with 2 or more dimensions"):
+            lib.nn.init.orthogonal_(lib.empty(3))
+        with pytest.raises(ValueError, match="Only tensors with 2 dimensions are supported"):
+            lib.nn.init.eye_(lib.empty(2, 2, 2))

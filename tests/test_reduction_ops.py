@@ -267,3 +267,20 @@ def test_unique_unsorted_is_sorted_as_pytorchs_on_cpu(a, kw):
     to = torch.unique(torch.tensor(a), sorted=False, **kw)
     for p, q in zip(fo, to) if isinstance(to, tuple) else [(fo, to)]:
         assert_same(p, q)
+
+
+@needs_torch
+def test_max_and_min_over_a_dim_are_torch_return_types():
+    """The DQN tutorial prints q.max(1): PyTorch's named tuple and its repr."""
+    x = [[1.0, 5.0], [4.0, 2.0]]
+    for name in ("max", "min"):
+        got = getattr(fastad.tensor(x), name)(1)
+        want = getattr(torch.tensor(x), name)(1)
+        assert type(got).__name__ == type(want).__name__ == name
+        assert repr(got) == repr(want)
+        assert got.values is got[0] and got.indices is got[1]
+        values, indices = got
+        assert_same(values, want.values)
+        assert_same(indices, want.indices)
+        assert repr(getattr(fastad.tensor(2.0), name)(0)) == \
+            repr(getattr(torch.tensor(2.0), name)(0))

@@ -632,3 +632,75 @@ def test_allclose_and_isinstance():
     assert not fastad.allclose(f, fastad.tensor([1.0, 2.1]))
     assert isinstance(f, fastad.Tensor)
     assert isinstance(f * 2, fastad.Tensor)
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["zeros", "ones", "empty", "rand", "randn"])
+def test_creation_takes_size_as_a_keyword(name):
+    """d2l writes torch.randn(size=(), requires_grad=True), torch.rand(size=(2, 4))."""
+    for size in [(), (2, 4), [3]]:
+        fastad.manual_seed(0)
+        torch.manual_seed(0)
+        got = getattr(fastad, name)(size=size, dtype=fastad.float64, requires_grad=True)
+        want = getattr(torch, name)(size=size, dtype=torch.float64, requires_grad=True)
+        assert got.requires_grad and tuple(got.shape) == tuple(want.shape)
+        if name != "empty":
+            assert_same(got, want)
+    for lib in (fastad, torch):
+        with pytest.raises(TypeError):
+            getattr(lib, name)(2, size=(3,))
+
+
+@needs_torch
+def test_contiguous_copies_a_strided_view():
+    for lib in (fastad, torch):
+        x = lib.arange(10.0).reshape(2, 5)
+        y = x.T.contiguous()
+        assert not x.T.is_contiguous() and y.is_contiguous() and x.contiguous() is x
+        assert y.stride() == (2, 1)
+        w = lib.arange(6.0, requires_grad=True)
+        z = w.reshape(2, 3).t().contiguous()
+        assert z.grad_fn.name() == "CloneBackward0"
+        (z * lib.arange(6.0).reshape(3, 2)).sum().backward()
+        assert w.grad.tolist() == [0.0, 2.0, 4.0, 1.0, 3.0, 5.0]
+
+
+@needs_torch
+def test_mean_with_dtype_casts_first():
+    x = [[1.0, 2.0], [4.0, 8.0]]
+    for args in [(), (0,), (1, True)]:
+        got = fastad.tensor(x, requires_grad=True)
+        want = torch.tensor(x, requires_grad=True)
+        g = got.mean(*args, dtype=fastad.float64)
+        w = want.mean(*args, dtype=torch.float64)
+        assert_same(g, w)
+        assert_same(fastad.mean(got, *args, dtype=fastad.float64), torch.mean(want, *args,
+                                                                               dtype=torch.float64))
+        g.sum().backward()
+        w.sum().backward()
+        assert_same(got.grad, want.grad)
+    assert_same(fastad.tensor([1, 2]).mean(dtype=fastad.float32),
+                torch.tensor([1, 2]).mean(dtype=torch.float32))
+
+
+@needs_torch
+def test_type_takes_legacy_tensor_types_and_sizes_in_bytes():
+    for lib in (fastad, torch):
+        x = lib.tensor([1.5, -2.0])
+        assert x.type(lib.DoubleTensor).dtype == lib.float64
+        assert x.type(lib.LongTensor).tolist() == [1, -2]
+        assert x.type("torch.IntTensor").dtype == lib.int32
+        assert x.type() == "torch.FloatTensor"
+        assert (x.itemsize, x.nbytes, x.double().nbytes) == (4, 8, 16)
+        with pytest.raises(ValueError, match="invalid type: 'foo'"):
+            x.type("foo")
+
+
+@needs_torch
+def test_small_tensor_methods_programs_call():
+    for lib in (fastad, torch):
+        x = lib.arange(6.0).reshape(2, 3)
+        assert (x.ndimension(), x.get_device(), x.is_sparse) == (2, -1, False)
+        assert x.ravel().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        assert x.where(x > 2, -1.0).tolist() == [[-1.0, -1.0, -1.0], [3.0, 4.0, 5.0]]
+        assert x.where(x < 2, lib.zeros(3)).tolist() == [[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]

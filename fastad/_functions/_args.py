@@ -1,11 +1,11 @@
 """Arguments and results shared by the Python-level ops: dims, PyTorch's
 keyword aliases, plain (non-differentiable) results, named result tuples."""
-import collections
 import functools
 
 import numpy as np
 
 from fastad._tensor import Tensor, _dtype_by_name, as_tensor
+from fastad._tensor import _return_type as return_type  # noqa: F401
 
 
 def check_tensor(input, fname, arg="input", pos=1):
@@ -66,16 +66,6 @@ def plain(array):
 def keep(array, ds, keepdim):
     """A reduction's result array with the reduced dims kept (size 1) or not."""
     return array if keepdim else np.squeeze(array, ds) if ds else array
-
-
-def return_type(name, fields):
-    """torch.return_types.<name>: a named tuple printed as PyTorch prints it."""
-    base = collections.namedtuple(name, fields)
-
-    def __repr__(self):
-        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
-        return f"torch.return_types.{name}(\n{body})"
-    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
 
 
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long",

@@ -11,6 +11,7 @@ import fastad
 from fastad._functions._args import dim as _dim, scalar_name
 from fastad._functions.pointwise import _out, _sum_to
 from fastad._functions.reductions import _vector_norm
+from fastad import _tensor
 from fastad._tensor import Tensor, array_of, make_op
 
 
@@ -78,6 +79,13 @@ def _multi_output(arrays, name, inputs, derivative, dt):
 
 
 # ---------------------------------------------------------------- products
+def matmul(input, other, *, out=None):
+    return _out(_tensor.matmul(input, other), out)
+
+
+mm = matmul
+
+
 def bmm(input, mat2, *, out=None):
     _tensor_arg("bmm", input)
     _tensor_arg("bmm", mat2, 2, "mat2")

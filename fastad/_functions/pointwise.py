@@ -160,6 +160,72 @@ def true_divide(dividend, divisor, *, out=None):
     return _out(dividend / divisor, out)
 
 
+def add(input, other, *, alpha=1, out=None):
+    return _out(input + (other if alpha == 1 else other * alpha), out)
+
+
+def sub(input, other, *, alpha=1, out=None):
+    return _out(input - (other if alpha == 1 else other * alpha), out)
+
+
+def mul(input, other, *, out=None):
+    return _out(input * other, out)
+
+
+def div(input, other, *, rounding_mode=None, out=None):
+    """input / other, or its quotient rounded toward zero ('trunc') or down
+    ('floor'), whose gradient is zero (PyTorch's DivBackward2)."""
+    if rounding_mode is None:
+        return _out(input / other, out)
+    if rounding_mode not in ("trunc", "floor"):
+        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    (a, b), dt, inputs = _arrays("div", input, other, floating=False)
+    if not dt.is_floating_point:
+        if np.any(b == 0):
+            raise RuntimeError("ZeroDivisionError")
+        q = np.floor_divide(a, b)
+        if rounding_mode == "trunc":    # a floored quotient below zero that left a remainder
+            q += (q < 0) & (q * b != a)
+        return _out(fastad.tensor(q, dtype=dt), out)
+    with np.errstate(all="ignore"):
+        q = np.floor_divide(a, b) if rounding_mode == "floor" else np.trunc(a / b)
+    zero = lambda grad, ins, result: tuple(  # noqa: E731
+        None if t is None else fastad.zeros(_shape(t), dtype=grad.dtype) for t in ins)
+    return _out(make_op(q, "DivBackward2", inputs, derivative=zero, dt=dt.code), out)
+
+
+def negative(input, *, out=None):
+    return _out(-input, out)
+
+
+def absolute(input, *, out=None):
+    return _out(fastad.abs(input), out)
+
+
+def logical_not(input, *, out=None):
+    return _out(fastad.tensor(np.logical_not(array_of(input))), out)
+
+
+def _logical(name, f):
+    def op(input, other, *, out=None):
+        a = array_of(input)
+        b = array_of(other) if isinstance(other, Tensor) else np.asarray(other)
+        try:
+            return _out(fastad.tensor(f(a, b)), out)
+        except ValueError:
+            raise RuntimeError(fastad._tensor._broadcast_msg(a.shape, b.shape)) from None
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise {name.split('_')[1]} of the operands' truth values (a bool tensor)."
+    return op
+
+
+logical_and = _logical("logical_and", np.logical_and)
+logical_or = _logical("logical_or", np.logical_or)
+logical_xor = _logical("logical_xor", np.logical_xor)
+multiply, subtract, divide = mul, sub, div
+
+
 def nextafter(input, other, *, out=None):
     (a, b), dt, inputs = _arrays("nextafter", input, other, floating=False)
     if not dt.is_floating_point:

@@ -7,11 +7,12 @@ from fastad.distributions import constraints, kl, utils  # noqa: F401
 from fastad.distributions.bernoulli import Bernoulli
 from fastad.distributions.categorical import Categorical
 from fastad.distributions.distribution import Distribution
+from fastad.distributions.exponential import Exponential
 from fastad.distributions.independent import Independent
 from fastad.distributions.kl import kl_divergence, register_kl
 from fastad.distributions.normal import Normal
 from fastad.distributions.one_hot_categorical import OneHotCategorical
 from fastad.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Independent", "Normal",
+__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Normal",
            "OneHotCategorical", "Uniform", "kl_divergence", "register_kl"]

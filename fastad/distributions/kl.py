@@ -6,6 +6,7 @@ import warnings
 import fastad
 from fastad.distributions.bernoulli import Bernoulli
 from fastad.distributions.categorical import Categorical
+from fastad.distributions.exponential import Exponential
 from fastad.distributions.distribution import Distribution
 from fastad.distributions.independent import Independent
 from fastad.distributions.normal import Normal
@@ -107,6 +108,12 @@ def _kl_categorical_categorical(p, q):
 @register_kl(OneHotCategorical, OneHotCategorical)
 def _kl_onehotcategorical_onehotcategorical(p, q):
     return _kl_categorical_categorical(p._categorical, q._categorical)
+
+
+@register_kl(Exponential, Exponential)
+def _kl_exponential_exponential(p, q):
+    rate_ratio = q.rate / p.rate
+    return -rate_ratio.log() + rate_ratio - 1
 
 
 @register_kl(Normal, Normal)

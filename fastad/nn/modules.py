@@ -447,15 +447,14 @@ class Module:
         return ""
 
     def __repr__(self):
-        lines = []
         extra = self.extra_repr()
-        if extra:
-            lines = extra.split("\n")
-        for name, m in self._modules.items():
-            sub = repr(m).replace("\n", "\n  ")
-            lines.append(f"({name}): {sub}")
-        if not self._modules:
+        extra_lines = extra.split("\n") if extra else []
+        lines = extra_lines + [f"({name}): " + repr(m).replace("\n", "\n  ")
+                               for name, m in self._modules.items()]
+        if len(extra_lines) == 1 and not self._modules:      # the one-liner of most modules
             return f"{type(self).__name__}({extra})"
+        if not lines:
+            return f"{type(self).__name__}()"
         return type(self).__name__ + "(\n  " + "\n  ".join(lines) + "\n)"
 
 

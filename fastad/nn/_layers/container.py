@@ -73,6 +73,14 @@ class _Parameters:
         self.register_parameter(name, value)
 
 
+def _entries_repr(items, kind):
+    """PyTorch's lines for a parameter container's entries (kind(p): the list
+    prints the dtype, the dict the tensor type)."""
+    return "\n".join(
+        f"  ({k}): {'Parameter' if isinstance(p, Parameter) else 'Tensor'} containing: "
+        f"[{kind(p)} of size {'x'.join(map(str, p.shape))}]" for k, p in items)
+
+
 class ParameterList(_Parameters, _Container):
     def __init__(self, values=None):
         super().__init__()
@@ -80,8 +88,7 @@ class ParameterList(_Parameters, _Container):
             self.extend(values)
 
     def extra_repr(self):
-        return "\n".join(f"({i}): Parameter containing: [{type(p).__name__} of size "
-                         f"{'x'.join(map(str, p.shape))}]" for i, p in enumerate(self))
+        return _entries_repr(enumerate(self), lambda p: p.dtype)
 
 
 class ParameterDict(_Parameters, _Mapping):
@@ -95,6 +102,9 @@ class ParameterDict(_Parameters, _Mapping):
         # PyTorch sorts a plain dict's keys (an OrderedDict keeps its order)
         plain = isinstance(entries, dict) and not isinstance(entries, OrderedDict)
         return sorted(pairs) if plain else pairs
+
+    def extra_repr(self):
+        return _entries_repr(self.items(), lambda p: p.type())
 
 
 class Unflatten(Module):

@@ -11,6 +11,7 @@ from fastad._tensor import cat, empty, stack, zeros
 from fastad.nn import functional as F
 from fastad.nn import init
 from fastad.nn._rnn import layer
+from fastad.nn.utils.rnn import PackedSequence
 from fastad.nn.modules import Module, Parameter, _non_defaults
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
@@ -22,6 +23,14 @@ def _reset(module):
     stdv = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
     for w in module.parameters():
         init.uniform_(w, -stdv, stdv)
+
+
+def _merge(new, old):
+    """new's rows, then old's rows past them (a packed batch's states, when only
+    the first rows ran a step)."""
+    if old is None or new.shape[0] >= old.shape[0]:
+        return new
+    return cat([new, old[new.shape[0]:]])
 
 
 def _initial(hx, batch, hidden, like):
@@ -118,7 +127,79 @@ class RNNBase(Module):
                 x = F.dropout(x, self.dropout, True)
         return x, stack(h_n), (stack(c_n) if c0 is not None else None)
 
+    def _run_packed(self, data, batch_sizes, h0, c0):
+        """(data, h_n, c_n or None) of a PackedSequence: each run of steps with
+        the same batch size is one recurrence over its block of data (rows
+        beyond it are sequences that have ended and keep their last state; the
+        reverse direction starts each sequence from h0 at its own end)."""
+        directions = 2 if self.bidirectional else 1
+        hid = self.hidden_size
+        runs, start = [], 0         # (first row, steps, batch) of equal batch sizes
+        for t, b in enumerate(batch_sizes):
+            if t == 0 or b != runs[-1][2]:
+                runs.append([start, 0, b])
+            runs[-1][1] += 1
+            start += b
+        x, h_n, c_n = data, [], []
+        for lay in range(self.num_layers):
+            outs = []
+            for d in range(directions):
+                k = lay * directions + d
+                h0k, c0k = h0[k], (None if c0 is None else c0[k])
+                h, c = (h0k[:runs[-1][2]], None if c0k is None else c0k[:runs[-1][2]]) if d \
+                    else (h0k, c0k)
+                blocks = []
+                for first, steps, b in (reversed(runs) if d else runs):
+                    if d:       # back in time the batch grows: sequences ending here join
+                        h, c = _merge(h, h0k[:b]), _merge(c, None if c0k is None else c0k[:b])
+                    xb = x[first:first + steps * b].reshape(steps, b, x.shape[-1])
+                    res = layer(self.mode, xb, h[:b], None if c is None else c[:b],
+                                *self._weights(lay, d), reverse=bool(d))
+                    blocks.append(res[..., :hid].reshape(steps * b, hid))
+                    row = res[0 if d else -1]
+                    h = _merge(row[:, :hid], h)
+                    c = _merge(row[:, hid:2 * hid], c) if c is not None else None
+                outs.append(cat(blocks[::-1] if d else blocks))
+                h_n.append(h)
+                if c is not None:
+                    c_n.append(c)
+            x = outs[0] if directions == 1 else cat(outs, 1)
+            if self.dropout and self.training and lay < self.num_layers - 1:
+                x = F.dropout(x, self.dropout, True)
+        return x, stack(h_n), (stack(c_n) if c0 is not None else None)
+
+    def _forward_packed(self, packed, hx):
+        data, batch_sizes, sorted_indices, unsorted_indices = packed
+        if data.dim() != 2:
+            raise RuntimeError(f"input must have 2 dimensions, got {data.dim()}")
+        if data.shape[-1] != self.input_size:
+            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
+                               f"{self.input_size}, got {data.shape[-1]}")
+        lstm = self.mode == "LSTM"
+        batch_sizes = [int(b) for b in batch_sizes.tolist()]
+        batch = batch_sizes[0]
+        directions = 2 if self.bidirectional else 1
+        if hx is None:
+            zero = zeros((self.num_layers * directions, batch, self.hidden_size),
+                         dtype=data.dtype)
+            states = [zero, zero if lstm else None]
+        else:
+            states = list(hx) if lstm else [hx, None]
+            for s, what in zip(states, ("hx[0]", "hx[1]") if lstm else ("hx",)):
+                self._check_hidden(s, True, batch, what)
+            if sorted_indices is not None:
+                states = [None if s is None else s.index_select(1, sorted_indices)
+                          for s in states]
+        output, h_n, c_n = self._run_packed(data, batch_sizes, *states)
+        if unsorted_indices is not None:
+            h_n = h_n.index_select(1, unsorted_indices)
+            c_n = None if c_n is None else c_n.index_select(1, unsorted_indices)
+        output = PackedSequence(output, packed.batch_sizes, sorted_indices, unsorted_indices)
+        return output, ((h_n, c_n) if lstm else h_n)
+
     def forward(self, input, hx=None):
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         self._check_input(input)
         batched = input.dim() == 3
         lstm = self.mode == "LSTM"
