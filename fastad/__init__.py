@@ -16,7 +16,7 @@ _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from fastad._tensor import (  # noqa: E402,F401
     Size, Tensor, allclose, arange, argmax, argmin, as_tensor, bool_ as bool, cat, clamp, empty,
     empty_like, enable_grad, eye, float32, float64, from_numpy, full, full_like,
-    get_default_dtype, int64, is_grad_enabled, linspace, log_softmax, manual_seed, max,
+    get_default_dtype, int64, is_grad_enabled, linspace, logspace, log_softmax, manual_seed, max,
     maximum, mean, min, minimum, no_grad, ones, ones_like, permute, rand, rand_like, randint,
     randn, randn_like, randperm, reshape, set_default_dtype, set_grad_enabled, softmax, squeeze,
     stack, sum, tensor, transpose, unsqueeze, where, zeros, zeros_like, flatten,

@@ -230,6 +230,30 @@ def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
+def logspace(start, end, steps, base=10.0, *, dtype=None, layout=None, device=None,
+             requires_grad=False):
+    _check_device(device)
+    cdef int dt = _default_dt if dtype is None else _dt_code(dtype)
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    # PyTorch's CPU kernel: the ends in the output's type, their difference
+    # over steps - 1 in double, base ** (start + i*step) for the first half and
+    # base ** (end - (steps-1-i)*step) for the second, in double, then cast
+    if _cat(dt) == 2:
+        a, b = NP_DTYPES[dt].type(start), NP_DTYPES[dt].type(end)
+    else:
+        a, b = int(start), int(end)
+    i = np.arange(steps, dtype=np.float64)
+    if steps == 1:
+        e = np.array([float(a)])
+    else:
+        step = float(b - a) / (steps - 1)
+        e = np.where(i < steps // 2, float(a) + step * i, float(b) - step * (steps - 1 - i))
+    cdef Tensor t = _wrap(np.power(float(base), e).astype(NP_DTYPES[dt]), dt)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
     _check_device(device)
     cdef int dt = _default_dt if dtype is None else _dt_code(dtype)

@@ -18,7 +18,7 @@ extension modules named after their concern, which this module only gathers:
 Their C lives in ``fastad/csrc/*.h``.
 """
 from fastad._runtime import (  # noqa: F401
-    HAVE_OPENMP, PARALLEL_THRESHOLD, STREAM_THRESHOLD, _set_parallel_threshold,
+    HAVE_OPENMP, PARALLEL_THRESHOLD, POOL_MIN, STREAM_THRESHOLD, _set_parallel_threshold,
     _set_stream_threshold, empty, empty_cache, empty_like, get_num_threads, pool_stats,
     set_num_threads)
 from fastad._linear import (  # noqa: F401

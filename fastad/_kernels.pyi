@@ -24,6 +24,8 @@ ACTIVATIONS: dict[str, _ActSpec]
 LOSSES: dict[str, _LossSpec]
 PARALLEL_THRESHOLD: int
 STREAM_THRESHOLD: int
+# freed outputs of this many bytes or more are recycled (glibc's mmap threshold)
+POOL_MIN: int
 HAVE_OPENMP: bool
 
 def set_num_threads(n: int) -> None: ...

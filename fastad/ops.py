@@ -968,7 +968,7 @@ _COUNTS = "counts values: PyTorch does not differentiate it"
 NON_DIFFERENTIABLE = {
     **{n: _CREATION for n in (
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
-        "ones_like", "full_like", "empty_like", "arange", "linspace", "eye", "rand", "randn",
+        "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "rand", "randn",
         "randint", "randperm", "rand_like", "randn_like", "load",
         "randint_like", "poisson", "bernoulli", "Tensor.bernoulli")},
     **{n: _INTEGER for n in (

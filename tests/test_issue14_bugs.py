@@ -19,6 +19,18 @@ def test_linspace_uses_torchs_two_sided_formula(start, end, steps, dtype, torch)
     assert_same(f, t, tol=dict(rtol=0, atol=0))
 
 
+@pytest.mark.parametrize("start,end,steps,base", [
+    (0, 3, 4, 10.0), (-2, 2, 9, 10.0), (0.1, 0.9, 7, 2.0), (5, -5, 100, 1.5), (0, 1, 1, 10.0),
+    (2, 2, 5, 3.0), (0, 1, 0, 10.0), (-10, 10, 33, 2.718281828459045), (0, 40, 41, 2.0)])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64", "float16"])
+def test_logspace_is_torchs(start, end, steps, base, dtype, torch):
+    f = fastad.logspace(start, end, steps, base, dtype=getattr(fastad, dtype))
+    t = torch.logspace(start, end, steps, base, dtype=getattr(torch, dtype))
+    assert_same(f, t, tol=dict(rtol=0, atol=0))
+    assert_same(fastad.logspace(start, end, steps=steps, base=base),
+                torch.logspace(start, end, steps=steps, base=base), tol=dict(rtol=0, atol=0))
+
+
 def test_float32_kernel_tails_match_torch(torch):
     """Every elementwise row of the op table over both tails: PyTorch's zeros
     stay zeros (sigmoid(-100) is 0, not the denormal exp(-100))."""
