@@ -506,18 +506,24 @@ cdef bytearray _wanted_slots(Graph g, int32_t top, list inputs):
     PyTorch's engine runs only the nodes on a path to the inputs, and their
     formulas only the wanted gradients; the recorded sweep does the same."""
     cdef bytearray need = bytearray(top + 1)
-    cdef int32_t s, i
+    cdef int32_t s, i, lowest = top + 1
     cdef uint8_t o
     cdef Tensor t
     for x in inputs:
         t = <Tensor>x
         if t._graph is g and t._slot <= top:
             need[t._slot] = 1
+            if t._slot < lowest:
+                lowest = t._slot
         elif t._graph is None:
             for leaf, s in g.leaves:
                 if leaf is t and s <= top:
                     need[s] = 1
-    for i in range(top + 1):
+                    if s < lowest:
+                        lowest = s
+    # a record reads only earlier ones: none below the lowest input leads to one,
+    # and a thread's graph can hold many records from earlier work below it
+    for i in range(lowest + 1, top + 1):
         if not need[i]:
             o = g.op[i] & OP_CODE
             need[i] = o != OP_LEAF and _feeds_wanted(g, i, o, need)
