@@ -327,10 +327,16 @@ cdef object _unary_call(object input, str fname, int op, double a, double b, bin
         raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     if inplace:
-        grad_name = _INPLACE_GRAD_NAMES.get(op)
-        return _apply_inplace(<Tensor>input,
-                              lambda t: activation(t, _UNARY_NAMES[op], a, b, grad_name), False)
+        return _unary_inplace(<Tensor>input, op, a, b)
     return _unary(<Tensor>input, op, a, b)
+
+
+cdef object _unary_inplace(Tensor input, int op, double a, double b):
+    # apart from _unary_call: its lambda's closure would be allocated on every call of the
+    # out-of-place path too (a third of a 0-d sigmoid's cost)
+    grad_name = _INPLACE_GRAD_NAMES.get(op)
+    return _apply_inplace(input, lambda t: activation(t, _UNARY_NAMES[op], a, b, grad_name),
+                          False)
 
 
 cdef object _unary(object input, int op, double a, double b):
