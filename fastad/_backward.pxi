@@ -599,7 +599,11 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         prev = swap_graph(g)
         handler = _pool_on(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured, need)
+            if need is not None and _scalar_tape(g, top, need, adj, leaf_at):
+                _recorded_scalars(g, top, adj, keep, leaf_at, need)
+            else:
+                _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured,
+                                need)
         finally:
             _pool_off(handler)
             if prev is not None and prev is not g:

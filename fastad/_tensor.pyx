@@ -543,6 +543,9 @@ include "_derivatives.pxi"
 include "_backward.pxi"
 
 
+include "_recorded_scalars.pxi"
+
+
 include "_hooks.pxi"
 
 
