@@ -274,6 +274,8 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
 # (after the ones being swept) and reach the original inputs through handles:
 # tensors of the graph standing for a record's value.
 cdef object _seed_tensor(Tensor t, object gradient, int k):
+    if gradient is None and t._data is None:
+        return _scalar(1.0, t._dt)
     if gradient is None:
         return _const(_seed(t, None, k), t._dt)
     if isinstance(gradient, Tensor):
@@ -664,7 +666,7 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
                 raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
                                    "been used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-        elif tuple((<Tensor>gk).shape) != tuple((<Tensor>x).shape):
-            gk = expand(gk, tuple((<Tensor>x).shape))
+        elif _shape(<Tensor>gk) != _shape(<Tensor>x):
+            gk = expand(gk, _shape(<Tensor>x))
         out.append(gk)
     return tuple(out)

@@ -255,9 +255,9 @@ cdef object _stacked(Graph g, list elems, dict made):
     two reads or more, a -0.0 element became +0.0."""
     cdef Py_ssize_t k, n = len(<list>elems[0])
     cdef bint summed = elems[1] > 1
-    values = np.zeros(n)
+    cdef cnp.ndarray values = np.zeros(n)
+    cdef double *vv = <double *>cnp.PyArray_DATA(values)
     inputs = []
-    cdef double[::1] vv = values
     for k in range(n):
         e = (<list>elems[0])[k]
         if e is None:
@@ -266,8 +266,11 @@ cdef object _stacked(Graph g, list elems, dict made):
         vv[k] = (<double>e[1] + 0.0) if summed else <double>e[1]
         inputs.append(_adj_tensor(g, _adj(e[0], e[1]), made) if e[0] >= 0 else None)
     inputs = tuple(inputs)
-    return _record(_wrap(values, DT_F64), "AddBackward0" if summed else "SelectBackwardBackward0",
-                   inputs, _elements_backward, (), False, False, _elements_derivative)
+    out = _record(_wrap(values, DT_F64), "AddBackward0" if summed else "SelectBackwardBackward0",
+                  inputs, _elements_backward, (), False, False, _elements_derivative)
+    if (<Tensor>out)._node is not None:
+        (<Tensor>out)._node.stacks = True
+    return out
 
 
 def _elements_backward(g):
