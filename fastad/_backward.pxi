@@ -258,8 +258,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
         elif (k < len(owned) and owned[k] and gk is swept[k] and type(gk) is np.ndarray
-              and gk.shape == t._data.shape and gk.dtype == NP_DTYPES[t._dt]
-              and gk.flags.c_contiguous):
+              and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>gk)
+              and <object>cnp.PyArray_DESCR(<cnp.ndarray>gk) is NP_DTYPES[t._dt]
+              and gk.shape == t._data.shape):
             out.append(_wrap(gk, t._dt))    # the sweep's own array: no copy
         else:
             out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),

@@ -80,7 +80,7 @@ cdef bint _scalar_tape(Graph g, int32_t top, bytearray need, dict adj, dict leaf
         if o == OP_LEAF:
             continue
         if o == OP_GATHER:
-            if g.layout[g.in0[i]][1] != np.float64:
+            if not _f64_array(g, g.in0[i]):
                 return False
             continue
         if not g.op[i] & OP_F64:
@@ -97,11 +97,16 @@ cdef bint _scalar_tape(Graph g, int32_t top, bytearray need, dict adj, dict leaf
                 if t._data is not None or t._dt != DT_F64 or t._lgid != g.gid:
                     return False
             elif o == OP_GATHER:
-                if g.layout[g.in0[s]][1] != np.float64:
+                if not _f64_array(g, g.in0[s]):
                     return False
             elif not g.op[s] & OP_F64:
                 return False
     return True
+
+
+cdef inline bint _f64_array(Graph g, int32_t s) except -1:
+    """Whether the array x[k] reads at slot s is float64."""
+    return (<cnp.dtype>g.layout[s][1]).type_num == cnp.NPY_FLOAT64
 
 
 cdef inline _Adj _value_at(Graph g, int32_t s, dict leaf_at):
