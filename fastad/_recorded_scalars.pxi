@@ -117,7 +117,8 @@ cdef inline _Adj _value_at(Graph g, int32_t s, dict leaf_at):
 
 
 cdef object _adj_tensor(Graph g, _Adj a, dict made):
-    """The tensor of an adjoint: the one a derivative returned, a handle of its record, or a constant."""
+    """The tensor of an adjoint: the one a derivative returned, a handle of its
+    record, or a constant."""
     if a.s < 0:
         return _scalar(a.v, DT_F64)
     t = made.get(a.s)
