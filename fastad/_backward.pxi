@@ -258,8 +258,9 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
         elif t._data is None:
             out.append(_scalar(float(gk), t._dt))
         elif (k < len(owned) and owned[k] and gk is swept[k] and type(gk) is np.ndarray
-              and gk.shape == t._data.shape and gk.dtype == NP_DTYPES[t._dt]
-              and gk.flags.c_contiguous):
+              and cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>gk)
+              and <object>cnp.PyArray_DESCR(<cnp.ndarray>gk) is NP_DTYPES[t._dt]
+              and gk.shape == t._data.shape):
             out.append(_wrap(gk, t._dt))    # the sweep's own array: no copy
         else:
             out.append(_wrap(_filled_like(np.asarray(gk, dtype=NP_DTYPES[t._dt]), t._data.shape),
@@ -274,6 +275,8 @@ def run_grad(outputs, inputs, grad_outputs, bint retain_graph, bint allow_unused
 # (after the ones being swept) and reach the original inputs through handles:
 # tensors of the graph standing for a record's value.
 cdef object _seed_tensor(Tensor t, object gradient, int k):
+    if gradient is None and t._data is None:
+        return _scalar(1.0, t._dt)
     if gradient is None:
         return _const(_seed(t, None, k), t._dt)
     if isinstance(gradient, Tensor):
@@ -599,7 +602,11 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
         prev = swap_graph(g)
         handler = _pool_on(g)
         try:
-            _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured, need)
+            if need is not None and _scalar_tape(g, top, need, adj, leaf_at):
+                _recorded_scalars(g, top, adj, keep, leaf_at, need)
+            else:
+                _recorded_sweep(g, top, adj, keep, leaf_at, inputs is None, hooked, captured,
+                                need)
         finally:
             _pool_off(handler)
             if prev is not None and prev is not g:
@@ -660,7 +667,7 @@ def run_grad_recorded(outputs, inputs, grad_outputs, bint allow_unused):
                 raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have "
                                    "been used in the graph. Set allow_unused=True if this is the "
                                    "desired behavior.")
-        elif tuple((<Tensor>gk).shape) != tuple((<Tensor>x).shape):
-            gk = expand(gk, tuple((<Tensor>x).shape))
+        elif _shape(<Tensor>gk) != _shape(<Tensor>x):
+            gk = expand(gk, _shape(<Tensor>x))
         out.append(gk)
     return tuple(out)

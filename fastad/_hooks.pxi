@@ -530,6 +530,11 @@ cdef list _hooked_inputs(list inputs, list grads, bint recorded):
     """The gradients autograd.grad returns for inputs: a leaf's after its hooks
     (run once on its total, however often it is listed)."""
     cdef Tensor t
+    for x in inputs:
+        if (<Tensor>x)._hooks is not None:
+            break
+    else:
+        return grads
     done = {}
     out = []
     for x, gx in zip(inputs, grads):

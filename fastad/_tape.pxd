@@ -66,6 +66,9 @@ cdef class Node:
     # an output of a custom Function with several outputs: a view of the record
     # in_slots[0], whose grad_fn it shares
     cdef readonly bint function_output
+    # output element k is input k (a 1-D stack of 0-d inputs): the sweep passes
+    # the gradient of a read of element k (OP_GATHER) straight to input k
+    cdef readonly bint stacks
 
 
 cdef class Graph:

@@ -476,7 +476,17 @@ cdef class Graph:
     cdef int run_gather(self, int32_t i, object post=None) except -1:
         """A scalar read from an array: its gradient added at its place in the
         array's (post: see run_node; it gets and returns the whole array's)."""
-        cdef int32_t s = self.in0[i]
+        cdef int32_t s = self.in0[i], t
+        cdef Node node
+        if (post is None and self.hooks is None and (self.op[s] & OP_CODE) == OP_PY
+                and (self.keep is None or s not in self.keep)):
+            node = <Node>self.ctx[self.in0[s]]
+            if node.stacks:
+                t = node.in_slots[self.in1[i]]
+                if t >= 0:
+                    self.adj[t] += self.adj[i]
+                    self.reached[t] = 1
+                return 0
         shape, dtype = self.layout[s]
         if post is not None:
             g = np.zeros(shape, dtype)

@@ -119,6 +119,10 @@ cdef Tensor _wrap(object arr, int dt):
     return t
 
 
+cdef inline tuple _shape(Tensor t):
+    return () if t._data is None else t._data.shape
+
+
 cdef inline object _arr(Tensor t):
     """The tensor's values as an ndarray (a new 0-d array for inline scalars)."""
     if t._data is None:
@@ -244,9 +248,9 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     node.writes_grad = writes_grad
     if derivative is not None:
         node.derivative = derivative
-        node.primal = (tuple([None if x is None else _arr(<Tensor>x) for x in inputs]),
+        node.primal = (tuple([None if x is None else _primal(<Tensor>x) for x in inputs]),
                        tuple([-1 if x is None else (<Tensor>x)._dt for x in inputs]),
-                       _arr(out), out._dt)
+                       _primal(out), out._dt)
         if backward is None:
             backward = _derivative_backward(derivative, node.primal)
     node.backward = backward
@@ -263,6 +267,12 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
     if _debug:
         _note_record(g, out._slot)
     return out
+
+
+cdef inline object _primal(Tensor x):
+    # an inline scalar's value as a float: _wrap makes it a tensor again, and a
+    # 0-d array would cost an allocation per scalar input
+    return x._val if x._data is None else x._data
 
 
 cdef inline bint _pooled(object a):
@@ -423,7 +433,7 @@ cdef object _grad_fn(Tensor t):
         return BackwardNode(t._graph, t._slot, OP_NAMES[t._op], ((), t._dt))
     if node.function_output:
         return BackwardNode(t._graph, node.in_slots[0], node.name,
-                            (node.primal[0][0].shape, node.primal[1][0]))
+                            (np.shape(node.primal[0][0]), node.primal[1][0]))
     return BackwardNode(t._graph, t._slot, node.name,
                         ((), t._dt) if t._data is None else (t._data.shape, t._dt))
 
@@ -541,6 +551,9 @@ include "_derivatives.pxi"
 
 
 include "_backward.pxi"
+
+
+include "_recorded_scalars.pxi"
 
 
 include "_hooks.pxi"

@@ -172,11 +172,12 @@ def jacobian(func, inputs, create_graph=False, strict=False, vectorize=False,
             rows = [[] for _ in inputs]
             n = o.numel()
             np_dt = np.float64 if o.dtype == _tensor.float64 else np.float32
+            shape = tuple(o.shape)
             for j in range(n):
+                # an array seed (a constant): no tensor to build per row
                 seed = np.zeros(n, np_dt)
                 seed[j] = 1.0
-                seed = _tensor.tensor(seed.reshape(tuple(o.shape)), dtype=o.dtype)
-                g = _grads([o], inputs, [seed], create_graph, False, "jacobian")
+                g = _grads([o], inputs, [seed.reshape(shape)], create_graph, False, "jacobian")
                 for k, gk in enumerate(g):
                     rows[k].append(gk)
             blocks = []
