@@ -495,7 +495,9 @@ cdef bytearray _depends(Graph g, list inputs, int32_t top):
     """Per record 0..top: 1 for one of inputs, | 2 where its value depends on
     one of inputs through its operands, else 0."""
     cdef bytearray dep = bytearray(top + 1)
-    cdef unsigned char[:] d = dep
+    # its buffer directly: a memoryview would pull Cython's memoryview utility
+    # (~20,000 lines of C) into _tensor
+    cdef unsigned char* d = <unsigned char*>PyByteArray_AS_STRING(dep)
     cdef int32_t i, lo = top + 1, s
     cdef uint8_t o
     cdef Tensor t

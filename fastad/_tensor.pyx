@@ -2,6 +2,7 @@
 """The Tensor: a thin object over an inline scalar or a numpy buffer, whose
 ops append records to the thread's tape (fastad._tape)."""
 cimport cython
+from cpython.bytearray cimport PyByteArray_AS_STRING
 from libc.math cimport pow, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
