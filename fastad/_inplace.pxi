@@ -104,6 +104,25 @@ def apply_inplace(Tensor self, fn, *others):
     return _apply_inplace(self, fn, _builtins.any([_requires_grad(o) for o in others]))
 
 
+def view_inplace(Tensor self, fn, str name):
+    """self becomes r = fn(self), a view op's result over self's storage (t_,
+    transpose_, squeeze_, unsqueeze_): self takes r's shape and, when r was
+    recorded, r's record under PyTorch's in-place grad_fn name; its version
+    moves on, so a backward that saved self refuses to run."""
+    _check_inplace(self)
+    cdef Tensor r = fn(self)
+    if r is self:
+        return self
+    if r._node is not None:
+        r._node.name = name
+    self._data, self._val = r._data, r._val
+    if r._graph is not None:
+        self._graph, self._slot, self._op, self._node, self._rg = (
+            r._graph, r._slot, r._op, r._node, True)
+    _bump(self)
+    return self
+
+
 def apply_inplace_all(tuple selves, fn, *others):
     """apply_inplace for several tensors written by one op (a custom Function
     that marks several inputs dirty): fn(tensors) returns their new values, in

@@ -319,7 +319,9 @@ SHAPE_OPS = (_py_ops("shapes", "flip", "fliplr", "flipud", "roll", "rot90", "swa
                      "repeat_interleave", "tril", "triu", "diagonal", "diagonal_scatter",
                      "diag_embed", "diag")
              + _py_ops("shapes", "broadcast_shapes", "broadcast_tensors", "meshgrid", method=False)
-             + _py_ops("shapes", "repeat", "unfold", function=False))
+             + _py_ops("shapes", "tril_indices", "triu_indices", method=False)
+             + _py_ops("shapes", "repeat", "unfold", "t_", "transpose_", "swapaxes_", "swapdims_",
+                       "squeeze_", "unsqueeze_", "fill_diagonal_", function=False))
 JOIN_OPS = (_py_ops("joining", "split", "chunk", "tensor_split", "unbind", "narrow", "select",
                     "slice_scatter")
             + _py_ops("joining", "concat", "concatenate", "atleast_1d", "atleast_2d", "atleast_3d",
@@ -331,7 +333,7 @@ INDEXING_OPS = (_py_ops("indexing", "index_select", "index_add", "index_fill", "
                           "masked_fill_", function=False))
 REDUCTION_OPS = (_py_ops("reductions", "prod", "var", "std", "amax", "amin", "logsumexp", "norm",
                          "dist", "nansum", "nanmean", "count_nonzero", "all", "any", "cumsum",
-                         "cumprod", "cummax", "cummin")
+                         "cumprod", "cummax", "cummin", "diff")
                  + _py_ops("reductions", "var_mean", "std_mean", method=False))
 SORTING_OPS = _py_ops("sorting", "sort", "argsort", "msort", "topk", "kthvalue", "median", "mode",
                       "quantile")

@@ -8,7 +8,7 @@ from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dty
                                      plain, reduce_dims, values_indices)
 from fastad._functions.indexing import masked_fill, scatter_add
 from fastad._functions.shapes import flip
-from fastad._tensor import (array_of, cat, full, get_default_dtype, is_grad_enabled, make_op,
+from fastad._tensor import (Tensor, array_of, bool_, cat, full, get_default_dtype, is_grad_enabled, make_op,
                             reshape, where, zeros)
 
 _FLOAT = "fd"
@@ -336,6 +336,41 @@ def _cumulative(input, dim, dtype, fname, f):
     d = _dim(dim, a.ndim)
     out = a.dtype if a.dtype.kind in _FLOAT else np.dtype(np.int64)
     return input, d, f(a, axis=d, dtype=out) if a.ndim else a.astype(out)
+
+
+def diff(input, n=1, dim=-1, prepend=None, append=None):
+    """The n-th forward difference along dim (cumsum's inverse), of input with
+    prepend and append joined on either side; a boolean input's is its xor."""
+    check_tensor(input, "diff")
+    if input.dim() == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    if n < 0:
+        raise RuntimeError(f"order must be non-negative but got {n}")
+    d = _dim(dim, input.dim())
+    parts = []
+    for arg, t in (("prepend", prepend), (None, input), ("append", append)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"diff(): argument '{arg}' must be Tensor, not {type(t).__name__}")
+        if t.dim() != input.dim():
+            raise RuntimeError("diff expects prepend or append to be the same dimension as input")
+        for k in range(input.dim()):
+            if k != d and t.shape[k] != input.shape[k]:
+                raise RuntimeError(
+                    "diff expects the shape of tensor to prepend or append to match that of input "
+                    f"except along the differencing dimension; input.size({k}) = "
+                    f"{input.shape[k]}, but got tensor.size({k}) = {t.shape[k]}")
+        parts.append(t)
+    x = cat(parts, d) if len(parts) > 1 else input
+    if n == 0:
+        return x.clone()
+    ahead, behind = (slice(None),) * d + (slice(1, None),), (slice(None),) * d + (slice(None, -1),)
+    for _ in range(n):
+        if x.shape[d] == 0:
+            break
+        x = x[ahead] ^ x[behind] if x.dtype is bool_ else x[ahead] - x[behind]
+    return x
 
 
 @dim_aliases

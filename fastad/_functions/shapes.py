@@ -1,10 +1,12 @@
 """Reordering, repeating and reshaping tensors; diagonals and triangles."""
 import numpy as np
 
-from fastad._functions._args import check_tensor, dim as _dim, dim_aliases, dims as _dims
+from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dims as _dims,
+                                     scalar_name)
 from fastad._functions.indexing import index_select
-from fastad._tensor import (Size, Tensor, array_of, arange, expand, make_op, permute, reshape,
-                            transpose, zeros)
+from fastad._tensor import (Size, Tensor, arange, array_of, expand, int64,
+                            is_grad_enabled, make_op, permute, reshape, squeeze, tensor, transpose,
+                            unsqueeze, view_inplace, zeros)
 
 
 def flip(input, dims):
@@ -61,6 +63,38 @@ def swapaxes(input, axis0, axis1):
 
 def swapdims(input, dim0, dim1):
     return transpose(input, dim0, dim1)
+
+
+# ---------------------------------------------------------------- views in place
+def t_(input):
+    if input.dim() > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                           f"{input.dim()}D")
+    return view_inplace(input, Tensor.t, "TBackward1")
+
+
+def transpose_(input, dim0, dim1):
+    return view_inplace(input, lambda t: transpose(t, dim0, dim1), "TransposeBackward1")
+
+
+@dim_aliases
+def swapaxes_(input, axis0, axis1):
+    return transpose_(input, axis0, axis1)
+
+
+def swapdims_(input, dim0, dim1):
+    return transpose_(input, dim0, dim1)
+
+
+def squeeze_(input, dim=None):
+    # PyTorch numbers the in-place overloads after the three out-of-place ones
+    name = ("SqueezeBackward3" if dim is None else
+            "SqueezeBackward5" if isinstance(dim, (tuple, list)) else "SqueezeBackward4")
+    return view_inplace(input, lambda t: squeeze(t, dim), name)
+
+
+def unsqueeze_(input, dim):
+    return view_inplace(input, lambda t: unsqueeze(t, dim), "UnsqueezeBackward1")
 
 
 def movedim(input, source, destination):
@@ -201,6 +235,46 @@ def tril(input, diagonal=0):
 
 def triu(input, diagonal=0):
     return _triangle(input, diagonal, True)
+
+
+def _triangle_indices(row, col, offset, dtype, upper):
+    name = "triu_indices" if upper else "tril_indices"
+    for arg, n in (("row", row), ("col", col)):
+        if n < 0:
+            raise RuntimeError(f"{arg} must be non-negative, got{n}")
+    if dtype not in (None, int64) and dtype.is_floating_point:
+        raise NotImplementedError(f'"{name}" not implemented for \'{scalar_name(dtype)}\'')
+    rows, cols = (np.triu_indices if upper else np.tril_indices)(row, offset, col)
+    return tensor(np.stack([rows, cols]), dtype=int64 if dtype is None else dtype)
+
+
+def tril_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the lower triangle of a row x col matrix,
+    row by row, as a 2 x N tensor."""
+    return _triangle_indices(row, col, offset, dtype, False)
+
+
+def triu_indices(row, col, offset=0, *, dtype=None, device=None, layout=None):
+    """The (row, column) indices of the upper triangle of a row x col matrix."""
+    return _triangle_indices(row, col, offset, dtype, True)
+
+
+def fill_diagonal_(input, fill_value, wrap=False):
+    """input's main diagonal (every dim's index equal) set to fill_value; with
+    wrap, a tall matrix's diagonal starts again N + 1 rows down."""
+    shape = input.shape
+    if len(shape) < 2:
+        raise RuntimeError("dimensions must larger than 1")
+    if len(shape) > 2 and len(set(shape)) != 1:
+        raise RuntimeError("all dimensions of input must be of equal length")
+    if input.requires_grad and input.is_leaf and is_grad_enabled():
+        # PyTorch writes through a view of input, hence its message
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    on = np.zeros(tuple(shape), dtype=bool)
+    np.fill_diagonal(on, True, wrap=wrap)
+    input[tensor(on)] = fill_value
+    return input
 
 
 def _diagonal_index(shape, offset, d1, d2):
