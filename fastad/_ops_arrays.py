@@ -29,6 +29,11 @@ def _with_zeros(rng, shapes, dtype):
     return out
 
 
+def _weighted(t):
+    """t times weights laid out along its shape: a wrong layout changes the gradient."""
+    return t * (t.new_tensor(np.arange(1.0, t.numel() + 1)).reshape(t.shape) if t.dim() else 1.0)
+
+
 def _method(name, *args, **fixed):
     def call(lib, a, *rest, **kw):
         return getattr(a, name)(*args, *rest, **fixed, **kw)
@@ -127,6 +132,24 @@ OPS = [
     OpInfo("tril_triu", lambda lib, a, k: lib.tril(a, k) + a.triu(-k) * 2,
            (case((3, 4), k=0), case((2, 4, 3), k=1), case((4, 3), k=-1)),
            api=("tril", "Tensor.tril", "triu", "Tensor.triu")),
+    OpInfo("fill_diagonal_", lambda lib, a, **kw: (a * 1.0).fill_diagonal_(0.5, **kw),
+           (case((3, 4),), case((5, 2), wrap=True), case((3, 3, 3),)),
+           api=("Tensor.fill_diagonal_",)),
+    # the in-place views, on a non-leaf inside the graph; the product keeps their layout
+    OpInfo("t_", lambda lib, a: _weighted((a * 1.0).t_()), (case((3, 4),), case((4,),)),
+           api=("Tensor.t_",)),
+    OpInfo("transpose_", lambda lib, a, name, d0, d1: _weighted(getattr(a * 1.0, name)(d0, d1)),
+           (case((3, 4), name="transpose_", d0=0, d1=1),
+            case((2, 3, 4), name="swapaxes_", d0=-1, d1=0),
+            case((2, 3, 4), name="swapdims_", d0=1, d1=2)),
+           api=("Tensor.transpose_", "Tensor.swapaxes_", "Tensor.swapdims_")),
+    OpInfo("squeeze_", lambda lib, a, dim=None: _weighted(
+        (a * 1.0).squeeze_() if dim is None else (a * 1.0).squeeze_(dim)),
+           (case((3, 1, 2),), case((3, 1, 2), dim=1), case((1, 3, 1), dim=(0, 2))),
+           api=("Tensor.squeeze_",)),
+    OpInfo("unsqueeze_", lambda lib, a, dim: _weighted((a * 1.0).unsqueeze_(dim)),
+           (case((3, 2), dim=1), case((3, 2), dim=-1), case((), dim=0)),
+           api=("Tensor.unsqueeze_",)),
     OpInfo("diagonal", lambda lib, a, **kw: lib.diagonal(a, **kw),
            (case((3, 4),), case((3, 4), offset=1), case((2, 3, 4), offset=-1, dim1=2, dim2=0)),
            api=("diagonal", "Tensor.diagonal")),
@@ -224,6 +247,10 @@ OPS = [
            sampler=_distinct, api=("dist", "Tensor.dist")),
     OpInfo("nansum_nanmean", lambda lib, a, **kw: lib.nansum(a, **kw) + a.nanmean(**kw),
            reduce_cases(((3, 4),)), api=("nansum", "Tensor.nansum", "nanmean", "Tensor.nanmean")),
+    OpInfo("diff", lambda lib, a, b=None, **kw: lib.diff(a, prepend=b, **kw) + a.diff(**kw).sum(),
+           (case((3, 4),), case((3, 4), (3, 2), n=2), case((2, 3, 4), (1, 3, 4), dim=0),
+            case((5,), n=6), case((4, 3), dim=-2, n=0)),
+           api=("diff", "Tensor.diff")),
     OpInfo("cumsum", lambda lib, a, dim: lib.cumsum(a, dim),
            (case((3, 4), dim=1), case((3, 4), dim=-2), case((), dim=0)),
            api=("cumsum", "Tensor.cumsum")),

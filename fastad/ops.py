@@ -970,7 +970,8 @@ NON_DIFFERENTIABLE = {
         "tensor", "as_tensor", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
         "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "rand", "randn",
         "randint", "randperm", "rand_like", "randn_like", "load",
-        "randint_like", "poisson", "bernoulli", "Tensor.bernoulli")},
+        "randint_like", "poisson", "bernoulli", "Tensor.bernoulli", "tril_indices",
+        "triu_indices")},
     **{n: _INTEGER for n in (
         "argmax", "argmin", "Tensor.argmax", "Tensor.argmin", "eq", "equal", "allclose",
         "Tensor.eq", "Tensor.equal", "Tensor.allclose", "Tensor.ge", "Tensor.gt", "Tensor.le",

@@ -212,3 +212,78 @@ def test_errors_are_pytorchs(fn):
         fn(torch)
     with pytest.raises(want.type):
         fn(fastad)
+
+
+# ---------------------------------------------------------------- diff, triangles' indices
+DIFF_CASES = {
+    "last": (lambda lib, a: lib.diff(a), [R.standard_normal((3, 4))]),
+    "n2_dim0": (lambda lib, a: a.diff(n=2, dim=0), [R.standard_normal((4, 3))]),
+    "n_past_length": (lambda lib, a: lib.diff(a, n=5), [R.standard_normal((3, 4))]),
+    "prepend_append": (lambda lib, a, p, q: lib.diff(a, dim=-2, prepend=p, append=q),
+                       [R.standard_normal((2, 3, 2)), R.standard_normal((2, 1, 2)),
+                        R.standard_normal((2, 2, 2))]),
+    "empty": (lambda lib, a: lib.diff(a, dim=0), [np.zeros((2, 0))]),
+    "long": (lambda lib, a: lib.diff(a), [np.array([1, 5, 2, -7])]),
+    "bool": (lambda lib, a: lib.diff(a), [np.array([True, False, False, True])]),
+    "0d": (lambda lib, a: lib.diff(a), [np.array(1.0)]),
+    "negative_n": (lambda lib, a: lib.diff(a, n=-1), [np.ones(3)]),
+    "bad_prepend_dims": (lambda lib, a: lib.diff(a, prepend=lib.ones(3)), [np.ones((3, 2))]),
+    "bad_prepend_shape": (lambda lib, a: lib.diff(a, prepend=lib.ones(2, 1)), [np.ones((3, 2))]),
+    "number_prepend": (lambda lib, a: lib.diff(a, prepend=1.0), [np.ones(3)]),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", DIFF_CASES)
+def test_diff_matches_pytorch(name):
+    check_case(DIFF_CASES[name])
+
+
+@needs_torch
+@pytest.mark.parametrize("args", [(3, 4), (4, 3, -1), (3, 3, 2), (0, 3), (3, 0), (1, 1, -5),
+                                  (5, 2, 1)])
+@pytest.mark.parametrize("fname", ["tril_indices", "triu_indices"])
+def test_triangle_indices_match_pytorch(fname, args):
+    assert_same(getattr(fastad, fname)(*args), getattr(torch, fname)(*args))
+    assert_same(getattr(fastad, fname)(*args, dtype=fastad.int32),
+                getattr(torch, fname)(*args, dtype=torch.int32))
+
+
+@needs_torch
+def test_triangle_indices_refuse_what_pytorch_refuses():
+    for lib in (fastad, torch):
+        with pytest.raises(RuntimeError, match="row must be non-negative, got-1"):
+            lib.tril_indices(-1, 3)
+        with pytest.raises(RuntimeError, match="col must be non-negative, got-2"):
+            lib.triu_indices(3, -2)
+        with pytest.raises(NotImplementedError, match="\"tril_indices\" not implemented for "
+                                                      "'Float'"):
+            lib.tril_indices(3, 3, dtype=lib.float32)
+
+
+FILL_DIAGONAL_CASES = {
+    "square": (lambda lib, a: (a * 1).fill_diagonal_(2.5), [R.standard_normal((3, 3))]),
+    "wide": (lambda lib, a: (a * 1).fill_diagonal_(-1), [R.standard_normal((3, 5))]),
+    "tall": (lambda lib, a: (a * 1).fill_diagonal_(7), [R.standard_normal((7, 3))]),
+    "tall_wrap": (lambda lib, a: (a * 1).fill_diagonal_(7, wrap=True), [R.standard_normal((7, 3))]),
+    "cube": (lambda lib, a: (a * 1).fill_diagonal_(0), [R.standard_normal((2, 2, 2))]),
+    "long": (lambda lib, a: a.fill_diagonal_(3), [np.zeros((3, 4), np.int64)]),
+    "1d": (lambda lib, a: (a * 1).fill_diagonal_(0), [np.ones(3)]),
+    "uneven_3d": (lambda lib, a: (a * 1).fill_diagonal_(0), [np.ones((2, 3, 2))]),
+}
+
+
+@needs_torch
+@pytest.mark.parametrize("name", FILL_DIAGONAL_CASES)
+def test_fill_diagonal_matches_pytorch(name):
+    check_case(FILL_DIAGONAL_CASES[name], check_grad_fn=False)
+
+
+@needs_torch
+def test_fill_diagonal_writes_in_place_and_refuses_a_leaf():
+    for lib in (fastad, torch):
+        x = lib.zeros(3, 3, requires_grad=True)
+        with pytest.raises(RuntimeError, match="view of a leaf Variable that requires grad"):
+            x.fill_diagonal_(1)
+        y = lib.zeros(2, 2)
+        assert y.fill_diagonal_(1) is y and y._version == 1 and y.sum().item() == 2
