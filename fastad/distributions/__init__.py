@@ -10,9 +10,11 @@ from fastad.distributions.distribution import Distribution
 from fastad.distributions.exponential import Exponential
 from fastad.distributions.independent import Independent
 from fastad.distributions.kl import kl_divergence, register_kl
+from fastad.distributions.multivariate_normal import MultivariateNormal
 from fastad.distributions.normal import Normal
 from fastad.distributions.one_hot_categorical import OneHotCategorical
 from fastad.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "Normal",
+__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "MultivariateNormal",
+           "Normal",
            "OneHotCategorical", "Uniform", "kl_divergence", "register_kl"]

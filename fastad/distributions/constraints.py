@@ -1,10 +1,14 @@
 """The constraints distributions check their parameters and values against,
 as torch.distributions.constraints (their reprs are part of PyTorch's error
 messages)."""
+import numpy as np
+
+import fastad
+
 __all__ = ["Constraint", "boolean", "dependent", "dependent_property", "greater_than",
            "greater_than_eq", "independent", "integer_interval", "interval", "is_dependent",
-           "less_than", "nonnegative", "one_hot", "positive", "real", "real_vector", "simplex",
-           "unit_interval"]
+           "less_than", "lower_cholesky", "nonnegative", "one_hot", "positive", "positive_definite",
+           "real", "real_vector", "simplex", "square", "symmetric", "unit_interval"]
 
 
 class Constraint:
@@ -148,6 +152,52 @@ class _Simplex(Constraint):
         return (value >= 0).all(-1) & ((value.sum(-1) - 1).abs() < 1e-6)
 
 
+class _Square(Constraint):
+    event_dim = 2
+
+    def check(self, value):
+        return fastad.full(tuple(value.shape[:-2]), value.shape[-2] == value.shape[-1],
+                           dtype=fastad.bool)
+
+
+class _Symmetric(_Square):
+    def check(self, value):
+        square_check = super().check(value)
+        if not square_check.all():
+            return square_check
+        return fastad.isclose(value, value.mT, atol=1e-6).all(-2).all(-1)
+
+
+class _PositiveDefinite(_Symmetric):
+    def check(self, value):
+        sym_check = super().check(value)
+        if not sym_check.all():
+            return sym_check
+        # PyTorch asks whether a Cholesky factorisation succeeds; so does numpy's, per matrix
+        a = value.detach().numpy().reshape((-1,) + tuple(value.shape[-2:]))
+        return fastad.tensor([_factorises(m) for m in a], dtype=fastad.bool).reshape(
+            tuple(value.shape[:-2]))
+
+
+def _factorises(matrix):
+    try:
+        np.linalg.cholesky(matrix)
+    except np.linalg.LinAlgError:
+        return False
+    return True
+
+
+class _LowerCholesky(Constraint):
+    """Lower-triangular square matrices with a positive diagonal."""
+    event_dim = 2
+
+    def check(self, value):
+        lower_triangular = (value.tril() == value).reshape(
+            tuple(value.shape[:-2]) + (-1,)).min(-1)[0]
+        positive_diagonal = (value.diagonal(dim1=-2, dim2=-1) > 0).min(-1)[0]
+        return lower_triangular & positive_diagonal
+
+
 dependent = _Dependent()
 dependent_property = _DependentProperty
 independent = _IndependentConstraint
@@ -164,3 +214,7 @@ less_than = _LessThan
 unit_interval = _Interval(0.0, 1.0)
 interval = _Interval
 simplex = _Simplex()
+square = _Square()
+symmetric = _Symmetric()
+positive_definite = _PositiveDefinite()
+lower_cholesky = _LowerCholesky()
