@@ -1,6 +1,7 @@
 """Every name of issue 14's points 1 and 2 (creation and random), 3 (indexing,
 joining, reshaping) and 5 (reductions and comparisons), and the names added
-to them since (diff, the triangles' indices, the in-place views), exists in fastad wherever PyTorch has it: as a
+to them since (diff, the triangles' indices, the in-place views), exists in
+fastad wherever PyTorch has it: as a
 function of fastad when torch.<name> exists, as a Tensor method when
 torch.Tensor.<name> does."""
 import pytest
@@ -8,8 +9,8 @@ import pytest
 import fastad
 from conftest import needs_torch, optional_torch
 
-POINTS_1_2 = """logspace randint_like normal bernoulli multinomial poisson Generator seed initial_seed
-get_rng_state set_rng_state manual_seed new_zeros new_ones new_full new_empty new_tensor FloatTensor
+POINTS_1_2 = """logspace randint_like normal bernoulli multinomial poisson Generator seed
+initial_seed get_rng_state set_rng_state manual_seed new_zeros new_ones new_full new_empty new_tensor FloatTensor
 DoubleTensor LongTensor IntTensor BoolTensor uniform_ normal_ bernoulli_ random_ exponential_ rand
 randn randint randperm rand_like randn_like""".split()
 ADDED = """diff tril_indices triu_indices t_ transpose_ swapaxes_ swapdims_ squeeze_ unsqueeze_
@@ -50,5 +51,6 @@ def test_name_exists_where_pytorch_has_it(name):
 @needs_torch
 def test_no_name_beyond_pytorch():
     """fastad adds no public function PyTorch lacks among these."""
-    extra = [n for n in POINTS_1_2 + POINT_3 + POINT_5 + ADDED if hasattr(fastad, n) and not hasattr(torch, n)]
+    extra = [n for n in POINTS_1_2 + POINT_3 + POINT_5 + ADDED
+             if hasattr(fastad, n) and not hasattr(torch, n)]
     assert not extra, extra

@@ -8,7 +8,8 @@ from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dty
                                      plain, reduce_dims, values_indices)
 from fastad._functions.indexing import masked_fill, scatter_add
 from fastad._functions.shapes import flip
-from fastad._tensor import (Tensor, array_of, bool_, cat, full, get_default_dtype, is_grad_enabled, make_op,
+from fastad._tensor import (Tensor, array_of, bool_, cat, full, get_default_dtype,
+                            is_grad_enabled, make_op,
                             reshape, where, zeros)
 
 _FLOAT = "fd"

@@ -15,6 +15,6 @@ from fastad.distributions.normal import Normal
 from fastad.distributions.one_hot_categorical import OneHotCategorical
 from fastad.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent", "MultivariateNormal",
-           "Normal",
+__all__ = ["Bernoulli", "Categorical", "Distribution", "Exponential", "Independent",
+           "MultivariateNormal", "Normal",
            "OneHotCategorical", "Uniform", "kl_divergence", "register_kl"]
