@@ -15,9 +15,10 @@ pytestmark = needs_torch
 
 WEIGHTS = np.arange(1.0, 7.0).reshape(2, 1, 3)
 
-VIEWS_IN_PLACE = [("t_", (), (2, 3)), ("transpose_", (0, 2), None), ("transpose_", (-1, 1), None),
-                  ("swapaxes_", (0, 2), None), ("swapdims_", (2, 1), None), ("squeeze_", (), None),
-                  ("squeeze_", (1,), None), ("squeeze_", (-3,), None), ("squeeze_", ((0, 1),), None),
+VIEWS_IN_PLACE = [("t_", (), (2, 3)), ("transpose_", (0, 2), None),
+                  ("transpose_", (-1, 1), None), ("swapaxes_", (0, 2), None),
+                  ("swapdims_", (2, 1), None), ("squeeze_", (), None), ("squeeze_", (1,), None),
+                  ("squeeze_", (-3,), None), ("squeeze_", ((0, 1),), None),
                   ("unsqueeze_", (1,), None), ("unsqueeze_", (-1,), None), ("t_", (), (6,))]
 
 
