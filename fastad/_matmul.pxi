@@ -8,11 +8,14 @@ def matmul(input, other):
     if x._dt != y._dt:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{DTYPES[x._dt].name} != {DTYPES[y._dt].name}")
+    quiet = _fp_quiet()
     try:
         r = _mm2(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
     except ValueError:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})") from None
+    finally:
+        _fp_restore(quiet)
     cdef Tensor out = _wrap(r, x._dt)
     if (x._rg or y._rg) and grad_enabled():
         na, nb = x._rg, y._rg
