@@ -218,6 +218,15 @@ cdef int _backward(list tensors, list grads, bint retain, object inputs,
                    bint create_graph) except -1:
     """backward: into the leaves' .grad, or with inputs (backward(inputs=...)) into
     theirs only (a non-leaf's by its retain_grad); create_graph: recorded."""
+    quiet = _fp_quiet()
+    try:
+        return _backward_quiet(tensors, grads, retain, inputs, create_graph)
+    finally:
+        _fp_restore(quiet)
+
+
+cdef int _backward_quiet(list tensors, list grads, bint retain, object inputs,
+                         bint create_graph) except -1:
     if inputs is None:
         if create_graph:
             _sweep_recorded(tensors, grads, None)

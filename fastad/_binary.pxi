@@ -21,6 +21,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     if isinstance(b, np.ndarray) and b.dtype != npdt:
         b = b.astype(npdt)
     handler = _pool_for(a, b)
+    quiet = _fp_quiet()
     try:
         if op == OP_ADD:
             r = a + b
@@ -36,8 +37,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
         elif op == OP_MUL:
             r = a * b
         elif op == OP_DIV:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                r = np.true_divide(a, b)
+            r = np.true_divide(a, b)
         else:
             if dt == DT_BOOL:
                 # PyTorch: no bool pow kernel, but a scalar exponent of 1 is a copy
@@ -45,8 +45,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
                     raise NotImplementedError("\"pow\" not implemented for 'Bool'")
                 r = np.array(a, copy=True)
             else:
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    r = np.power(a, b)
+                r = np.power(a, b)
     except MemoryError as e:
         raise _AllocationError(f"fastad: cannot allocate the result of shapes {np.shape(a)} and "
                                f"{np.shape(b)}: {e}") from None
@@ -55,6 +54,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
             raise RuntimeError("Integers to negative integer powers are not allowed.") from None
         raise RuntimeError(_broadcast_msg(np.shape(a), np.shape(b))) from None
     finally:
+        _fp_restore(quiet)
         _pool_off(handler)
     cdef Tensor out = _wrap(r, dt)
     cdef bint na = ta is not None and ta._rg

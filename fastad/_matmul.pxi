@@ -9,7 +9,7 @@ def matmul(input, other):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
                            f"{DTYPES[x._dt].name} != {DTYPES[y._dt].name}")
     try:
-        r = _mm2(a, b) if a.ndim == 2 and b.ndim == 2 else np.matmul(a, b)
+        r = _mm2(a, b) if a.ndim == 2 and b.ndim == 2 else _np_matmul(a, b)
     except ValueError:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied "
                            f"({'x'.join(map(str, a.shape))} and {'x'.join(map(str, b.shape))})") from None
@@ -50,7 +50,16 @@ cdef object _mm2(object a, object b):
             out = np.empty((a.shape[0], b.shape[1]), a.dtype)
             if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
                 return out
-    return np.matmul(a, b)
+    return _np_matmul(a, b)
+
+
+cdef object _np_matmul(object a, object b):
+    """numpy's matmul without its floating-point warnings (fastad's own GEMM has none)."""
+    quiet = _fp_quiet()
+    try:
+        return np.matmul(a, b)
+    finally:
+        _fp_restore(quiet)
 
 
 cdef tuple _linear_grads(object g, object w, object x, bint need_x, bint need_w):

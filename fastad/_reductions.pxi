@@ -9,7 +9,11 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
     a = _arr(x)
     shape = a.shape
     dims = _norm_dims(dim, a.ndim)
-    r = a.sum(axis=dims, keepdims=keepdim, dtype=NP_DTYPES[dt])
+    quiet = _fp_quiet()
+    try:
+        r = a.sum(axis=dims, keepdims=keepdim, dtype=NP_DTYPES[dt])
+    finally:
+        _fp_restore(quiet)
     cdef Tensor out = _wrap(r, dt)
     if x._rg and grad_enabled():
         return _record(out, "SumBackward0" if dim is None else "SumBackward1", (x,),
@@ -33,8 +37,11 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
     cdef int64_t count = 1
     for d in dims:
         count *= shape[d]
-    with np.errstate(invalid="ignore", divide="ignore"):
+    quiet = _fp_quiet()
+    try:
         r = a.sum(axis=dims, keepdims=keepdim) / (count if count else np.nan)
+    finally:
+        _fp_restore(quiet)
     cdef Tensor out = _wrap(r, x._dt)
     if x._rg and grad_enabled():
         return _record(out, "MeanBackward0" if dim is None else "MeanBackward1", (x,),

@@ -29,6 +29,52 @@ cnp.import_array()
 
 cdef Py_ssize_t _POOL_MIN = POOL_MIN
 
+# PyTorch computes in IEEE arithmetic without a word: inf and nan come back, no
+# RuntimeWarning.  numpy warns, so fastad's numpy work runs with its error state
+# set to ignore: a context variable since numpy 2 (set and reset cost far less
+# than np.errstate), np.errstate before.  numpy attributes a warning to the
+# innermost Python frame: the compiled code's calls are quieted by _fp_quiet,
+# the Python layer's (fastad._functions, nn, ...) by this filter, which takes
+# numpy's floating-point messages from fastad's own modules only.
+try:
+    from numpy._core._multiarray_umath import _extobj_contextvar as _FP_STATE, _make_extobj
+    _FP_QUIET = _make_extobj(all="ignore")
+except ImportError:
+    _FP_STATE = None
+import warnings as _warnings
+_warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|underflow) "
+                         r"encountered in", RuntimeWarning, r"fastad\.")
+
+
+cdef inline object _fp_quiet():
+    """numpy's floating-point errors ignored until _fp_restore(the result)."""
+    if _FP_STATE is None:
+        quiet = np.errstate(all="ignore")
+        quiet.__enter__()
+        return quiet
+    return _FP_STATE.set(_FP_QUIET)
+
+
+cdef inline int _fp_restore(object token) except -1:
+    if _FP_STATE is None:
+        token.__exit__(None, None, None)
+    else:
+        _FP_STATE.reset(token)
+    return 0
+
+
+cdef class quiet_fp:
+    """``with quiet_fp():`` _fp_quiet for the Python layer's calls of numpy's own
+    Python functions (np.prod, np.cross, ...), whose warnings the filter above
+    cannot tell from the user's."""
+    cdef object token
+
+    def __enter__(self):
+        self.token = _fp_quiet()
+
+    def __exit__(self, *exc):
+        _fp_restore(self.token)
+
 include "_dtypes.pxi"
 
 

@@ -9,8 +9,7 @@ from fastad._functions._args import (check_tensor, dim as _dim, dim_aliases, dty
 from fastad._functions.indexing import masked_fill, scatter_add
 from fastad._functions.shapes import flip
 from fastad._tensor import (Tensor, array_of, bool_, cat, full, get_default_dtype,
-                            is_grad_enabled, make_op,
-                            reshape, where, zeros)
+                            is_grad_enabled, make_op, quiet_fp, reshape, where, zeros)
 
 _FLOAT = "fd"
 
@@ -42,8 +41,9 @@ def empty_check(a, dim, ds, fname):
 # ---------------------------------------------------------------- products
 def _prod(input, ds, keepdim, name):
     a = array_of(input)
-    r = np.prod(a, axis=ds, keepdims=keepdim, dtype=a.dtype if a.dtype.kind in _FLOAT else
-                np.int64)
+    with quiet_fp():
+        r = np.prod(a, axis=ds, keepdims=keepdim, dtype=a.dtype if a.dtype.kind in _FLOAT else
+                    np.int64)
     shape = a.shape
 
     def derivative(grad, inputs, result):
@@ -384,7 +384,8 @@ def cumsum(input, dim, *, dtype=None):
 
 @dim_aliases
 def cumprod(input, dim, *, dtype=None):
-    input, d, r = _cumulative(input, dim, dtype, "cumprod", np.cumprod)
+    with quiet_fp():
+        input, d, r = _cumulative(input, dim, dtype, "cumprod", np.cumprod)
 
     def derivative(grad, inputs, result):
         # PyTorch's cumprod_backward: d y_j / d x_k is y_j / x_k for k <= j, summed
