@@ -125,7 +125,7 @@ cdef tuple _pow_derivative(object g, object x, object y, object r, object a, obj
                            tuple sa, tuple sb):
     """PyTorch's pow_backward_self / pow_backward_exponent in tensor ops."""
     gx = gy = None
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet_fp():
         if x is not None:
             y_ = _value(y, b)
             if y is None and (type(b) is float or type(b) is int) and b != 0:
@@ -162,14 +162,14 @@ def _pow_grad_base(g, a, b):
         if b >= 2 and b % 1 == 0:   # a whole power: no 0 ** negative, no negative ** fraction
             return g * b * (a if b == 2 else np.power(a, b - 1))
         if b != 0:
-            with np.errstate(divide="ignore", invalid="ignore"):
+            with quiet_fp():
                 return g * b * np.power(a, b - 1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet_fp():
         return np.where(np.asarray(b) == 0, 0.0, g * b * np.power(a, np.asarray(b) - 1))
 
 
 def _pow_grad_exp(g, a, r):
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet_fp():
         # d/db a**b = a**b log a; PyTorch takes it as 0 where a == 0 and b >= 0
         return np.where((np.asarray(a) == 0) & (np.asarray(r) == np.asarray(r)), 0.0, g * r * np.log(a))
 

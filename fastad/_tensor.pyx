@@ -64,9 +64,10 @@ cdef inline int _fp_restore(object token) except -1:
 
 
 cdef class quiet_fp:
-    """``with quiet_fp():`` _fp_quiet for the Python layer's calls of numpy's own
-    Python functions (np.prod, np.cross, ...), whose warnings the filter above
-    cannot tell from the user's."""
+    """``with quiet_fp():`` _fp_quiet as a context manager: for the compiled
+    code's colder paths, and the Python layer's calls of numpy's own Python
+    functions (np.prod, np.cross, ...), whose warnings the filter above cannot
+    tell from the user's."""
     cdef object token
 
     def __enter__(self):
@@ -546,7 +547,7 @@ cdef object _nograd_binary(f, x, y):
     if ox is None or oy is None:
         return NotImplemented
     cdef int dt = _promote(ox[3], ox[2], oy[3], oy[2])
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with quiet_fp():
         r = f(ox[1], oy[1])
     return _wrap(r, _np_to_dt(np.asarray(r).dtype) if dt != DT_F32 or np.asarray(r).dtype.kind != "f" else dt)
 
