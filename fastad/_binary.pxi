@@ -61,7 +61,7 @@ cdef object _binary(int op, object x, object y, bint reflected=False):
     cdef bint nb = tb is not None and tb._rg
     if not ((na or nb) and grad_enabled()):
         return _unrecorded(out, BINARY_NAMES[op])
-    if dt > DT_F64:
+    if _cat(dt) < 2:
         return out
     sa = a.shape if isinstance(a, np.ndarray) else ()
     sb = b.shape if isinstance(b, np.ndarray) else ()

@@ -139,6 +139,8 @@ cdef object _softmax(object input, object dim, bint take_log):
     """softmax / log_softmax over dim: the dim is moved last and each row runs
     through the compiled kernel (max-subtracted, one pass each way)."""
     cdef Tensor x = _as_tensor(input)
+    if x._dt == DT_F16:
+        return _half_call(log_softmax if take_log else softmax, (x, dim))
     if x._dt > DT_F64:
         raise RuntimeError(f"softmax is not implemented for {DTYPES[x._dt].name} tensors")
     a = _arr(x)

@@ -25,6 +25,28 @@ cdef object _act_grad(str name, object xs, object ys, object g, bint owned, doub
     return gx
 
 
+def _half_call(fn, tuple args):
+    """fn(*args) with its float16 tensors and arrays taken to float32 and its
+    float32 results rounded back to float16: PyTorch's CPU kernels compute half
+    in float32 and round once, and fastad's kernels take float32 and float64
+    only.  The casts are recorded (ToCopyBackward0), so gradients flow back in
+    float16."""
+    wide = []
+    for v in args:
+        if isinstance(v, Tensor) and (<Tensor>v)._dt == DT_F16:
+            v = _to(<Tensor>v, DT_F32)
+        elif isinstance(v, np.ndarray) and v.dtype == np.float16:
+            v = v.astype(np.float32)
+        wide.append(v)
+    cdef Tensor out = fn(*wide), r
+    if out._dt != DT_F32:
+        return out
+    r = _to(out, DT_F16)
+    if r._node is not None and out._node is not None:
+        r._node.name = out._node.name       # the op's, as PyTorch's one half kernel
+    return r
+
+
 def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     """y = f(input) for an elementwise kernel of fastad._kernels (forward and
     vector-Jacobian product compiled; the backward keeps only what
@@ -32,8 +54,7 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
     usual grad_fn name (its in-place forms have their own)."""
     cdef Tensor x = _as_tensor(input)
     if x._dt == DT_F16:
-        # PyTorch's half ops compute in float32 and round once
-        return _to(activation(_to(x, DT_F32), name, a, b, grad_name), DT_F16)
+        return _half_call(activation, (x, name, a, b, grad_name))
     if x._dt > DT_F64:
         x = _to(x, _default_dt)
     xa = _arr(x)
@@ -84,6 +105,8 @@ def linear(Tensor input, Tensor weight, Tensor bias=None, str act=None, double a
     if act is not None and (act not in _ACTIVATION_INFO or not _ACTIVATION_INFO[act][1]
                             or _act_needs_x(act, a)):
         raise ValueError(f"cannot fuse {act!r} into a linear layer: its backward needs its input")
+    if input._dt == DT_F16:
+        return _half_call(linear, (input, weight, bias, act, a, b))
     cdef Tensor x = input, w = weight, bt = bias
     xa, wa = _arr(x), _arr(w)
     ba = _arr(bt) if bt is not None else None
@@ -153,6 +176,9 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
     dtype; weight: (C,) class weights of input's
     dtype, or None.  A per-row loss is shaped out_shape.  One node, recorded under
     grad_name."""
+    if input._dt == DT_F16:
+        return _half_call(class_loss, (kind, input, target, weight, reduction, ignore_index,
+                                       label_smoothing, grad_name, out_shape))
     cdef Tensor x = input
     rows = _arr(x)
     if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>rows):
@@ -263,6 +289,9 @@ def pointwise_loss(str kernel, str grad_name, Tensor input, Tensor target, str r
     pos_weight (binary cross entropy's) broadcast to that shape.  The mean or sum
     is reduced inside the kernel (in double, in an order that does not depend on
     the thread count), or over the weighted losses.  One node under grad_name."""
+    if input._dt == DT_F16:
+        return _half_call(pointwise_loss, (kernel, grad_name, input, target, reduction, a,
+                                           weight, pos_weight))
     cdef Tensor x = input, t = target
     xa, ta = _arr(x), _arr(t)
     if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>xa):

@@ -8,6 +8,7 @@ cimport cython
 from cython cimport floating
 from libc.stdlib cimport malloc, free
 cimport numpy as cnp
+import numpy as np
 from fastad._runtime cimport run_blocks, _typenum, _arr
 from fastad._fmath cimport f_sqrt
 
@@ -79,12 +80,31 @@ cdef void opt_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
         opt_impl(c, <float*>c.p, <const float*>c.g, <float*>c.m, <float*>c.v, lo, hi)
 
 
+cdef _opt_run_half(list params, list grads, list bufs1, list bufs2, OptCtx* proto,
+                   bint need1, bint need2):
+    """The update on float32 copies of the float16 arrays, rounded back into them:
+    PyTorch's half updates compute in float32 and round."""
+    wide = [None if arrays is None else
+            [a.astype(np.float32) if isinstance(a, np.ndarray) and a.dtype == np.float16 else a
+             for a in arrays]
+            for arrays in (params, grads, bufs1, bufs2)]
+    _opt_run(wide[0], wide[1], wide[2], wide[3], proto, need1, need2)
+    for arrays, new in ((params, wide[0]), (bufs1, wide[2]), (bufs2, wide[3])):
+        if arrays is not None:
+            for a, w in zip(arrays, new):
+                if a is not w:
+                    np.copyto(a, w, casting="same_kind")
+
+
 cdef _opt_run(list params, list grads, list bufs1, list bufs2, OptCtx* proto, bint need1,
               bint need2):
     cdef Py_ssize_t k, n, np_ = len(params)
     for nm, lst in (("grads", grads), ("bufs", bufs1), ("exp_avg_sqs", bufs2)):
         if lst is not None and len(lst) != np_:
             raise ValueError(f"{nm} has {len(lst)} entries, expected {np_} (one per param)")
+    for p in params:
+        if isinstance(p, cnp.ndarray) and cnp.PyArray_TYPE(<cnp.ndarray>p) == cnp.NPY_FLOAT16:
+            return _opt_run_half(params, grads, bufs1, bufs2, proto, need1, need2)
     cdef OptCtx* ctxs = <OptCtx*>malloc((np_ if np_ else 1) * sizeof(OptCtx))
     cdef Py_ssize_t* sizes = <Py_ssize_t*>malloc((np_ if np_ else 1) * sizeof(Py_ssize_t))
     if ctxs == NULL or sizes == NULL:

@@ -458,7 +458,9 @@ cdef class Graph:
         elif s in self.owned:
             np.add(prev, g, out=prev)
         else:
-            self.aadj[s] = prev + g
+            total = prev + g
+            # (numpy makes a scalar of two 0-d arrays: float16 0-d tensors are arrays)
+            self.aadj[s] = total if type(total) is np.ndarray else np.asarray(total)
             self.owned.add(s)
         return 0
 

@@ -529,7 +529,7 @@ cdef Tensor _to(Tensor x, int dt):
     if dt == x._dt:
         return x
     cdef Tensor out = _wrap(_arr(x).astype(NP_DTYPES[dt]), dt)
-    if dt <= DT_F64 and x._rg:
+    if _cat(dt) == 2 and x._rg:
         return _record(out, "ToCopyBackward0", (x,), lambda g: (g,), (), False, False,
                        lambda g, i, r: (_to(<Tensor>g, x._dt),))
     return out

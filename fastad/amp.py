@@ -1,7 +1,7 @@
 """torch.amp: GradScaler (PyTorch's loss scaling, on the CPU) and autocast.
 
-fastad computes every op in its inputs' dtype: it has no bfloat16, and its
-float16 cannot require grad.  So autocast keeps PyTorch's interface, checks
+fastad computes every op in its inputs' dtype, and it has no bfloat16 (CPU
+autocast's lower precision).  So autocast keeps PyTorch's interface, checks
 and warnings, but does not lower precision (it says so once), and GradScaler
 scales the loss and unscales the gradients exactly as PyTorch's does, skipping
 steps whose gradients are not finite."""

@@ -81,9 +81,10 @@ def test_half_unary_ops_compute_in_float_and_round_once(torch):
                     tol=dict(rtol=1e-3, atol=1e-3))
 
 
-def test_float16_cannot_require_grad_and_bfloat16_is_refused():
-    with pytest.raises(RuntimeError, match="float16"):
-        fastad.zeros(2, dtype=fastad.float16, requires_grad=True)
+def test_float16_requires_grad_and_bfloat16_is_refused():
+    assert fastad.zeros(2, dtype=fastad.float16, requires_grad=True).requires_grad
+    with pytest.raises(RuntimeError, match="only Tensors of floating point"):
+        fastad.zeros(2, dtype=fastad.int32, requires_grad=True)
     with pytest.raises(TypeError, match="bfloat16"):
         fastad.zeros(2, dtype=fastad.bfloat16)
     assert fastad.bfloat16.is_floating_point

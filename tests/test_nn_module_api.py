@@ -1,9 +1,8 @@
 """torch.nn.Module's API on fastad.nn.Module, against PyTorch: submodule,
 parameter and buffer paths (get_/set_submodule, get_parameter, get_buffer)
 with PyTorch's errors; the device and dtype methods (return self, keep the
-Parameter objects, convert gradients; float16 refused for parameters that
-require gradients, bfloat16 and non-CPU devices raising as fastad's Tensor
-does); state_dict and load_state_dict with extra state and the four
+Parameter objects, convert gradients; float16 training as PyTorch's, bfloat16
+and non-CPU devices raising as fastad's Tensor does); state_dict and load_state_dict with extra state and the four
 state-dict hooks (order, arguments, strict); legacy backward hooks."""
 import re
 import warnings
@@ -134,15 +133,15 @@ def test_other_devices_raise_what_tensor_to_raises(kind):
     assert getattr(plain, kind)(0) is plain
 
 
-def test_half_refuses_parameters_that_require_grad_and_converts_nothing():
+@pytest.mark.parametrize("how", ["half", "to", "type"])
+def test_half_converts_parameters_that_require_grad_in_place(how):
     m = _tree(fastad)
-    for call in (m.half, lambda: m.to(fastad.float16), lambda: m.type("torch.HalfTensor")):
-        with pytest.raises(RuntimeError, match=r"float16 is a storage dtype.*require them "
-                                               r"\(0.weight, 0.bias, 1.1.weight, \.\.\.\).*"
-                                               r"requires_grad_\(False\)"):
-            call()
-        assert all(t.dtype == fastad.float32 for t in m.state_dict().values()
-                   if t.is_floating_point())
+    params = list(m.parameters())
+    call = {"half": m.half, "to": lambda: m.to(fastad.float16),
+            "type": lambda: m.type("torch.HalfTensor")}[how]
+    assert call() is m
+    assert [p is q for p, q in zip(m.parameters(), params)] == [True] * len(params)
+    assert all(p.dtype == fastad.float16 and p.requires_grad for p in params)
 
 
 class _Affine:

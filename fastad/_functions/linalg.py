@@ -31,7 +31,15 @@ def _same_dtype(name, a, b):
         raise RuntimeError(f"{name}: expected {a.dtype} and {b.dtype} to have the same dtype")
 
 
-def _square(name, A):
+def _no_half(A, kernel):
+    """PyTorch's CPU LAPACK kernels have no float16 (inv says so in its own words)."""
+    if A.dtype == fastad.float16:
+        if kernel == "linalg.inv":
+            raise RuntimeError("linalg.inv: Low precision dtypes not supported. Got Half")
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Half'")
+
+
+def _square(name, A, kernel):
     if A.ndim < 2:
         raise RuntimeError(f"{name}: The input tensor A must have at least 2 dimensions.")
     if A.shape[-1] != A.shape[-2]:
@@ -40,6 +48,7 @@ def _square(name, A):
     if not A.is_floating_point():
         raise RuntimeError(f"{name}: Expected a floating point or complex tensor as input. "
                            f"Got {str(A.dtype)[6:].capitalize()}")
+    _no_half(A, kernel)
 
 
 def _eye_like(A):
@@ -398,7 +407,7 @@ def _lapack(name, f, *arrays):
 
 def inv(A, *, out=None):
     _tensor_arg("linalg.inv", A, arg="A")
-    _square("linalg.inv", A)
+    _square("linalg.inv", A, "linalg.inv")
     r = _lapack("linalg.inv", np.linalg.inv, array_of(A))
     d = lambda grad, ins, result: (-(result.mT @ grad @ result.mT),)
     return _out(make_op(r, "LinalgInvExBackward0", (A,), derivative=d), out)
@@ -410,7 +419,7 @@ def inverse(input, *, out=None):
 
 def det(A, *, out=None):
     _tensor_arg("linalg.det", A, arg="A")
-    _square("linalg.det", A)
+    _square("linalg.det", A, "lu_cpu")
     r = np.asarray(np.linalg.det(array_of(A)))
 
     def d(grad, ins, result):
@@ -420,7 +429,7 @@ def det(A, *, out=None):
 
 def solve(A, B, *, left=True, out=None):
     """X with A X = B (left) or X A = B."""
-    _square("linalg.solve", A)
+    _square("linalg.solve", A, "lu_cpu")
     if not left:
         return _out(solve(A.mT, B.mT).mT, out)
     vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
@@ -438,7 +447,7 @@ def solve(A, B, *, left=True, out=None):
 
 
 def cholesky(A, *, upper=False, out=None):
-    _square("linalg.cholesky", A)
+    _square("linalg.cholesky", A, "cholesky_cpu")
     L = _lapack("linalg.cholesky", np.linalg.cholesky, array_of(A))
 
     def d(grad, ins, result):
@@ -477,6 +486,7 @@ def qr(A, mode="reduced", *, out=None):
     if not A.is_floating_point():
         raise RuntimeError(f"linalg.qr: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_name(A.dtype)}")
+    _no_half(A, "geqrf_cpu")
     q, r = np.linalg.qr(array_of(A), mode="complete" if mode == "complete" else "reduced")
     m, n = A.shape[-2:]
 
@@ -504,7 +514,7 @@ def qr(A, mode="reduced", *, out=None):
 def eigh(A, UPLO="L", *, out=None):
     """Eigenvalues ascending and orthonormal eigenvectors of the symmetric A (its
     UPLO triangle read)."""
-    _square("linalg.eigh", A)
+    _square("linalg.eigh", A, "linalg_eigh_cpu")
     w, v = np.linalg.eigh(array_of(A), UPLO=UPLO)
 
     def d(grads, ins, results):
@@ -527,8 +537,7 @@ def _svd_checks(A):
     if not A.is_floating_point():
         raise RuntimeError(f"linalg.svd: Expected a floating point or complex tensor as input. "
                            f"Got {scalar_name(A.dtype)}")
-    if A.dtype == fastad.float16:
-        raise NotImplementedError("\"linalg_svd_cpu\" not implemented for 'Half'")
+    _no_half(A, "linalg_svd_cpu")
 
 
 def svd(A, full_matrices=True, *, driver=None, out=None):

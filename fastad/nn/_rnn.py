@@ -16,7 +16,7 @@ recorded backward that reads them will send)."""
 import numpy as np
 
 from fastad import _kernels as _K
-from fastad._tensor import array_of, cat, make_op, matmul, stack, tanh
+from fastad._tensor import _half_call, array_of, cat, float16, make_op, matmul, stack, tanh
 from fastad.nn.functional import linear
 
 # gate columns of the result after the hidden state, per cell kind
@@ -105,6 +105,8 @@ def recurrence(mode, xp, h0, c0, w_hh, b_hh=None, reverse=False):
     c0 (LSTM only) the initial state (B, H), w_hh (G * H, H), b_hh (GRU only:
     the other cells take it inside xp).  Returns the result tensor; its
     [..., :H] are the hidden states, LSTM's [..., H:2H] the cell states."""
+    if xp.dtype is float16:
+        return _half_call(recurrence, (mode, xp, h0, c0, w_hh, b_hh, reverse))
     inputs = (xp, h0, c0, w_hh, b_hh)
     arrays = tuple(None if t is None else np.ascontiguousarray(array_of(t)) for t in inputs)
     res = _forward(mode, arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], reverse)

@@ -77,6 +77,8 @@ def _float_input(input, fn):
 def prelu(input, weight):
     """max(0, x) + weight * min(0, x), one learnable slope per channel (dim 1)."""
     x, w = _float_input(input, "prelu"), _float_input(weight, "prelu")
+    if x.dtype is _T.float16:
+        return _T._half_call(prelu, (x, w))
     channels = w.numel()
     shape = tuple(x.shape)
     if channels != 1:
@@ -146,6 +148,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
                        "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
                        (t,), backward, (t,),
                        derivative=lambda g, ins, r: (g * _T.tensor(slope, dtype=g.dtype),))
+    if x.dtype is _T.float16:
+        in_float32 = apply
+        apply = lambda t: _T._half_call(in_float32, (t,))  # noqa: E731
     return _apply_inplace(x, apply) if inplace else apply(x)
 
 
@@ -410,8 +415,12 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
     x, t = _float_input(input, "cross_entropy"), _as_tensor(target)
+    probabilities = t.is_floating_point() and _array_of(t).shape == _array_of(x).shape
+    if probabilities and t.dtype is not x.dtype:
+        # PyTorch's -(target * log_softmax(input)).sum(): the wider of the two dtypes
+        x = x.to(_T.promote_types(x.dtype, t.dtype))
     rows, batch_shape = _class_rows(x, "cross_entropy")
-    if t.is_floating_point() and _array_of(t).shape == _array_of(x).shape:  # probabilities
+    if probabilities:
         probs, _ = _class_rows(t, "cross_entropy")
         target = _np.ascontiguousarray(_array_of(probs), dtype=_array_of(rows).dtype)
         name = "DivBackward1" if reduction == "mean" else "NegBackward0"

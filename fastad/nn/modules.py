@@ -339,18 +339,11 @@ class Module:
                                           dtype=dtype if t.is_floating_point() else None))
 
     def _check_grad_dtype(self, dtype):
-        """Refuse, before anything is converted, a dtype the parameters that
-        require gradients cannot take."""
+        """Refuse, before anything is converted, a dtype that is not floating
+        when parameters require gradients (PyTorch's error)."""
         names = [n for n, p in self.named_parameters() if p.requires_grad]
         if not names:
             return
-        if dtype == float16:
-            raise RuntimeError(
-                f"fastad: float16 is a storage dtype here and cannot require gradients, and "
-                f"parameters of {type(self).__name__} require them ({', '.join(names[:3])}"
-                f"{', ...' if len(names) > 3 else ''}). "
-                "For inference in float16, call .requires_grad_(False) first; to train, "
-                "keep float32 or float64")
         if not dtype.is_floating_point:     # PyTorch's error, raised there at the first one
             raise RuntimeError("data set to a tensor that requires gradients must be floating "
                                "point or complex dtype")
@@ -368,10 +361,8 @@ class Module:
         return self.to(float64)
 
     def half(self):
-        """The floating parameters and buffers cast to float16.  fastad's
-        float16 is a storage dtype that cannot require gradients: a module
-        whose parameters require them raises (call ``requires_grad_(False)``
-        first, for inference)."""
+        """The floating parameters and buffers cast to float16 (its ops compute
+        in float32 and round once, as PyTorch's CPU half kernels)."""
         return self.to(float16)
 
     def bfloat16(self):
