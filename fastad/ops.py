@@ -169,8 +169,8 @@ def _probs(lib, shape, seed=0):
     return lib.tensor(p / p.sum(axis=1 if len(shape) > 1 else 0, keepdims=True))
 
 
-def _unit(lib, shape, seed=1):
-    return lib.tensor(np.random.default_rng(seed).uniform(0.05, 0.95, tuple(shape)))
+def _unit(lib, shape, seed=1, dtype=None):
+    return lib.tensor(np.random.default_rng(seed).uniform(0.05, 0.95, tuple(shape)), dtype=dtype)
 
 
 def _mask(lib, shape):
@@ -485,11 +485,13 @@ OPS += [
     OpInfo("F.nll_loss_weighted", _ce_target("nll_weighted"), loss_cases(((5, 3),)),
            api=("F.nll_loss",)),
     OpInfo("F.binary_cross_entropy",
-           lambda lib, a, **kw: functional(lib).binary_cross_entropy(a, _unit(lib, a.shape), **kw),
+           lambda lib, a, **kw: functional(lib).binary_cross_entropy(
+               a, _unit(lib, a.shape, dtype=a.dtype), **kw),
            loss_cases(((3, 4),)), domain=(0.05, 0.95), api=("F.binary_cross_entropy",)),
     OpInfo("F.binary_cross_entropy_weight",
            lambda lib, a: functional(lib).binary_cross_entropy(
-               a, _unit(lib, a.shape), weight=lib.tensor([0.5, 1.0, 2.0, 0.1], dtype=a.dtype)),
+               a, _unit(lib, a.shape, dtype=a.dtype),
+               weight=lib.tensor([0.5, 1.0, 2.0, 0.1], dtype=a.dtype)),
            (case((3, 4),),), domain=(0.05, 0.95), api=("F.binary_cross_entropy",)),
     OpInfo("F.binary_cross_entropy_with_logits",
            lambda lib, a, **kw: functional(lib).binary_cross_entropy_with_logits(
@@ -560,7 +562,8 @@ OPS += [
            api=("nn.CrossEntropyLoss",)),
     OpInfo("nn.NLLLoss", lambda lib, m, a: m(a, _classes(lib, a.shape, a.shape[1])),
            (case((4, 3),),), module=_nn("NLLLoss"), api=("nn.NLLLoss",)),
-    OpInfo("nn.BCELoss", lambda lib, m, a: m(a, _unit(lib, a.shape)), (case((3, 4),),),
+    OpInfo("nn.BCELoss", lambda lib, m, a: m(a, _unit(lib, a.shape, dtype=a.dtype)),
+           (case((3, 4),),),
            domain=(0.05, 0.95), module=_nn("BCELoss"), api=("nn.BCELoss",)),
     OpInfo("nn.BCEWithLogitsLoss", lambda lib, m, a: m(a, _unit(lib, a.shape)), (case((3, 4),),),
            module=_nn("BCEWithLogitsLoss"), api=("nn.BCEWithLogitsLoss",)),

@@ -13,6 +13,7 @@ import numpy as _np
 from fastad import _kernels as _K
 from fastad import _tensor as _T
 from fastad import opdefs as _opdefs
+from fastad._functions._args import scalar_name as _scalar_name
 from fastad._tensor import Tensor  # noqa: F401  (as in torch.nn.functional)
 from fastad._tensor import _rng
 from fastad._tensor import apply_inplace as _apply_inplace
@@ -319,6 +320,9 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     if tuple(x.shape) != tuple(t.shape):
         raise ValueError(f"Using a target size ({t.shape}) that is different to the input size "
                          f"({x.shape}) is deprecated. Please ensure they have the same size.")
+    if t.dtype is not x.dtype:
+        raise RuntimeError(f"Found dtype {_scalar_name(t.dtype)} but expected "
+                           f"{_scalar_name(x.dtype)}")
     for a, what in ((x, "input"), (t, "target")):
         values = _array_of(a)
         if values.size and (_np.nanmin(values) < 0 or _np.nanmax(values) > 1):
