@@ -106,9 +106,7 @@ class MultivariateNormal(Distribution):
     def mean(self):
         return self.loc
 
-    @property
-    def mode(self):
-        return self.loc
+    mode = mean     # a symmetric unimodal density peaks at its mean
 
     @property
     def variance(self):

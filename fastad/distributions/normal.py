@@ -28,9 +28,7 @@ class Normal(Distribution):
     def mean(self):
         return self.loc
 
-    @property
-    def mode(self):
-        return self.loc
+    mode = mean     # a symmetric unimodal density peaks at its mean
 
     @property
     def stddev(self):
