@@ -29,7 +29,11 @@ _codegen.render_all()
 # cores).  FASTAD_MODULES=_elementwise,_rows builds a subset (handy while one module
 # is being worked on).
 ALL_MODULES = ["_elementwise", "_tensor", "_rows", "_random", "_tape", "_linear", "_runtime",
-               "_optim", "_recurrent"]
+               "_tensor_ops", "_optim", "_recurrent"]
+# Off the hot paths: the Tensor's colder array ops (numpy calls and Python objects, no
+# loops of their own) compile at -O1, in half the time -O3 takes (the rest is the op
+# table's kernels and the scalar graphs' path, -O3).
+COLD_MODULES = {"_tensor_ops"}
 MODULES = [m for m in os.environ.get("FASTAD_MODULES", ",".join(ALL_MODULES)).split(",")
            if os.path.exists(os.path.join("fastad", m + ".pyx"))]
 
@@ -92,7 +96,9 @@ extensions = [
         include_dirs=[np.get_include()],
         # _random reproduces PyTorch's arithmetic: it fuses multiply-adds only
         # where it says so (fma()), never on the compiler's initiative
-        extra_compile_args=compile_args + (["-ffp-contract=off"] if name == "_random" else []),
+        extra_compile_args=(compile_args if name not in COLD_MODULES or sanitize else
+                            [a if a != "-O3" else "-O1" for a in compile_args])
+        + (["-ffp-contract=off"] if name == "_random" else []),
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )

@@ -1,4 +1,4 @@
-# Included by _tensor.pyx: tensor creation: from data, filled, ranges, random.
+# Included by _tensor_ops.pyx: tensor creation: from data, filled, ranges, random.
 class _AllocationError(RuntimeError, MemoryError):
     """Memory refused: PyTorch raises RuntimeError, Python code may catch MemoryError."""
 
@@ -296,7 +296,7 @@ def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False)
     return t.requires_grad_(requires_grad) if requires_grad else t
 
 
-cdef str _legacy_name(int dt):
+def _legacy_name(int dt):
     return ("FloatTensor", "DoubleTensor", "LongTensor", "BoolTensor", "HalfTensor", "IntTensor",
             "ShortTensor", "CharTensor", "ByteTensor")[dt]
 

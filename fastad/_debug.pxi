@@ -13,7 +13,7 @@ cdef enum:
     DEBUG_ANOMALY = 1
     DEBUG_PROFILE = 2
 
-cdef int _debug = 0
+_debug = 0
 cdef bint _check_nan = True
 cdef object _profiler = None        # the recording profile: ._forward(name), ._backward(name, t0)
 # While anomaly mode runs a record's backward: (its grad_fn name, its trace), the
@@ -100,7 +100,7 @@ cdef int _note_record(Graph g, int32_t i) except -1:
     return 0
 
 
-cdef inline Tensor _unrecorded(Tensor out, str name):
+cdef Tensor _unrecorded(Tensor out, str name):
     """out, returned by an op that did not record: the profiler counts it too,
     under name, the grad_fn name it records when it does (or its forward name)."""
     if _debug & DEBUG_PROFILE:

@@ -1,10 +1,6 @@
 # Included by _tensor.pyx: dtypes: fastad.float32 ..., the default dtype, promotion.
 cdef class dtype:
-    cdef readonly str name
-    cdef readonly object np_dtype
-    cdef readonly int code
-    cdef readonly bint is_floating_point
-
+    # (its fields and the DT_ codes: _tensor.pxd)
     def __repr__(self):
         return "torch." + self.name
 
@@ -25,16 +21,6 @@ cdef dtype _mk_dtype(str name, object np_dtype, int code, bint floating):
     return d
 
 
-cdef enum:
-    DT_F32 = 0          # the two kernel dtypes first: `dt <= DT_F64` is "the kernels take it"
-    DT_F64 = 1
-    DT_I64 = 2
-    DT_BOOL = 3
-    DT_F16 = 4          # storage dtypes: ops compute in float32 or through numpy
-    DT_I32 = 5
-    DT_I16 = 6
-    DT_I8 = 7
-    DT_U8 = 8
 float32 = _mk_dtype("float32", np.float32, DT_F32, True)
 float64 = _mk_dtype("float64", np.float64, DT_F64, True)
 int64 = _mk_dtype("int64", np.int64, DT_I64, False)
@@ -46,9 +32,9 @@ int8 = _mk_dtype("int8", np.int8, DT_I8, False)
 uint8 = _mk_dtype("uint8", np.uint8, DT_U8, False)
 # numpy has no bfloat16: the name exists (code that picks a dtype runs), using it raises
 bfloat16 = _mk_dtype("bfloat16", np.float32, -1, True)
-cdef tuple DTYPES = (float32, float64, int64, bool_, float16, int32, int16, int8, uint8)
-cdef tuple NP_DTYPES = tuple(d.np_dtype for d in DTYPES)
-cdef int _default_dt = 0
+DTYPES = (float32, float64, int64, bool_, float16, int32, int16, int8, uint8)
+NP_DTYPES = tuple(d.np_dtype for d in DTYPES)
+_default_dt = 0
 
 
 def _dtype_by_name(name):
@@ -111,11 +97,6 @@ cdef int _dt_code(object d) except -1:
         raise TypeError("fastad: bfloat16 is not supported (numpy, fastad's storage, has no "
                         "bfloat16); use float16 or float32")
     return t.code
-
-
-cdef inline int _cat(int dt) noexcept:
-    """0 bool, 1 integer, 2 floating."""
-    return 2 if (dt <= DT_F64 or dt == DT_F16) else (0 if dt == DT_BOOL else 1)
 
 
 # each dtype's rank within its category (bits; uint8 between int8 and int16)

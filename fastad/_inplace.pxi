@@ -8,14 +8,6 @@ cdef void _check_inplace(Tensor t) except *:
                            "in-place operation.")
 
 
-cdef inline Tensor _view_of(Tensor out, Tensor x):
-    """out shares x's storage: it shares x's version counter, and an in-place
-    op on it is one on x (refused while x is a leaf that requires grad)."""
-    if out._data is not None and x._data is not None:
-        out._base = x._base if x._base is not None else x
-    return out
-
-
 cdef inline void _element_of(Tensor out, Tensor x, object place, Py_ssize_t k) noexcept:
     """out (inline) is the element place[k] of x's storage: a view of x's base."""
     out._base = x._base if x._base is not None else x

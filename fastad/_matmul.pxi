@@ -1,4 +1,4 @@
-# Included by _tensor.pyx: matmul and softmax.
+# Included by _tensor_ops.pyx: matmul and softmax.
 def matmul(input, other):
     cdef Tensor x = _as_tensor(input), y = _as_tensor(other)
     a, b = _arr(x), _arr(y)
@@ -62,7 +62,7 @@ cdef object _np_matmul(object a, object b):
         _fp_restore(quiet)
 
 
-cdef tuple _linear_grads(object g, object w, object x, bint need_x, bint need_w):
+def _linear_grads(g, w, x, bint need_x, bint need_w):
     """(g @ w, g.T @ x), a linear layer's input and weight gradients (None where not
     needed): both GEMMs at once where both are (fastad._kernels.matmul_pair_into),
     else one _mm2 each."""

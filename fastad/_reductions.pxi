@@ -1,4 +1,4 @@
-# Included by _tensor.pyx: reductions and two-sided elementwise selections.
+# Included by _tensor_ops.pyx: reductions and two-sided elementwise selections.
 def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     cdef Tensor x = _as_tensor(input)
     if axis is not None or keepdims is not None:
@@ -60,13 +60,6 @@ cdef object _expand_grad(object g, tuple shape, tuple dims, bint keepdim):
     if not keepdim:
         g = g.reshape(tuple([1 if i in dims else s for i, s in enumerate(shape)]))
     return _filled_like(g, shape)
-
-
-cdef object _filled_like(object g, tuple shape):
-    """g broadcast to shape, as a new array (np.broadcast_to costs microseconds)."""
-    out = np.empty(shape, dtype=g.dtype)
-    out[...] = g
-    return out
 
 
 def _return_type(name, fields):

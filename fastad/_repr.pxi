@@ -1,4 +1,4 @@
-# Included by _tensor.pyx: repr: a port of torch/_tensor_str.py.
+# Included by _tensor_ops.pyx: repr: a port of torch/_tensor_str.py.
 # A port of torch/_tensor_str.py: the formatter looks at the nonzero finite
 # values only.  The options are set_printoptions' (PyTorch's defaults).
 cdef int _PREC = 4
@@ -100,7 +100,7 @@ cdef str _tensor_str(object a, int indent, bint summarize, str mode, int width):
     return "[" + ("," + "\n" * (a.ndim - 1) + " " * (indent + 1)).join(slices) + "]"
 
 
-cdef str _repr(Tensor t):
+def _repr(Tensor t):
     a = _arr(t)
     prefix = "tensor("
     cdef int indent = len(prefix)

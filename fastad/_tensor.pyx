@@ -46,7 +46,7 @@ _warnings.filterwarnings("ignore", r"(overflow|invalid value|divide by zero|unde
                          r"encountered in", RuntimeWarning, r"fastad\.")
 
 
-cdef inline object _fp_quiet():
+cdef object _fp_quiet():
     """numpy's floating-point errors ignored until _fp_restore(the result)."""
     if _FP_STATE is None:
         quiet = np.errstate(all="ignore")
@@ -55,7 +55,7 @@ cdef inline object _fp_quiet():
     return _FP_STATE.set(_FP_QUIET)
 
 
-cdef inline int _fp_restore(object token) except -1:
+cdef int _fp_restore(object token) except -1:
     if _FP_STATE is None:
         token.__exit__(None, None, None)
     else:
@@ -171,7 +171,7 @@ cdef inline tuple _shape(Tensor t):
     return () if t._data is None else t._data.shape
 
 
-cdef inline object _arr(Tensor t):
+cdef object _arr(Tensor t):
     """The tensor's values as an ndarray (a new 0-d array for inline scalars)."""
     if t._data is None:
         return np.array(t._val, dtype=NP_DTYPES[t._dt])
@@ -342,6 +342,13 @@ cdef object _unbroadcast(object g, tuple shape):
 
 def _unbroadcast_py(g, shape):
     return _unbroadcast(g, tuple(shape))
+
+
+cdef object _filled_like(object g, tuple shape):
+    """g broadcast to shape, as a new array (np.broadcast_to costs microseconds)."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
 
 
 cdef tuple _operand(object x):
@@ -583,16 +590,7 @@ def _rng():
 include "_inplace.pxi"
 
 
-include "_reductions.pxi"
-
-
-include "_matmul.pxi"
-
-
-include "_shapes.pxi"
-
-
-include "_creation.pxi"
+include "_indexing.pxi"
 
 
 include "_derivatives.pxi"
@@ -605,9 +603,6 @@ include "_recorded_scalars.pxi"
 
 
 include "_hooks.pxi"
-
-
-include "_repr.pxi"
 
 
 # ---------------------------------------------------------------- for Python-level ops
@@ -684,3 +679,15 @@ def _publish(type cls, str qualified):
     name = qualified.encode()
     _PUBLIC_NAMES.append(name)         # tp_name points into it: kept alive
     (<PyTypeObject*>cls).tp_name = name
+
+
+# ---------------------------------------------------------------- the colder array ops
+# compiled apart (_tensor_ops.pyx); imported last, as they import names of this module
+from fastad._tensor_ops import (
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor,
+    LongTensor, ShortTensor, _AllocationError, _legacy_name, _linear_grads, _repr,
+    _return_type, allclose, arange, argmax, argmin, as_tensor, cat, clamp, empty, empty_like,
+    expand, eye, flatten, from_numpy, full, full_like, linspace, log_softmax, logspace, matmul,
+    max, maximum, mean, min, minimum, ones, ones_like, permute, rand, rand_like, randint,
+    randn, randn_like, randperm, reshape, set_printoptions, softmax, squeeze, stack, sum,
+    tensor, transpose, unsqueeze, where, zeros, zeros_like)
