@@ -1,7 +1,8 @@
 """The build: the C headers of fastad/csrc compile on their own with warnings as
 errors, the per-ISA clones of the kernels' loop drivers are in the built
 modules under their own C names, the one the CPU runs is the one reported, and
-the kernels' Python names are all gathered (and stubbed) in fastad._kernels."""
+the kernels' Python names are all gathered (and stubbed) in fastad._kernels, and the
+Tensor's colder ops compiled apart are fastad._tensor's names."""
 import ast
 import ctypes
 import glob
@@ -141,3 +142,13 @@ def test_kernels_gathers_and_stubs_every_name_of_the_kernel_modules():
     stubbed |= {node.target.id for node in tree.body if isinstance(node, ast.AnnAssign)}
     names = {n for n in dir(_kernels) if not n.startswith("__")}
     assert names <= stubbed, names - stubbed
+
+
+def test_the_colder_tensor_ops_are_names_of_tensor():
+    """fastad._tensor_ops is compiled apart (setup.py: -O1, in parallel with _tensor) but is
+    part of fastad._tensor: each of its public names is the same object there."""
+    from fastad import _tensor, _tensor_ops
+    own = {n for n, v in vars(_tensor_ops).items()
+           if not n.startswith("_") and getattr(v, "__module__", None) == "fastad._tensor_ops"}
+    assert {"tensor", "zeros", "reshape", "sum", "matmul", "softmax", "set_printoptions"} <= own
+    assert [n for n in own if getattr(_tensor, n, None) is not getattr(_tensor_ops, n)] == []
