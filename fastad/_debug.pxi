@@ -13,7 +13,7 @@ cdef enum:
     DEBUG_ANOMALY = 1
     DEBUG_PROFILE = 2
 
-_debug = 0
+_debug = 0                          # a C int (_tensor.pxd), shared with _tensor_ops
 cdef bint _check_nan = True
 cdef object _profiler = None        # the recording profile: ._forward(name), ._backward(name, t0)
 # While anomaly mode runs a record's backward: (its grad_fn name, its trace), the

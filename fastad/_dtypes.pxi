@@ -32,6 +32,7 @@ int8 = _mk_dtype("int8", np.int8, DT_I8, False)
 uint8 = _mk_dtype("uint8", np.uint8, DT_U8, False)
 # numpy has no bfloat16: the name exists (code that picks a dtype runs), using it raises
 bfloat16 = _mk_dtype("bfloat16", np.float32, -1, True)
+# DTYPES, NP_DTYPES and _default_dt are C variables (_tensor.pxd), shared with _tensor_ops
 DTYPES = (float32, float64, int64, bool_, float16, int32, int16, int8, uint8)
 NP_DTYPES = tuple(d.np_dtype for d in DTYPES)
 _default_dt = 0

@@ -1,5 +1,5 @@
-# What fastad._tensor_ops (the colder array ops, compiled apart) uses of fastad._tensor:
-# the types, the dtype codes and tables, and the helpers every op calls.
+# fastad._tensor's types, and what fastad._tensor_ops (the colder array ops, compiled
+# apart) uses of it: the dtype codes and tables, and the helpers every op calls.
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport Graph, Node
 
