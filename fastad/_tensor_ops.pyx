@@ -4,10 +4,8 @@ reductions, matmul and softmax, creation, printing.  They are compiled apart
 from fastad._tensor (setup.py: at a lower optimisation level, in parallel with
 it); fastad._tensor imports their names at the end of its own import, so they
 are its names as before."""
-cimport cython
-from libc.stdint cimport int32_t, int64_t, uint8_t
+from libc.stdint cimport int64_t
 from fastad._tape cimport *
-from fastad._opcodes cimport *
 from fastad._tensor cimport *
 
 import builtins as _builtins
@@ -15,15 +13,12 @@ import collections
 import numbers
 
 import numpy as np
-cimport numpy as cnp
 
 from fastad import _kernels as _K
 from fastad import _random as _R
 from fastad._device import check as _check_device
 from fastad._tensor import (Size, _broadcast_msg, bool_, exp, float16, float32, float64, int8,
-                            int16, int32, int64, linear, uint8)
-
-cnp.import_array()
+                            int16, int32, int64, uint8)
 
 include "_shapes.pxi"
 
