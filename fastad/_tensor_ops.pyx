@@ -17,8 +17,8 @@ import numpy as np
 from fastad import _kernels as _K
 from fastad import _random as _R
 from fastad._device import check as _check_device
-from fastad._tensor import (Size, _broadcast_msg, bool_, exp, float16, float32, float64, int8,
-                            int16, int32, int64, uint8)
+from fastad._tensor import (Size, _broadcast_msg, _half_call, bool_, exp, float16, float32,
+                            float64, int8, int16, int32, int64, uint8)
 
 include "_shapes.pxi"
 
