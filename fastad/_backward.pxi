@@ -124,6 +124,8 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs, list owned=
         g.prepare(top)
         handler = _pool_on(g)
         try:
+            if g.ecounter is not None:
+                _check_elements(g, top)
             if inputs is None:
                 leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
             for t, seed in seeds:
@@ -611,6 +613,8 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
+        if g.ecounter is not None:
+            _check_elements(g, top)
         if inputs is None:
             leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
         for t, seed in seeds:

@@ -203,6 +203,8 @@ cdef class Graph:
             self.layout = {}
         if self.params:
             self.params = {}
+        if self.ecounter is not None:
+            self.ecounter = self.esaved = None
         if self.traces is not None:
             self.traces = None
         if self.hooks is not None:
@@ -522,6 +524,7 @@ cdef class Graph:
         self.leaves = []
         self.layout = {}
         self.params = {}
+        self.ecounter = self.esaved = None
         self.traces = None
         self.aadj = None
         self.owned = None

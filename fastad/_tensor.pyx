@@ -171,9 +171,23 @@ cdef inline tuple _shape(Tensor t):
     return () if t._data is None else t._data.shape
 
 
+cdef void _reread(Tensor t) noexcept:
+    """An element view's value read from its place in its base's storage, so
+    that writes into the base since it was taken show through (PyTorch's view)."""
+    cdef char *p = <char *>cnp.PyArray_GETPTR1(<cnp.ndarray>t._elem, t._eidx)
+    t._val = (<double *>p)[0] if t._dt == DT_F64 else (<float *>p)[0]
+
+
+cdef inline void _fresh(Tensor t) noexcept:
+    """Before an inline tensor's value is read: an element view's is reread."""
+    if t._elem is not None:
+        _reread(t)
+
+
 cdef inline object _arr(Tensor t):
     """The tensor's values as an ndarray (a new 0-d array for inline scalars)."""
     if t._data is None:
+        _fresh(t)
         return np.array(t._val, dtype=NP_DTYPES[t._dt])
     return t._data
 
@@ -252,11 +266,75 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         out._graph = g
         out._rg = True
         out._op = op
+        if a._elem is not None or (b is not None and b._elem is not None):
+            _save_elements(g, out._slot, op, a, b, db)
         if _debug:
             _note_record(g, out._slot)
     elif _debug & DEBUG_PROFILE:
         _profiler._forward(_UNARY_NAMES[op - OP_ACT] if op >= OP_ACT else _SCALAR_FORWARD[op])
     return out
+
+
+cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, double db) except -1:
+    """Scalar record i's partials hold the values of those of its inputs that
+    PyTorch's op saves (mul: each the other's, div: the divisor, and the
+    dividend for the divisor's gradient, pow and the table's ops whose backward
+    reads x: the input); those that are element views are noted on g, so that
+    a write into their base before the backward makes it refuse, as PyTorch's."""
+    if op == OP_MUL:
+        if b is not None:
+            if b._rg:
+                _save_element(g, i, a)
+            if a._rg:
+                _save_element(g, i, b)
+    elif op == OP_DIV:
+        if b is not None:
+            if b._rg:
+                _save_element(g, i, a)
+            _save_element(g, i, b)
+    elif op == OP_POW or (op >= OP_ACT and backward_reads_x(op - OP_ACT, db)):
+        _save_element(g, i, a)
+    return 0
+
+
+cdef int _save_element(Graph g, int32_t i, Tensor t) except -1:
+    """Notes on g that record i saved t, if t is an element view: per version
+    counter only the first save on g, as versions and records only grow (the
+    first has the lowest version, and is below any record that saved it later)."""
+    if t._elem is None:
+        return 0
+    cdef VersionCounter c = _vc(t)
+    if c is g.ecounter:
+        return 0
+    if g.ecounter is None:
+        g.ecounter, g.eversion, g.eslot, g.edt = c, c.version, i, t._dt
+    elif g.esaved is None:
+        g.esaved = {c: (c.version, i, t._dt)}
+    elif c not in g.esaved:
+        g.esaved[c] = (c.version, i, t._dt)
+    return 0
+
+
+cdef int _check_elements(Graph g, int32_t top) except -1:
+    """PyTorch's error where a record up to top saved an element view whose
+    base was written in place since."""
+    _check_element(<VersionCounter>g.ecounter, g.eversion, g.eslot, g.edt, top)
+    if g.esaved is not None:
+        for c, (version, slot, dt) in g.esaved.items():
+            _check_element(<VersionCounter>c, version, slot, dt, top)
+    return 0
+
+
+cdef inline int _check_element(VersionCounter c, int64_t version, int32_t slot, int dt,
+                               int32_t top) except -1:
+    if slot <= top and c.version != version:
+        raise RuntimeError(
+            "one of the variables needed for gradient computation has been modified by an "
+            f"inplace operation: [torch.{_legacy_name(dt)} []] is at version {c.version}; "
+            f"expected version {version} instead. Hint: enable anomaly detection to find the "
+            "operation that failed to compute its gradient, with "
+            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    return 0
 
 
 cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple saved=(),
@@ -320,7 +398,10 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
 cdef inline object _primal(Tensor x):
     # an inline scalar's value as a float: _wrap makes it a tensor again, and a
     # 0-d array would cost an allocation per scalar input
-    return x._val if x._data is None else x._data
+    if x._data is None:
+        _fresh(x)
+        return x._val
+    return x._data
 
 
 cdef inline bint _pooled(object a):
@@ -536,9 +617,11 @@ cdef Tensor _to(Tensor x, int dt):
 
 
 cdef void _assign_storage(Tensor self, Tensor src):
+    _fresh(src)
     self._dt = src._dt
     self._data = src._data
     self._val = src._val
+    self._elem, self._eidx = src._elem, src._eidx      # src's place, when it is an element
     _bump(self)
 
 
