@@ -90,15 +90,11 @@ cdef class Graph:
     cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
     cdef dict params         # record -> (a, b) of a 0-d op of the table with two parameters
     # the element views (y[i]) whose values scalar records saved, checked before a
-    # backward runs: the version counter of the first (None while there is
-    # none), its version then, the record and the element's dtype code; esaved:
-    # the same for any other counter, counter -> (version, record, dtype code),
-    # or None
-    cdef object ecounter
-    cdef int64_t eversion
-    cdef int32_t eslot
-    cdef int edt
-    cdef dict esaved
+    # backward that runs those records: per save, the element's version counter
+    # (esaved[k], a list) and (record, version then, dtype code) (esaves[3k:3k+3],
+    # an int64 cpython array); both kept, emptied, from graph to graph
+    cdef list esaved
+    cdef object esaves
     # slot -> the hooks and retained .grad of the non-leaf tensor recorded there
     # (fastad._tensor's _Hooks; kept by the graph, as PyTorch keeps them on the
     # grad_fn), or None while no non-leaf of this graph has any

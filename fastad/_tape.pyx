@@ -203,8 +203,8 @@ cdef class Graph:
             self.layout = {}
         if self.params:
             self.params = {}
-        if self.ecounter is not None:
-            self.ecounter = self.esaved = None
+        if self.esaved:
+            del self.esaved[:]
         if self.traces is not None:
             self.traces = None
         if self.hooks is not None:
@@ -524,7 +524,10 @@ cdef class Graph:
         self.leaves = []
         self.layout = {}
         self.params = {}
-        self.ecounter = self.esaved = None
+        if self.esaved:
+            del self.esaved[:]
+        g.esaved, g.esaves = self.esaved, self.esaves
+        self.esaved = self.esaves = None
         self.traces = None
         self.aadj = None
         self.owned = None

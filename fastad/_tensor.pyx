@@ -3,12 +3,14 @@
 ops append records to the thread's tape (fastad._tape)."""
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython cimport array
 from libc.math cimport pow, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
 from fastad._opcodes cimport *
 from fastad._elementwise cimport backward_reads_x, scalar_unary
 
+import array
 import builtins as _builtins
 import collections
 import functools
@@ -298,42 +300,20 @@ cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, doub
 
 
 cdef int _save_element(Graph g, int32_t i, Tensor t) except -1:
-    """Notes on g that record i saved t, if t is an element view: per version
-    counter only the first save on g, as versions and records only grow (the
-    first has the lowest version, and is below any record that saved it later)."""
+    """Notes on g that record i saved t, if t is an element view."""
     if t._elem is None:
         return 0
     cdef VersionCounter c = _vc(t)
-    if c is g.ecounter:
-        return 0
-    if g.ecounter is None:
-        g.ecounter, g.eversion, g.eslot, g.edt = c, c.version, i, t._dt
-    elif g.esaved is None:
-        g.esaved = {c: (c.version, i, t._dt)}
-    elif c not in g.esaved:
-        g.esaved[c] = (c.version, i, t._dt)
-    return 0
-
-
-cdef int _check_elements(Graph g, int32_t top) except -1:
-    """PyTorch's error where a record up to top saved an element view whose
-    base was written in place since."""
-    _check_element(<VersionCounter>g.ecounter, g.eversion, g.eslot, g.edt, top)
-    if g.esaved is not None:
-        for c, (version, slot, dt) in g.esaved.items():
-            _check_element(<VersionCounter>c, version, slot, dt, top)
-    return 0
-
-
-cdef inline int _check_element(VersionCounter c, int64_t version, int32_t slot, int dt,
-                               int32_t top) except -1:
-    if slot <= top and c.version != version:
-        raise RuntimeError(
-            "one of the variables needed for gradient computation has been modified by an "
-            f"inplace operation: [torch.{_legacy_name(dt)} []] is at version {c.version}; "
-            f"expected version {version} instead. Hint: enable anomaly detection to find the "
-            "operation that failed to compute its gradient, with "
-            "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    if g.esaved is None:
+        g.esaved, g.esaves = [], array.array("q")
+    cdef Py_ssize_t n = 3 * len(g.esaved)
+    cdef array.array saves = <array.array>g.esaves
+    if len(saves) < n + 3:
+        array.resize_smart(saves, n + 3)
+    saves.data.as_longlongs[n] = i
+    saves.data.as_longlongs[n + 1] = c.version
+    saves.data.as_longlongs[n + 2] = t._dt
+    g.esaved.append(c)
     return 0
 
 

@@ -325,6 +325,30 @@ def test_a_saved_element_of_a_leaf_changed_under_no_grad_refuses_backward():
     assert fastad.autograd.grad(x[0] * x[1] - x[2] * 2, x)[0].tolist() == [3.0, 2.0, -2.0]
 
 
+def _not_run(lib, case):
+    """A record that saved y[0] (y written since) which the backward does not
+    run: of another result, of a retained graph, off the path to the inputs."""
+    w, v = lib.tensor(1.5, requires_grad=True), lib.tensor(-2.0, requires_grad=True)
+    y = lib.tensor([1.0, 2.0])
+    f = w * y[0] + v * 3
+    if case == "retained":
+        f.backward(retain_graph=True)
+    y.add_(1)
+    if case == "inputs":
+        return lib.autograd.grad(f, v)[0]
+    h = w * v * y[1]
+    h.backward()
+    return w.grad
+
+
+@pytest.mark.parametrize("case", ["other_result", "retained", "inputs"])
+def test_a_saved_element_written_since_in_a_record_the_backward_does_not_run(case):
+    got = _not_run(fastad, case)
+    assert got.item() == {"other_result": -6.0, "retained": 1.0 - 6.0, "inputs": 3.0}[case]
+    if torch is not None:
+        assert_same(got, _not_run(torch, case))
+
+
 # ---------------------------------------------------------------- second order
 def _second_order(lib, when):
     w = lib.tensor(1.5, dtype=lib.float64, requires_grad=True)
