@@ -65,7 +65,7 @@ cdef int _check_elements(Graph g, int32_t top, list seeds, list inputs) except -
     view whose base was written in place since; the records it runs are looked
     for only when such a record exists."""
     cdef long long *p = (<array.array>g.esaves).data.as_longlongs
-    cdef Py_ssize_t k, n = len(g.esaved)
+    cdef Py_ssize_t k, n = g.nsaved
     for k in range(n):
         if p[3 * k] <= top and (<VersionCounter>g.esaved[k]).version != p[3 * k + 1]:
             break
@@ -175,7 +175,7 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs, list owned=
         g.prepare(top)
         handler = _pool_on(g)
         try:
-            if g.esaved:
+            if g.nsaved:
                 _check_elements(g, top, seeds, inputs)
             if inputs is None:
                 leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
@@ -664,7 +664,7 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
-        if g.esaved:
+        if g.nsaved:
             _check_elements(g, top, seeds, inputs)
         if inputs is None:
             leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)

@@ -203,8 +203,7 @@ cdef class Graph:
             self.layout = {}
         if self.params:
             self.params = {}
-        if self.esaved:
-            del self.esaved[:]
+        self.nsaved = 0
         if self.traces is not None:
             self.traces = None
         if self.hooks is not None:
@@ -524,8 +523,7 @@ cdef class Graph:
         self.leaves = []
         self.layout = {}
         self.params = {}
-        if self.esaved:
-            del self.esaved[:]
+        self.nsaved = 0
         g.esaved, g.esaves = self.esaved, self.esaves
         self.esaved = self.esaves = None
         self.traces = None

@@ -303,17 +303,23 @@ cdef int _save_element(Graph g, int32_t i, Tensor t) except -1:
     """Notes on g that record i saved t, if t is an element view."""
     if t._elem is None:
         return 0
-    cdef VersionCounter c = _vc(t)
+    cdef Tensor base = t._base
+    cdef VersionCounter c
+    if base is not None and base._base is None and base._vc is not None:
+        c = base._vc    # _vc(t), without its calls
+    else:
+        c = _vc(t)
+    cdef Py_ssize_t k = g.nsaved
     if g.esaved is None:
         g.esaved, g.esaves = [], array.array("q")
-    cdef Py_ssize_t n = 3 * len(g.esaved)
-    cdef array.array saves = <array.array>g.esaves
-    if len(saves) < n + 3:
-        array.resize_smart(saves, n + 3)
-    saves.data.as_longlongs[n] = i
-    saves.data.as_longlongs[n + 1] = c.version
-    saves.data.as_longlongs[n + 2] = t._dt
-    g.esaved.append(c)
+    if k == len(g.esaved):
+        g.esaved.append(c)
+        array.resize_smart(<array.array>g.esaves, 3 * k + 3)
+    elif g.esaved[k] is not c:
+        g.esaved[k] = c
+    cdef long long *p = (<array.array>g.esaves).data.as_longlongs + 3 * k
+    p[0], p[1], p[2] = i, c.version, t._dt
+    g.nsaved = k + 1
     return 0
 
 

@@ -204,6 +204,18 @@ def test_writes_through_an_element_and_its_data_reach_the_base():
     assert (d.item(), y[1].item()) == (0.0, 0.0)
 
 
+def test_a_tensor_given_an_element_as_data_reads_its_place():
+    got = []
+    for lib in filter(None, (fastad, torch)):
+        y, s = lib.tensor([1.0, 2.0]), lib.tensor(0.0)
+        s.data = y[1]
+        y.add_(1)
+        w = lib.tensor(1.5, requires_grad=True)
+        (w * s).backward()
+        got.append((s.item(), w.grad.item(), s.data_ptr() == y.data_ptr() + y.element_size()))
+    assert got[0] == (3.0, 3.0, True) and got[-1] == got[0]
+
+
 def test_an_element_of_a_leaf_changed_under_no_grad_records_its_new_value():
     x = fastad.tensor([1.0, 2.0, 3.0], requires_grad=True)
     w = fastad.tensor(2.0, requires_grad=True)
