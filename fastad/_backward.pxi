@@ -60,6 +60,57 @@ cdef bint _all_reached(Graph g, int32_t top) noexcept:
     return True
 
 
+cdef int _check_elements(Graph g, int32_t top, list seeds, list inputs) except -1:
+    """PyTorch's error where a record that this backward runs saved an element
+    view whose base was written in place since; the records it runs are looked
+    for only when such a record exists."""
+    cdef long long *p = (<array.array>g.esaves).data.as_longlongs
+    cdef Py_ssize_t k, n = g.nsaved
+    for k in range(n):
+        if p[3 * k] <= top and (<VersionCounter>g.esaved[k]).version != p[3 * k + 1]:
+            break
+    else:
+        return 0
+    cdef bytearray runs = _reached_from(g, top, seeds)
+    cdef bytearray need = None if inputs is None else _wanted_slots(g, top, inputs)
+    cdef VersionCounter c
+    for k in range(n):
+        c = <VersionCounter>g.esaved[k]
+        if (p[3 * k] <= top and runs[p[3 * k]] and (need is None or need[p[3 * k]])
+                and c.version != p[3 * k + 1]):
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: [torch.{_legacy_name(p[3 * k + 2])} []] is at version "
+                f"{c.version}; expected version {p[3 * k + 1]} instead. Hint: enable anomaly "
+                "detection to find the operation that failed to compute its gradient, with "
+                "torch.autograd.set_detect_anomaly(True, check_nan=False).")
+    return 0
+
+
+cdef bytearray _reached_from(Graph g, int32_t top, list seeds):
+    """runs[s], s <= top: whether record s is on a path from a root (the seeds'
+    tensors) back to the leaves, so that a backward from those roots runs it."""
+    cdef bytearray runs = bytearray(top + 1)
+    cdef int32_t i, s
+    cdef uint8_t o
+    for t, _ in seeds:
+        runs[(<Tensor>t)._slot] = 1
+    for i in range(top, -1, -1):
+        if not runs[i]:
+            continue
+        o = g.op[i] & OP_CODE
+        if o == OP_PY:
+            for s in (<Node>g.ctx[g.in0[i]]).in_slots:
+                if s >= 0:
+                    runs[s] = 1
+        elif o != OP_LEAF:
+            if g.in0[i] >= 0:
+                runs[g.in0[i]] = 1
+            if o != OP_GATHER and g.in1[i] >= 0:
+                runs[g.in1[i]] = 1
+    return runs
+
+
 cdef list _NO_STOPS = []
 
 
@@ -124,6 +175,8 @@ cdef object _sweep(list roots, list grads, bint retain, list inputs, list owned=
         g.prepare(top)
         handler = _pool_on(g)
         try:
+            if g.nsaved:
+                _check_elements(g, top, seeds, inputs)
             if inputs is None:
                 leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
             for t, seed in seeds:
@@ -611,6 +664,8 @@ cdef object _sweep_recorded(list roots, list grads, list inputs):
     if g is not None:
         if g.dead:
             raise RuntimeError(SECOND_BACKWARD)
+        if g.nsaved:
+            _check_elements(g, top, seeds, inputs)
         if inputs is None:
             leaf_roots = _fold_leaf_roots(g, top, seeds, leaf_roots)
         for t, seed in seeds:

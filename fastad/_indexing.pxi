@@ -51,6 +51,8 @@ cdef object _getitem(Tensor x, object idx):
         r = a[key]
     except IndexError as e:
         raise IndexError(str(e)) from None
+    if basic and x._dt > DT_F64 and not isinstance(r, np.ndarray):
+        r = a[key + (Ellipsis,)]    # an element as a 0-d view of its place, not a copy
     out = _wrap(r, x._dt)
     if basic:
         _view_of(out, x)

@@ -148,6 +148,7 @@ cdef Tensor _history(Tensor self):
     """A stand-in for self before an in-place op: its record, and a copy of its
     values."""
     cdef Tensor old = Tensor.__new__(Tensor)
+    _fresh(self)
     old._dt, old._val, old._rg = self._dt, self._val, self._rg
     old._data = None if self._data is None else self._data.copy()
     old._graph, old._slot, old._lgid, old._op, old._node = (

@@ -375,6 +375,7 @@ cdef object _unary(object input, int op, double a, double b):
     cdef Tensor x = <Tensor>input, out
     cdef double r, d
     if x._data is None:
+        _fresh(x)
         if scalar_unary(op, x._dt == DT_F64, x._val, a, b, &r, &d) < 0:
             raise ValueError(f"no scalar kernel for op code {op}")
         out = _sop(OP_ACT + op, r, x, None, d, a, x._dt)

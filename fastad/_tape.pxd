@@ -89,6 +89,14 @@ cdef class Graph:
     cdef set owned           # slots whose adjoint array the sweep allocated (safe to add into)
     cdef dict layout         # array slot read by OP_GATHER -> (shape, numpy dtype)
     cdef dict params         # record -> (a, b) of a 0-d op of the table with two parameters
+    # the element views (y[i]) whose values scalar records saved, checked before a
+    # backward that runs those records: save k < nsaved is the element's version
+    # counter esaved[k] and (record, version then, dtype code) esaves[3k:3k+3]
+    # (an int64 cpython array).  Both are handed from graph to graph, and the
+    # entries past nsaved left as they are (less work than emptying them).
+    cdef Py_ssize_t nsaved
+    cdef list esaved
+    cdef object esaves
     # slot -> the hooks and retained .grad of the non-leaf tensor recorded there
     # (fastad._tensor's _Hooks; kept by the graph, as PyTorch keeps them on the
     # grad_fn), or None while no non-leaf of this graph has any

@@ -203,6 +203,7 @@ cdef class Graph:
             self.layout = {}
         if self.params:
             self.params = {}
+        self.nsaved = 0
         if self.traces is not None:
             self.traces = None
         if self.hooks is not None:
@@ -524,6 +525,9 @@ cdef class Graph:
         self.leaves = []
         self.layout = {}
         self.params = {}
+        self.nsaved = 0
+        g.esaved, g.esaves = self.esaved, self.esaves
+        self.esaved = self.esaves = None
         self.traces = None
         self.aadj = None
         self.owned = None

@@ -3,12 +3,14 @@
 ops append records to the thread's tape (fastad._tape)."""
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython cimport array
 from libc.math cimport pow, NAN
 from libc.stdint cimport int32_t, int64_t, uint8_t
 from fastad._tape cimport *
 from fastad._opcodes cimport *
 from fastad._elementwise cimport backward_reads_x, scalar_unary
 
+import array
 import builtins as _builtins
 import collections
 import functools
@@ -171,9 +173,23 @@ cdef inline tuple _shape(Tensor t):
     return () if t._data is None else t._data.shape
 
 
+cdef void _reread(Tensor t) noexcept:
+    """An element view's value read from its place in its base's storage, so
+    that writes into the base since it was taken show through (PyTorch's view)."""
+    cdef char *p = <char *>cnp.PyArray_GETPTR1(<cnp.ndarray>t._elem, t._eidx)
+    t._val = (<double *>p)[0] if t._dt == DT_F64 else (<float *>p)[0]
+
+
+cdef inline void _fresh(Tensor t) noexcept:
+    """Before an inline tensor's value is read: an element view's is reread."""
+    if t._elem is not None:
+        _reread(t)
+
+
 cdef object _arr(Tensor t):
     """The tensor's values as an ndarray (a new 0-d array for inline scalars)."""
     if t._data is None:
+        _fresh(t)
         return np.array(t._val, dtype=NP_DTYPES[t._dt])
     return t._data
 
@@ -252,11 +268,59 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         out._graph = g
         out._rg = True
         out._op = op
+        if a._elem is not None or (b is not None and b._elem is not None):
+            _save_elements(g, out._slot, op, a, b, db)
         if _debug:
             _note_record(g, out._slot)
     elif _debug & DEBUG_PROFILE:
         _profiler._forward(_UNARY_NAMES[op - OP_ACT] if op >= OP_ACT else _SCALAR_FORWARD[op])
     return out
+
+
+cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, double db) except -1:
+    """Scalar record i's partials hold the values of those of its inputs that
+    PyTorch's op saves (mul: each the other's, div: the divisor, and the
+    dividend for the divisor's gradient, pow and the table's ops whose backward
+    reads x: the input); those that are element views are noted on g, so that
+    a write into their base before the backward makes it refuse, as PyTorch's."""
+    if op == OP_MUL:
+        if b is not None:
+            if b._rg:
+                _save_element(g, i, a)
+            if a._rg:
+                _save_element(g, i, b)
+    elif op == OP_DIV:
+        if b is not None:
+            if b._rg:
+                _save_element(g, i, a)
+            _save_element(g, i, b)
+    elif op == OP_POW or (op >= OP_ACT and backward_reads_x(op - OP_ACT, db)):
+        _save_element(g, i, a)
+    return 0
+
+
+cdef int _save_element(Graph g, int32_t i, Tensor t) except -1:
+    """Notes on g that record i saved t, if t is an element view."""
+    if t._elem is None:
+        return 0
+    cdef Tensor base = t._base
+    cdef VersionCounter c
+    if base is not None and base._base is None and base._vc is not None:
+        c = base._vc    # _vc(t), without its calls
+    else:
+        c = _vc(t)
+    cdef Py_ssize_t k = g.nsaved
+    if g.esaved is None:
+        g.esaved, g.esaves = [], array.array("q")
+    if k == len(g.esaved):
+        g.esaved.append(c)
+        array.resize_smart(<array.array>g.esaves, 3 * k + 3)
+    elif g.esaved[k] is not c:
+        g.esaved[k] = c
+    cdef long long *p = (<array.array>g.esaves).data.as_longlongs + 3 * k
+    p[0], p[1], p[2] = i, c.version, t._dt
+    g.nsaved = k + 1
+    return 0
 
 
 cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple saved=(),
@@ -320,7 +384,10 @@ cdef Tensor _record(Tensor out, str name, tuple inputs, object backward, tuple s
 cdef inline object _primal(Tensor x):
     # an inline scalar's value as a float: _wrap makes it a tensor again, and a
     # 0-d array would cost an allocation per scalar input
-    return x._val if x._data is None else x._data
+    if x._data is None:
+        _fresh(x)
+        return x._val
+    return x._data
 
 
 cdef inline bint _pooled(object a):
@@ -543,9 +610,11 @@ cdef Tensor _to(Tensor x, int dt):
 
 
 cdef void _assign_storage(Tensor self, Tensor src):
+    _fresh(src)
     self._dt = src._dt
     self._data = src._data
     self._val = src._val
+    self._elem, self._eidx = src._elem, src._eidx      # src's place, when it is an element
     _bump(self)
 
 
