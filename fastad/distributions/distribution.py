@@ -174,3 +174,14 @@ class Distribution:
         args_string = ", ".join(f"{p}: {v if v.numel() == 1 else v.size()}"
                                 for p, v in zip(param_names, values))
         return self.__class__.__name__ + "(" + args_string + ")"
+
+
+class _CentredAtLoc:
+    """mean and mode of a distribution symmetric and unimodal about its loc
+    (Normal, MultivariateNormal)."""
+
+    @property
+    def mean(self):
+        return self.loc
+
+    mode = mean

@@ -4,7 +4,7 @@ import math
 
 import fastad
 from fastad.distributions import constraints
-from fastad.distributions.distribution import Distribution
+from fastad.distributions.distribution import Distribution, _CentredAtLoc
 from fastad.distributions.utils import _standard_normal, lazy_property
 
 __all__ = ["MultivariateNormal"]
@@ -36,7 +36,7 @@ def _precision_to_scale_tril(P):
     return fastad.linalg.solve(L_inv, eye.expand(L_inv.shape)).tril()
 
 
-class MultivariateNormal(Distribution):
+class MultivariateNormal(_CentredAtLoc, Distribution):
     """The normal distribution over vectors with mean loc and covariance
     L L^T, given as covariance_matrix, precision_matrix (its inverse) or its
     lower Cholesky factor scale_tril (exactly one). Samples are loc + L @ eps
@@ -101,12 +101,6 @@ class MultivariateNormal(Distribution):
     def precision_matrix(self):
         L = self._unbroadcasted_scale_tril
         return fastad.linalg.inv(fastad.matmul(L, L.mT)).expand(self._full(1, 1))
-
-    @property
-    def mean(self):
-        return self.loc
-
-    mode = mean     # a symmetric unimodal density peaks at its mean
 
     @property
     def variance(self):

@@ -4,13 +4,13 @@ import numbers
 
 import fastad
 from fastad.distributions import constraints
-from fastad.distributions.distribution import Distribution
+from fastad.distributions.distribution import Distribution, _CentredAtLoc
 from fastad.distributions.utils import _standard_normal, broadcast_all
 
 __all__ = ["Normal"]
 
 
-class Normal(Distribution):
+class Normal(_CentredAtLoc, Distribution):
     """The normal distribution with mean loc and standard deviation scale."""
     arg_constraints = {"loc": constraints.real, "scale": constraints.positive}
     support = constraints.real
@@ -23,12 +23,6 @@ class Normal(Distribution):
 
     def expand(self, batch_shape, _instance=None):
         return self._expanded(Normal, batch_shape, _instance, (("loc", 0), ("scale", 0)))
-
-    @property
-    def mean(self):
-        return self.loc
-
-    mode = mean     # a symmetric unimodal density peaks at its mean
 
     @property
     def stddev(self):
