@@ -149,11 +149,14 @@ def _apart(rng, shapes, dtype):
 
 
 def _distinct(rng, shapes, dtype):
-    """Distinct values 0.05 apart (max/min have one arg per slice, no ties)."""
+    """Distinct values 0.05 apart (max/min have one arg per slice, no ties), input k
+    shifted by k/60: any two values of two inputs are at least 1/60 - 0.01 apart too
+    (their difference is a kink of maximum, and of |a - n|**p in triplet losses)."""
     out = []
-    for s in shapes:
+    for k, s in enumerate(shapes):
         n = int(np.prod(s, dtype=np.int64))
-        out.append((rng.permutation(n).reshape(s) - n / 2) / 20.0 + rng.uniform(0, 0.01, s))
+        out.append((rng.permutation(n).reshape(s) - n / 2) / 20.0 + k / 60.0
+                   + rng.uniform(0, 0.01, s))
     return out
 
 
