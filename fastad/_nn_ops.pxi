@@ -201,6 +201,9 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
     cdef Tensor out = _wrap(value.reshape(out_shape) if per_row else value, x._dt)
     if not (x._rg and grad_enabled()):
         return _unrecorded(out, grad_name)
+    # the closures hold arrays and numbers, never x: a tensor would tie the graph
+    # into a reference cycle that the garbage collector cannot see
+    cdef int dt = x._dt
 
     def backward(g):
         glog = _K.empty_like(rows)
@@ -222,7 +225,7 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
                                   0.0 if nll else label_smoothing, probs)
         scale = (grad.reshape(rows.shape[0], 1) if per_row else
                  grad * ((1.0 / total if total else 0.0) if reduction == "mean" else 1.0))
-        qt = _wrap(q, x._dt)
+        qt = _wrap(q, dt)
         d = -qt if nll else softmax(inputs[0], 1) * qt.sum(1, True) - qt
         return (d * scale,)
     return _record(out, grad_name, (x,), backward, () if nll else (x,), True, False, derivative)
