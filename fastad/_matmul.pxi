@@ -39,17 +39,22 @@ cdef str _matmul_name(object a, object b, object r, bint x_rg):
 
 cdef object _mm2(object a, object b):
     """a @ b for 2-D arrays: a GEMM as linear layers run theirs (the same bits at
-    any thread count) when both are float32 or float64 of one dtype, each
-    C-contiguous or the transpose of a C-contiguous array; numpy's matmul else."""
+    any thread count) when both are float32 or float64 of one dtype; numpy's
+    matmul else.  An operand that is neither C-contiguous nor the transpose of a
+    C-contiguous array (an expanded gradient, a strided view) is copied first:
+    numpy's loop over such strides costs far more than the copy."""
     cdef bint ta, tb
     if (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
             and (a.dtype == np.float32 or a.dtype == np.float64) and a.shape[1] == b.shape[0]):
-        ta = not a.flags.c_contiguous
-        tb = not b.flags.c_contiguous
-        if (not ta or a.T.flags.c_contiguous) and (not tb or b.T.flags.c_contiguous):
-            out = np.empty((a.shape[0], b.shape[1]), a.dtype)
-            if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
-                return out
+        ta = not a.flags.c_contiguous and a.T.flags.c_contiguous
+        tb = not b.flags.c_contiguous and b.T.flags.c_contiguous
+        if not ta and not a.flags.c_contiguous:
+            a = np.ascontiguousarray(a)
+        if not tb and not b.flags.c_contiguous:
+            b = np.ascontiguousarray(b)
+        out = np.empty((a.shape[0], b.shape[1]), a.dtype)
+        if _K.matmul_into(a.T if ta else a, b.T if tb else b, out, ta, tb):
+            return out
     return _np_matmul(a, b)
 
 

@@ -79,6 +79,53 @@ def activation(input, str name, double a=0.0, double b=0.0, str grad_name=None):
                    lambda g, i, r: (derivative(g, i[0], r, a, b),))
 
 
+cdef bint _arrays(object grad, object result):
+    """Whether a derivative's grad and result are float32 or float64 arrays, which
+    the compiled backward takes (not inline scalars, not float16)."""
+    return (isinstance(grad, Tensor) and (<Tensor>grad)._data is not None
+            and (<Tensor>result)._data is not None
+            and ((<Tensor>result)._dt == DT_F32 or (<Tensor>result)._dt == DT_F64))
+
+
+cdef object _act_backward(int k, Tensor g, Tensor y, double a, double b):
+    """gx = g * f'(y) for row k (a backward that reads y alone), by its compiled
+    backward: one recorded op, as PyTorch's TanhBackwardBackward0, instead of a
+    chain of elementwise ones.  Its gradients: this op again in g, the row's
+    backward_derivative in y."""
+    name = _UNARY_NAMES[k]
+    if g._dt != y._dt:
+        g = _to(g, y._dt)
+    ya = _arr(y)
+    ga = _arr(g)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ya):
+        ya = np.ascontiguousarray(ya)
+    if not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>ga):
+        ga = np.ascontiguousarray(ga)      # an expanded gradient (sum's)
+    gx = _K.empty_like(ya)
+    _K.activation_backward(name, None, ya, ga, gx, a, b)
+    cdef Tensor out = _wrap(gx, y._dt)
+    if not ((g._rg or y._rg) and grad_enabled()):
+        return out
+    cdef bint need_g = g._rg, need_y = y._rg
+    by_y = _ACT_BACKWARD_DERIVATIVES[k]
+
+    def backward(gg):
+        gg = np.ascontiguousarray(gg, ya.dtype)
+        d_g = None
+        if need_g:
+            d_g = _K.empty_like(ya)
+            _K.activation_backward(name, None, ya, gg, d_g, a, b)
+        d_y = np.asarray(by_y(gg, ga, ya, a, b), ya.dtype) if need_y else None
+        return (d_g, d_y)
+
+    def derivative(grad, inputs, result):
+        gi, yi = inputs
+        return (_act_backward(k, grad, yi, a, b) if _needs(gi) else None,
+                by_y(grad, gi, yi, a, b) if _needs(yi) else None)
+    return _record(out, _UNARY_GRAD_NAMES[OP_ACT + k][:-1] + "Backward0", (g, y), backward,
+                   (g, y), True, False, derivative)
+
+
 cdef str _linear_name(int ndim, bint has_bias):
     """PyTorch's grad_fn name for linear over an ndim-D input: addmm (mm without a
     bias) for rows; else a view of them, or matmul's squeeze / unsafe view."""
@@ -201,6 +248,9 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
     cdef Tensor out = _wrap(value.reshape(out_shape) if per_row else value, x._dt)
     if not (x._rg and grad_enabled()):
         return _unrecorded(out, grad_name)
+    # the closures hold arrays and numbers, never x: a tensor would tie the graph
+    # into a reference cycle that the garbage collector cannot see
+    cdef int dt = x._dt
 
     def backward(g):
         glog = _K.empty_like(rows)
@@ -222,7 +272,7 @@ def class_loss(str kind, Tensor input, target, weight, str reduction, long ignor
                                   0.0 if nll else label_smoothing, probs)
         scale = (grad.reshape(rows.shape[0], 1) if per_row else
                  grad * ((1.0 / total if total else 0.0) if reduction == "mean" else 1.0))
-        qt = _wrap(q, x._dt)
+        qt = _wrap(q, dt)
         d = -qt if nll else softmax(inputs[0], 1) * qt.sum(1, True) - qt
         return (d * scale,)
     return _record(out, grad_name, (x,), backward, () if nll else (x,), True, False, derivative)

@@ -45,6 +45,15 @@ float parameters (``a``, ``b`` in the C formulas, the row's ``params`` in order)
   evaluated in ``fastad._tensor`` (``where``, ``softplus``, the Tensor methods,
   and the helpers of ``_derivatives.pxi``: ``_erf``, ``_sgn``, ``_SELU_SCALE``,
   ``_SELU_ALPHA``); ``setup.py`` renders it into one function per row.
+- ``backward_derivative``: for a row whose backward reads y alone, the
+  derivative of ``backward`` in y, times the gradient of its output, in Tensor
+  ops (``grad``, ``gy``, ``result``, ``a``, ``b``; derivatives.yaml's
+  ``tanh_backward`` entry), arithmetic only: a first-order backward evaluates
+  it over numpy arrays.  With it, a recorded backward over arrays runs the
+  compiled backward as one op (PyTorch's ``TanhBackwardBackward0``) instead of
+  the ``derivative`` column's chain of elementwise ops, and that op's own
+  derivative is the compiled backward again (in gy) and this formula (in y);
+  0-d records still run the ``derivative`` column.
 
 A ``PyOp`` row is an op written in Python (``fastad/_functions/<module>.py``),
 over other fastad ops or ``make_op(..., derivative=...)``: ``fastad.<name>``
@@ -83,6 +92,7 @@ class Unary:
     kinks: tuple = ()
     cases: tuple = ()
     module_args: tuple = None
+    backward_derivative: str = ""
 
     @property
     def code(self):
@@ -145,9 +155,10 @@ UNARY = (
     # ---- activations
     Unary("sigmoid", "sigmoid_forward(x)", "sigmoid_backward(y, gy)", "y",
           "grad * result * (1 - result)", long=True, function=True, method=True,
-          module="Sigmoid", fuse=True),
+          module="Sigmoid", fuse=True, backward_derivative="grad * gy * (1 - 2 * result)"),
     Unary("tanh", "f_tanh(x)", "tanh_backward(y, gy)", "y", "grad * (1 - result * result)",
-          long=True, function=True, method=True, module="Tanh", fuse=True),
+          long=True, function=True, method=True, module="Tanh", fuse=True,
+          backward_derivative="grad * gy * (-2 * result)"),
     Unary("relu", "relu_forward(x)", "relu_backward(y, gy)", "y", "grad * (result > 0)",
           masks=True, inplace=True, function=True, method=True, module="ReLU",
           int_op="np.maximum(x, 0)", fuse=True, kinks=(0.0,)),

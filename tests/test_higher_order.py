@@ -172,6 +172,35 @@ def test_third_derivative_of_smooth_activations(name, shape):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
 
+@needs_torch
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_a_compiled_backward_is_one_op_differentiable_in_both_inputs(name, dtype):
+    """tanh's and sigmoid's recorded backward is their compiled backward as one op
+    (PyTorch's TanhBackwardBackward0), differentiable in the incoming gradient
+    and in the saved output, by a first-order and by a recorded backward."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    x0, v0 = rng.uniform(-1.5, 1.5, (2, 3, 4))
+    results = []
+    for lib in (fastad, torch):
+        dt = getattr(lib, dtype)
+        x = lib.tensor(x0, dtype=dt, requires_grad=True)
+        v = lib.tensor(v0, dtype=dt, requires_grad=True)
+        g, = lib.autograd.grad(getattr(lib, name)(x), x, v, create_graph=True)
+        first = lib.autograd.grad((g * g).sum(), (x, v), retain_graph=True)
+        second = lib.autograd.grad((g * g).sum(), (x, v), create_graph=True)
+        third, = lib.autograd.grad(second[0].sum() + second[1].sum(), x)
+        values = [t.detach().numpy() for t in (g, *first, *second, third)]
+        results.append((g.grad_fn.name(), second[0].grad_fn is not None, values))
+    (fname, fgraph, fvals), (tname, tgraph, tvals) = results
+    assert fname == tname == name.title() + "BackwardBackward0"
+    assert fgraph and tgraph
+    for a, b in zip(fvals, tvals):
+        np.testing.assert_allclose(a, b, rtol=1e-10 if dtype == "float64" else 1e-5,
+                                   atol=1e-12 if dtype == "float64" else 1e-6)
+
+
 # ---------------------------------------------------------------- semantics
 @pytest.mark.parametrize("start,end", [
     # Newton's method finds the nearest stationary point: from (0.5, 0.5), where

@@ -315,6 +315,24 @@ def test_matmul_one_side_grad():
     assert_same(f.grad, t.grad)
 
 
+@needs_torch
+@pytest.mark.parametrize("dt", FLOATS)
+@pytest.mark.parametrize("layout", ["expanded", "strided", "column"])
+def test_matmul_of_operands_no_gemm_takes_as_they_are(dt, layout):
+    # neither C-contiguous nor transposed ones: copied, then one GEMM
+    a, b = rand((5, 6), dt, 1), rand((6, 4), dt, 2)
+
+    def fn(lib, x, y):
+        if layout == "expanded":
+            x = x[:, :1].expand(5, 6)
+        elif layout == "strided":
+            x, y = x[::2, ::2], y[::2]
+        else:
+            y = y[:, 1:2]
+        return x @ y
+    check_fn(fn, [a, b])
+
+
 # ---------------------------------------------------------------- shapes
 SHAPE_OPS = {
     "t": ((3, 4), lambda lib, x: x.t()),
