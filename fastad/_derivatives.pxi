@@ -84,7 +84,9 @@ cdef object _index_put(object grad, object key, tuple shape, int dt, bint accumu
 cdef object _expand_to(object grad, tuple shape, tuple dims, bint keepdim):
     """The gradient of a reduction over dims, spread back over shape (differentiably)."""
     g = grad
-    if not keepdim:
+    # leading reduced dims come back by broadcasting (a full sum's 0-d gradient is
+    # expanded as it is, as PyTorch's): only a dim kept after one needs a view
+    if not keepdim and dims != tuple(range(len(dims))):
         g = reshape(g, tuple([1 if i in dims else s for i, s in enumerate(shape)]))
     return expand(g, shape)
 
