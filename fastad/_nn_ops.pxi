@@ -104,8 +104,9 @@ cdef object _act_backward(int k, Tensor g, Tensor y, double a, double b):
     gx = _K.empty_like(ya)
     _K.activation_backward(name, None, ya, ga, gx, a, b)
     cdef Tensor out = _wrap(gx, y._dt)
+    grad_name = _UNARY_GRAD_NAMES[OP_ACT + k][:-1] + "Backward0"
     if not ((g._rg or y._rg) and grad_enabled()):
-        return out
+        return _unrecorded(out, grad_name)
     cdef bint need_g = g._rg, need_y = y._rg
     by_y = _ACT_BACKWARD_DERIVATIVES[k]
 
@@ -122,8 +123,7 @@ cdef object _act_backward(int k, Tensor g, Tensor y, double a, double b):
         gi, yi = inputs
         return (_act_backward(k, grad, yi, a, b) if _needs(gi) else None,
                 by_y(grad, gi, yi, a, b) if _needs(yi) else None)
-    return _record(out, _UNARY_GRAD_NAMES[OP_ACT + k][:-1] + "Backward0", (g, y), backward,
-                   (g, y), True, False, derivative)
+    return _record(out, grad_name, (g, y), backward, (g, y), True, False, derivative)
 
 
 cdef str _linear_name(int ndim, bint has_bias):
