@@ -60,7 +60,7 @@ cdef object _getitem(Tensor x, object idx):
             # an element: a one-element view of its place, for writes through it
             _element_of(out, x, a[(key + (None,)) if type(key) is tuple else (key, None)], 0)
     if x._rg and grad_enabled():
-        shape, npdt = a.shape, a.dtype
+        shape, npdt, dt = a.shape, a.dtype, x._dt
         if basic:
             def bw(g):
                 gi = np.zeros(shape, dtype=npdt)
@@ -73,7 +73,7 @@ cdef object _getitem(Tensor x, object idx):
                 return (gi,)
         name = _index_name(idx, key, shape) if basic else "IndexBackward0"
         return _record(out, name, (x,), bw, (), False, False,
-                       lambda g, i, r: (_index_put(g, key, shape, x._dt, not basic,
+                       lambda g, i, r: (_index_put(g, key, shape, dt, not basic,
                                                    name[:-1] + "Backward0"),))
     if _debug:
         _unrecorded(out, _index_name(idx, key, a.shape) if basic else "IndexBackward0")
@@ -160,7 +160,7 @@ cdef Tensor _copy_slices(Tensor t, object key, tuple ov):
     a = t._data
     newv = a.copy()
     newv[key] = ov[1]
-    vshape = np.shape(ov[1])
+    vshape, shape, npdt, dt = np.shape(ov[1]), a.shape, a.dtype, t._dt
 
     def bw(g):
         gx = np.array(g, copy=True)
@@ -168,7 +168,7 @@ cdef Tensor _copy_slices(Tensor t, object key, tuple ov):
         return (gx, _unbroadcast(np.asarray(g[key]), vshape))
 
     def dv(g, i, r):
-        kept = np.ones(a.shape, dtype=a.dtype)
+        kept = np.ones(shape, dtype=npdt)
         kept[key] = 0
-        return (g * _const(kept, t._dt), _sum_to(_getitem(<Tensor>g, key), vshape))
-    return _record(_wrap(newv, t._dt), "CopySlices", (t, ov[0]), bw, (), False, False, dv)
+        return (g * _const(kept, dt), _sum_to(_getitem(<Tensor>g, key), vshape))
+    return _record(_wrap(newv, dt), "CopySlices", (t, ov[0]), bw, (), False, False, dv)

@@ -78,16 +78,17 @@ cdef Tensor _overwrite(Tensor self, object src, str name):
 
 
 cdef Tensor _overwritten(Tensor t, object src, str name):
-    cdef Tensor out = _scalar(0.0, t._dt) if t._data is None else _wrap(np.empty_like(t._data), t._dt)
+    cdef int dt = t._dt     # the derivatives keep the dtype, not t (a cycle through the graph)
+    cdef Tensor out = _scalar(0.0, dt) if t._data is None else _wrap(np.empty_like(t._data), dt)
     _write(out, src)
     if isinstance(src, Tensor):
         src_shape = tuple((<Tensor>src).shape)
         return _record(out, name, (t, src),
                        lambda g: (np.zeros_like(g), _unbroadcast(g, src_shape)), (), True, False,
-                       lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),
+                       lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), dt),
                                         _sum_to(g, src_shape)))
     return _record(out, name, (t,), lambda g: (np.zeros_like(g),), (), True, False,
-                   lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), t._dt),))
+                   lambda g, i, r: (_const(np.zeros(np.shape(_arr(<Tensor>g))), dt),))
 
 
 def apply_inplace(Tensor self, fn, *others):

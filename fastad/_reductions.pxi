@@ -239,9 +239,10 @@ def clamp(input, min=None, max=None):
     if x._rg and grad_enabled():
         lo = -np.inf if min is None else min
         hi = np.inf if max is None else max
+        dt = x._dt
         return _record(out, "ClampBackward1", (x,), lambda g: (g * ((a >= lo) & (a <= hi)),), (x,),
                        True, False,
-                       lambda g, i, r: (g * _const((a >= lo) & (a <= hi), x._dt),))
+                       lambda g, i, r: (g * _const((a >= lo) & (a <= hi), dt),))
     return _unrecorded(out, "clamp")
 
 

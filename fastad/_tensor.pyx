@@ -603,9 +603,10 @@ cdef Tensor _to(Tensor x, int dt):
     if dt == x._dt:
         return x
     cdef Tensor out = _wrap(_arr(x).astype(NP_DTYPES[dt]), dt)
+    cdef int xdt = x._dt
     if _cat(dt) == 2 and x._rg:
         return _record(out, "ToCopyBackward0", (x,), lambda g: (g,), (), False, False,
-                       lambda g, i, r: (_to(<Tensor>g, x._dt),))
+                       lambda g, i, r: (_to(<Tensor>g, xdt),))
     return out
 
 

@@ -1,5 +1,6 @@
 """Shared helpers for the engine tests: torch is the oracle (tests skip, never
 fail, without it); every comparison checks values, dtypes and gradients."""
+import gc
 import os
 
 import numpy as np
@@ -9,6 +10,12 @@ import fastad
 
 TOL = {"float32": dict(rtol=1e-4, atol=1e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
 NP = {"float32": np.float32, "float64": np.float64}
+
+
+def live_graphs():
+    """How many tapes are alive after a full collection."""
+    gc.collect()
+    return sum(type(o) is fastad._tape.Graph for o in gc.get_objects())
 
 
 def get_torch():

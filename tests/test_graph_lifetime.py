@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import fastad
-from conftest import get_torch
+from conftest import get_torch, live_graphs
 
 
 def test_many_independent_graphs_give_correct_grads():
@@ -160,11 +160,6 @@ def test_detached_values_survive_backward():
     assert y.tolist() == d.tolist()
 
 
-def _live_graphs():
-    gc.collect()
-    return sum(type(o) is fastad._tape.Graph for o in gc.get_objects())
-
-
 @pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
 def test_double_backward_through_a_class_loss_frees_its_graph(loss):
     # a second backward that does not reach every record hands the thread a fresh
@@ -182,7 +177,7 @@ def test_double_backward_through_a_class_loss_frees_its_graph(loss):
         g, = fastad.autograd.grad(out, w, create_graph=True)
         fastad.autograd.grad((g * v).sum(), w)
     step()
-    before = _live_graphs()
+    before = live_graphs()
     for _ in range(5):
         step()
-    assert _live_graphs() == before
+    assert live_graphs() == before

@@ -2,6 +2,8 @@
 derivatives against PyTorch's and against finite differences of the recorded
 backward), the two first-order paths agreeing, third order for the smooth
 activations, and PyTorch's semantics around create_graph."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -9,7 +11,7 @@ import fastad
 from fastad import autograd, opdefs, ops
 from fastad.autograd import gradgradcheck
 
-from conftest import needs_torch  # noqa: E402
+from conftest import live_graphs, needs_torch  # noqa: E402
 
 
 def _cases():
@@ -92,6 +94,33 @@ def test_first_derivative_is_the_same_through_both_paths(op, c):
         grads.append([None if gk is None else gk.detach().numpy() for gk in g])
     for a, b in zip(*grads):
         _same(a, b, "first derivative: fast path vs recorded path")
+
+
+def _graphs_held():
+    """(tapes alive, whether anything but the thread holds the thread's tape:
+    a held tape is never emptied for reuse, so it grows with every step)."""
+    alive = live_graphs()
+    tape = fastad._tape._owner.__dict__.get("graph")
+    return alive, tape is not None and sys.getrefcount(tape) > 3   # _owner, tape, the argument
+
+
+def test_no_op_keeps_its_graph_alive_after_a_double_backward():
+    """Tensors are not GC-tracked, so a derivative closure that holds a tensor of
+    its own graph makes a cycle no collection frees: the graph and every array
+    of the step leak.  Every case is differentiated twice in turn; only where
+    graphs are kept afterwards are the cases run again one by one, to name the
+    first that keeps one."""
+    cases = [(op, k, c) for op in ops.OPS if not op.missing() for k, c in enumerate(op.cases)]
+    before = _graphs_held()
+    for op, _, c in cases:
+        _second_order(fastad, op, c, 7)
+    if _graphs_held() == before:
+        return
+    for op, k, c in cases:
+        kept = _graphs_held()
+        _second_order(fastad, op, c, 7)
+        assert _graphs_held() == kept, f"{op.name}-{k} keeps its graph alive"
+    pytest.fail("graphs kept alive, though no case keeps one when run alone")
 
 
 # the ops whose second derivative is zero or undefined (piecewise-linear, or a

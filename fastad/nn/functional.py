@@ -133,6 +133,7 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
 
     def apply(t):
         xa = _np.ascontiguousarray(_array_of(t)).reshape(-1)
+        shape = tuple(t.shape)     # not t: a closure holding a tensor ties the graph in a cycle
         if training:
             slopes = _rng().uniform(lower, upper, xa.shape).astype(xa.dtype)
         else:
@@ -143,9 +144,9 @@ def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
         def backward(g):
             gx = _K.empty_like(xa)
             _K.rrelu_backward(xa, slopes, _np.ascontiguousarray(g, dtype=xa.dtype).reshape(-1), gx)
-            return (gx.reshape(t.shape),)
-        slope = _np.where(xa > 0, 1, slopes).reshape(tuple(t.shape))
-        return _make_op(y.reshape(tuple(t.shape)),
+            return (gx.reshape(shape),)
+        slope = _np.where(xa > 0, 1, slopes).reshape(shape)
+        return _make_op(y.reshape(shape),
                        "RreluWithNoiseBackward1" if inplace else "RreluWithNoiseBackward0",
                        (t,), backward, (t,),
                        derivative=lambda g, ins, r: (g * _T.tensor(slope, dtype=g.dtype),))
