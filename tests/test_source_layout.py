@@ -2,6 +2,7 @@
 few hand-written files only, the Tensor stub lists exactly the class's public
 names, and the tests run from any checkout."""
 import ast
+import functools
 import io
 import os
 import re
@@ -83,6 +84,7 @@ def _python_names(text):
     return names
 
 
+@functools.lru_cache(maxsize=None)      # read once for all the ops' tests
 def _files_knowing():
     known = {}
     for rel, path in _sources():
