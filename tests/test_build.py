@@ -168,3 +168,21 @@ def test_the_colder_tensor_ops_are_names_of_tensor():
            if not n.startswith("_") and getattr(v, "__module__", None) == "fastad._tensor_ops"}
     assert {"tensor", "zeros", "reshape", "sum", "matmul", "softmax", "set_printoptions"} <= own
     assert [n for n in own if getattr(_tensor, n, None) is not getattr(_tensor_ops, n)] == []
+
+
+def test_pip_asks_the_backend_for_nothing_before_the_build(tmp_path):
+    """`pip install -e .` runs setup.py once: pyproject.toml's backend (build_backend.py)
+    has no hook answering metadata before the build (each ran setup.py once more), so
+    pip builds and reads the metadata from the wheel (PEP 517's fallback); the sdist
+    ships the backend."""
+    hooks = pytest.importorskip("pip._vendor.pyproject_hooks")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "pyproject.toml")) as f:
+        backend = re.search(r'^build-backend = "([\w.]+)"', f.read(), re.M).group(1)
+    caller = hooks.BuildBackendHookCaller(root, backend, backend_path=["."])
+    with pytest.raises(hooks.HookMissing):
+        caller.prepare_metadata_for_build_editable(str(tmp_path), _allow_fallback=False)
+    with pytest.raises(hooks.HookMissing):
+        caller.prepare_metadata_for_build_wheel(str(tmp_path), _allow_fallback=False)
+    with open(os.path.join(root, "MANIFEST.in")) as f:
+        assert f"include {backend}.py" in f.read().splitlines()
