@@ -1,14 +1,54 @@
-"""fastad.compile and Module.compile with torch.compile's signature and checks,
-so that programs written for PyTorch 2 run unchanged.
+"""fastad.compile and Module.compile: torch.compile's signature and checks; a
+function's first call is traced, later calls replay the trace.
 
-What it does today: the function (or module) runs eagerly, as torch.compile's
-"eager" backend runs it; the arguments are checked as PyTorch checks them, and
-a module comes back wrapped as PyTorch wraps it (its state_dict keys start
-with ``_orig_mod.``).  Tracing a step once and replaying it in C is issue 19's
-work, not built yet."""
+What is traced.  The first call of a compiled function runs eagerly and
+records, in order, each call it makes to the entry points the tracer follows:
+the arithmetic operators (+ - * / ** and their reflected forms, with tensors
+or Python numbers), the op table's elementwise ops (``x.tanh()``,
+``fastad.exp(x)``, ``-x``, ``abs(x)``, ...), indexing (``x[0]``), the in-place
+operators (``x -= y``, under ``no_grad`` or not), ``loss.backward()`` (without
+``create_graph`` or ``inputs``), and an optimizer's ``zero_grad()`` and
+``step()``.  Each records its operands: a tensor by its slot (an argument, a
+tensor the function reads from its closure or globals, or an earlier step's
+result), anything else as a constant baked into the plan, as jax.jit bakes
+closure constants; and the grad mode it ran in.  A later call with the same
+guards replays the plan: the same entry points on this call's tensors, in the
+same order, without the function's Python between them.  The values, the tape,
+``.grad``, the parameters and the optimizer's state are those the eager call
+leaves, bit for bit, because the same code computes them; what is saved is
+the interpretation of the function.
+
+Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
+and for each argument and each value the function's code names from its
+closure and globals (lists, tuples and dicts walked): a tensor's shape, dtype,
+requires_grad, whether it is a leaf and which earlier tensor it is (aliasing),
+and for a captured tensor its identity; a Python number's type and value; any
+other object's identity.  Another key traces again, up to ``recompile_limit``
+(8, torch's default) plans per function; past it, calls run eagerly with a
+warning once.
+
+Fallback.  Anything the tracer does not follow ends the trace where it
+happens, and the rest of that call runs eagerly, as will later calls with its
+key (a warning once per function; ``fullgraph=True`` raises Unsupported when
+the call returns): an exit to Python (``item()``, ``float()``, ``bool()``,
+``tolist()``, ``numpy()``, printing a tensor), a tensor made or written in
+place by an op it does not follow, reading or setting ``.grad`` or ``.data``,
+changing ``requires_grad``, a tensor read through something other than the
+arguments, the closure and the globals (an object's attribute), a result that
+is not the arguments' or the steps' tensors, numbers and containers of them,
+and a change of grad mode that outlives the call.  Python side effects of the
+function (appending to a list, printing numbers) happen at the traced call
+only, as under jax.jit.  A module (``compile(module)``) runs eagerly, wrapped
+as PyTorch wraps it (its state_dict keys start with ``_orig_mod.``)."""
 import functools
+import threading
+import types
+import warnings
 
+from fastad import _tensor as _T
+from fastad._tensor import Tensor
 from fastad.nn.modules import Module
+from fastad.optim.optimizer import Optimizer, _subclasses
 
 __all__ = ["compile"]
 
@@ -16,10 +56,17 @@ _MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "m
 # torch._dynamo.list_backends() and its debug backends
 _BACKENDS = ("inductor", "cudagraphs", "openxla", "tvm", "eager", "aot_eager",
              "aot_eager_decomp_partition")
+_RECOMPILE_LIMIT = 8        # torch._dynamo.config.recompile_limit
+_EAGER = object()           # a key whose trace ended early
+_TRACING = threading.Lock()  # one trace at a time: the optimizer methods are patched during it
 
 
 class InvalidBackend(RuntimeError):
     """torch._dynamo.exc.InvalidBackend."""
+
+
+class Unsupported(RuntimeError):
+    """torch._dynamo.exc.Unsupported: fullgraph=True and the trace ended early."""
 
 
 def _check(model, mode, options, backend):
@@ -64,12 +111,131 @@ class OptimizedModule(Module):
             self._modules["_orig_mod"].training = value
 
 
+def _traced_method(f):
+    """An optimizer's zero_grad or step as one traced step (while a trace runs)."""
+    @functools.wraps(f)
+    def method(self, *args, **kwargs):
+        if not _T._tracing():
+            return f(self, *args, **kwargs)
+        call = types.MethodType(f, self)
+        return _T._trace_call(functools.partial(call, **kwargs) if kwargs else call, args)
+    return method
+
+
+def _patch_optimizers():
+    """Optimizer classes' zero_grad and step made traced steps; returns what to restore."""
+    saved = []
+    for cls in [Optimizer] + _subclasses(Optimizer):
+        for name in ("zero_grad", "step"):
+            f = cls.__dict__.get(name)
+            if f is not None:
+                saved.append((cls, name, f))
+                setattr(cls, name, _traced_method(f))
+    return saved
+
+
+def _template(out, slots):
+    """How to rebuild the call's result from a replay's slots: ("t", slot),
+    ("c", constant) or (list/tuple, [templates]); None if it holds something else."""
+    if isinstance(out, Tensor):
+        i = slots.get(id(out))
+        return None if i is None else ("t", i)
+    if type(out) in (int, float, bool, str) or out is None:
+        return ("c", out)
+    if type(out) in (list, tuple):
+        parts = [_template(v, slots) for v in out]
+        return None if None in parts else (type(out), parts)
+    return None
+
+
+def _rebuild(tpl, vals):
+    kind, v = tpl
+    if kind == "t":
+        return vals[v]
+    if kind == "c":
+        return v
+    return kind(_rebuild(p, vals) for p in v)
+
+
+class _Compiled:
+    """A compiled function: its plans by guard key (see the module's docstring)."""
+
+    def __init__(self, fn, fullgraph, limit):
+        self._fn, self._fullgraph = fn, fullgraph
+        self._limit = _RECOMPILE_LIMIT if limit is None else limit
+        self._plans = {}
+        self._warned = False
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        fn = self._fn
+        if not isinstance(fn, types.FunctionType):
+            return fn(*args, **kwargs)
+        try:
+            key, tensors = _T._environment(fn, args, kwargs)
+        except _T._TooBig as e:
+            return self._eager(f"its environment is too big to guard: {e}", args, kwargs)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= self._limit:
+                return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
+            return self._trace(key, tensors, args, kwargs)
+        if plan is _EAGER:
+            return fn(*args, **kwargs)
+        steps, tpl = plan
+        _T._replay(steps, tensors)
+        return _rebuild(tpl, tensors)
+
+    def _eager(self, why, args, kwargs):
+        self._warn(why)
+        return self._fn(*args, **kwargs)
+
+    def _warn(self, why):
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"fastad.compile: {self._fn.__qualname__} runs eagerly: {why}",
+                          stacklevel=4)
+
+    def _trace(self, key, tensors, args, kwargs):
+        if not _TRACING.acquire(blocking=False):
+            return self._fn(*args, **kwargs)    # another thread traces: this call runs eagerly
+        trace = _T._Trace(tensors)
+        try:
+            saved = _patch_optimizers()
+            _T._trace_start(trace)
+            try:
+                out = self._fn(*args, **kwargs)
+            finally:
+                _T._trace_stop()
+                for cls, name, f in saved:
+                    setattr(cls, name, f)
+        finally:
+            _TRACING.release()
+        why = trace.failed
+        tpl = _template(out, trace.slots) if why is None else None
+        if why is None and tpl is None:
+            why = f"it returns {type(out).__name__} holding something other than its tensors"
+        if why is None and _T._trace_state() != key[0]:
+            why = "it changes the grad mode, default dtype or debug mode"
+        if why is None:
+            self._plans[key] = (trace.steps, tpl)
+            return out
+        if self._fullgraph:
+            raise Unsupported(f"fastad.compile(fullgraph=True): {self._fn.__qualname__}: {why}")
+        self._plans[key] = _EAGER
+        self._warn(why)
+        return out
+
+
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
             options=None, name=None, disable=False, recompile_limit=None,
             isolate_recompiles=False, shapes_spec=None):
     """torch.compile: returns model (a function or a Module) ready to call; used
-    as @compile or @compile(...) too.  See the module's docstring for what
-    runs."""
+    as @compile or @compile(...) too.  See the module's docstring for what is
+    traced, guarded and run eagerly."""
     _check(model, mode, options, backend)
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
@@ -78,8 +244,6 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
                                  isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec)
     if isinstance(model, Module):
         return OptimizedModule(model)
-
-    @functools.wraps(model)
-    def compiled(*args, **kwargs):
-        return model(*args, **kwargs)
-    return compiled
+    if disable:
+        return model
+    return _Compiled(model, fullgraph, recompile_limit)
