@@ -76,9 +76,13 @@ def _tracing():
     return bool(fad_tracing)
 
 
-def _trace_state():
+cdef tuple _state():
     """The global state the entry points branch on, part of a plan's guard."""
     return (grad_enabled(), _default_dt, _debug)
+
+
+def _trace_state():
+    return _state()
 
 
 cdef void _trace_fail(str why) noexcept:
@@ -245,7 +249,7 @@ cdef class _Env:
             self.key.append((tp, len(x)))
             for v in x:
                 self.walk(v, captured, depth + 1)
-        elif tp is dict and all(type(k) is str for k in x):
+        elif tp is dict and _str_keys(<dict>x):
             self.key.append(tuple(x))
             for v in (<dict>x).values():
                 self.walk(v, captured, depth + 1)
@@ -276,6 +280,13 @@ cdef class _Env:
 
 
 cdef object _MISSING = object()
+
+
+cdef bint _str_keys(dict d):
+    for k in d:
+        if type(k) is not str:
+            return False
+    return True
 from types import CodeType as _CodeType, FunctionType as _FunctionType
 
 
@@ -283,7 +294,7 @@ def _environment(fn, tuple args, dict kwargs):
     """(the guard key, the tensors a replay's slots start from) of a call of fn:
     see fastad/_compile.py's docstring.  Raises _TooBig past its limits."""
     cdef _Env e = _Env.__new__(_Env)
-    e.key, e.tensors, e.seen, e.globals = [_trace_state()], [], {}, fn.__globals__
+    e.key, e.tensors, e.seen, e.globals = [_state()], [], {}, fn.__globals__
     e.seen[id(fn)] = -1
     e.walk(args, False, 0)
     e.walk(kwargs, False, 0)
