@@ -148,15 +148,6 @@ def _template(out, slots):
     return None
 
 
-def _rebuild(tpl, vals):
-    kind, v = tpl
-    if kind == "t":
-        return vals[v]
-    if kind == "c":
-        return v
-    return kind(_rebuild(p, vals) for p in v)
-
-
 class _Compiled:
     """A compiled function: its plans by guard key (see the module's docstring)."""
 
@@ -172,22 +163,17 @@ class _Compiled:
 
     def __call__(self, *args, **kwargs):
         fn = self._fn
-        if not isinstance(fn, types.FunctionType):
-            return fn(*args, **kwargs)
         try:
-            key, tensors = _T._environment(fn, args, kwargs)
+            out = _T._call(self._plans, fn, args, kwargs)
         except _T._TooBig as e:
             return self._eager(f"its environment is too big to guard: {e}", args, kwargs)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) >= self._limit:
-                return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
-            return self._trace(key, tensors, args, kwargs)
-        if plan is _EAGER:
+        if type(out) is not _T._Miss:
+            return out
+        if out.entry is _EAGER:
             return fn(*args, **kwargs)
-        steps, tpl = plan
-        _T._replay(steps, tensors)
-        return _rebuild(tpl, tensors)
+        if len(self._plans) >= self._limit:
+            return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
+        return self._trace(out.key, out.tensors, args, kwargs)
 
     def _eager(self, why, args, kwargs):
         self._warn(why)
@@ -246,4 +232,10 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
         return OptimizedModule(model)
     if disable:
         return model
-    return _Compiled(model, fullgraph, recompile_limit)
+    if isinstance(model, types.FunctionType):
+        return _Compiled(model, fullgraph, recompile_limit)
+
+    @functools.wraps(model)
+    def compiled(*args, **kwargs):      # a method, a callable object: run eagerly
+        return model(*args, **kwargs)
+    return compiled

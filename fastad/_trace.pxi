@@ -180,7 +180,7 @@ cdef object _run(_Step s, object a, object b):
     return a(*b)
 
 
-def _replay(list steps, list vals):
+cdef int _replay(list steps, list vals) except -1:
     """Runs a traced plan's steps on vals (the call's environment tensors, by
     slot), appending each result; grad mode as it was at each step when traced,
     and as it was on entry at the end."""
@@ -196,6 +196,36 @@ def _replay(list steps, list vals):
     finally:
         if mode != entry:
             set_grad_enabled_c(entry)
+    return 0
+
+
+cdef object _result_of(object tpl, list vals):
+    """A replay's result from its template (fastad._compile._template)."""
+    kind, v = <tuple>tpl
+    if kind == "t":
+        return vals[<Py_ssize_t>v]
+    if kind == "c":
+        return v
+    return kind([_result_of(p, vals) for p in <list>v])
+
+
+def _call(dict plans, fn, tuple args, dict kwargs):
+    """A compiled call: its plan replayed, the result rebuilt; or (its key, its
+    environment's tensors) in a _Miss when it has no plan (or is run eagerly)."""
+    key, tensors = _environment(fn, args, kwargs)
+    plan = plans.get(key)
+    if type(plan) is not tuple:
+        return _Miss(key, tensors, plan)
+    _replay((<tuple>plan)[0], tensors)
+    return _result_of((<tuple>plan)[1], tensors)
+
+
+class _Miss:
+    """What _call returns when no plan runs: the key, the tensors, the cache's entry."""
+    __slots__ = ("key", "tensors", "entry")
+
+    def __init__(self, key, tensors, entry):
+        self.key, self.tensors, self.entry = key, tensors, entry
 
 
 # ---------------------------------------------------------------- guards
