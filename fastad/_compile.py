@@ -155,6 +155,7 @@ class _Compiled:
         self._fn, self._fullgraph = fn, fullgraph
         self._limit = _RECOMPILE_LIMIT if limit is None else limit
         self._plans = {}
+        self._last = [None]         # the key of the plan that ran last (_T._call's)
         self._warned = False
         functools.update_wrapper(self, fn)
 
@@ -164,7 +165,7 @@ class _Compiled:
     def __call__(self, *args, **kwargs):
         fn = self._fn
         try:
-            out = _T._call(self._plans, fn, args, kwargs)
+            out = _T._call(self._plans, self._last, fn, args, kwargs)
         except _T._TooBig as e:
             return self._eager(f"its environment is too big to guard: {e}", args, kwargs)
         if type(out) is not _T._Miss:
@@ -204,10 +205,11 @@ class _Compiled:
         tpl = _template(out, trace.slots) if why is None else None
         if why is None and tpl is None:
             why = f"it returns {type(out).__name__} holding something other than its tensors"
-        if why is None and _T._trace_state() != key[0]:
+        if why is None and _T._trace_state() != key[:3]:
             why = "it changes the grad mode, default dtype or debug mode"
         if why is None:
             self._plans[key] = (trace.steps, tpl)
+            self._last[0] = key
             return out
         if self._fullgraph:
             raise Unsupported(f"fastad.compile(fullgraph=True): {self._fn.__qualname__}: {why}")

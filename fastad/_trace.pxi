@@ -209,15 +209,30 @@ cdef object _result_of(object tpl, list vals):
     return kind([_result_of(p, vals) for p in <list>v])
 
 
-def _call(dict plans, fn, tuple args, dict kwargs):
+def _call(dict plans, list last, fn, tuple args, dict kwargs):
     """A compiled call: its plan replayed, the result rebuilt; or (its key, its
-    environment's tensors) in a _Miss when it has no plan (or is run eagerly)."""
-    key, tensors = _environment(fn, args, kwargs)
-    plan = plans.get(key)
-    if type(plan) is not tuple:
-        return _Miss(key, tensors, plan)
-    _replay((<tuple>plan)[0], tensors)
-    return _result_of((<tuple>plan)[1], tensors)
+    environment's tensors) in a _Miss when it has no plan (or is run eagerly).
+    last[0] is the key of the plan that ran last: checked first, in place,
+    without making this call's key."""
+    cdef _Env e = _Env.__new__(_Env)
+    cdef tuple plan
+    if last[0] is not None:
+        e.expect = <tuple>last[0]
+        e.environment(fn, args, kwargs)
+        if not e.mismatch and e.pos == len(e.expect):
+            plan = <tuple>plans[last[0]]
+            _replay(<list>plan[0], e.tensors)
+            return _result_of(plan[1], e.tensors)
+        e = _Env.__new__(_Env)
+    e.environment(fn, args, kwargs)
+    key = tuple(e.key)
+    entry = plans.get(key)
+    if type(entry) is not tuple:
+        return _Miss(key, e.tensors, entry)
+    last[0] = key
+    plan = <tuple>entry
+    _replay(<list>plan[0], e.tensors)
+    return _result_of(plan[1], e.tensors)
 
 
 class _Miss:
@@ -229,8 +244,30 @@ class _Miss:
 
 
 # ---------------------------------------------------------------- guards
+from cpython.ref cimport PyObject
+
+cdef extern from "Python.h":
+    PyObject *PyFunction_GET_CODE(object fn)
+    PyObject *PyFunction_GET_GLOBALS(object fn)
+    PyObject *PyFunction_GET_CLOSURE(object fn)
+    PyObject *PyCell_GET(object cell)
+    PyObject *PyDict_GetItem(object d, object key)
+    PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
+    Py_ssize_t PyTuple_GET_SIZE(object t)
+
+from types import CodeType as _CodeType, FunctionType as _FunctionType
+
 cdef Py_ssize_t _MAX_GUARDED = 100000   # a bigger environment is not guarded: its calls run eagerly
-cdef dict _CODE_NAMES = {}              # code object -> the global names it reads
+cdef dict _CODE_NAMES = {}              # id of a code object -> (it, the global names it reads)
+
+# A key is a flat tuple, each value's entry a tag and its fields (so that no two
+# environments share one): a tensor's tag holds its dtype, requires_grad, leaf
+# and captured bits (a small int, not allocated), then its identity when captured,
+# its type when a subclass, its shape; a float is guarded by its bits (-0.0 is
+# not 0.0 to a baked constant).
+cdef enum:
+    K_ALIAS, K_NONE, K_BOOL, K_INT, K_FLOAT, K_STR, K_LIST, K_TUPLE, K_DICT, K_FUNCTION, K_OBJECT
+    K_TENSOR = 32    # + dt * 8 + requires_grad * 4 + leaf * 2 + captured; + 128: a subclass
 
 
 class _TooBig(Exception):
@@ -239,77 +276,146 @@ class _TooBig(Exception):
 
 cdef list _code_names(object code):
     """The global names code, and the functions and comprehensions it defines, read."""
-    cdef list names = _CODE_NAMES.get(code)
-    if names is None:
-        names = list(code.co_names)
-        for c in code.co_consts:
-            if isinstance(c, _CodeType):
-                names += _code_names(c)
-        _CODE_NAMES[code] = names
+    entry = _CODE_NAMES.get(_address(code))
+    if entry is not None:
+        return <list>(<tuple>entry)[1]
+    cdef list names = list(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, _CodeType):
+            names += _code_names(c)
+    _CODE_NAMES[_address(code)] = (code, names)
     return names
 
 
+cdef inline object _address(object x):
+    return <Py_ssize_t><void *>x
+
+
 cdef class _Env:
-    """A call's guard key (a list, made a tuple) and the tensors a replay's slots start from."""
+    """A call's guard key and the tensors a replay's slots start from; or, with
+    expect set, whether the call's key would be expect, found without making it."""
     cdef list key, tensors
-    cdef dict seen          # id of a tensor -> its slot; of a function walked -> -1
+    cdef tuple expect
+    cdef Py_ssize_t pos
+    cdef bint mismatch
+    cdef dict seen          # address of a tensor -> its slot (past 8 tensors); of a function walked -> -1
     cdef object globals     # the compiled function's: helper functions sharing it are walked
+
+    cdef int put(self, object v) except -1:
+        if self.expect is None:
+            self.key.append(v)
+        elif self.pos >= len(self.expect) or not (self.expect[self.pos] == v):
+            self.mismatch = True
+        self.pos += 1
+        return 0
+
+    cdef Py_ssize_t alias(self, object x) except -2:
+        """The slot of x if it is an earlier tensor of this call, else -1."""
+        cdef Py_ssize_t i, n = len(self.tensors)
+        if n <= 8:
+            for i in range(n):
+                if self.tensors[i] is x:
+                    return i
+            return -1
+        if n == 9:
+            for i in range(n):
+                self.seen[_address(self.tensors[i])] = i
+        return self.seen.get(_address(x), -1)
 
     cdef int walk(self, object x, bint captured, int depth) except -1:
         cdef Tensor t
         cdef object tp = type(x)
+        cdef double d
+        cdef int tag
+        cdef Py_ssize_t i
+        if self.mismatch:
+            return 0
         if depth > 50:
             raise _TooBig("nested more than 50 deep")
         if isinstance(x, Tensor):
             t = <Tensor>x
-            i = self.seen.get(id(x))
-            if i is not None:
-                self.key.append(i)      # an alias of an earlier tensor
+            i = self.alias(x)
+            if i >= 0:
+                self.put(K_ALIAS)
+                self.put(i)
                 return 0
             if len(self.tensors) >= _MAX_GUARDED:
                 raise _TooBig(f"more than {_MAX_GUARDED} tensors")
-            self.seen[id(x)] = len(self.tensors)
+            if len(self.tensors) >= 8:
+                self.seen[_address(x)] = len(self.tensors)
             self.tensors.append(x)
-            self.key.append((id(x) if captured else None, tp,
-                             () if t._data is None else t._data.shape, t._dt, t._rg,
-                             t._graph is None))
-        elif tp is float or tp is int or tp is bool or tp is str or x is None:
-            self.key.append((tp, x))
+            tag = K_TENSOR + t._dt * 8 + t._rg * 4 + (t._graph is None) * 2 + captured
+            if tp is not Tensor:
+                self.put(tag + 128)
+                self.put(tp)
+            else:
+                self.put(tag)
+            if captured:
+                self.put(_address(x))
+            self.put(0 if t._data is None else t._data.shape)
+        elif x is None:
+            self.put(K_NONE)
+        elif tp is float:
+            d = x
+            self.put(K_FLOAT)
+            self.put((<int64_t *>&d)[0])
+        elif tp is int or tp is bool or tp is str:
+            self.put(K_INT if tp is int else (K_BOOL if tp is bool else K_STR))
+            self.put(x)
         elif tp is list or tp is tuple:
-            self.key.append((tp, len(x)))
+            self.put(K_LIST if tp is list else K_TUPLE)
+            self.put(len(x))
             for v in x:
                 self.walk(v, captured, depth + 1)
         elif tp is dict and _str_keys(<dict>x):
-            self.key.append(tuple(x))
+            self.put(K_DICT)
+            self.put(tuple(x))
             for v in (<dict>x).values():
                 self.walk(v, captured, depth + 1)
-        elif tp is _FunctionType and (<object>x).__globals__ is self.globals:
-            self.key.append(id(x))
-            if id(x) not in self.seen:
-                self.seen[id(x)] = -1
+        elif tp is _FunctionType and <object>PyFunction_GET_GLOBALS(x) is self.globals:
+            self.put(K_FUNCTION)
+            self.put(_address(x))
+            if _address(x) not in self.seen:
+                self.seen[_address(x)] = -1
                 self.function(x, depth + 1)
         else:
-            self.key.append(id(x))
+            self.put(K_OBJECT)
+            self.put(_address(x))
         return 0
 
     cdef int function(self, object fn, int depth) except -1:
         """Walks what fn's code reads from its closure and its globals."""
-        for cell in fn.__closure__ or ():
-            try:
-                v = cell.cell_contents
-            except ValueError:          # a cell not filled yet
-                self.key.append(None)
-                continue
-            self.walk(v, True, depth)
-        g = fn.__globals__
-        for name in _code_names(fn.__code__):
-            v = g.get(name, _MISSING)
-            if v is not _MISSING:
-                self.walk(v, True, depth)
+        cdef PyObject *cells = PyFunction_GET_CLOSURE(fn)
+        cdef PyObject *v
+        cdef Py_ssize_t i
+        if cells != NULL and <object>cells is not None:
+            for i in range(PyTuple_GET_SIZE(<object>cells)):
+                v = PyCell_GET(<object>PyTuple_GET_ITEM(<object>cells, i))
+                if v == NULL:           # a cell not filled yet
+                    self.put(K_NONE)
+                else:
+                    self.walk(<object>v, True, depth)
+        g = <object>PyFunction_GET_GLOBALS(fn)
+        for name in _code_names(<object>PyFunction_GET_CODE(fn)):
+            v = PyDict_GetItem(g, name)
+            if v != NULL:
+                self.walk(<object>v, True, depth)
         return 0
 
-
-cdef object _MISSING = object()
+    cdef int environment(self, object fn, tuple args, dict kwargs) except -1:
+        """Walks a call of fn: see fastad/_compile.py's docstring.  Raises _TooBig
+        past its limits."""
+        self.key, self.tensors, self.seen = [], [], {}
+        self.globals = <object>PyFunction_GET_GLOBALS(fn)
+        self.seen[_address(fn)] = -1
+        self.put(grad_enabled())
+        self.put(_default_dt)
+        self.put(_debug)
+        self.walk(args, False, 0)
+        if kwargs:
+            self.walk(kwargs, False, 0)
+        self.function(fn, 0)
+        return 0
 
 
 cdef bint _str_keys(dict d):
@@ -317,16 +423,3 @@ cdef bint _str_keys(dict d):
         if type(k) is not str:
             return False
     return True
-from types import CodeType as _CodeType, FunctionType as _FunctionType
-
-
-def _environment(fn, tuple args, dict kwargs):
-    """(the guard key, the tensors a replay's slots start from) of a call of fn:
-    see fastad/_compile.py's docstring.  Raises _TooBig past its limits."""
-    cdef _Env e = _Env.__new__(_Env)
-    e.key, e.tensors, e.seen, e.globals = [_state()], [], {}, fn.__globals__
-    e.seen[id(fn)] = -1
-    e.walk(args, False, 0)
-    e.walk(kwargs, False, 0)
-    e.function(fn, 0)
-    return tuple(e.key), e.tensors
