@@ -16,16 +16,20 @@ guards replays the plan: the same entry points on this call's tensors, in the
 same order, without the function's Python between them.  The values, the tape,
 ``.grad``, the parameters and the optimizer's state are those the eager call
 leaves, bit for bit, because the same code computes them; what is saved is
-the interpretation of the function.
+the interpretation of the function (the ops still make their tensors and records
+one by one, and an optimizer's step is called as eager calls it: issue 19's
+later stages run them from the plan in C).  docs/compile.rst says it for users.
 
 Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
-and for each argument and each value the function's code names from its
-closure and globals (lists, tuples and dicts walked): a tensor's shape, dtype,
-requires_grad, whether it is a leaf and which earlier tensor it is (aliasing),
-and for a captured tensor its identity; a Python number's type and value; any
-other object's identity.  Another key traces again, up to ``recompile_limit``
-(8, torch's default) plans per function; past it, calls run eagerly with a
-warning once.
+and for each argument and each value the function's code (or that of a helper
+function defined beside it, sharing its globals) names from its closure and
+globals, lists, tuples and string-keyed dicts walked: a tensor's shape, dtype,
+requires_grad, type, whether it is a leaf and whether it is an earlier tensor
+(aliasing), and for a captured tensor its identity; a Python number's type and
+value (a float's bits); any other object's identity.  The key of the plan that
+ran last is checked in place first (fastad._tensor._call).  Another key traces
+again, up to ``recompile_limit`` (8, torch's default) plans per function; past
+it, calls run eagerly with a warning once.
 
 Fallback.  Anything the tracer does not follow ends the trace where it
 happens, and the rest of that call runs eagerly, as will later calls with its
@@ -39,7 +43,8 @@ is not the arguments' or the steps' tensors, numbers and containers of them,
 and a change of grad mode that outlives the call.  Python side effects of the
 function (appending to a list, printing numbers) happen at the traced call
 only, as under jax.jit.  A module (``compile(module)``) runs eagerly, wrapped
-as PyTorch wraps it (its state_dict keys start with ``_orig_mod.``)."""
+as PyTorch wraps it (its state_dict keys start with ``_orig_mod.``), and so
+does a callable that is not a Python function."""
 import functools
 import threading
 import types

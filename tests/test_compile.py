@@ -311,6 +311,40 @@ def test_guards_retrace_when_a_global_tensor_is_swapped():
         SCALE = old
 
 
+def _helper(t):
+    return t * SCALE + 1
+
+
+def _uses_a_helper(t):
+    return _helper(t) * 2
+
+
+def test_a_helper_functions_globals_are_guarded():
+    global SCALE
+    cf = fastad.compile(_uses_a_helper, fullgraph=True)
+    a = fastad.tensor(3.0)
+    assert cf(a).item() == 14.0 and cf(a).item() == 14.0
+    old = SCALE
+    try:
+        SCALE = fastad.tensor(10.0)
+        assert cf(a).item() == 62.0
+    finally:
+        SCALE = old
+
+
+def test_a_callable_that_is_not_a_function_runs_eagerly():
+    class Scale:
+        def __call__(self, t):
+            return t * 3
+
+        def method(self, t):
+            return t * 4
+
+    s = Scale()
+    assert fastad.compile(s)(fastad.tensor(2.0)).item() == 6.0
+    assert fastad.compile(s.method)(fastad.tensor(2.0)).item() == 8.0
+
+
 def test_an_aliased_argument_is_guarded():
     cf = fastad.compile(lambda a, b: a * 2 + b)
     x, y = fastad.tensor(1.0), fastad.tensor(10.0)
