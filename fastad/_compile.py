@@ -122,8 +122,7 @@ def _traced_method(f):
     def method(self, *args, **kwargs):
         if not _T._tracing():
             return f(self, *args, **kwargs)
-        call = types.MethodType(f, self)
-        return _T._trace_call(functools.partial(call, **kwargs) if kwargs else call, args)
+        return _T._trace_call(self, f.__name__, args, kwargs)
     return method
 
 

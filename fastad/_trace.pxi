@@ -27,7 +27,8 @@ cdef enum:
     S_UNARY = 2      # _unary(a, op, p, q): the op table's elementwise ops
     S_GETITEM = 3    # _getitem(a, b)
     S_BACKWARD = 4   # a.backward(b, retain_graph=code)
-    S_CALL = 5       # a(*b): an optimizer's zero_grad or step, run as eager runs it
+    S_CALL = 5       # a's method b[0] called with (*b[1], **b[2]): an optimizer's zero_grad or
+                     # step, looked up at each replay as the call looks it up (hooks, wrappers)
 
 cdef enum:
     B_ADD, B_RADD, B_SUB, B_RSUB, B_MUL, B_RMUL, B_TRUEDIV, B_RTRUEDIV, B_POW, B_RPOW
@@ -92,14 +93,15 @@ cdef void _trace_fail(str why) noexcept:
     fad_set_tracing(0)
 
 
-def _trace_call(fn, tuple args):
-    """fn(*args) as one step (fastad._compile's optimizer methods)."""
-    return _traced(S_CALL, 0, fn, args, 0.0, 0.0)
+def _trace_call(obj, str name, tuple args, dict kwargs):
+    """obj.name(*args, **kwargs) as one step (fastad._compile's optimizer methods)."""
+    return _traced(S_CALL, 0, obj, (name, args, kwargs), 0.0, 0.0)
 
 
 cdef bint _const_ok(int kind, object c):
     if kind == S_CALL:
-        return all(not isinstance(v, Tensor) for v in c) if type(c) is tuple else True
+        return type(c) is not tuple or not any(
+            isinstance(v, Tensor) for v in (<tuple>c[1] + tuple((<dict>c[2]).values())))
     if kind == S_GETITEM:
         return type(c) is int or type(c) is slice or c is None or c is Ellipsis or (
             type(c) is tuple and all(_const_ok(S_GETITEM, v) for v in c))
@@ -177,7 +179,7 @@ cdef object _run(_Step s, object a, object b):
     if k == S_BACKWARD:
         _backward([a], [b], op, None, False)
         return None
-    return a(*b)
+    return getattr(a, b[0])(*b[1], **b[2])
 
 
 cdef int _replay(list steps, list vals) except -1:

@@ -121,11 +121,41 @@ def _himmelblau_adam(compiled, steps, trace_log):
     return losses, _bits(x), _bits(x.grad), [_bits(st[k]) for k in ("step", "exp_avg", "exp_avg_sq")]
 
 
-def test_w2_himmelblau_adam_compiled_is_bitwise_eager_over_100_steps():
-    log = _Count()
-    eager = _himmelblau_adam(False, 100, _Count())
-    assert _himmelblau_adam(True, 100, log) == eager
-    assert log.n == 1           # traced once, replayed 99 times
+@pytest.mark.parametrize("threads", [1, 2])
+def test_w2_himmelblau_adam_compiled_is_bitwise_eager_over_100_steps(threads):
+    before = fastad.get_num_threads()
+    fastad.set_num_threads(threads)
+    try:
+        log = _Count()
+        eager = _himmelblau_adam(False, 100, _Count())
+        assert _himmelblau_adam(True, 100, log) == eager
+        assert log.n == 1           # traced once, replayed 99 times
+    finally:
+        fastad.set_num_threads(before)
+
+
+def test_an_optimizer_step_is_looked_up_at_each_replay():
+    """A step hook registered after the trace runs at the replays, as eager."""
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    opt = fastad.optim.SGD([x], lr=0.1)
+    seen = _Count()
+
+    def step():
+        loss = x[0] * x[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    cf = fastad.compile(step, fullgraph=True)
+    cf()
+    handle = opt.register_step_post_hook(lambda *a: setattr(seen, "n", seen.n + 1))
+    try:
+        cf()
+        cf()
+    finally:
+        handle.remove()
+    assert seen.n == 2
 
 
 def test_w1_scalar_mlp_with_sgd_compiled_is_bitwise_eager():
