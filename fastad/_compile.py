@@ -168,6 +168,8 @@ class _Compiled:
 
     def __call__(self, *args, **kwargs):
         fn = self._fn
+        if _T._tracing():       # inside another compiled function's trace: traced into it
+            return fn(*args, **kwargs)
         try:
             out = _T._call(self._plans, self._last, fn, args, kwargs)
         except _T._TooBig as e:

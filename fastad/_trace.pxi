@@ -12,13 +12,13 @@
 # A replay runs the same entry points on the same operands (those of this call,
 # by slot), so its values, tape and side effects are the eager call's bit for
 # bit; what it saves is the Python the traced function ran between them.
-cdef extern from *:
-    """
-    static __thread int fad_tracing = 0;
-    static inline void fad_set_tracing(int on) { fad_tracing = on; }
-    """
-    int fad_tracing
-    void fad_set_tracing(int on) nogil
+cdef extern from "csrc/fad_tls.h":
+    int fad_tracing "fastad_tls_tracing"
+
+
+cdef inline void fad_set_tracing(bint on) noexcept nogil:
+    global fad_tracing
+    fad_tracing = on
 
 
 cdef enum:
