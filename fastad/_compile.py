@@ -7,8 +7,8 @@ the arithmetic operators (+ - * / ** and their reflected forms, with tensors
 or Python numbers), the op table's elementwise ops (``x.tanh()``,
 ``fastad.exp(x)``, ``-x``, ``abs(x)``, ...), indexing (``x[0]``), the in-place
 operators (``x -= y``, under ``no_grad`` or not), ``loss.backward()`` (without
-``create_graph`` or ``inputs``), and an optimizer's ``zero_grad()`` and
-``step()``.  Each records its operands: a tensor by its slot (an argument, a
+``create_graph`` or ``inputs``), an optimizer's ``zero_grad()`` and
+``step()`` and an LR scheduler's ``step()`` (called as the call calls them).  Each records its operands: a tensor by its slot (an argument, a
 tensor the function reads from its closure or globals, or an earlier step's
 result), anything else as a constant baked into the plan, as jax.jit bakes
 closure constants; and the grad mode it ran in.  A later call with the same
@@ -53,6 +53,7 @@ import warnings
 from fastad import _tensor as _T
 from fastad._tensor import Tensor
 from fastad.nn.modules import Module
+from fastad.optim.lr_scheduler import LRScheduler
 from fastad.optim.optimizer import Optimizer, _subclasses
 
 __all__ = ["compile"]
@@ -117,7 +118,7 @@ class OptimizedModule(Module):
 
 
 def _traced_method(f):
-    """An optimizer's zero_grad or step as one traced step (while a trace runs)."""
+    """An optimizer's or LR scheduler's method as one traced step (while a trace runs)."""
     @functools.wraps(f)
     def method(self, *args, **kwargs):
         if not _T._tracing():
@@ -126,15 +127,17 @@ def _traced_method(f):
     return method
 
 
-def _patch_optimizers():
-    """Optimizer classes' zero_grad and step made traced steps; returns what to restore."""
+def _patch_methods():
+    """The optimizer classes' zero_grad and step and the LR schedulers' step made
+    traced steps (their Python runs at each replay); returns what to restore."""
     saved = []
-    for cls in [Optimizer] + _subclasses(Optimizer):
-        for name in ("zero_grad", "step"):
-            f = cls.__dict__.get(name)
-            if f is not None:
-                saved.append((cls, name, f))
-                setattr(cls, name, _traced_method(f))
+    for base, names in ((Optimizer, ("zero_grad", "step")), (LRScheduler, ("step",))):
+        for cls in [base] + _subclasses(base):
+            for name in names:
+                f = cls.__dict__.get(name)
+                if f is not None:
+                    saved.append((cls, name, f))
+                    setattr(cls, name, _traced_method(f))
     return saved
 
 
@@ -197,7 +200,7 @@ class _Compiled:
             return self._fn(*args, **kwargs)    # another thread traces: this call runs eagerly
         trace = _T._Trace(tensors)
         try:
-            saved = _patch_optimizers()
+            saved = _patch_methods()
             _T._trace_start(trace)
             try:
                 out = self._fn(*args, **kwargs)

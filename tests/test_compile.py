@@ -245,6 +245,26 @@ def test_every_arithmetic_operator_replays_bitwise(op, operands):
         assert got == want
 
 
+def test_an_lr_scheduler_step_inside_replays():
+    def train(compiled):
+        x = fastad.tensor([1.0, -1.0], requires_grad=True)
+        opt = fastad.optim.SGD([x], lr=0.5)
+        sched = fastad.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step():
+            loss = x[0] ** 2 + x[1] ** 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            return loss
+
+        run = fastad.compile(step, fullgraph=True) if compiled else step
+        return [_bits(run()) for _ in range(6)], _bits(x), opt.param_groups[0]["lr"]
+
+    assert train(True) == train(False)
+
+
 def test_no_grad_in_place_updates_replay():
     w = fastad.tensor([1.0, -2.0], requires_grad=True)
     target = fastad.tensor(0.5)
