@@ -162,7 +162,7 @@ class _Compiled:
         self._fn, self._fullgraph = fn, fullgraph
         self._limit = _RECOMPILE_LIMIT if limit is None else limit
         self._plans = {}
-        self._last = [None]         # the key of the plan that ran last (_T._call's)
+        self._last = [None, None]   # [key, plan] of the plan that ran last (_T._call's)
         self._warned = False
         functools.update_wrapper(self, fn)
 
@@ -217,7 +217,7 @@ class _Compiled:
         if why is None and _T._trace_state() != key[:3]:
             why = "it changes the grad mode, default dtype or debug mode"
         if why is None:
-            self._plans[key] = (trace.steps, tpl)
+            self._plans[key] = self._last[1] = (trace.steps, tpl)
             self._last[0] = key
             return out
         if self._fullgraph:

@@ -214,15 +214,15 @@ cdef object _result_of(object tpl, list vals):
 def _call(dict plans, list last, fn, tuple args, dict kwargs):
     """A compiled call: its plan replayed, the result rebuilt; or (its key, its
     environment's tensors) in a _Miss when it has no plan (or is run eagerly).
-    last[0] is the key of the plan that ran last: checked first, in place,
-    without making this call's key."""
+    last is [key, plan] of the plan that ran last: its key is checked first, in
+    place, without making this call's key."""
     cdef _Env e = _Env.__new__(_Env)
     cdef tuple plan
     if last[0] is not None:
         e.expect = <tuple>last[0]
         e.environment(fn, args, kwargs)
         if not e.mismatch and e.pos == len(e.expect):
-            plan = <tuple>plans[last[0]]
+            plan = <tuple>last[1]
             _replay(<list>plan[0], e.tensors)
             return _result_of(plan[1], e.tensors)
         e = _Env.__new__(_Env)
@@ -231,7 +231,7 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
     entry = plans.get(key)
     if type(entry) is not tuple:
         return _Miss(key, e.tensors, entry)
-    last[0] = key
+    last[0], last[1] = key, entry
     plan = <tuple>entry
     _replay(<list>plan[0], e.tensors)
     return _result_of(plan[1], e.tensors)
@@ -300,8 +300,9 @@ cdef class _Env:
     cdef tuple expect
     cdef Py_ssize_t pos
     cdef bint mismatch
-    cdef dict seen          # address of a tensor -> its slot (past 8 tensors); of a function walked -> -1
+    cdef dict seen          # address of a tensor -> its slot (past 8 tensors); of a helper walked -> -1
     cdef object globals     # the compiled function's: helper functions sharing it are walked
+    cdef object top         # the compiled function
 
     cdef int put(self, object v) except -1:
         if self.expect is None:
@@ -310,6 +311,11 @@ cdef class _Env:
             self.mismatch = True
         self.pos += 1
         return 0
+
+    cdef dict seen_(self):
+        if self.seen is None:
+            self.seen = {}
+        return self.seen
 
     cdef Py_ssize_t alias(self, object x) except -2:
         """The slot of x if it is an earlier tensor of this call, else -1."""
@@ -321,7 +327,7 @@ cdef class _Env:
             return -1
         if n == 9:
             for i in range(n):
-                self.seen[_address(self.tensors[i])] = i
+                self.seen_()[_address(self.tensors[i])] = i
         return self.seen.get(_address(x), -1)
 
     cdef int walk(self, object x, bint captured, int depth) except -1:
@@ -344,7 +350,7 @@ cdef class _Env:
             if len(self.tensors) >= _MAX_GUARDED:
                 raise _TooBig(f"more than {_MAX_GUARDED} tensors")
             if len(self.tensors) >= 8:
-                self.seen[_address(x)] = len(self.tensors)
+                self.seen_()[_address(x)] = len(self.tensors)
             self.tensors.append(x)
             tag = K_TENSOR + t._dt * 8 + t._rg * 4 + (t._graph is None) * 2 + captured
             if tp is not Tensor:
@@ -377,7 +383,7 @@ cdef class _Env:
         elif tp is _FunctionType and <object>PyFunction_GET_GLOBALS(x) is self.globals:
             self.put(K_FUNCTION)
             self.put(_address(x))
-            if _address(x) not in self.seen:
+            if x is not self.top and _address(x) not in self.seen_():
                 self.seen[_address(x)] = -1
                 self.function(x, depth + 1)
         else:
@@ -407,9 +413,8 @@ cdef class _Env:
     cdef int environment(self, object fn, tuple args, dict kwargs) except -1:
         """Walks a call of fn: see fastad/_compile.py's docstring.  Raises _TooBig
         past its limits."""
-        self.key, self.tensors, self.seen = [], [], {}
+        self.key, self.tensors, self.seen, self.top = [], [], None, fn
         self.globals = <object>PyFunction_GET_GLOBALS(fn)
-        self.seen[_address(fn)] = -1
         self.put(grad_enabled())
         self.put(_default_dt)
         self.put(_debug)
