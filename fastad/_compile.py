@@ -46,6 +46,7 @@ only, as under jax.jit.  A module (``compile(module)``) runs eagerly, wrapped
 as PyTorch wraps it (its state_dict keys start with ``_orig_mod.``), and so
 does a callable that is not a Python function."""
 import functools
+import gc
 import threading
 import types
 import warnings
@@ -65,6 +66,7 @@ _BACKENDS = ("inductor", "cudagraphs", "openxla", "tvm", "eager", "aot_eager",
 _RECOMPILE_LIMIT = 8        # torch._dynamo.config.recompile_limit
 _EAGER = object()           # a key whose trace ended early
 _TRACING = threading.Lock()  # one trace at a time: the optimizer methods are patched during it
+_WRAPPERS = {}              # an optimizer's or scheduler's method -> its traced form (_patch_methods)
 
 
 class InvalidBackend(RuntimeError):
@@ -127,17 +129,24 @@ def _traced_method(f):
     return method
 
 
-def _patch_methods():
-    """The optimizer classes' zero_grad and step and the LR schedulers' step made
-    traced steps (their Python runs at each replay); returns what to restore."""
-    saved = []
-    for base, names in ((Optimizer, ("zero_grad", "step")), (LRScheduler, ("step",))):
-        for cls in [base] + _subclasses(base):
+def _patch_methods(objects):
+    """The zero_grad and step of the optimizers and the step of the LR schedulers
+    among objects (those of the call's environment) made traced steps, in their
+    classes (an optimizer reached otherwise runs traced, and meets .grad);
+    returns what to restore."""
+    saved, done = [], set()
+    for obj in objects:
+        names = (("zero_grad", "step") if isinstance(obj, Optimizer)
+                 else ("step",) if isinstance(obj, LRScheduler) else ())
+        for cls in type(obj).__mro__ if names else ():
             for name in names:
                 f = cls.__dict__.get(name)
-                if f is not None:
+                if f is not None and (cls, name) not in done:
+                    done.add((cls, name))
                     saved.append((cls, name, f))
-                    setattr(cls, name, _traced_method(f))
+                    if f not in _WRAPPERS:
+                        _WRAPPERS[f] = _traced_method(f)
+                    setattr(cls, name, _WRAPPERS[f])
     return saved
 
 
@@ -183,7 +192,7 @@ class _Compiled:
             return fn(*args, **kwargs)
         if len(self._plans) >= self._limit:
             return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
-        return self._trace(out.key, out.tensors, args, kwargs)
+        return self._trace(out.key, out.tensors, out.objects, args, kwargs)
 
     def _eager(self, why, args, kwargs):
         self._warn(why)
@@ -195,17 +204,23 @@ class _Compiled:
             warnings.warn(f"fastad.compile: {self._fn.__qualname__} runs eagerly: {why}",
                           stacklevel=4)
 
-    def _trace(self, key, tensors, args, kwargs):
+    def _trace(self, key, tensors, objects, args, kwargs):
         if not _TRACING.acquire(blocking=False):
             return self._fn(*args, **kwargs)    # another thread traces: this call runs eagerly
         trace = _T._Trace(tensors)
+        collecting = gc.isenabled()
         try:
-            saved = _patch_methods()
+            saved = _patch_methods(objects)
+            # the trace keeps every tensor and step it made: collections would
+            # walk them all, again and again (a W1 trace took 11 eager calls)
+            gc.disable()
             _T._trace_start(trace)
             try:
                 out = self._fn(*args, **kwargs)
             finally:
                 _T._trace_stop()
+                if collecting:
+                    gc.enable()
                 for cls, name, f in saved:
                     setattr(cls, name, f)
         finally:

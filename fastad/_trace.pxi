@@ -34,6 +34,8 @@ cdef enum:
     B_ADD, B_RADD, B_SUB, B_RSUB, B_MUL, B_RMUL, B_TRUEDIV, B_RTRUEDIV, B_POW, B_RPOW
 
 
+@cython.no_gc      # its constants are numbers, indices and optimizers: no cycle through a step
+@cython.freelist(64)
 cdef class _Step:
     cdef int kind, code
     cdef Py_ssize_t ia, ib      # the operands' slots; -1: the constant ca (cb)
@@ -230,7 +232,7 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
     key = tuple(e.key)
     entry = plans.get(key)
     if type(entry) is not tuple:
-        return _Miss(key, e.tensors, entry)
+        return _Miss(key, e.tensors, e.objects, entry)
     last[0], last[1] = key, entry
     plan = <tuple>entry
     _replay(<list>plan[0], e.tensors)
@@ -238,11 +240,12 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
 
 
 class _Miss:
-    """What _call returns when no plan runs: the key, the tensors, the cache's entry."""
-    __slots__ = ("key", "tensors", "entry")
+    """What _call returns when no plan runs: the key, the tensors, the other
+    objects of the call's environment, the cache's entry."""
+    __slots__ = ("key", "tensors", "objects", "entry")
 
-    def __init__(self, key, tensors, entry):
-        self.key, self.tensors, self.entry = key, tensors, entry
+    def __init__(self, key, tensors, objects, entry):
+        self.key, self.tensors, self.objects, self.entry = key, tensors, objects, entry
 
 
 # ---------------------------------------------------------------- guards
@@ -296,7 +299,7 @@ cdef inline object _address(object x):
 cdef class _Env:
     """A call's guard key and the tensors a replay's slots start from; or, with
     expect set, whether the call's key would be expect, found without making it."""
-    cdef list key, tensors
+    cdef list key, tensors, objects     # objects: the other objects walked (build mode)
     cdef tuple expect
     cdef Py_ssize_t pos
     cdef bint mismatch
@@ -389,6 +392,8 @@ cdef class _Env:
         else:
             self.put(K_OBJECT)
             self.put(_address(x))
+            if self.expect is None:
+                self.objects.append(x)
         return 0
 
     cdef int function(self, object fn, int depth) except -1:
@@ -413,7 +418,7 @@ cdef class _Env:
     cdef int environment(self, object fn, tuple args, dict kwargs) except -1:
         """Walks a call of fn: see fastad/_compile.py's docstring.  Raises _TooBig
         past its limits."""
-        self.key, self.tensors, self.seen, self.top = [], [], None, fn
+        self.key, self.tensors, self.objects, self.seen, self.top = [], [], [], None, fn
         self.globals = <object>PyFunction_GET_GLOBALS(fn)
         self.put(grad_enabled())
         self.put(_default_dt)
