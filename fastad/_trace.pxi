@@ -21,6 +21,11 @@ cdef inline void fad_set_tracing(bint on) noexcept nogil:
     fad_tracing = on
 
 
+cdef inline object _address(object x):
+    """x's identity as a dict key: id(x), without calling id."""
+    return <Py_ssize_t><void *>x
+
+
 cdef enum:
     S_BINARY = 0     # a's arithmetic dunder code (B_) with b: its body, _op_add, ...
     S_INPLACE = 1    # _inplace(a, op, b): a op= b
@@ -56,7 +61,7 @@ cdef class _Trace:
     def __init__(self, list env):
         self.steps, self.keep, self.slots, self.failed = [], list(env), {}, None
         for i, t in enumerate(env):
-            self.slots.setdefault(id(t), i)
+            self.slots.setdefault(_address(t), i)
 
 
 cdef _Trace _tracer = None
@@ -115,7 +120,7 @@ cdef bint _slot_of(_Trace t, _Step s, object x, bint second) except -1:
     cannot follow it (a tensor no traced step made, a constant it cannot bake)."""
     cdef Py_ssize_t i = -1
     if isinstance(x, Tensor):
-        i = t.slots.get(id(x), -1)
+        i = t.slots.get(_address(x), -1)
         if i < 0:
             return False
     elif not _const_ok(s.kind, x):
@@ -144,7 +149,7 @@ cdef object _traced(int kind, int code, object a, object b, double p, double q):
     if out is NotImplemented:
         _trace_fail(f"an operand of type {type(b).__name__}")
         return out
-    t.slots[id(out)] = len(t.keep)
+    t.slots[_address(out)] = len(t.keep)
     t.keep.append(out)
     t.steps.append(s)
     return out
@@ -290,10 +295,6 @@ cdef list _code_names(object code):
             names += _code_names(c)
     _CODE_NAMES[_address(code)] = (code, names)
     return names
-
-
-cdef inline object _address(object x):
-    return <Py_ssize_t><void *>x
 
 
 cdef class _Env:
