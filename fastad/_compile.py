@@ -164,6 +164,16 @@ def _template(out, slots):
     return None
 
 
+def _slots(tpl):
+    """The slots a result template reads."""
+    kind, v = tpl
+    if kind == "t":
+        yield v
+    elif kind != "c":
+        for part in v:
+            yield from _slots(part)
+
+
 class _Compiled:
     """A compiled function: its plans by guard key (see the module's docstring)."""
 
@@ -232,6 +242,7 @@ class _Compiled:
         if why is None and _T._trace_state() != key[:3]:
             why = "it changes the grad mode, default dtype or debug mode"
         if why is None:
+            _T._last_uses(trace.steps, len(tensors), set(_slots(tpl)))
             self._plans[key] = self._last[1] = (trace.steps, tpl)
             self._last[0] = key
             return out

@@ -47,6 +47,10 @@ cdef class _Step:
     cdef object ca, cb
     cdef double p, q
     cdef bint grad_mode         # grad mode when traced: a replay runs each step in it
+    # a replay lets go of the step's operands (ia, ib) after their last use, and
+    # of its result when nothing reads it, so that intermediates die as early as
+    # in the eager call (_last_uses)
+    cdef bint drop_a, drop_b, drop_out
 
 
 cdef class _Trace:
@@ -186,9 +190,13 @@ cdef object _run(_Step s, object a, object b):
     if k == S_BACKWARD:
         _backward([a], [b], op, None, False)
         return None
-    return getattr(a, b[0])(*b[1], **b[2])
+    if b[1] or b[2]:
+        return getattr(a, b[0])(*b[1], **b[2])
+    return getattr(a, b[0])()
 
 
+@cython.boundscheck(False)     # the slots are the trace's own: in range
+@cython.wraparound(False)
 cdef int _replay(list steps, list vals) except -1:
     """Runs a traced plan's steps on vals (the call's environment tensors, by
     slot), appending each result; grad mode as it was at each step when traced,
@@ -200,12 +208,41 @@ cdef int _replay(list steps, list vals) except -1:
             if s.grad_mode != mode:
                 mode = s.grad_mode
                 set_grad_enabled_c(mode)
-            vals.append(_run(s, vals[s.ia] if s.ia >= 0 else s.ca,
-                             vals[s.ib] if s.ib >= 0 else s.cb))
+            out = _run(s, vals[s.ia] if s.ia >= 0 else s.ca, vals[s.ib] if s.ib >= 0 else s.cb)
+            if s.drop_a:
+                vals[s.ia] = None
+            if s.drop_b:
+                vals[s.ib] = None
+            vals.append(None if s.drop_out else out)
     finally:
         if mode != entry:
             set_grad_enabled_c(entry)
     return 0
+
+
+def _last_uses(list steps, Py_ssize_t nenv, set kept):
+    """Marks where a replay may let go of each step's result: after the last step
+    that reads it, at once if none does; never for the environment's tensors and
+    the slots kept (the call's result)."""
+    cdef _Step s
+    cdef Py_ssize_t i, k
+    cdef dict last = {}             # slot -> (the last step reading it, as its operand a?)
+    for i, s in enumerate(steps):
+        if s.ia >= 0:
+            last[s.ia] = (i, True)
+        if s.ib >= 0:
+            last[s.ib] = (i, False)
+    for i, s in enumerate(steps):
+        k = nenv + i
+        if k in kept:
+            continue
+        use = last.get(k)
+        if use is None:
+            s.drop_out = True
+        elif (<tuple>use)[1]:
+            (<_Step>steps[(<tuple>use)[0]]).drop_a = True
+        else:
+            (<_Step>steps[(<tuple>use)[0]]).drop_b = True
 
 
 cdef object _result_of(object tpl, list vals):
