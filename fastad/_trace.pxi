@@ -88,13 +88,9 @@ def _tracing():
     return bool(fad_tracing)
 
 
-cdef tuple _state():
-    """The global state the entry points branch on, part of a plan's guard."""
-    return (grad_enabled(), _default_dt, _debug)
-
-
 def _trace_state():
-    return _state()
+    """The global state the entry points branch on: a key's first three entries."""
+    return (grad_enabled(), _default_dt, _debug)
 
 
 cdef void _trace_fail(str why) noexcept:
@@ -110,6 +106,7 @@ def _trace_call(obj, str name, tuple args, dict kwargs):
 
 
 cdef bint _const_ok(int kind, object c):
+    """Whether a step of kind can bake c, not a tensor, as an operand."""
     if kind == S_CALL:
         return type(c) is not tuple or not any(
             isinstance(v, Tensor) for v in (<tuple>c[1] + tuple((<dict>c[2]).values())))
@@ -148,8 +145,10 @@ cdef object _traced(int kind, int code, object a, object b, double p, double q):
     fad_set_tracing(0)
     try:
         out = _run(s, a, b)
-    finally:
-        fad_set_tracing(t.failed is None)
+    except BaseException:
+        _trace_fail("an op raised (what the function does about it is not traced)")
+        raise
+    fad_set_tracing(t.failed is None)
     if out is NotImplemented:
         _trace_fail(f"an operand of type {type(b).__name__}")
         return out

@@ -494,6 +494,19 @@ def test_a_compiled_function_called_inside_another_is_not_replayed_in_its_trace(
     assert _bits(x) == _bits(y)
 
 
+def test_an_op_raising_inside_ends_the_trace():
+    def f(t, k):
+        try:
+            return t[k] * 2
+        except IndexError:
+            return t[0] * 3
+
+    cf = fastad.compile(f)
+    with pytest.warns(UserWarning, match="an op raised"):
+        assert cf(fastad.tensor([1.0, 2.0]), 5).item() == 3.0
+    assert cf(fastad.tensor([1.0, 2.0]), 5).item() == 3.0
+
+
 def test_recompile_limit_runs_eagerly_past_it():
     f, log = _counting(lambda t, c: t * c)
     cf = fastad.compile(f, recompile_limit=2)
