@@ -87,6 +87,19 @@ def alternate(libs, make, rounds, reps):
     return {name: statistics.median(s) for name, s in samples.items()}
 
 
+COMPILED = "fastad.compile"
+
+
+def with_compiled(libs):
+    """libs and fastad.compile's column (fastad, its workload's step compiled)."""
+    return {**libs, COMPILED: libs["fastad"]}
+
+
+def compiled(name, T, step):
+    """step, through T.compile in fastad.compile's column (traced at its first call)."""
+    return T.compile(step) if name == COMPILED else step
+
+
 def run(args):
     libs = load_libs(["fastad", "torch", "micrograd"])
     if "fastad" not in libs:
@@ -104,18 +117,21 @@ def run(args):
         if want("W1"):
             samples = 32
             nodes = W.w1_nodes(samples)
-            t = alternate(libs, lambda name, T: (lambda st=W.w1_setup(T, samples): W.w1_step(st)),
+            t = alternate(with_compiled(libs), lambda name, T: (
+                lambda st=W.w1_setup(T, samples), step=compiled(name, T, W.w1_step): step(st)),
                           rounds, 3)
             rows.append(("W1", threads, "scalar MLP, 32 samples",
                          {k: v / nodes * 1e6 for k, v in t.items()}, "us per node",
                          f"{nodes} nodes"))
         if want("W2"):
             steps = 2000 if args.quick else 20000
-            t = alternate(tensor_libs, lambda name, T: (lambda: W.w2_himmelblau(T, steps)),
-                          max(2, rounds // 2), 1)
+            t = alternate(with_compiled(tensor_libs), lambda name, T: (
+                lambda: W.w2_himmelblau(T, steps, name == COMPILED)), max(2, rounds // 2), 1)
+            first, eager = W.w2_first_call(libs["fastad"])
             rows.append(("W2", threads, "Himmelblau, Adam",
                          {k: v * 20000 / steps for k, v in t.items()}, "s per 20,000 steps",
-                         f"x -> {[round(v, 4) for v in W.w2_himmelblau(libs['fastad'], steps)]}"))
+                         f"x -> {[round(v, 4) for v in W.w2_himmelblau(libs['fastad'], steps)]}; "
+                         f"fastad.compile's first call (the trace) {first / eager:.1f} eager steps"))
         for which in "abc":
             if want("W3" + which):
                 t = alternate(tensor_libs, lambda name, T, w=which: (
@@ -199,7 +215,8 @@ def verdict(w, vals):
 
 
 def table(rows, libs):
-    cols = ["fastad"] + [k for k in ("torch", "micrograd") if k in libs]
+    cols = ["fastad"] + [k for k in (COMPILED, "torch", "micrograd")
+                         if k in libs or any(k in vals for *_, vals, _, _ in rows)]
     head = ("| workload | threads | what | unit | " + " | ".join(cols) + " | floor | "
             + " | ".join(f"{c}/fastad" for c in cols[1:]) + " | target | note |")
     lines = [head, "|" + " --- |" * (head.count("|") - 1)]
@@ -220,7 +237,7 @@ def read_table(path):
     rows = []
     for line in (line for line in lines if line.startswith(("| W", "| H"))):
         cells = dict(zip(cols, (c.strip() for c in line.strip("|").split("|"))))
-        vals = {k: float(cells[k]) for k in ("fastad", "torch", "micrograd", "floor")
+        vals = {k: float(cells[k]) for k in ("fastad", COMPILED, "torch", "micrograd", "floor")
                 if cells.get(k, "-") != "-"}
         rows.append((cells["workload"], int(cells["threads"]), cells["what"], vals, cells["unit"],
                      cells["note"]))

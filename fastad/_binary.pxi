@@ -205,3 +205,111 @@ def promote_types(type1, type2):
 def can_cast(from_, to):
     """Whether PyTorch's casting rules allow ``from_`` -> ``to`` (no lowering of category)."""
     return _cat(_dt_code(from_)) <= _cat(_dt_code(to))
+
+
+# The arithmetic dunders' bodies (Tensor.__add__ is _op_add, ...), apart so that a
+# compiled replay (_trace.pxi) runs the very code the operator runs.
+cdef inline object _op_add(Tensor self, object other):
+    cdef Tensor a = self, b
+    if a._data is None:
+        _fresh(a)
+        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+            b = <Tensor>other
+            _fresh(b)
+            return _sop(OP_ADD, a._val + b._val, a, b, 1.0, 1.0, _join(a._dt, b._dt))
+        if _is_num(other):
+            return _sop(OP_ADD, a._val + <double>other, a, None, 1.0, 0.0, a._dt)
+    return _binary(OP_ADD, self, other)
+
+
+cdef inline object _op_radd(Tensor self, object other):
+    cdef Tensor a = self
+    if a._data is None and _is_num(other):
+        _fresh(a)
+        return _sop(OP_ADD, <double>other + a._val, a, None, 1.0, 0.0, a._dt)
+    return _binary(OP_ADD, other, self, True)
+
+
+cdef inline object _op_sub(Tensor self, object other):
+    cdef Tensor a = self, b
+    if a._data is None:
+        _fresh(a)
+        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+            b = <Tensor>other
+            _fresh(b)
+            return _sop(OP_SUB, a._val - b._val, a, b, 1.0, -1.0, _join(a._dt, b._dt))
+        if _is_num(other):
+            return _sop(OP_SUB, a._val - <double>other, a, None, 1.0, 0.0, a._dt)
+    return _binary(OP_SUB, self, other)
+
+
+cdef inline object _op_rsub(Tensor self, object other):
+    cdef Tensor a = self
+    if a._data is None and _is_num(other):
+        _fresh(a)
+        return _sop(OP_RSUB, <double>other - a._val, a, None, -1.0, 0.0, a._dt)
+    return _binary(OP_SUB, other, self, True)
+
+
+cdef inline object _op_mul(Tensor self, object other):
+    cdef Tensor a = self, b
+    if a._data is None:
+        _fresh(a)
+        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+            b = <Tensor>other
+            _fresh(b)
+            return _sop(OP_MUL, a._val * b._val, a, b, b._val, a._val, _join(a._dt, b._dt))
+        if _is_num(other):
+            return _sop(OP_MUL, a._val * <double>other, a, None, <double>other, 0.0, a._dt)
+    return _binary(OP_MUL, self, other)
+
+
+cdef inline object _op_rmul(Tensor self, object other):
+    cdef Tensor a = self
+    if a._data is None and _is_num(other):
+        _fresh(a)
+        return _sop(OP_MUL, <double>other * a._val, a, None, <double>other, 0.0, a._dt)
+    return _binary(OP_MUL, other, self, True)
+
+
+cdef inline object _op_truediv(Tensor self, object other):
+    cdef Tensor a = self, b
+    cdef double bv
+    if a._data is None:
+        _fresh(a)
+        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
+            b = <Tensor>other
+            _fresh(b)
+            return _sop(OP_DIV, _div(a._val, b._val), a, b, _div(1.0, b._val),
+                        _div(-a._val, b._val * b._val), _join(a._dt, b._dt))
+        if _is_num(other):
+            bv = <double>other
+            return _sop(OP_DIV, _div(a._val, bv), a, None, _div(1.0, bv), 0.0, a._dt)
+    return _binary(OP_DIV, self, other)
+
+
+cdef inline object _op_rtruediv(Tensor self, object other):
+    cdef Tensor a = self
+    cdef double av
+    if a._data is None and _is_num(other):
+        _fresh(a)
+        av = a._val
+        # PyTorch computes it as reciprocal() * other (MulBackward0)
+        return _sop(OP_RDIV, _div(<double>other, av), a, None, _div(-<double>other, av * av),
+                    <double>other, a._dt)
+    return _binary(OP_DIV, other, self, True)
+
+
+cdef inline object _op_pow(Tensor self, object other):
+    cdef Tensor a = self
+    cdef double p, v
+    if a._data is None and _is_num(other):
+        _fresh(a)
+        p = <double>other
+        v = pow(a._val, p)
+        return _sop(OP_POW, v, a, None, 0.0 if p == 0 else p * pow(a._val, p - 1), p, a._dt)
+    return _binary(OP_POW, self, other)
+
+
+cdef inline object _op_rpow(Tensor self, object other):
+    return _binary(OP_POW, other, self, True)

@@ -1,14 +1,61 @@
-"""fastad.compile and Module.compile with torch.compile's signature and checks,
-so that programs written for PyTorch 2 run unchanged.
+"""fastad.compile and Module.compile: torch.compile's signature and checks; a
+function's first call is traced, later calls replay the trace.
 
-What it does today: the function (or module) runs eagerly, as torch.compile's
-"eager" backend runs it; the arguments are checked as PyTorch checks them, and
-a module comes back wrapped as PyTorch wraps it (its state_dict keys start
-with ``_orig_mod.``).  Tracing a step once and replaying it in C is issue 19's
-work, not built yet."""
+What is traced.  The first call of a compiled function runs eagerly and
+records, in order, each call it makes to the entry points the tracer follows:
+the arithmetic operators (+ - * / ** and their reflected forms, with tensors
+or Python numbers), the op table's elementwise ops (``x.tanh()``,
+``fastad.exp(x)``, ``-x``, ``abs(x)``, ...), indexing (``x[0]``), the in-place
+operators (``x -= y``, under ``no_grad`` or not), ``loss.backward()`` (without
+``create_graph`` or ``inputs``), an optimizer's ``zero_grad()`` and
+``step()`` and an LR scheduler's ``step()`` (called as the call calls them).  Each records its operands: a tensor by its slot (an argument, a
+tensor the function reads from its closure or globals, or an earlier step's
+result), anything else as a constant baked into the plan, as jax.jit bakes
+closure constants; and the grad mode it ran in.  A later call with the same
+guards replays the plan: the same entry points on this call's tensors, in the
+same order, without the function's Python between them.  The values, the tape,
+``.grad``, the parameters and the optimizer's state are those the eager call
+leaves, bit for bit, because the same code computes them; what is saved is
+the interpretation of the function (the ops still make their tensors and records
+one by one, and an optimizer's step is called as eager calls it: issue 19's
+later stages run them from the plan in C).  docs/compile.rst says it for users.
+
+Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
+and for each argument and each value the function's code (or that of a helper
+function defined beside it, sharing its globals) names from its closure and
+globals, lists, tuples and string-keyed dicts walked: a tensor's shape, dtype,
+requires_grad, type, whether it is a leaf and whether it is an earlier tensor
+(aliasing), and for a captured tensor its identity; a Python number's type and
+value (a float's bits); any other object's identity.  The key of the plan that
+ran last is checked in place first (fastad._tensor._call).  Another key traces
+again, up to ``recompile_limit`` (8, torch's default) plans per function; past
+it, calls run eagerly with a warning once.
+
+Fallback.  Anything the tracer does not follow ends the trace where it
+happens, and the rest of that call runs eagerly, as will later calls with its
+key (a warning once per function; ``fullgraph=True`` raises Unsupported when
+the call returns): an exit to Python (``item()``, ``float()``, ``bool()``,
+``tolist()``, ``numpy()``, printing a tensor), a tensor made or written in
+place by an op it does not follow, reading or setting ``.grad`` or ``.data``,
+changing ``requires_grad``, a tensor read through something other than the
+arguments, the closure and the globals (an object's attribute), a result that
+is not the arguments' or the steps' tensors, numbers and containers of them,
+and a change of grad mode that outlives the call.  Python side effects of the
+function (appending to a list, printing numbers) happen at the traced call
+only, as under jax.jit.  A module (``compile(module)``) runs eagerly, wrapped
+as PyTorch wraps it (its state_dict keys start with ``_orig_mod.``), and so
+does a callable that is not a Python function."""
 import functools
+import gc
+import threading
+import types
+import warnings
 
+from fastad import _tensor as _T
+from fastad._tensor import Tensor
 from fastad.nn.modules import Module
+from fastad.optim.lr_scheduler import LRScheduler
+from fastad.optim.optimizer import Optimizer, _subclasses
 
 __all__ = ["compile"]
 
@@ -16,10 +63,18 @@ _MODES = ("default", "lite", "reduce-overhead", "max-autotune-no-cudagraphs", "m
 # torch._dynamo.list_backends() and its debug backends
 _BACKENDS = ("inductor", "cudagraphs", "openxla", "tvm", "eager", "aot_eager",
              "aot_eager_decomp_partition")
+_RECOMPILE_LIMIT = 8        # torch._dynamo.config.recompile_limit
+_EAGER = object()           # a key whose trace ended early
+_TRACING = threading.Lock()  # one trace at a time: the optimizer methods are patched during it
+_WRAPPERS = {}              # an optimizer's or scheduler's method -> its traced form (_patch_methods)
 
 
 class InvalidBackend(RuntimeError):
     """torch._dynamo.exc.InvalidBackend."""
+
+
+class Unsupported(RuntimeError):
+    """torch._dynamo.exc.Unsupported: fullgraph=True and the trace ended early."""
 
 
 def _check(model, mode, options, backend):
@@ -64,12 +119,146 @@ class OptimizedModule(Module):
             self._modules["_orig_mod"].training = value
 
 
+def _traced_method(f):
+    """An optimizer's or LR scheduler's method as one traced step (while a trace runs)."""
+    @functools.wraps(f)
+    def method(self, *args, **kwargs):
+        if not _T._tracing():
+            return f(self, *args, **kwargs)
+        return _T._trace_call(self, f.__name__, args, kwargs)
+    return method
+
+
+def _patch_methods(objects):
+    """The zero_grad and step of the optimizers and the step of the LR schedulers
+    among objects (those of the call's environment) made traced steps, in their
+    classes (an optimizer reached otherwise runs traced, and meets .grad);
+    returns what to restore."""
+    saved, done = [], set()
+    for obj in objects:
+        names = (("zero_grad", "step") if isinstance(obj, Optimizer)
+                 else ("step",) if isinstance(obj, LRScheduler) else ())
+        for cls in type(obj).__mro__ if names else ():
+            for name in names:
+                f = cls.__dict__.get(name)
+                if f is not None and (cls, name) not in done:
+                    done.add((cls, name))
+                    saved.append((cls, name, f))
+                    if f not in _WRAPPERS:
+                        _WRAPPERS[f] = _traced_method(f)
+                    setattr(cls, name, _WRAPPERS[f])
+    return saved
+
+
+def _template(out, slots):
+    """How to rebuild the call's result from a replay's slots: ("t", slot),
+    ("c", constant) or (list/tuple, [templates]); None if it holds something else."""
+    if isinstance(out, Tensor):
+        i = slots.get(id(out))
+        return None if i is None else ("t", i)
+    if type(out) in (int, float, bool, str) or out is None:
+        return ("c", out)
+    if type(out) in (list, tuple):
+        parts = [_template(v, slots) for v in out]
+        return None if None in parts else (type(out), parts)
+    return None
+
+
+def _slots(tpl):
+    """The slots a result template reads."""
+    kind, v = tpl
+    if kind == "t":
+        yield v
+    elif kind != "c":
+        for part in v:
+            yield from _slots(part)
+
+
+class _Compiled:
+    """A compiled function: its plans by guard key (see the module's docstring)."""
+
+    def __init__(self, fn, fullgraph, limit):
+        self._fn, self._fullgraph = fn, fullgraph
+        self._limit = _RECOMPILE_LIMIT if limit is None else limit
+        self._plans = {}
+        self._last = [None, None]   # [key, plan] of the plan that ran last (_T._call's)
+        self._warned = False
+        functools.update_wrapper(self, fn)
+
+    def __get__(self, obj, cls=None):
+        return self if obj is None else types.MethodType(self, obj)
+
+    def __call__(self, *args, **kwargs):
+        fn = self._fn
+        if _T._tracing():       # inside another compiled function's trace: traced into it
+            return fn(*args, **kwargs)
+        try:
+            out = _T._call(self._plans, self._last, fn, args, kwargs)
+        except _T._TooBig as e:
+            return self._eager(f"its environment is too big to guard: {e}", args, kwargs)
+        if type(out) is not _T._Miss:
+            return out
+        if out.entry is _EAGER:
+            return fn(*args, **kwargs)
+        if len(self._plans) >= self._limit:
+            return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
+        return self._trace(out.key, out.tensors, out.objects, args, kwargs)
+
+    def _eager(self, why, args, kwargs):
+        self._warn(why)
+        return self._fn(*args, **kwargs)
+
+    def _warn(self, why):
+        if not self._warned:
+            self._warned = True
+            warnings.warn(f"fastad.compile: {self._fn.__qualname__} runs eagerly: {why}",
+                          stacklevel=4)
+
+    def _trace(self, key, tensors, objects, args, kwargs):
+        if not _TRACING.acquire(blocking=False):
+            return self._fn(*args, **kwargs)    # another thread traces: this call runs eagerly
+        trace = _T._Trace(tensors)
+        collecting = gc.isenabled()
+        try:
+            saved = _patch_methods(objects)
+            # the trace keeps every tensor and step it made: collections would
+            # walk them all, again and again (a W1 trace took 11 eager calls)
+            gc.disable()
+            _T._trace_start(trace)
+            try:
+                out = self._fn(*args, **kwargs)
+            finally:
+                _T._trace_stop()
+                if collecting:
+                    gc.enable()
+                for cls, name, f in saved:
+                    setattr(cls, name, f)
+        finally:
+            _TRACING.release()
+        why = trace.failed
+        tpl = _template(out, trace.slots) if why is None else None
+        if why is None and tpl is None:
+            why = f"it returns {type(out).__name__} holding something other than its tensors"
+        if why is None and _T._trace_state() != key[:3]:
+            why = "it changes the grad mode, default dtype or debug mode"
+        if why is None:
+            _T._last_uses(trace.steps, len(tensors), set(_slots(tpl)))
+            self._plans[key] = self._last[1] = (trace.steps, tpl)
+            self._last[0] = key
+            return out
+        if self._fullgraph:
+            raise Unsupported(f"fastad.compile(fullgraph=True): {self._fn.__qualname__}: {why}")
+        self._plans[key] = _EAGER
+        self._warn(why)
+        return out
+
+
 def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mode=None,
             options=None, name=None, disable=False, recompile_limit=None,
             isolate_recompiles=False, shapes_spec=None):
     """torch.compile: returns model (a function or a Module) ready to call; used
-    as @compile or @compile(...) too.  See the module's docstring for what
-    runs."""
+    as @compile or @compile(...) too.  See the module's docstring for what is
+    traced, guarded and run eagerly."""
     _check(model, mode, options, backend)
     if model is None:
         return functools.partial(compile, fullgraph=fullgraph, dynamic=dynamic, backend=backend,
@@ -78,8 +267,12 @@ def compile(model=None, *, fullgraph=False, dynamic=None, backend="inductor", mo
                                  isolate_recompiles=isolate_recompiles, shapes_spec=shapes_spec)
     if isinstance(model, Module):
         return OptimizedModule(model)
+    if disable:
+        return model
+    if isinstance(model, types.FunctionType):
+        return _Compiled(model, fullgraph, recompile_limit)
 
     @functools.wraps(model)
-    def compiled(*args, **kwargs):
+    def compiled(*args, **kwargs):      # a method, a callable object: run eagerly
         return model(*args, **kwargs)
     return compiled

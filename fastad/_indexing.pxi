@@ -43,6 +43,8 @@ cdef object _index_key(object idx):
 
 cdef object _getitem(Tensor x, object idx):
     cdef Tensor out
+    if fad_tracing:
+        return _traced(S_GETITEM, 0, x, idx, 0.0, 0.0)
     if type(idx) is int and x._data is not None and x._dt <= DT_F64 and x._data.ndim == 1:
         return _gather1(x, idx)
     a = _arr(x)

@@ -424,6 +424,8 @@ cdef object _unary(object input, int op, double a, double b):
     anything else the array kernels."""
     cdef Tensor x = <Tensor>input, out
     cdef double r, d
+    if fad_tracing:
+        return _traced(S_UNARY, op, input, None, a, b)
     if x._data is None:
         _fresh(x)
         if scalar_unary(op, x._dt == DT_F64, x._val, a, b, &r, &d) < 0:

@@ -84,6 +84,9 @@ include "_dtypes.pxi"
 include "_debug.pxi"
 
 
+include "_trace.pxi"
+
+
 # ---------------------------------------------------------------- grad mode
 def is_grad_enabled():
     return grad_enabled()
@@ -159,6 +162,8 @@ cdef inline Tensor _scalar(double v, int dt):
 cdef Tensor _wrap(object arr, int dt):
     """A tensor over arr (cast to dt); 0-d floats go inline."""
     cdef Tensor t
+    if fad_tracing:
+        _trace_fail("an op the tracer does not follow")
     if dt <= DT_F64 and (not isinstance(arr, np.ndarray) or (<object>arr).ndim == 0):
         return _scalar(float(arr), dt)
     t = Tensor.__new__(Tensor)
@@ -204,6 +209,8 @@ cdef VersionCounter _vc(Tensor t):
 
 cdef inline void _bump(Tensor t) noexcept:
     # every in-place change counts (PyTorch's _version), saved or not
+    if fad_tracing:
+        _trace_fail("an in-place write the tracer does not follow")
     if t._base is not None:
         _bump(t._base)
     else:

@@ -1,11 +1,23 @@
 """fastad.compile and Module.compile: torch.compile's signature, checks and
-module wrapping, with the function run eagerly (tracing is issue 19's)."""
+module wrapping; a function's first call traced and later calls replayed, bit
+for bit the eager calls' results, re-traced when a guard changes, run eagerly
+when the trace meets what it does not follow."""
+import operator
+import sys
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import fastad
 import fastad.nn as nn
 from conftest import needs_torch
+from fastad import _tensor, opdefs
+from fastad._compile import Unsupported
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench" / "benchmarks"))
+from workloads import w1_setup, w1_step  # noqa: E402
 
 
 def test_a_compiled_function_gives_the_eager_values_and_gradients():
@@ -13,8 +25,9 @@ def test_a_compiled_function_gives_the_eager_values_and_gradients():
         return ((w * x).tanh() ** 2).sum()
 
     w, x = fastad.tensor([0.5, -1.0], requires_grad=True), fastad.tensor([2.0, 3.0])
+    warnings.simplefilter("ignore")     # sum() is not traced: these run eagerly
     for compiled in (fastad.compile(step), fastad.compile(mode="max-autotune")(step),
-                     fastad.compile(fullgraph=True, dynamic=False, backend="eager")(step)):
+                     fastad.compile(fullgraph=False, dynamic=False, backend="eager")(step)):
         w.grad = None
         y = compiled(w, x)
         y.backward()
@@ -77,3 +90,481 @@ def test_same_wrapping_and_messages_as_torch():
                 lib.compile(lambda: 0, **kw)
             messages.append((type(err.value).__name__, str(err.value)))
         assert messages[0] == messages[1]
+
+
+
+def _bits(t):
+    return np.asarray(t.detach().numpy()).tobytes()
+
+
+class _Count:
+    """Counts the calls that ran the function's Python (its attribute is not
+    guarded: a list's length would be, and grow the key at each call)."""
+    n = 0
+
+
+def _himmelblau_adam(compiled, steps, trace_log):
+    x = fastad.tensor([0.0, 0.0], requires_grad=True)
+    opt = fastad.optim.Adam([x], lr=1e-2)
+
+    def step():
+        trace_log.n += 1        # Python: runs at the traced call only
+        f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
+        opt.zero_grad()
+        f.backward()
+        opt.step()
+        return f
+
+    run = fastad.compile(step, fullgraph=True) if compiled else step
+    losses = [_bits(run()) for _ in range(steps)]
+    st = opt.state[x]
+    return losses, _bits(x), _bits(x.grad), [_bits(st[k]) for k in ("step", "exp_avg", "exp_avg_sq")]
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_w2_himmelblau_adam_compiled_is_bitwise_eager_over_100_steps(threads):
+    before = fastad.get_num_threads()
+    fastad.set_num_threads(threads)
+    try:
+        log = _Count()
+        eager = _himmelblau_adam(False, 100, _Count())
+        assert _himmelblau_adam(True, 100, log) == eager
+        assert log.n == 1           # traced once, replayed 99 times
+    finally:
+        fastad.set_num_threads(before)
+
+
+def test_an_optimizer_step_is_looked_up_at_each_replay():
+    """A step hook registered after the trace runs at the replays, as eager."""
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    opt = fastad.optim.SGD([x], lr=0.1)
+    seen = _Count()
+
+    def step():
+        loss = x[0] * x[1]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    cf = fastad.compile(step, fullgraph=True)
+    cf()
+    handle = opt.register_step_post_hook(lambda *a: setattr(seen, "n", seen.n + 1))
+    try:
+        cf()
+        cf()
+    finally:
+        handle.remove()
+    assert seen.n == 2
+
+
+def test_w1_scalar_mlp_with_sgd_compiled_is_bitwise_eager():
+    def train(compiled):
+        params, data = w1_setup(fastad, samples=4)
+        flat = [w for layer in params for neuron in layer for w in neuron]
+        opt = fastad.optim.SGD(flat, lr=0.05, momentum=0.9)
+
+        def step(state):
+            opt.zero_grad()
+            loss = w1_step(state)
+            opt.step()
+            return loss
+
+        run = fastad.compile(step, fullgraph=True) if compiled else step
+        losses = [_bits(run((params, data))) for _ in range(10)]
+        return losses, [_bits(w) for w in flat], [_bits(w.grad) for w in flat]
+
+    assert train(True) == train(False)
+
+
+def test_a_replay_records_the_tape_as_eager_does():
+    """backward outside the compiled function: the replayed tape's gradients,
+    grad_fn names and values are eager's."""
+    def f(a, b):
+        return ((a * b + 1.5) / (b - 4.0)).tanh() ** 3 - 2 / a
+
+    cf = fastad.compile(f, fullgraph=True)
+    for k in range(3):
+        got, want = [], []
+        for fn, out in ((cf, got), (f, want)):
+            a = fastad.tensor(0.3 + k, dtype=fastad.float64, requires_grad=True)
+            b = fastad.tensor(-1.2 * k, dtype=fastad.float64, requires_grad=True)
+            y = fn(a, b)
+            out.append((y.grad_fn.name(), _bits(y)))
+            y.backward()
+            out.append((_bits(a.grad), _bits(b.grad)))
+        assert got == want
+
+
+UNARY_ROWS = [op for op in opdefs.UNARY if not op.noise]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", UNARY_ROWS, ids=lambda op: op.name)
+def test_every_table_op_on_a_0d_tensor_replays_bitwise(op, dtype):
+    lo, hi = op.domain
+    values = [lo + (hi - lo) * q for q in (0.137, 0.61, 0.89)]
+    fn = getattr(_tensor, op.name)
+
+    def f(t):
+        return fn(t) * 1.5
+
+    cf = fastad.compile(f, fullgraph=True)
+    for v in values:
+        got, want = [], []
+        for g, out in ((cf, got), (f, want)):
+            t = fastad.tensor(v, dtype=getattr(fastad, dtype), requires_grad=True)
+            y = g(t)
+            y.backward()
+            out += [_bits(y), _bits(t.grad), y.grad_fn.name()]
+        assert got == want, op.name
+
+
+BINARY = [operator.add, operator.sub, operator.mul, operator.truediv, operator.pow]
+
+
+@pytest.mark.parametrize("operands", ["tensor-tensor", "tensor-number", "number-tensor"])
+@pytest.mark.parametrize("op", BINARY, ids=lambda op: op.__name__)
+def test_every_arithmetic_operator_replays_bitwise(op, operands):
+    def f(a, b):
+        if operands == "tensor-tensor":
+            return op(a, b)
+        if operands == "tensor-number":
+            return op(a, 1.7)
+        return op(2.3, b)
+
+    cf = fastad.compile(f, fullgraph=True)
+    for va, vb in ((0.7, 1.3), (2.1, -0.4), (1.9, 0.25)):
+        got, want = [], []
+        for g, out in ((cf, got), (f, want)):
+            a = fastad.tensor(va, requires_grad=True)
+            b = fastad.tensor(vb, requires_grad=True)
+            y = g(a, b)
+            y.backward()
+            out += [_bits(y)] + [_bits(t.grad) if t.grad is not None else None for t in (a, b)]
+        assert got == want
+
+
+def test_an_lr_scheduler_step_inside_replays():
+    def train(compiled):
+        x = fastad.tensor([1.0, -1.0], requires_grad=True)
+        opt = fastad.optim.SGD([x], lr=0.5)
+        sched = fastad.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+        def step():
+            loss = x[0] ** 2 + x[1] ** 2
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            return loss
+
+        run = fastad.compile(step, fullgraph=True) if compiled else step
+        return [_bits(run()) for _ in range(6)], _bits(x), opt.param_groups[0]["lr"]
+
+    assert train(True) == train(False)
+
+
+def test_no_grad_in_place_updates_replay():
+    w = fastad.tensor([1.0, -2.0], requires_grad=True)
+    target = fastad.tensor(0.5)
+
+    def step():
+        loss = (w[0] - target) ** 2 + (w[1] * w[0]).sin()
+        with fastad.no_grad():
+            w0 = w[0] * 1.0
+            target_new = target + 0.01 * w0
+        return loss, target_new
+
+    cf = fastad.compile(step, fullgraph=True)
+    got = [tuple(_bits(t) for t in cf()) for _ in range(3)]
+    assert got == [tuple(_bits(t) for t in step()) for _ in range(3)]
+    y = fastad.tensor(3.0, requires_grad=True)
+
+    def update(p):
+        loss = p * p
+        with fastad.no_grad():
+            p2 = p * 1.0
+            p2 -= 0.1 * p
+        return loss, p2
+
+    cu = fastad.compile(update, fullgraph=True)
+    for _ in range(3):
+        a, b = cu(y), update(y)
+        assert [_bits(t) for t in a] == [_bits(t) for t in b]
+        assert a[0].requires_grad and not a[1].requires_grad
+
+
+def _counting(fn_body):
+    log = _Count()
+
+    def fn(*args):
+        log.n += 1
+        return fn_body(*args)
+    return fn, log
+
+
+def test_guards_retrace_on_shape_dtype_requires_grad_and_python_scalars():
+    f, log = _counting(lambda t, c: t * c + 1)
+    cf = fastad.compile(f)
+    a = fastad.tensor(1.0, requires_grad=True)
+    cf(a, 2.0)
+    cf(fastad.tensor(5.0, requires_grad=True), 2.0)
+    assert log.n == 1                                            # same guards: replayed
+    assert cf(a, 3.0).item() == 4.0 and log.n == 2                 # a Python scalar
+    assert cf(a, 2).item() == 3.0 and log.n == 3                   # its type
+    cf(fastad.tensor([1.0, 2.0], requires_grad=True), 2.0)
+    assert log.n == 4                                            # a shape
+    cf(fastad.tensor(1.0, dtype=fastad.float64, requires_grad=True), 2.0)
+    assert log.n == 5                                            # a dtype
+    y = cf(fastad.tensor(1.0), 2.0)
+    assert log.n == 6 and not y.requires_grad                    # requires_grad
+    cf(fastad.tensor(7.0), 2.0)
+    cf(a, 3.0)
+    assert log.n == 6                                            # every key kept
+
+
+def test_guards_retrace_when_a_captured_tensor_is_swapped():
+    log = _Count()
+    box = fastad.tensor(2.0)
+
+    def f(t):
+        log.n += 1
+        return t * box
+
+    cf = fastad.compile(f)
+    a = fastad.tensor(3.0)
+    assert cf(a).item() == 6.0 and cf(a).item() == 6.0 and log.n == 1
+    box.fill_(4.0)                      # the same tensor, new values: replayed, read live
+    assert cf(a).item() == 12.0 and log.n == 1
+    box = fastad.tensor(5.0)            # another tensor in the cell: traced again
+    assert cf(a).item() == 15.0 and log.n == 2
+
+
+SCALE = fastad.tensor(2.0)
+
+
+def _global_scale(t):
+    return t * SCALE
+
+
+def _helper(t):
+    return t * SCALE + 1
+
+
+def _uses_a_helper(t):
+    return _helper(t) * 2
+
+
+@pytest.mark.parametrize("fn, before, after", [(_global_scale, 6.0, 30.0),
+                                               (_uses_a_helper, 14.0, 62.0)],
+                         ids=["global", "a helper's global"])
+def test_guards_retrace_when_a_global_tensor_is_swapped(fn, before, after):
+    global SCALE
+    cf = fastad.compile(fn, fullgraph=True)
+    a = fastad.tensor(3.0)
+    assert cf(a).item() == before and cf(a).item() == before
+    old = SCALE
+    try:
+        SCALE = fastad.tensor(10.0)
+        assert cf(a).item() == after
+    finally:
+        SCALE = old
+
+
+def test_a_callable_that_is_not_a_function_runs_eagerly():
+    class Scale:
+        def __call__(self, t):
+            return t * 3
+
+        def method(self, t):
+            return t * 4
+
+    s = Scale()
+    assert fastad.compile(s)(fastad.tensor(2.0)).item() == 6.0
+    assert fastad.compile(s.method)(fastad.tensor(2.0)).item() == 8.0
+
+
+def test_an_aliased_argument_is_guarded():
+    cf = fastad.compile(lambda a, b: a * 2 + b)
+    x, y = fastad.tensor(1.0), fastad.tensor(10.0)
+    assert cf(x, x).item() == 3.0
+    assert cf(x, y).item() == 12.0 and cf(y, x).item() == 21.0
+
+
+EXITS = {
+    "item": lambda t: t.item(),
+    "float": float,
+    "bool": bool,
+    "tolist": lambda t: t.tolist(),
+    "numpy": lambda t: t.detach().numpy(),
+    "print": lambda t: repr(t),
+    "grad": lambda t: t.grad,
+}
+
+
+@pytest.mark.parametrize("exit_", EXITS, ids=list(EXITS))
+def test_an_exit_to_python_falls_back_with_a_warning_and_raises_under_fullgraph(exit_):
+    log = _Count()
+
+    def f(t):
+        log.n += 1
+        y = t * 2.0
+        EXITS[exit_](y)
+        return y + 1.0
+
+    cf = fastad.compile(f)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        assert cf(fastad.tensor(1.5)).item() == 4.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")      # once
+        assert cf(fastad.tensor(2.5)).item() == 6.0
+    assert log.n == 2                    # eager, both
+    with pytest.raises(Unsupported, match="fullgraph"):
+        fastad.compile(f, fullgraph=True)(fastad.tensor(1.5))
+
+
+@pytest.mark.parametrize("body", [
+    lambda t: t.sum() * 2,                      # an op the tracer does not follow
+    lambda t: t.add_(1.0) * 2,                  # an in-place write it does not follow
+    lambda t: fastad.tensor(3.0) * t,           # a tensor made inside
+    lambda t: t.detach() * 2,
+    lambda t: [t * 2, object()],                # a result it cannot rebuild
+], ids=["sum", "add_", "tensor", "detach", "result"])
+def test_what_the_tracer_does_not_follow_falls_back_with_eager_results(body):
+    cf = fastad.compile(body)
+    for k in range(3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            got = cf(fastad.tensor([1.0, 2.0 + k]))
+        want = body(fastad.tensor([1.0, 2.0 + k]))
+        if isinstance(want, list):
+            got, want = got[0], want[0]
+        assert _bits(got) == _bits(want)
+
+
+def test_a_random_op_falls_back_and_draws_as_eager():
+    def f(t):
+        fastad.randn(3)             # drawn, not used
+        return t * 2
+
+    states = []
+    for fn in (fastad.compile(f), f):
+        fastad.manual_seed(0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for _ in range(3):
+                fn(fastad.tensor(1.0))
+        states.append(fastad.randn(4).numpy().tobytes())
+    assert states[0] == states[1]
+
+
+def _sgd_step():
+    x = fastad.tensor(1.0, requires_grad=True)
+    opt = fastad.optim.SGD([x], lr=0.1)
+
+    def step():
+        loss = (x - 3.0) ** 2
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+    return x, step
+
+
+def test_a_compiled_function_called_inside_another_is_not_replayed_in_its_trace():
+    """Inside the outer trace the inner function runs its Python (a replay
+    would hide its steps from the outer plan); its tensors are not the outer
+    function's to read, so the outer one falls back, and the steps are eager's."""
+    x, step = _sgd_step()
+    inner = fastad.compile(step, fullgraph=True)
+    inner()                         # traced: later calls of it replay
+
+    def two_steps():
+        return inner(), inner()
+
+    outer = fastad.compile(two_steps)
+    with pytest.warns(UserWarning, match="runs eagerly"):
+        outer()
+    for _ in range(2):
+        outer()
+    y, eager = _sgd_step()
+    for _ in range(7):
+        eager()
+    assert _bits(x) == _bits(y)
+
+
+def test_an_op_raising_inside_ends_the_trace():
+    def f(t, k):
+        try:
+            return t[k] * 2
+        except IndexError:
+            return t[0] * 3
+
+    cf = fastad.compile(f)
+    with pytest.warns(UserWarning, match="an op raised"):
+        assert cf(fastad.tensor([1.0, 2.0]), 5).item() == 3.0
+    assert cf(fastad.tensor([1.0, 2.0]), 5).item() == 3.0
+
+
+def test_recompile_limit_runs_eagerly_past_it():
+    f, log = _counting(lambda t, c: t * c)
+    cf = fastad.compile(f, recompile_limit=2)
+    t = fastad.tensor(1.0)
+    cf(t, 1.0)
+    cf(t, 2.0)
+    with pytest.warns(UserWarning, match="recompile_limit"):
+        assert cf(t, 3.0).item() == 3.0
+    cf(t, 1.0)
+    cf(t, 2.0)
+    assert log.n == 3
+
+
+def test_a_change_of_grad_mode_outliving_the_call_is_not_replayed():
+    def f(t):
+        fastad.set_grad_enabled(False)
+        return t * 2
+
+    cf = fastad.compile(f)
+    try:
+        with pytest.warns(UserWarning, match="grad mode"):
+            cf(fastad.tensor(1.0, requires_grad=True))
+    finally:
+        fastad.set_grad_enabled(True)
+
+
+def test_the_grad_mode_is_part_of_the_guard():
+    cf = fastad.compile(lambda t: t * 2)
+    t = fastad.tensor(1.0, requires_grad=True)
+    assert cf(t).requires_grad
+    with fastad.no_grad():
+        assert not cf(t).requires_grad
+    assert cf(t).requires_grad
+
+
+def test_a_replay_raises_where_eager_raises():
+    """A captured non-leaf's graph is freed by the first call's backward: the
+    second call raises, replayed or eager."""
+    messages = []
+    for compiled in (True, False):
+        w = fastad.tensor(2.0, requires_grad=True)
+        h = w * 3
+
+        def f():
+            y = h * h
+            y.backward()
+            return y
+
+        run = fastad.compile(f, fullgraph=True) if compiled else f
+        assert run().item() == 36.0
+        with pytest.raises(RuntimeError) as err:
+            run()
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+
+
+def test_compile_disable_returns_the_function():
+    def f(t):
+        return t
+
+    assert fastad.compile(f, disable=True) is f

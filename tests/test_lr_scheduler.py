@@ -229,3 +229,19 @@ def test_one_cycle_past_its_end_and_order_warnings():
         sched.step()
     with pytest.warns(UserWarning, match="please use `get_last_lr\\(\\)`"):
         sched.get_lr()
+
+
+def test_a_step_hook_registered_after_the_scheduler_runs():
+    """The scheduler's wrapper of optimizer.step calls the class's step as it is
+    at the call, so hooks registered after the scheduler was made still run."""
+    x = fastad.tensor([1.0], requires_grad=True)
+    opt = fastad.optim.SGD([x], lr=0.1)
+    fastad.optim.lr_scheduler.StepLR(opt, step_size=1)
+    calls = []
+    handle = opt.register_step_pre_hook(lambda *a: calls.append(1))
+    try:
+        x.sum().backward()
+        opt.step()
+    finally:
+        handle.remove()
+    assert calls == [1]

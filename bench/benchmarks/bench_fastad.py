@@ -25,10 +25,16 @@ class ScalarMLP:
     param_names = ["samples", "threads"]
 
     def setup(self, samples, threads):
-        self.state = W.w1_setup(lib(threads), samples)
+        T = lib(threads)
+        self.state = W.w1_setup(T, samples)
+        self.compiled = T.compile(W.w1_step)
+        self.compiled(self.state)       # traced here: timed are the replays
 
     def time_forward_backward(self, samples, threads):
         W.w1_step(self.state)
+
+    def time_compiled_forward_backward(self, samples, threads):
+        self.compiled(self.state)
 
     def peakmem_forward_backward(self, samples, threads):
         W.w1_step(self.state)
@@ -42,6 +48,9 @@ class Himmelblau:
 
     def time_2000_steps(self):
         W.w2_himmelblau(self.T, 2000)
+
+    def time_2000_compiled_steps(self):
+        W.w2_himmelblau(self.T, 2000, compiled=True)
 
 
 class Perceptrons:

@@ -76,15 +76,45 @@ def w1_step(state):
     return loss
 
 
-def w2_himmelblau(T, steps=20000):
+def w2_setup(T):
+    """W2's parameter and its step (Adam on Himmelblau's function), which returns f."""
     x = T.tensor([0.0, 0.0], requires_grad=True)
     opt = T.optim.Adam([x], lr=1e-2)
-    for _ in range(steps):
+
+    def step():
         f = (x[0] ** 2 + x[1] - 11) ** 2 + (x[0] + x[1] ** 2 - 7) ** 2
         opt.zero_grad()
         f.backward()
         opt.step()
+        return f
+    return x, step
+
+
+def w2_himmelblau(T, steps=20000, compiled=False):
+    """W2: steps of Adam from (0, 0); compiled: the step through T.compile."""
+    x, step = w2_setup(T)
+    if compiled:
+        step = T.compile(step)
+    for _ in range(steps):
+        step()
     return x.detach().numpy().tolist()
+
+
+def w2_first_call(T):
+    """(seconds of a compiled W2 step's first call, which traces it, seconds of an
+    eager step): each the median of 7 fresh setups."""
+    first, eager = [], []
+    for _ in range(7):
+        _, step = w2_setup(T)
+        compiled = T.compile(step)
+        t0 = time.perf_counter()
+        compiled()
+        first.append(time.perf_counter() - t0)
+        step()
+        t0 = time.perf_counter()
+        step()
+        eager.append(time.perf_counter() - t0)
+    return sorted(first)[3], sorted(eager)[3]
 
 
 def h1_setup(T):

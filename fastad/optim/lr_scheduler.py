@@ -177,7 +177,9 @@ def _track_step_calls(optimizer):
     def wrapper(*args, **kwargs):
         opt = opt_ref()
         opt._opt_called = True
-        return func.__get__(opt, opt.__class__)(*args, **kwargs)
+        # the class's step as it is now: step hooks registered later wrap it
+        # there, and fastad.compile's trace records it there
+        return getattr(opt.__class__, func.__name__)(opt, *args, **kwargs)
     wrapper._wrapped_by_lr_sched = True
     optimizer.step = wrapper
 
