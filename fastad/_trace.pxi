@@ -13,12 +13,8 @@
 # by slot), so its values, tape and side effects are the eager call's bit for
 # bit; what it saves is the Python the traced function ran between them.
 cdef extern from "csrc/fad_tls.h":
-    int fad_tracing "fastad_tls_tracing"
-
-
-cdef inline void fad_set_tracing(bint on) noexcept nogil:
-    global fad_tracing
-    fad_tracing = on
+    bint fad_tracing "fastad_tracing_now"
+    void fad_set_tracing "fastad_set_tracing"(int on) noexcept
 
 
 cdef inline object _address(object x):
