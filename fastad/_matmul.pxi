@@ -86,6 +86,12 @@ cdef tuple _matmul_grads(object g, object a, object b, bint na, bint nb):
         return (g * b if na else None, g * a if nb else None)
     if a.ndim == 2 and b.ndim == 2:
         return (_mm2(g, b.T) if na else None, _mm2(a.T, g) if nb else None)
+    # a matrix times a vector or a vector times a matrix: one GEMV and one outer
+    # product, without the broadcast path's views (a Hessian row runs this)
+    if a.ndim == 2 and b.ndim == 1:
+        return (np.multiply.outer(g, b) if na else None, np.dot(g, a) if nb else None)
+    if a.ndim == 1 and b.ndim == 2:
+        return (np.dot(b, g) if na else None, np.multiply.outer(a, g) if nb else None)
     a2 = a[None, :] if a.ndim == 1 else a
     b2 = b[:, None] if b.ndim == 1 else b
     if a.ndim == 1:
