@@ -56,6 +56,24 @@ cdef void _write(Tensor t, object value) except *:
 
 cdef object _inplace(Tensor self, int op, object other):
     """self op= other."""
+    cdef Tensor o
+    if (type(other) is Tensor and self._data is not None and self._dt <= DT_F64 and not _debug
+            and (op == OP_ADD or op == OP_SUB or op == OP_MUL)):
+        o = <Tensor>other
+        if (o._dt == self._dt and o._data is not None and o._data.shape == self._data.shape
+                and not (grad_enabled() and (self._rg or o._rg)) and self._data.flags.writeable):
+            # an update nothing records (an optimizer written by hand under
+            # no_grad): numpy's own in-place op, the bits of self op other
+            # written back, without the result array and its copy
+            _check_inplace(self)
+            quiet = _fp_quiet()
+            try:
+                (np.add if op == OP_ADD else np.subtract if op == OP_SUB else np.multiply)(
+                    self._data, o._data, out=self._data)
+            finally:
+                _fp_restore(quiet)
+            _bump(self)
+            return self
     ot = _operand(other)
     if ot is None:
         return NotImplemented

@@ -1,6 +1,8 @@
 """In-place writes into a view of a tensor that is not a leaf (PyTorch's
 CopySlices): the write reaches the base's history, so gradients through the
 base, the view and other views of it equal PyTorch's (issue 14, point 8)."""
+import operator
+
 import numpy as np
 import pytest
 
@@ -232,3 +234,29 @@ def test_an_element_of_a_leaf_is_refused_as_its_view():
         w = lib.ones(3, requires_grad=True)
         with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
             w[1].mul_(2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("op", [operator.iadd, operator.isub, operator.imul],
+                         ids=["+=", "-=", "*="])
+def test_an_update_nothing_records_is_torchs(op, dtype):
+    """x op= y under no_grad (a hand-written optimizer's step) takes numpy's
+    in-place op: the same bits, version and write-through to the base as PyTorch,
+    and the same error for an expanded target."""
+    rng = np.random.default_rng(0)
+    xs, ys = rng.standard_normal((4, 3)), rng.standard_normal((3,))
+    out = []
+    for lib in (fastad, torch):
+        base = lib.tensor(xs, dtype=getattr(lib, dtype), requires_grad=True)
+        y = lib.tensor(ys, dtype=getattr(lib, dtype))
+        with lib.no_grad():
+            row = base[1]
+            before = base._version
+            op(row, y)
+            out.append((base.detach().numpy().copy(), row.detach().numpy().copy(),
+                        base._version - before))
+            with pytest.raises(RuntimeError):
+                wide = y.expand(4, 3)
+                op(wide, wide)
+    for a, b in zip(*out):
+        np.testing.assert_array_equal(a, b)
