@@ -7,7 +7,7 @@
 # would miss ends the trace (_trace_fail): a tensor made by another op
 # (_wrap), an in-place write by another op (_bump), an exit to Python (item,
 # numpy, printing, ...), a change of requires_grad or .grad.  The test on the
-# hot path is one thread-local C int.
+# hot path is one plain global C int (fastad_tracing_now in csrc/fad_tls.h).
 #
 # A replay runs the same entry points on the same operands (those of this call,
 # by slot), so its values, tape and side effects are the eager call's bit for
