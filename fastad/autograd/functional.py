@@ -79,13 +79,22 @@ def _unpack(is_tuple, x):
 def _grads(outputs, inputs, grad_outputs, create_graph, strict, fn, what="output"):
     """The gradients of outputs against inputs; zeros (or, strict, an error)
     for an input they do not depend on."""
-    live = [(o, g) for o, g in zip(outputs, grad_outputs) if o.requires_grad]
-    if live:
-        grads = _tensor.run_grad_recorded([o for o, _ in live], list(inputs),
-                                          [g for _, g in live], True) if create_graph else \
-            _tensor.run_grad([o for o, _ in live], list(inputs), [g for _, g in live], True, True)
-    else:
+    # a Jacobian or Hessian calls this once per row: the common case (every
+    # output differentiable, every input reached) is kept to the one call
+    if not all([o.requires_grad for o in outputs]):
+        keep = [k for k, o in enumerate(outputs) if o.requires_grad]
+        outputs, grad_outputs = [outputs[k] for k in keep], [grad_outputs[k] for k in keep]
+    if not outputs:
         grads = (None,) * len(inputs)
+    elif create_graph:
+        grads = _tensor.run_grad_recorded(list(outputs), list(inputs), list(grad_outputs), True)
+    else:
+        grads = _tensor.run_grad(list(outputs), list(inputs), list(grad_outputs), True, True)
+    for g in grads:
+        if g is None:
+            break
+    else:
+        return tuple(grads)
     out = []
     for k, (g, x) in enumerate(zip(grads, inputs)):
         if g is None:
