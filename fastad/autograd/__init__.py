@@ -45,8 +45,10 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
-    outputs = _as_list(outputs)
-    inputs = _as_list(inputs)
+    # a single tensor is the common spelling: listed without a call (Newton's
+    # method and Hessian rows call grad several times a step)
+    outputs = [outputs] if type(outputs) is Tensor else _as_list(outputs)
+    inputs = [inputs] if type(inputs) is Tensor else _as_list(inputs)
     grad_outputs = _as_list(grad_outputs) or [None] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise RuntimeError(f"grad requires one grad_output per output: got {len(grad_outputs)} "
