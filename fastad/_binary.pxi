@@ -209,106 +209,119 @@ def can_cast(from_, to):
 
 # The arithmetic dunders' bodies (Tensor.__add__ is _op_add, ...), apart so that a
 # compiled replay (_trace.pxi) runs the very code the operator runs.
+cdef inline uint8_t _scalar_formula(int code, double x, double y, bint y_tensor, double *v,
+                                    double *dx, double *dy) noexcept:
+    """x op y on the scalar tape, y a tensor's value or a number (code: a B_ of
+    _trace.pxi): sets the value and the partials its record keeps, returns its
+    op code.  The one formula of the dunders and of a compiled scalar block."""
+    if code == B_ADD or code == B_RADD:
+        v[0] = x + y
+        dx[0] = 1.0
+        dy[0] = 1.0 if y_tensor else 0.0
+        return OP_ADD
+    if code == B_SUB:
+        v[0] = x - y
+        dx[0] = 1.0
+        dy[0] = -1.0 if y_tensor else 0.0
+        return OP_SUB
+    if code == B_RSUB:
+        v[0] = y - x
+        dx[0] = -1.0
+        dy[0] = 0.0
+        return OP_RSUB
+    if code == B_MUL or code == B_RMUL:
+        v[0] = x * y
+        dx[0] = y
+        dy[0] = x if y_tensor else 0.0
+        return OP_MUL
+    if code == B_TRUEDIV:
+        v[0] = _div(x, y)
+        dx[0] = _div(1.0, y)
+        dy[0] = _div(-x, y * y) if y_tensor else 0.0
+        return OP_DIV
+    if code == B_RTRUEDIV:
+        # PyTorch computes it as reciprocal() * other (MulBackward0)
+        v[0] = _div(y, x)
+        dx[0] = _div(-y, x * x)
+        dy[0] = y
+        return OP_RDIV
+    v[0] = pow(x, y)
+    dx[0] = 0.0 if y == 0 else y * pow(x, y - 1)
+    dy[0] = y
+    return OP_POW
+
+
+cdef inline bint _takes_scalar_tensor(int code) noexcept:
+    """Whether the scalar tape takes code's other operand as a 0-d tensor (else
+    only as a number: the reflected forms meet a tensor only through _binary)."""
+    return code == B_ADD or code == B_SUB or code == B_MUL or code == B_TRUEDIV
+
+
+cdef inline object _scalar_dunder(int code, Tensor a, object other):
+    """a op other on the scalar tape when a is inline and other an inline
+    tensor (where code takes one) or a number; else None (_binary's)."""
+    cdef Tensor b = None
+    cdef double y, v, dx, dy
+    cdef int dt
+    if a._data is not None:
+        return None
+    if (isinstance(other, Tensor) and (<Tensor>other)._data is None
+            and _takes_scalar_tensor(code)):
+        b = <Tensor>other
+        _fresh(b)
+        y, dt = b._val, _join(a._dt, b._dt)
+    elif _is_num(other):
+        y, dt = <double>other, a._dt
+    else:
+        return None
+    _fresh(a)
+    cdef uint8_t op = _scalar_formula(code, a._val, y, b is not None, &v, &dx, &dy)
+    return _sop(op, v, a, b, dx, dy, dt)
+
+
 cdef inline object _op_add(Tensor self, object other):
-    cdef Tensor a = self, b
-    if a._data is None:
-        _fresh(a)
-        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-            b = <Tensor>other
-            _fresh(b)
-            return _sop(OP_ADD, a._val + b._val, a, b, 1.0, 1.0, _join(a._dt, b._dt))
-        if _is_num(other):
-            return _sop(OP_ADD, a._val + <double>other, a, None, 1.0, 0.0, a._dt)
-    return _binary(OP_ADD, self, other)
+    r = _scalar_dunder(B_ADD, self, other)
+    return _binary(OP_ADD, self, other) if r is None else r
 
 
 cdef inline object _op_radd(Tensor self, object other):
-    cdef Tensor a = self
-    if a._data is None and _is_num(other):
-        _fresh(a)
-        return _sop(OP_ADD, <double>other + a._val, a, None, 1.0, 0.0, a._dt)
-    return _binary(OP_ADD, other, self, True)
+    r = _scalar_dunder(B_RADD, self, other)
+    return _binary(OP_ADD, other, self, True) if r is None else r
 
 
 cdef inline object _op_sub(Tensor self, object other):
-    cdef Tensor a = self, b
-    if a._data is None:
-        _fresh(a)
-        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-            b = <Tensor>other
-            _fresh(b)
-            return _sop(OP_SUB, a._val - b._val, a, b, 1.0, -1.0, _join(a._dt, b._dt))
-        if _is_num(other):
-            return _sop(OP_SUB, a._val - <double>other, a, None, 1.0, 0.0, a._dt)
-    return _binary(OP_SUB, self, other)
+    r = _scalar_dunder(B_SUB, self, other)
+    return _binary(OP_SUB, self, other) if r is None else r
 
 
 cdef inline object _op_rsub(Tensor self, object other):
-    cdef Tensor a = self
-    if a._data is None and _is_num(other):
-        _fresh(a)
-        return _sop(OP_RSUB, <double>other - a._val, a, None, -1.0, 0.0, a._dt)
-    return _binary(OP_SUB, other, self, True)
+    r = _scalar_dunder(B_RSUB, self, other)
+    return _binary(OP_SUB, other, self, True) if r is None else r
 
 
 cdef inline object _op_mul(Tensor self, object other):
-    cdef Tensor a = self, b
-    if a._data is None:
-        _fresh(a)
-        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-            b = <Tensor>other
-            _fresh(b)
-            return _sop(OP_MUL, a._val * b._val, a, b, b._val, a._val, _join(a._dt, b._dt))
-        if _is_num(other):
-            return _sop(OP_MUL, a._val * <double>other, a, None, <double>other, 0.0, a._dt)
-    return _binary(OP_MUL, self, other)
+    r = _scalar_dunder(B_MUL, self, other)
+    return _binary(OP_MUL, self, other) if r is None else r
 
 
 cdef inline object _op_rmul(Tensor self, object other):
-    cdef Tensor a = self
-    if a._data is None and _is_num(other):
-        _fresh(a)
-        return _sop(OP_MUL, <double>other * a._val, a, None, <double>other, 0.0, a._dt)
-    return _binary(OP_MUL, other, self, True)
+    r = _scalar_dunder(B_RMUL, self, other)
+    return _binary(OP_MUL, other, self, True) if r is None else r
 
 
 cdef inline object _op_truediv(Tensor self, object other):
-    cdef Tensor a = self, b
-    cdef double bv
-    if a._data is None:
-        _fresh(a)
-        if isinstance(other, Tensor) and (<Tensor>other)._data is None:
-            b = <Tensor>other
-            _fresh(b)
-            return _sop(OP_DIV, _div(a._val, b._val), a, b, _div(1.0, b._val),
-                        _div(-a._val, b._val * b._val), _join(a._dt, b._dt))
-        if _is_num(other):
-            bv = <double>other
-            return _sop(OP_DIV, _div(a._val, bv), a, None, _div(1.0, bv), 0.0, a._dt)
-    return _binary(OP_DIV, self, other)
+    r = _scalar_dunder(B_TRUEDIV, self, other)
+    return _binary(OP_DIV, self, other) if r is None else r
 
 
 cdef inline object _op_rtruediv(Tensor self, object other):
-    cdef Tensor a = self
-    cdef double av
-    if a._data is None and _is_num(other):
-        _fresh(a)
-        av = a._val
-        # PyTorch computes it as reciprocal() * other (MulBackward0)
-        return _sop(OP_RDIV, _div(<double>other, av), a, None, _div(-<double>other, av * av),
-                    <double>other, a._dt)
-    return _binary(OP_DIV, other, self, True)
+    r = _scalar_dunder(B_RTRUEDIV, self, other)
+    return _binary(OP_DIV, other, self, True) if r is None else r
 
 
 cdef inline object _op_pow(Tensor self, object other):
-    cdef Tensor a = self
-    cdef double p, v
-    if a._data is None and _is_num(other):
-        _fresh(a)
-        p = <double>other
-        v = pow(a._val, p)
-        return _sop(OP_POW, v, a, None, 0.0 if p == 0 else p * pow(a._val, p - 1), p, a._dt)
-    return _binary(OP_POW, self, other)
+    r = _scalar_dunder(B_POW, self, other)
+    return _binary(OP_POW, self, other) if r is None else r
 
 
 cdef inline object _op_rpow(Tensor self, object other):

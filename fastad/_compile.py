@@ -174,6 +174,16 @@ def _slots(tpl):
             yield from _slots(part)
 
 
+def _renumbered(tpl, slots):
+    """A result template with its slots renumbered (slots: old -> new)."""
+    kind, v = tpl
+    if kind == "t":
+        return kind, slots[v]
+    if kind == "c":
+        return tpl
+    return kind, [_renumbered(part, slots) for part in v]
+
+
 class _Compiled:
     """A compiled function: its plans by guard key (see the module's docstring)."""
 
@@ -242,8 +252,10 @@ class _Compiled:
         if why is None and _T._trace_state() != key[:3]:
             why = "it changes the grad mode, default dtype or debug mode"
         if why is None:
-            _T._last_uses(trace.steps, len(tensors), set(_slots(tpl)))
-            self._plans[key] = self._last[1] = (trace.steps, tpl)
+            kept = set(_slots(tpl))
+            _T._last_uses(trace.steps, len(tensors), kept)
+            steps, slots = _T._lower(trace.steps, len(tensors), kept, trace.keep)
+            self._plans[key] = self._last[1] = (steps, _renumbered(tpl, slots))
             self._last[0] = key
             return out
         if self._fullgraph:

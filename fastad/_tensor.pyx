@@ -276,7 +276,8 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
         out._rg = True
         out._op = op
         if a._elem is not None or (b is not None and b._elem is not None):
-            _save_elements(g, out._slot, op, a, b, db)
+            _save_elements(g, out._slot, op, a, b, b is not None, a._rg,
+                           b is not None and b._rg, db)
         if _debug:
             _note_record(g, out._slot)
     elif _debug & DEBUG_PROFILE:
@@ -284,21 +285,24 @@ cdef inline Tensor _sop(uint8_t op, double v, Tensor a, Tensor b, double da, dou
     return out
 
 
-cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, double db) except -1:
+cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, bint has_b,
+                        bint a_rg, bint b_rg, double db) except -1:
     """Scalar record i's partials hold the values of those of its inputs that
     PyTorch's op saves (mul: each the other's, div: the divisor, and the
     dividend for the divisor's gradient, pow and the table's ops whose backward
     reads x: the input); those that are element views are noted on g, so that
-    a write into their base before the backward makes it refuse, as PyTorch's."""
+    a write into their base before the backward makes it refuse, as PyTorch's.
+    has_b: the op had a second tensor operand, b if it is one to note (a
+    compiled scalar block passes None for its own intermediates, as for a)."""
     if op == OP_MUL:
-        if b is not None:
-            if b._rg:
+        if has_b:
+            if b_rg:
                 _save_element(g, i, a)
-            if a._rg:
+            if a_rg:
                 _save_element(g, i, b)
     elif op == OP_DIV:
-        if b is not None:
-            if b._rg:
+        if has_b:
+            if b_rg:
                 _save_element(g, i, a)
             _save_element(g, i, b)
     elif op == OP_POW or (op >= OP_ACT and backward_reads_x(op - OP_ACT, db)):
@@ -308,7 +312,7 @@ cdef int _save_elements(Graph g, int32_t i, uint8_t op, Tensor a, Tensor b, doub
 
 cdef int _save_element(Graph g, int32_t i, Tensor t) except -1:
     """Notes on g that record i saved t, if t is an element view."""
-    if t._elem is None:
+    if t is None or t._elem is None:
         return 0
     cdef Tensor base = t._base
     cdef VersionCounter c

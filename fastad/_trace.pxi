@@ -30,6 +30,7 @@ cdef enum:
     S_BACKWARD = 4   # a.backward(b, retain_graph=code)
     S_CALL = 5       # a's method b[0] called with (*b[1], **b[2]): an optimizer's zero_grad or
                      # step, looked up at each replay as the call looks it up (hooks, wrappers)
+    S_SCALARS = 6    # a run of scalar steps lowered to the _Block ca (_lower)
 
 cdef enum:
     B_ADD, B_RADD, B_SUB, B_RSUB, B_MUL, B_RMUL, B_TRUEDIV, B_RTRUEDIV, B_POW, B_RPOW
@@ -47,6 +48,10 @@ cdef class _Step:
     # of its result when nothing reads it, so that intermediates die as early as
     # in the eager call (_last_uses)
     cdef bint drop_a, drop_b, drop_out
+    # a binary or table op of 0-d tensors (or a 0-d tensor and a number) that took
+    # the scalar tape's path when traced: _lower may run it in a _Block
+    cdef bint scalar
+    cdef int dt                 # a scalar step's result dtype
 
 
 cdef class _Trace:
@@ -151,7 +156,25 @@ cdef object _traced(int kind, int code, object a, object b, double p, double q):
     t.slots[_address(out)] = len(t.keep)
     t.keep.append(out)
     t.steps.append(s)
+    s.scalar = _took_scalar_path(kind, code, a, b, out)
+    if s.scalar:
+        s.dt = (<Tensor>out)._dt
     return out
+
+
+cdef bint _took_scalar_path(int kind, int code, object a, object b, object out):
+    """Whether a step ran as one scalar record of _sop: the tests of
+    _scalar_dunder and _unary, on the operands and the result."""
+    if _debug or not (isinstance(out, Tensor) and (<Tensor>out)._data is None):
+        return False
+    if not (isinstance(a, Tensor) and (<Tensor>a)._data is None):
+        return False
+    if kind == S_UNARY:
+        return True
+    if kind != S_BINARY or code == B_RPOW:
+        return False
+    return _is_num(b) or (isinstance(b, Tensor) and (<Tensor>b)._data is None
+                          and _takes_scalar_tensor(code))
 
 
 cdef object _run(_Step s, object a, object b):
@@ -203,6 +226,9 @@ cdef int _replay(list steps, list vals) except -1:
             if s.grad_mode != mode:
                 mode = s.grad_mode
                 set_grad_enabled_c(mode)
+            if s.kind == S_SCALARS:
+                (<_Block>s.ca).run(vals)
+                continue
             out = _run(s, vals[s.ia] if s.ia >= 0 else s.ca, vals[s.ib] if s.ib >= 0 else s.cb)
             if s.drop_a:
                 vals[s.ia] = None
@@ -238,6 +264,322 @@ def _last_uses(list steps, Py_ssize_t nenv, set kept):
             (<_Step>steps[(<tuple>use)[0]]).drop_a = True
         else:
             (<_Step>steps[(<tuple>use)[0]]).drop_b = True
+
+# ---------------------------------------------------------------- scalar blocks
+from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.ref cimport PyObject
+
+
+cdef enum:
+    # an _Ins's flags
+    I_REC = 1            # it records (an operand requires grad, grad mode on)
+    I_F32 = 2            # its result is float32: rounded
+    I_UNARY = 4          # the table's op code on a (parameters p, q); else a code b
+    I_B_TENSOR = 8       # b is a tensor's value (else a number's, in a constant register)
+    I_PARAMS = 16        # its record keeps q on the graph (Graph.params)
+    I_VIEWS = 32         # an operand is an outside element view (_save_elements)
+    I_A_RG = 64          # operand a requires grad
+    I_B_RG = 128         # operand b requires grad
+
+
+cdef struct _Ins:
+    # one lowered scalar step: its result's register is base + its index
+    int32_t a, b         # operand registers
+    double p, q
+    uint8_t code         # a B_ code, or the table's op code (I_UNARY)
+    uint8_t flags
+
+
+@cython.no_gc          # holds C arrays, the steps it lowers and slot numbers
+cdef class _Block:
+    """A run of a plan's scalar steps (_Step.scalar), lowered: a replay computes
+    them with the dunders' own formulas (_scalar_formula, scalar_unary) and
+    pushes their records as _sop does, in registers (a value, a record) instead
+    of a Tensor per op, and makes tensors only of the results read after the
+    run or returned (kept).  Registers: the run's operands from outside it
+    (0..nx-1, from slots xslot), its number operands (nx..base-1), then one per
+    step.  Whether a step records, and which operands are leaves or element
+    views, is fixed when lowered, from the operands' state when traced; a replay
+    whose operands differ, or sit on another graph than the one live graph of
+    the others, runs the steps instead."""
+    cdef _Ins *ins
+    cdef double *val
+    cdef int32_t *slot       # a register's record; -1: none; -2: an outside leaf not on the graph yet
+    cdef uint8_t *op         # its record's op code
+    cdef PyObject **outside  # the outside operands of this run (borrowed from vals)
+    cdef Py_ssize_t n, nx, base, nkept
+    cdef Py_ssize_t *xslot
+    cdef uint8_t *xstate     # each outside operand when traced: dtype code * 8 + _state
+    cdef Py_ssize_t *kept    # the steps whose results get a slot, in order
+    cdef list steps          # the steps lowered, reading registers as slots (run_steps)
+    cdef tuple drops         # slots read last here: let go after the run
+
+    def __dealloc__(self):
+        PyMem_Free(self.ins)
+        PyMem_Free(self.val)
+        PyMem_Free(self.slot)
+        PyMem_Free(self.op)
+        PyMem_Free(self.outside)
+        PyMem_Free(self.xslot)
+        PyMem_Free(self.xstate)
+        PyMem_Free(self.kept)
+
+    cdef int alloc(self, Py_ssize_t n, Py_ssize_t nx, list numbers) except -1:
+        cdef Py_ssize_t k, nregs = nx + len(numbers) + n
+        self.n, self.nx, self.base, self.nkept = n, nx, nx + len(numbers), 0
+        self.ins = <_Ins *>PyMem_Malloc(n * sizeof(_Ins))
+        self.val = <double *>PyMem_Malloc(nregs * sizeof(double))
+        self.slot = <int32_t *>PyMem_Malloc(nregs * sizeof(int32_t))
+        self.op = <uint8_t *>PyMem_Malloc(nregs)
+        self.outside = <PyObject **>PyMem_Malloc(nx * sizeof(PyObject *) + 1)
+        self.xslot = <Py_ssize_t *>PyMem_Malloc(nx * sizeof(Py_ssize_t) + 1)
+        self.xstate = <uint8_t *>PyMem_Malloc(nx + 1)
+        self.kept = <Py_ssize_t *>PyMem_Malloc(n * sizeof(Py_ssize_t))
+        if not (self.ins and self.val and self.slot and self.op and self.outside
+                and self.xslot and self.xstate and self.kept):
+            raise MemoryError()
+        for k, c in enumerate(numbers):
+            self.val[nx + k], self.slot[nx + k] = <double>c, -1
+        return 0
+
+    @cython.boundscheck(False)      # registers and slots are the block's own (_lower)
+    @cython.wraparound(False)
+    cdef int run(self, list vals) except -1:
+        cdef Py_ssize_t i, k
+        cdef Tensor t
+        cdef Graph g
+        cdef PyObject *common = NULL      # the one graph of the outside operands on one
+        for k in range(self.nx):
+            x = vals[self.xslot[k]]
+            if not isinstance(x, Tensor) or (<Tensor>x)._data is not None:
+                return self.run_steps(vals)
+            t = <Tensor>x
+            if t._dt * 8 + _state(t) != self.xstate[k]:
+                return self.run_steps(vals)
+            if t._graph is not None:
+                if t._graph.dead or (common != NULL and common != <PyObject *>t._graph):
+                    return self.run_steps(vals)
+                common = <PyObject *>t._graph
+            _fresh(t)
+            self.val[k] = t._val
+            self.slot[k] = -1 if not t._rg else (-2 if t._graph is None else t._slot)
+            self.op[k] = t._op
+            self.outside[k] = <PyObject *>t
+        g = self.compute(None if common == NULL else <Graph>common)
+        for i in range(self.nkept):
+            k = self.kept[i]
+            vals.append(self.tensor(g, self.base + k, &self.ins[k]))
+        for k in self.drops:
+            vals[k] = None
+        return 0
+
+    cdef int run_steps(self, list vals) except -1:
+        """run, by the steps it lowers (their slots are its registers)."""
+        cdef Py_ssize_t i, k
+        cdef list local = ([vals[self.xslot[k]] for k in range(self.nx)]
+                           + [None] * (self.base - self.nx))
+        _replay(self.steps, local)
+        for i in range(self.nkept):
+            vals.append(local[self.base + self.kept[i]])
+        for k in self.drops:
+            vals[k] = None
+        return 0
+
+    @cython.boundscheck(False)
+    @cython.wraparound(False)
+    cdef Graph compute(self, Graph g):
+        """The steps on the registers, recording on g (None: this thread's
+        graph, looked up at the first record, as _graph_of does); returns the
+        graph it recorded on."""
+        cdef Py_ssize_t i, r
+        cdef _Ins *s
+        cdef double *val = self.val
+        cdef int32_t *slot = self.slot
+        cdef double v, dx, dy
+        cdef uint8_t op, f
+        for i in range(self.n):
+            s = &self.ins[i]
+            f = s.flags
+            r = self.base + i
+            if f & I_UNARY:
+                if scalar_unary(s.code, not (f & I_F32), val[s.a], s.p, s.q, &v, &dx) < 0:
+                    raise ValueError(f"no scalar kernel for op code {s.code}")
+                op, dy = OP_ACT + s.code, s.p
+            else:
+                op = _scalar_formula(s.code, val[s.a], val[s.b], f & I_B_TENSOR, &v, &dx, &dy)
+            if f & I_F32:
+                v = <double>(<float>v)
+            val[r] = v
+            slot[r] = -1
+            if not (f & I_REC):
+                continue
+            self.op[r] = op
+            if g is None:
+                g = current_graph()
+            slot[r] = graph_push(g, op if f & I_F32 else op | OP_F64, self.slot_of(g, s.a),
+                                 self.slot_of(g, s.b) if f & I_B_TENSOR else -1, dx, dy, v)
+            if f & (I_PARAMS | I_VIEWS):
+                self.extras(g, s, slot[r], op, dy)
+        return g
+
+    cdef int extras(self, Graph g, _Ins *s, int32_t i, uint8_t op, double dy) except -1:
+        """What _sop and _unary note beside record i, the result of s."""
+        cdef bint b = s.flags & I_B_TENSOR
+        if s.flags & I_PARAMS:
+            g.params[i] = s.q
+        if s.flags & I_VIEWS:
+            _save_elements(g, i, op, self.view(s.a), self.view(s.b) if b else None, b,
+                           s.flags & I_A_RG, s.flags & I_B_RG, dy)
+        return 0
+
+    cdef inline int32_t slot_of(self, Graph g, int32_t k) except -2:
+        """Register k's record; an outside leaf's is made at its first use, as _slot_on."""
+        if self.slot[k] == -2:
+            self.slot[k] = _slot_on(g, <Tensor>self.outside[k])
+        return self.slot[k]
+
+    cdef Tensor view(self, int32_t k):
+        """Register k's tensor if it is an outside element view, else None."""
+        if k < self.nx and (<Tensor>self.outside[k])._elem is not None:
+            return <Tensor>self.outside[k]
+        return None
+
+    cdef Tensor tensor(self, Graph g, Py_ssize_t k, _Ins *s):
+        """The tensor _sop would have made of register k, the result of s (g:
+        the graph compute recorded on)."""
+        cdef Tensor out = _scalar(self.val[k], DT_F32 if s.flags & I_F32 else DT_F64)
+        if s.flags & I_REC:
+            out._graph, out._rg, out._op, out._slot = g, True, self.op[k], self.slot[k]
+        return out
+
+
+cdef inline int _state(Tensor t) noexcept:
+    """What a _Block fixed of an outside operand, besides its dtype."""
+    return t._rg + 2 * (t._graph is None) + 4 * (t._elem is not None)
+
+
+def _lower(list steps, Py_ssize_t nenv, set kept, list traced):
+    """(steps, slots): steps with each run of two or more scalar steps in one
+    grad mode replaced by an S_SCALARS step that runs it as a _Block (after
+    _last_uses); its results read by no later step and not kept get no slot,
+    so the slots are renumbered: slots maps each old slot that has one to its new.
+    traced: the trace's tensors by slot (_Trace.keep)."""
+    cdef list out = []
+    cdef Py_ssize_t i = 0, j, n = len(steps), k
+    cdef _Step s
+    cdef _Block blk
+    cdef dict last = {}             # slot -> the last step reading it
+    cdef dict slots = {k: k for k in range(nenv)}
+    for i in range(n):
+        s = steps[i]
+        if s.ia >= 0:
+            last[s.ia] = i
+        if s.ib >= 0:
+            last[s.ib] = i
+    i = 0
+    while i < n:
+        s = steps[i]
+        j = i
+        while (j < n and (<_Step>steps[j]).scalar
+               and (<_Step>steps[j]).grad_mode == s.grad_mode):
+            j += 1
+        if j - i < 2:
+            s.ia, s.ib = slots.get(s.ia, -1), slots.get(s.ib, -1)
+            slots[nenv + i] = len(slots)
+            out.append(s)
+            i += 1
+            continue
+        s = _block_step(steps, i, j, nenv, kept, last, traced, slots)
+        blk = <_Block>s.ca
+        for k in range(blk.nkept):
+            slots[nenv + i + blk.kept[k]] = len(slots)
+        out.append(s)
+        i = j
+    return out, slots
+
+
+def _block_sizes(list steps):
+    """The number of steps each _Block of a plan runs (for tests)."""
+    return [(<_Block>(<_Step>s).ca).n for s in steps if (<_Step>s).kind == S_SCALARS]
+
+
+cdef _Step _local_step(_Step s, dict reg):
+    """A copy of s reading the registers of its block (reg: slot -> register)
+    as slots, for _Block.run_steps."""
+    cdef _Step c = _Step.__new__(_Step)
+    c.kind, c.code, c.ca, c.cb, c.p, c.q, c.grad_mode = s.kind, s.code, s.ca, s.cb, s.p, s.q, s.grad_mode
+    c.ia = reg[s.ia] if s.ia >= 0 else -1
+    c.ib = reg[s.ib] if s.ib >= 0 else -1
+    return c
+
+
+cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv, set kept,
+                       dict last, list traced, dict slots):
+    """The S_SCALARS step of steps[i0:i1] (old slots nenv + i0 ...; slots: the
+    new slot of each old slot before them; traced: the trace's tensors)."""
+    cdef dict reg = {}              # old slot -> register
+    cdef list outside = []          # old slots of the operands from outside the run
+    cdef list numbers = []          # the number operands
+    cdef dict rg = {}               # register -> whether it requires grad
+    cdef _Block blk = _Block.__new__(_Block)
+    cdef _Step s, out = _Step.__new__(_Step)
+    cdef Tensor t
+    cdef Py_ssize_t i, k, nb
+    cdef _Ins *ins
+    cdef uint8_t f
+    for i in range(i0, i1):
+        s = steps[i]
+        for x in (s.ia, s.ib):
+            if x >= 0 and x < nenv + i0 and x not in reg:
+                reg[x] = len(outside)
+                outside.append(x)
+        if s.kind == S_BINARY and s.ib < 0:
+            numbers.append(s.cb)
+    blk.alloc(i1 - i0, len(outside), numbers)
+    for k in range(blk.nx):
+        t = <Tensor>traced[outside[k]]
+        blk.xslot[k], blk.xstate[k] = slots[outside[k]], t._dt * 8 + _state(t)
+        rg[k] = t._rg
+    nb = blk.nx
+    for i in range(i1 - i0):
+        s = steps[i0 + i]
+        reg[nenv + i0 + i] = blk.base + i
+        ins = &blk.ins[i]
+        ins.code, ins.p, ins.q, ins.a = s.code, s.p, s.q, reg[s.ia]
+        f = (I_F32 if s.dt == DT_F32 else 0) | (I_UNARY if s.kind == S_UNARY else 0)
+        if s.ib >= 0:
+            ins.b = reg[s.ib]
+            f |= I_B_TENSOR | (I_B_RG if rg[ins.b] else 0)
+        elif s.kind == S_BINARY:
+            ins.b = nb
+            nb += 1
+        else:
+            ins.b = ins.a
+        if rg[ins.a]:
+            f |= I_A_RG
+        if s.grad_mode and f & (I_A_RG | I_B_RG):
+            f |= I_REC
+        if f & I_UNARY and ins.q != 0.0:
+            f |= I_PARAMS
+        if _is_view(traced, outside, ins.a, blk.nx) or (
+                f & I_B_TENSOR and _is_view(traced, outside, ins.b, blk.nx)):
+            f |= I_VIEWS
+        ins.flags = f
+        rg[blk.base + i] = bool(f & I_REC)
+        k = nenv + i0 + i
+        if k in kept or last.get(k, -1) >= i1:
+            blk.kept[blk.nkept] = i
+            blk.nkept += 1
+    blk.steps = [_local_step(<_Step>steps[i], reg) for i in range(i0, i1)]
+    blk.drops = tuple([slots[x] for x in outside
+                       if x >= nenv and x not in kept and last.get(x, -1) < i1])
+    out.kind, out.grad_mode, out.ia, out.ib, out.ca = S_SCALARS, s.grad_mode, -1, -1, blk
+    return out
+
+
+cdef bint _is_view(list traced, list outside, Py_ssize_t k, Py_ssize_t nx):
+    """Whether register k is an outside operand that was an element view."""
+    return k < nx and (<Tensor>traced[outside[k]])._elem is not None
 
 
 cdef object _result_of(object tpl, list vals):
@@ -286,7 +628,6 @@ class _Miss:
 
 
 # ---------------------------------------------------------------- guards
-from cpython.ref cimport PyObject
 
 cdef extern from "Python.h":
     PyObject *PyFunction_GET_CODE(object fn)

@@ -568,3 +568,104 @@ def test_compile_disable_returns_the_function():
         return t
 
     assert fastad.compile(f, disable=True) is f
+
+
+# ---- scalar blocks: runs of 0-d ops replayed in C, without a Tensor per op
+
+def _block_fn(w, v, h):
+    """0-d ops of both dtypes, numbers, element views of v, the table's ops with
+    parameters (softplus keeps its threshold on the graph), kept intermediates."""
+    a = w * v[0] + 2 - v[1] / 3.0
+    b = (a ** 2).tanh() * h + 1.5 / (a - 7)
+    c = 3 - F.softplus(b, beta=2.0, threshold=5.0) ** 3
+    d = F.leaky_relu(c * v[1], 0.2) - F.hardtanh(b, -0.5, 0.5) + (-c).sigmoid()
+    return d / (h + 2), a, b
+
+
+F = nn.functional
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_scalar_block_replays_bitwise(threads):
+    before = fastad.get_num_threads()
+    fastad.set_num_threads(threads)
+    try:
+        cf = fastad.compile(_block_fn, fullgraph=True)
+        for k in range(4):
+            got, want = [], []
+            for fn, out in ((cf, got), (_block_fn, want)):
+                w = fastad.tensor(0.3 + 0.4 * k, requires_grad=True)
+                v = fastad.tensor([1.1 - k, 0.7 * k], requires_grad=True)
+                h = fastad.tensor(-0.2 * k, dtype=fastad.float64, requires_grad=True)
+                d, a, b = fn(w, v, h)
+                out += [(_bits(t), t.dtype, t.grad_fn.name()) for t in (d, a, b)]
+                (d * a + b).backward()
+                out += [_bits(t.grad) for t in (w, v, h)]
+            assert got == want
+    finally:
+        fastad.set_num_threads(before)
+    # every 0-d op in a block: the element reads (v[0], v[1]) run as steps between them
+    assert _tensor._block_sizes(cf._last[1][0]) == [2, 11, 9]
+
+
+def test_a_block_records_what_a_double_backward_differentiates():
+    cf = fastad.compile(_block_fn, fullgraph=True)
+    for _ in range(2):
+        got, want = [], []
+        for fn, out in ((cf, got), (_block_fn, want)):
+            w = fastad.tensor(0.8, dtype=fastad.float64, requires_grad=True)
+            v = fastad.tensor([0.4, -1.3], dtype=fastad.float64, requires_grad=True)
+            h = fastad.tensor(0.6, dtype=fastad.float64, requires_grad=True)
+            d, _, _ = fn(w, v, h)
+            gw, gv = fastad.autograd.grad(d, (w, v), create_graph=True)
+            (gw * gv[0] + gv[1] ** 2).backward()
+            out += [_bits(gw), _bits(gv)] + [_bits(t.grad) for t in (w, v, h)]
+        assert got == want
+
+
+def test_a_block_saves_element_views_as_eager_does():
+    """A write into v after the forward makes the backward refuse, as in eager
+    (mul saved v[0] and v[1])."""
+    def f(w, v):
+        return w * v[0] * v[1] + 1
+
+    cf = fastad.compile(f, fullgraph=True)
+    for fn in (cf, cf, f):
+        w = fastad.tensor(0.5, requires_grad=True)
+        v = fastad.tensor([2.0, 3.0], requires_grad=True)
+        y = fn(w, v)
+        with fastad.no_grad():
+            v.mul_(2)
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.backward()
+
+
+def test_a_block_whose_operands_are_not_as_traced_runs_its_steps():
+    """The guards do not tell an element view from a 0-d tensor, nor a live
+    graph from a freed one: the block sees it, and runs its ops one by one."""
+    def f(a, b):
+        return (a * b + 1) * b - a
+
+    cf = fastad.compile(f, fullgraph=True)
+    for make in ("view", "plain", "freed", "plain"):
+        got, want = [], []
+        for fn, out in ((cf, got), (f, want)):
+            p = fastad.tensor([0.5, -2.0], requires_grad=True)
+            q = fastad.tensor(1.5, requires_grad=True)
+            if make == "view":
+                a, b = p[0], p[1]
+            elif make == "freed":
+                a, b = p[0] * 1, q * 2
+                (a + b).backward()
+            else:
+                a, b = p[0] * 1, q * 2
+            y = fn(a, b)
+            out.append((_bits(y), y.requires_grad))
+            if make == "freed":
+                with pytest.raises(RuntimeError) as e:
+                    y.backward()
+                out.append((type(e.value), str(e.value)))
+            else:
+                y.backward()
+                out += [_bits(p.grad), None if q.grad is None else _bits(q.grad)]
+        assert got == want, make
