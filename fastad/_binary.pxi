@@ -258,70 +258,77 @@ cdef inline bint _takes_scalar_tensor(int code) noexcept:
 
 
 cdef inline object _scalar_dunder(int code, Tensor a, object other):
-    """a op other on the scalar tape when a is inline and other an inline
-    tensor (where code takes one) or a number; else None (_binary's)."""
+    """a op other (code: a B_ of _trace.pxi): one scalar tape record when a is
+    inline and other an inline tensor (where code takes one) or a number, else
+    _binary's path (other op a for the reflected codes)."""
     cdef Tensor b = None
     cdef double y, v, dx, dy
     cdef int dt
-    if a._data is not None:
-        return None
-    if (isinstance(other, Tensor) and (<Tensor>other)._data is None
-            and _takes_scalar_tensor(code)):
-        b = <Tensor>other
-        _fresh(b)
-        y, dt = b._val, _join(a._dt, b._dt)
-    elif _is_num(other):
-        y, dt = <double>other, a._dt
-    else:
-        return None
-    _fresh(a)
-    cdef uint8_t op = _scalar_formula(code, a._val, y, b is not None, &v, &dx, &dy)
-    return _sop(op, v, a, b, dx, dy, dt)
+    cdef uint8_t op
+    if a._data is None:
+        if (isinstance(other, Tensor) and (<Tensor>other)._data is None
+                and _takes_scalar_tensor(code)):
+            b = <Tensor>other
+            _fresh(b)
+            y, dt = b._val, _join(a._dt, b._dt)
+        elif _is_num(other):
+            y, dt = <double>other, a._dt
+        else:
+            return _binary_dunder(code, a, other)
+        _fresh(a)
+        op = _scalar_formula(code, a._val, y, b is not None, &v, &dx, &dy)
+        return _sop(op, v, a, b, dx, dy, dt)
+    return _binary_dunder(code, a, other)
+
+
+cdef object _binary_dunder(int code, Tensor a, object other):
+    """a op other (code: a B_) through _binary."""
+    if code == B_ADD or code == B_RADD:
+        return _binary(OP_ADD, a, other) if code == B_ADD else _binary(OP_ADD, other, a, True)
+    if code == B_SUB or code == B_RSUB:
+        return _binary(OP_SUB, a, other) if code == B_SUB else _binary(OP_SUB, other, a, True)
+    if code == B_MUL or code == B_RMUL:
+        return _binary(OP_MUL, a, other) if code == B_MUL else _binary(OP_MUL, other, a, True)
+    if code == B_TRUEDIV or code == B_RTRUEDIV:
+        return (_binary(OP_DIV, a, other) if code == B_TRUEDIV
+                else _binary(OP_DIV, other, a, True))
+    return _binary(OP_POW, a, other) if code == B_POW else _binary(OP_POW, other, a, True)
 
 
 cdef inline object _op_add(Tensor self, object other):
-    r = _scalar_dunder(B_ADD, self, other)
-    return _binary(OP_ADD, self, other) if r is None else r
+    return _scalar_dunder(B_ADD, self, other)
 
 
 cdef inline object _op_radd(Tensor self, object other):
-    r = _scalar_dunder(B_RADD, self, other)
-    return _binary(OP_ADD, other, self, True) if r is None else r
+    return _scalar_dunder(B_RADD, self, other)
 
 
 cdef inline object _op_sub(Tensor self, object other):
-    r = _scalar_dunder(B_SUB, self, other)
-    return _binary(OP_SUB, self, other) if r is None else r
+    return _scalar_dunder(B_SUB, self, other)
 
 
 cdef inline object _op_rsub(Tensor self, object other):
-    r = _scalar_dunder(B_RSUB, self, other)
-    return _binary(OP_SUB, other, self, True) if r is None else r
+    return _scalar_dunder(B_RSUB, self, other)
 
 
 cdef inline object _op_mul(Tensor self, object other):
-    r = _scalar_dunder(B_MUL, self, other)
-    return _binary(OP_MUL, self, other) if r is None else r
+    return _scalar_dunder(B_MUL, self, other)
 
 
 cdef inline object _op_rmul(Tensor self, object other):
-    r = _scalar_dunder(B_RMUL, self, other)
-    return _binary(OP_MUL, other, self, True) if r is None else r
+    return _scalar_dunder(B_RMUL, self, other)
 
 
 cdef inline object _op_truediv(Tensor self, object other):
-    r = _scalar_dunder(B_TRUEDIV, self, other)
-    return _binary(OP_DIV, self, other) if r is None else r
+    return _scalar_dunder(B_TRUEDIV, self, other)
 
 
 cdef inline object _op_rtruediv(Tensor self, object other):
-    r = _scalar_dunder(B_RTRUEDIV, self, other)
-    return _binary(OP_DIV, other, self, True) if r is None else r
+    return _scalar_dunder(B_RTRUEDIV, self, other)
 
 
 cdef inline object _op_pow(Tensor self, object other):
-    r = _scalar_dunder(B_POW, self, other)
-    return _binary(OP_POW, self, other) if r is None else r
+    return _scalar_dunder(B_POW, self, other)
 
 
 cdef inline object _op_rpow(Tensor self, object other):
