@@ -13,12 +13,15 @@ tensor the function reads from its closure or globals, or an earlier step's
 result), anything else as a constant baked into the plan, as jax.jit bakes
 closure constants; and the grad mode it ran in.  A later call with the same
 guards replays the plan: the same entry points on this call's tensors, in the
-same order, without the function's Python between them.  The values, the tape,
-``.grad``, the parameters and the optimizer's state are those the eager call
-leaves, bit for bit, because the same code computes them; what is saved is
-the interpretation of the function (the ops still make their tensors and records
-one by one, and an optimizer's step is called as eager calls it: issue 19's
-later stages run them from the plan in C).  docs/compile.rst says it for users.
+same order, without the function's Python between them, except that each run
+of two or more ops on 0-d tensors (and numbers) runs as one scalar block
+(fastad._tensor's _Block): in C, with the operators' own formulas, pushing the
+records the ops would push, and making tensors only of the results read after
+the run or returned.  The values, the tape, ``.grad``, the parameters and the
+optimizer's state are those the eager call leaves, bit for bit, because the
+same code computes them.  An optimizer's step is still called as eager calls
+it (issue 19's later stages run it from the plan).  docs/compile.rst says it
+for users.
 
 Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
 and for each argument and each value the function's code (or that of a helper
@@ -252,9 +255,7 @@ class _Compiled:
         if why is None and _T._trace_state() != key[:3]:
             why = "it changes the grad mode, default dtype or debug mode"
         if why is None:
-            kept = set(_slots(tpl))
-            _T._last_uses(trace.steps, len(tensors), kept)
-            steps, slots = _T._lower(trace.steps, len(tensors), kept, trace.keep)
+            steps, slots = _T._plan(trace.steps, len(tensors), set(_slots(tpl)), trace.keep)
             self._plans[key] = self._last[1] = (steps, _renumbered(tpl, slots))
             self._last[0] = key
             return out

@@ -30,7 +30,7 @@ cdef enum:
     S_BACKWARD = 4   # a.backward(b, retain_graph=code)
     S_CALL = 5       # a's method b[0] called with (*b[1], **b[2]): an optimizer's zero_grad or
                      # step, looked up at each replay as the call looks it up (hooks, wrappers)
-    S_SCALARS = 6    # a run of scalar steps lowered to the _Block ca (_lower)
+    S_SCALARS = 6    # a run of scalar steps lowered to the _Block ca (_plan)
 
 cdef enum:
     B_ADD, B_RADD, B_SUB, B_RSUB, B_MUL, B_RMUL, B_TRUEDIV, B_RTRUEDIV, B_POW, B_RPOW
@@ -46,10 +46,10 @@ cdef class _Step:
     cdef bint grad_mode         # grad mode when traced: a replay runs each step in it
     # a replay lets go of the step's operands (ia, ib) after their last use, and
     # of its result when nothing reads it, so that intermediates die as early as
-    # in the eager call (_last_uses)
+    # in the eager call (_plan)
     cdef bint drop_a, drop_b, drop_out
     # a binary or table op of 0-d tensors (or a 0-d tensor and a number) that took
-    # the scalar tape's path when traced: _lower may run it in a _Block
+    # the scalar tape's path when traced: _plan may run it in a _Block
     cdef bint scalar
     cdef int dt                 # a scalar step's result dtype
 
@@ -241,30 +241,6 @@ cdef int _replay(list steps, list vals) except -1:
     return 0
 
 
-def _last_uses(list steps, Py_ssize_t nenv, set kept):
-    """Marks where a replay may let go of each step's result: after the last step
-    that reads it, at once if none does; never for the environment's tensors and
-    the slots kept (the call's result)."""
-    cdef _Step s
-    cdef Py_ssize_t i, k
-    cdef dict last = {}             # slot -> (the last step reading it, as its operand a?)
-    for i, s in enumerate(steps):
-        if s.ia >= 0:
-            last[s.ia] = (i, True)
-        if s.ib >= 0:
-            last[s.ib] = (i, False)
-    for i, s in enumerate(steps):
-        k = nenv + i
-        if k in kept:
-            continue
-        use = last.get(k)
-        if use is None:
-            s.drop_out = True
-        elif (<tuple>use)[1]:
-            (<_Step>steps[(<tuple>use)[0]]).drop_a = True
-        else:
-            (<_Step>steps[(<tuple>use)[0]]).drop_b = True
-
 # ---------------------------------------------------------------- scalar blocks
 from cpython.mem cimport PyMem_Malloc, PyMem_Free
 from cpython.ref cimport PyObject
@@ -311,7 +287,8 @@ cdef class _Block:
     cdef Py_ssize_t *xslot
     cdef uint8_t *xstate     # each outside operand when traced: dtype code * 8 + _state
     cdef Py_ssize_t *kept    # the steps whose results get a slot, in order
-    cdef list steps          # the steps lowered, reading registers as slots (run_steps)
+    cdef list steps          # the steps lowered (their slots are the trace's, stale)
+    cdef list local_steps    # the same reading registers as slots, made at run_steps' first call
     cdef tuple drops         # slots read last here: let go after the run
 
     def __dealloc__(self):
@@ -342,7 +319,7 @@ cdef class _Block:
             self.val[nx + k], self.slot[nx + k] = <double>c, -1
         return 0
 
-    @cython.boundscheck(False)      # registers and slots are the block's own (_lower)
+    @cython.boundscheck(False)      # registers and slots are the block's own (_plan)
     @cython.wraparound(False)
     cdef int run(self, list vals) except -1:
         cdef Py_ssize_t i, k
@@ -374,11 +351,13 @@ cdef class _Block:
         return 0
 
     cdef int run_steps(self, list vals) except -1:
-        """run, by the steps it lowers (their slots are its registers)."""
+        """run, by the steps it lowers, on its registers as slots."""
         cdef Py_ssize_t i, k
         cdef list local = ([vals[self.xslot[k]] for k in range(self.nx)]
                            + [None] * (self.base - self.nx))
-        _replay(self.steps, local)
+        if self.local_steps is None:
+            self.local_steps = [self.local_step(i) for i in range(self.n)]
+        _replay(self.local_steps, local)
         for i in range(self.nkept):
             vals.append(local[self.base + self.kept[i]])
         for k in self.drops:
@@ -444,6 +423,15 @@ cdef class _Block:
             return <Tensor>self.outside[k]
         return None
 
+    cdef _Step local_step(self, Py_ssize_t i):
+        """A copy of step i reading registers as slots."""
+        cdef _Step s = self.steps[i], c = _Step.__new__(_Step)
+        c.kind, c.code, c.ca, c.cb, c.p, c.q = s.kind, s.code, s.ca, s.cb, s.p, s.q
+        c.grad_mode = s.grad_mode
+        c.ia = self.ins[i].a
+        c.ib = self.ins[i].b if self.ins[i].flags & I_B_TENSOR else -1
+        return c
+
     cdef Tensor tensor(self, Graph g, Py_ssize_t k, _Ins *s):
         """The tensor _sop would have made of register k, the result of s (g:
         the graph compute recorded on)."""
@@ -458,44 +446,83 @@ cdef inline int _state(Tensor t) noexcept:
     return t._rg + 2 * (t._graph is None) + 4 * (t._elem is not None)
 
 
-def _lower(list steps, Py_ssize_t nenv, set kept, list traced):
-    """(steps, slots): steps with each run of two or more scalar steps in one
-    grad mode replaced by an S_SCALARS step that runs it as a _Block (after
-    _last_uses); its results read by no later step and not kept get no slot,
-    so the slots are renumbered: slots maps each old slot that has one to its new.
-    traced: the trace's tensors by slot (_Trace.keep)."""
-    cdef list out = []
-    cdef Py_ssize_t i = 0, j, n = len(steps), k
+cdef struct _Uses:
+    # a trace's slots (env, then one per step), for _plan: in C arrays, as a
+    # W1 trace has tens of thousands
+    Py_ssize_t *last     # slot -> 2 * (the last step reading it) + (read as operand a); -1: none
+    Py_ssize_t *slot     # slot -> its slot in the plan; -1: none
+    Py_ssize_t *reg      # slot -> its register in the block being built; -1: none
+    uint8_t *kept        # slot -> the call's result reads it
+
+
+def _plan(list steps, Py_ssize_t nenv, set kept, list traced):
+    """A trace's plan: (its steps, {slot of the trace: slot of the plan} for
+    the slots kept).  Marks where a replay may let go of each step's result
+    (after the last step reading it, at once if none does; never for the
+    environment's tensors and the slots kept, the call's result), and replaces
+    each run of two or more scalar steps in one grad mode by an S_SCALARS step
+    that runs it as a _Block, whose results read by no later step get no slot:
+    the later slots are renumbered.  traced: the trace's tensors by slot."""
+    cdef Py_ssize_t i, j, k, n = len(steps), nslots = nenv + n, nplan = nenv
     cdef _Step s
     cdef _Block blk
-    cdef dict last = {}             # slot -> the last step reading it
-    cdef dict slots = {k: k for k in range(nenv)}
-    for i in range(n):
-        s = steps[i]
-        if s.ia >= 0:
-            last[s.ia] = i
-        if s.ib >= 0:
-            last[s.ib] = i
-    i = 0
-    while i < n:
-        s = steps[i]
-        j = i
-        while (j < n and (<_Step>steps[j]).scalar
-               and (<_Step>steps[j]).grad_mode == s.grad_mode):
-            j += 1
-        if j - i < 2:
-            s.ia, s.ib = slots.get(s.ia, -1), slots.get(s.ib, -1)
-            slots[nenv + i] = len(slots)
+    cdef list out = []
+    cdef _Uses u
+    u.last = <Py_ssize_t *>PyMem_Malloc(nslots * sizeof(Py_ssize_t) + 1)
+    u.slot = <Py_ssize_t *>PyMem_Malloc(nslots * sizeof(Py_ssize_t) + 1)
+    u.reg = <Py_ssize_t *>PyMem_Malloc(nslots * sizeof(Py_ssize_t) + 1)
+    u.kept = <uint8_t *>PyMem_Malloc(nslots + 1)
+    try:
+        if not (u.last and u.slot and u.reg and u.kept):
+            raise MemoryError()
+        for k in range(nslots):
+            u.last[k], u.slot[k], u.reg[k], u.kept[k] = -1, (k if k < nenv else -1), -1, 0
+        for k in kept:
+            u.kept[k] = 1
+        for i in range(n):
+            s = steps[i]
+            if s.ia >= 0:
+                u.last[s.ia] = 2 * i + 1
+            if s.ib >= 0:
+                u.last[s.ib] = 2 * i
+        for i in range(n):
+            k = nenv + i
+            if u.kept[k]:
+                continue
+            if u.last[k] < 0:
+                (<_Step>steps[i]).drop_out = True
+            elif u.last[k] & 1:
+                (<_Step>steps[u.last[k] >> 1]).drop_a = True
+            else:
+                (<_Step>steps[u.last[k] >> 1]).drop_b = True
+        i = 0
+        while i < n:
+            s = steps[i]
+            j = i
+            while (j < n and (<_Step>steps[j]).scalar
+                   and (<_Step>steps[j]).grad_mode == s.grad_mode):
+                j += 1
+            if j - i < 2:
+                s.ia = u.slot[s.ia] if s.ia >= 0 else -1
+                s.ib = u.slot[s.ib] if s.ib >= 0 else -1
+                u.slot[nenv + i] = nplan
+                nplan += 1
+                out.append(s)
+                i += 1
+                continue
+            s = _block_step(steps, i, j, nenv, &u, traced)
+            blk = <_Block>s.ca
+            for k in range(blk.nkept):
+                u.slot[nenv + i + blk.kept[k]] = nplan
+                nplan += 1
             out.append(s)
-            i += 1
-            continue
-        s = _block_step(steps, i, j, nenv, kept, last, traced, slots)
-        blk = <_Block>s.ca
-        for k in range(blk.nkept):
-            slots[nenv + i + blk.kept[k]] = len(slots)
-        out.append(s)
-        i = j
-    return out, slots
+            i = j
+        return out, {k: u.slot[<Py_ssize_t>k] for k in kept}
+    finally:
+        PyMem_Free(u.last)
+        PyMem_Free(u.slot)
+        PyMem_Free(u.reg)
+        PyMem_Free(u.kept)
 
 
 def _block_sizes(list steps):
@@ -503,52 +530,43 @@ def _block_sizes(list steps):
     return [(<_Block>(<_Step>s).ca).n for s in steps if (<_Step>s).kind == S_SCALARS]
 
 
-cdef _Step _local_step(_Step s, dict reg):
-    """A copy of s reading the registers of its block (reg: slot -> register)
-    as slots, for _Block.run_steps."""
-    cdef _Step c = _Step.__new__(_Step)
-    c.kind, c.code, c.ca, c.cb, c.p, c.q, c.grad_mode = s.kind, s.code, s.ca, s.cb, s.p, s.q, s.grad_mode
-    c.ia = reg[s.ia] if s.ia >= 0 else -1
-    c.ib = reg[s.ib] if s.ib >= 0 else -1
-    return c
-
-
-cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv, set kept,
-                       dict last, list traced, dict slots):
-    """The S_SCALARS step of steps[i0:i1] (old slots nenv + i0 ...; slots: the
-    new slot of each old slot before them; traced: the trace's tensors)."""
-    cdef dict reg = {}              # old slot -> register
-    cdef list outside = []          # old slots of the operands from outside the run
+cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv, _Uses *u,
+                       list traced):
+    """The S_SCALARS step of steps[i0:i1] (slots nenv + i0 ...; u: _plan's
+    arrays, the plan's slots set for the slots before them)."""
+    cdef list outside = []          # slots of the operands from outside the run
     cdef list numbers = []          # the number operands
-    cdef dict rg = {}               # register -> whether it requires grad
     cdef _Block blk = _Block.__new__(_Block)
     cdef _Step s, out = _Step.__new__(_Step)
     cdef Tensor t
-    cdef Py_ssize_t i, k, nb
+    cdef Py_ssize_t i, k, x, nb
     cdef _Ins *ins
     cdef uint8_t f
+    cdef bytearray rg               # register -> whether it requires grad
     for i in range(i0, i1):
         s = steps[i]
         for x in (s.ia, s.ib):
-            if x >= 0 and x < nenv + i0 and x not in reg:
-                reg[x] = len(outside)
+            if x >= 0 and x < nenv + i0 and u.reg[x] < 0:
+                u.reg[x] = len(outside)
                 outside.append(x)
         if s.kind == S_BINARY and s.ib < 0:
             numbers.append(s.cb)
     blk.alloc(i1 - i0, len(outside), numbers)
+    rg = bytearray(blk.base + blk.n)
     for k in range(blk.nx):
-        t = <Tensor>traced[outside[k]]
-        blk.xslot[k], blk.xstate[k] = slots[outside[k]], t._dt * 8 + _state(t)
+        x = outside[k]
+        t = <Tensor>traced[x]
+        blk.xslot[k], blk.xstate[k] = u.slot[x], t._dt * 8 + _state(t)
         rg[k] = t._rg
     nb = blk.nx
     for i in range(i1 - i0):
         s = steps[i0 + i]
-        reg[nenv + i0 + i] = blk.base + i
+        u.reg[nenv + i0 + i] = blk.base + i
         ins = &blk.ins[i]
-        ins.code, ins.p, ins.q, ins.a = s.code, s.p, s.q, reg[s.ia]
+        ins.code, ins.p, ins.q, ins.a = s.code, s.p, s.q, u.reg[s.ia]
         f = (I_F32 if s.dt == DT_F32 else 0) | (I_UNARY if s.kind == S_UNARY else 0)
         if s.ib >= 0:
-            ins.b = reg[s.ib]
+            ins.b = u.reg[s.ib]
             f |= I_B_TENSOR | (I_B_RG if rg[ins.b] else 0)
         elif s.kind == S_BINARY:
             ins.b = nb
@@ -565,21 +583,25 @@ cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv
                 f & I_B_TENSOR and _is_view(traced, outside, ins.b, blk.nx)):
             f |= I_VIEWS
         ins.flags = f
-        rg[blk.base + i] = bool(f & I_REC)
+        rg[blk.base + i] = (f & I_REC) != 0
         k = nenv + i0 + i
-        if k in kept or last.get(k, -1) >= i1:
+        if u.kept[k] or u.last[k] >> 1 >= i1:
             blk.kept[blk.nkept] = i
             blk.nkept += 1
-    blk.steps = [_local_step(<_Step>steps[i], reg) for i in range(i0, i1)]
-    blk.drops = tuple([slots[x] for x in outside
-                       if x >= nenv and x not in kept and last.get(x, -1) < i1])
+    for x in outside:
+        u.reg[x] = -1
+    for i in range(i0, i1):
+        u.reg[nenv + i] = -1
+    blk.steps = steps[i0:i1]
+    blk.drops = tuple([u.slot[x] for x in outside
+                       if x >= nenv and not u.kept[x] and u.last[x] >> 1 < i1])
     out.kind, out.grad_mode, out.ia, out.ib, out.ca = S_SCALARS, s.grad_mode, -1, -1, blk
     return out
 
 
 cdef bint _is_view(list traced, list outside, Py_ssize_t k, Py_ssize_t nx):
     """Whether register k is an outside operand that was an element view."""
-    return k < nx and (<Tensor>traced[outside[k]])._elem is not None
+    return k < nx and (<Tensor>traced[<Py_ssize_t>outside[k]])._elem is not None
 
 
 cdef object _result_of(object tpl, list vals):
