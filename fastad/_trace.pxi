@@ -290,6 +290,7 @@ cdef class _Block:
     cdef list steps          # the steps lowered (their slots are the trace's, stale)
     cdef list local_steps    # the same reading registers as slots, made at run_steps' first call
     cdef tuple drops         # slots read last here: let go after the run
+    cdef bint busy           # its registers are in use
 
     def __dealloc__(self):
         PyMem_Free(self.ins)
@@ -319,9 +320,18 @@ cdef class _Block:
             self.val[nx + k], self.slot[nx + k] = <double>c, -1
         return 0
 
+    cdef int run(self, list vals) except -1:
+        if self.busy:       # another thread's replay of it let go of the GIL (a finalizer)
+            return self.run_steps(vals)
+        self.busy = True
+        try:
+            return self.run_registers(vals)
+        finally:
+            self.busy = False
+
     @cython.boundscheck(False)      # registers and slots are the block's own (_plan)
     @cython.wraparound(False)
-    cdef int run(self, list vals) except -1:
+    cdef int run_registers(self, list vals) except -1:
         cdef Py_ssize_t i, k
         cdef Tensor t
         cdef Graph g
@@ -340,7 +350,6 @@ cdef class _Block:
             _fresh(t)
             self.val[k] = t._val
             self.slot[k] = -1 if not t._rg else (-2 if t._graph is None else t._slot)
-            self.op[k] = t._op
             self.outside[k] = <PyObject *>t
         g = self.compute(None if common == NULL else <Graph>common)
         for i in range(self.nkept):
