@@ -669,3 +669,25 @@ def test_a_block_whose_operands_are_not_as_traced_runs_its_steps():
                 y.backward()
                 out += [_bits(p.grad), None if q.grad is None else _bits(q.grad)]
         assert got == want, make
+
+
+def test_a_block_grows_the_tape_as_eager_does():
+    """Blocks of 3,000 records on a graph that keeps every call's records (the
+    results stay alive): 60,000 records, more than earlier tests leave the
+    thread's recycled arrays room for, so they grow inside the blocks."""
+    def f(a, b):
+        x = a
+        for _ in range(1500):
+            x = x * b + 0.25
+        return x
+
+    cf = fastad.compile(f, fullgraph=True)
+    got, want = [], []
+    for fn, out in ((cf, got), (f, want)):
+        b = fastad.tensor(0.999, dtype=fastad.float64, requires_grad=True)
+        leaves = [fastad.tensor(0.1 * k, dtype=fastad.float64, requires_grad=True)
+                  for k in range(20)]
+        ys = [fn(a, b) for a in leaves]
+        sum(ys).backward()
+        out += [_bits(y) for y in ys] + [_bits(a.grad) for a in leaves] + [_bits(b.grad)]
+    assert got == want
