@@ -462,8 +462,10 @@ cdef class _Block:
     cdef int32_t leaf_slot(self, _Tape *t, int32_t k) except -2:
         """Outside leaf k's record, made at its first use as _slot_on makes it."""
         _tape_sync(t)
-        self.slot[k] = _slot_on(<Graph>t.g, <Tensor>self.outside[k])
-        _tape_load(t, <Graph>t.g)
+        try:
+            self.slot[k] = _slot_on(<Graph>t.g, <Tensor>self.outside[k])
+        finally:            # it may have pushed, or grown the arrays, before raising
+            _tape_load(t, <Graph>t.g)
         return self.slot[k]
 
     cdef int extras(self, Graph g, _Ins *s, int32_t i, uint8_t op, double dy) except -1:
