@@ -187,8 +187,10 @@ def _renumbered(tpl, slots):
     return kind, [_renumbered(part, slots) for part in v]
 
 
-class _Compiled:
-    """A compiled function: its plans by guard key (see the module's docstring)."""
+class _Compiled(_T._CompiledCall):
+    """A compiled function: its plans by guard key (see the module's docstring).
+    A call whose plan exists is _CompiledCall's, in C; this class handles the
+    rest (_miss)."""
 
     def __init__(self, fn, fullgraph, limit):
         self._fn, self._fullgraph = fn, fullgraph
@@ -201,18 +203,13 @@ class _Compiled:
     def __get__(self, obj, cls=None):
         return self if obj is None else types.MethodType(self, obj)
 
-    def __call__(self, *args, **kwargs):
-        fn = self._fn
-        if _T._tracing():       # inside another compiled function's trace: traced into it
-            return fn(*args, **kwargs)
-        try:
-            out = _T._call(self._plans, self._last, fn, args, kwargs)
-        except _T._TooBig as e:
-            return self._eager(f"its environment is too big to guard: {e}", args, kwargs)
-        if type(out) is not _T._Miss:
-            return out
+    def _miss(self, out, args, kwargs):
+        """A call with no plan to replay: out is its _T._Miss, or the _T._TooBig
+        its guards raised."""
+        if isinstance(out, _T._TooBig):
+            return self._eager(f"its environment is too big to guard: {out}", args, kwargs)
         if out.entry is _EAGER:
-            return fn(*args, **kwargs)
+            return self._fn(*args, **kwargs)
         if len(self._plans) >= self._limit:
             return self._eager(f"recompile_limit ({self._limit}) reached", args, kwargs)
         return self._trace(out.key, out.tensors, out.objects, args, kwargs)

@@ -701,6 +701,27 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
     return _result_of(plan[1], e.tensors)
 
 
+cdef class _CompiledCall:
+    """The call of fastad._compile._Compiled: the plan of the call's guards
+    replayed, in C; else the subclass's _miss(the _Miss or _TooBig, args,
+    kwargs).  A call inside another compiled function's trace is traced into it."""
+    cdef public object _fn
+    cdef public dict _plans
+    cdef public list _last
+    cdef dict __dict__
+
+    def __call__(self, *args, **kwargs):
+        if fad_tracing:
+            return self._fn(*args, **kwargs)
+        try:
+            out = _call(self._plans, self._last, self._fn, args, kwargs)
+        except _TooBig as e:
+            return self._miss(e, args, kwargs)
+        if type(out) is _Miss:
+            return self._miss(out, args, kwargs)
+        return out
+
+
 class _Miss:
     """What _call returns when no plan runs: the key, the tensors, the other
     objects of the call's environment, the cache's entry."""
