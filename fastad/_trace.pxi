@@ -242,7 +242,8 @@ cdef int _replay(list steps, list vals) except -1:
 
 
 # ---------------------------------------------------------------- scalar blocks
-from cpython.mem cimport PyMem_Malloc, PyMem_Free
+from cpython.mem cimport PyMem_Malloc, PyMem_Calloc, PyMem_Free
+from libc.string cimport memset
 from cpython.ref cimport PyObject
 
 
@@ -741,6 +742,9 @@ cdef extern from "Python.h":
     PyObject *PyDict_GetItem(object d, object key)
     PyObject *PyTuple_GET_ITEM(object t, Py_ssize_t i)
     Py_ssize_t PyTuple_GET_SIZE(object t)
+    Py_ssize_t _as_ssize_t "PyLong_AsSsize_t"(PyObject *o)     # -1 and an error set on overflow
+    PyObject *_err_occurred "PyErr_Occurred"()
+    void _err_clear "PyErr_Clear"()
 
 from types import CodeType as _CodeType, FunctionType as _FunctionType
 
@@ -774,6 +778,49 @@ cdef list _code_names(object code):
     return names
 
 
+cdef struct _Addresses:
+    # an open-addressing table: a tensor's address -> its slot (0 marks an empty entry)
+    Py_ssize_t *keys
+    Py_ssize_t *vals
+    Py_ssize_t cap, n
+
+
+cdef inline Py_ssize_t _addr_at(_Addresses *t, Py_ssize_t key) noexcept:
+    """Where key is in t, or the empty entry where it would go (t.cap a power of two)."""
+    cdef size_t i = (<size_t>key >> 4) * <size_t>0x9E3779B97F4A7C15ULL
+    cdef size_t mask = <size_t>(t.cap - 1)
+    i = (i >> 20) & mask
+    while t.keys[i] != 0 and t.keys[i] != key:
+        i = (i + 1) & mask
+    return <Py_ssize_t>i
+
+
+cdef int _addr_put(_Addresses *t, Py_ssize_t key, Py_ssize_t val) except -1:
+    cdef Py_ssize_t i, old_cap = t.cap
+    cdef Py_ssize_t *old_keys = t.keys
+    cdef Py_ssize_t *old_vals = t.vals
+    if 2 * (t.n + 1) > t.cap:
+        t.cap = 64 if t.cap == 0 else 2 * t.cap
+        t.keys = <Py_ssize_t *>PyMem_Calloc(t.cap, sizeof(Py_ssize_t))
+        t.vals = <Py_ssize_t *>PyMem_Malloc(t.cap * sizeof(Py_ssize_t))
+        if t.keys == NULL or t.vals == NULL:
+            PyMem_Free(t.keys)
+            PyMem_Free(t.vals)
+            t.keys, t.vals, t.cap = old_keys, old_vals, old_cap
+            raise MemoryError()
+        t.n = 0
+        for i in range(old_cap):
+            if old_keys[i] != 0:
+                _addr_put(t, old_keys[i], old_vals[i])
+        PyMem_Free(old_keys)
+        PyMem_Free(old_vals)
+    i = _addr_at(t, key)
+    if t.keys[i] == 0:
+        t.n += 1
+    t.keys[i], t.vals[i] = key, val
+    return 0
+
+
 cdef class _Env:
     """A call's guard key and the tensors a replay's slots start from; or, with
     expect set, whether the call's key would be expect, found without making it."""
@@ -781,15 +828,47 @@ cdef class _Env:
     cdef tuple expect
     cdef Py_ssize_t pos
     cdef bint mismatch
-    cdef dict seen          # address of a tensor -> its slot (past 8 tensors); of a helper walked -> -1
+    cdef dict seen          # address of a helper function walked -> -1
+    cdef _Addresses slots   # address of a tensor -> its slot (past 8 tensors)
     cdef object globals     # the compiled function's: helper functions sharing it are walked
     cdef object top         # the compiled function
 
+    def __dealloc__(self):
+        PyMem_Free(self.slots.keys)
+        PyMem_Free(self.slots.vals)
+
     cdef int put(self, object v) except -1:
+        cdef PyObject *e
         if self.expect is None:
             self.key.append(v)
-        elif self.pos >= len(self.expect) or not (self.expect[self.pos] == v):
+        elif self.pos >= PyTuple_GET_SIZE(self.expect):
             self.mismatch = True
+        else:
+            e = PyTuple_GET_ITEM(self.expect, self.pos)
+            if <object>e is not v and not (<object>e == v):
+                self.mismatch = True
+        self.pos += 1
+        return 0
+
+    cdef int put_int(self, Py_ssize_t v) except -1:
+        """put(v) of a C integer, compared without making a Python int."""
+        cdef PyObject *e
+        cdef Py_ssize_t x
+        if self.expect is None:
+            self.key.append(v)
+        elif self.pos >= PyTuple_GET_SIZE(self.expect):
+            self.mismatch = True
+        else:
+            e = PyTuple_GET_ITEM(self.expect, self.pos)
+            if type(<object>e) is not int:
+                self.mismatch = True
+            else:
+                x = _as_ssize_t(e)
+                if x == -1 and _err_occurred() != NULL:     # an int past Py_ssize_t
+                    _err_clear()
+                    self.mismatch = True
+                elif x != v:
+                    self.mismatch = True
         self.pos += 1
         return 0
 
@@ -808,8 +887,11 @@ cdef class _Env:
             return -1
         if n == 9:
             for i in range(n):
-                self.seen_()[_address(self.tensors[i])] = i
-        return self.seen.get(_address(x), -1)
+                _addr_put(&self.slots, <Py_ssize_t><void *>self.tensors[i], i)
+        if self.slots.cap == 0:
+            return -1
+        i = _addr_at(&self.slots, <Py_ssize_t><void *>x)
+        return self.slots.vals[i] if self.slots.keys[i] != 0 else -1
 
     cdef int walk(self, object x, bint captured, int depth) except -1:
         cdef Tensor t
@@ -825,51 +907,54 @@ cdef class _Env:
             t = <Tensor>x
             i = self.alias(x)
             if i >= 0:
-                self.put(K_ALIAS)
-                self.put(i)
+                self.put_int(K_ALIAS)
+                self.put_int(i)
                 return 0
             if len(self.tensors) >= _MAX_GUARDED:
                 raise _TooBig(f"more than {_MAX_GUARDED} tensors")
             if len(self.tensors) >= 8:
-                self.seen_()[_address(x)] = len(self.tensors)
+                _addr_put(&self.slots, <Py_ssize_t><void *>x, len(self.tensors))
             self.tensors.append(x)
             tag = K_TENSOR + t._dt * 8 + t._rg * 4 + (t._graph is None) * 2 + captured
             if tp is not Tensor:
-                self.put(tag + 128)
+                self.put_int(tag + 128)
                 self.put(tp)
             else:
-                self.put(tag)
+                self.put_int(tag)
             if captured:
-                self.put(_address(x))
-            self.put(0 if t._data is None else t._data.shape)
+                self.put_int(<Py_ssize_t><void *>x)
+            if t._data is None:
+                self.put_int(0)
+            else:
+                self.put(t._data.shape)
         elif x is None:
-            self.put(K_NONE)
+            self.put_int(K_NONE)
         elif tp is float:
             d = x
-            self.put(K_FLOAT)
-            self.put((<int64_t *>&d)[0])
+            self.put_int(K_FLOAT)
+            self.put_int((<int64_t *>&d)[0])
         elif tp is int or tp is bool or tp is str:
-            self.put(K_INT if tp is int else (K_BOOL if tp is bool else K_STR))
+            self.put_int(K_INT if tp is int else (K_BOOL if tp is bool else K_STR))
             self.put(x)
         elif tp is list or tp is tuple:
-            self.put(K_LIST if tp is list else K_TUPLE)
-            self.put(len(x))
+            self.put_int(K_LIST if tp is list else K_TUPLE)
+            self.put_int(len(x))
             for v in x:
                 self.walk(v, captured, depth + 1)
         elif tp is dict and _str_keys(<dict>x):
-            self.put(K_DICT)
+            self.put_int(K_DICT)
             self.put(tuple(x))
             for v in (<dict>x).values():
                 self.walk(v, captured, depth + 1)
         elif tp is _FunctionType and <object>PyFunction_GET_GLOBALS(x) is self.globals:
-            self.put(K_FUNCTION)
-            self.put(_address(x))
+            self.put_int(K_FUNCTION)
+            self.put_int(<Py_ssize_t><void *>x)
             if x is not self.top and _address(x) not in self.seen_():
                 self.seen[_address(x)] = -1
                 self.function(x, depth + 1)
         else:
-            self.put(K_OBJECT)
-            self.put(_address(x))
+            self.put_int(K_OBJECT)
+            self.put_int(<Py_ssize_t><void *>x)
             if self.expect is None:
                 self.objects.append(x)
         return 0
@@ -883,7 +968,7 @@ cdef class _Env:
             for i in range(PyTuple_GET_SIZE(<object>cells)):
                 v = PyCell_GET(<object>PyTuple_GET_ITEM(<object>cells, i))
                 if v == NULL:           # a cell not filled yet
-                    self.put(K_NONE)
+                    self.put_int(K_NONE)
                 else:
                     self.walk(<object>v, True, depth)
         g = <object>PyFunction_GET_GLOBALS(fn)
@@ -897,10 +982,13 @@ cdef class _Env:
         """Walks a call of fn: see fastad/_compile.py's docstring.  Raises _TooBig
         past its limits."""
         self.key, self.tensors, self.objects, self.seen, self.top = [], [], [], None, fn
+        self.slots.n = 0
+        if self.slots.cap:
+            memset(self.slots.keys, 0, self.slots.cap * sizeof(Py_ssize_t))
         self.globals = <object>PyFunction_GET_GLOBALS(fn)
-        self.put(grad_enabled())
-        self.put(_default_dt)
-        self.put(_debug)
+        self.put_int(grad_enabled())
+        self.put_int(_default_dt)
+        self.put_int(_debug)
         self.walk(args, False, 0)
         if kwargs:
             self.walk(kwargs, False, 0)

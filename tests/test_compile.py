@@ -392,6 +392,30 @@ def test_an_aliased_argument_is_guarded():
     assert cf(x, y).item() == 12.0 and cf(y, x).item() == 21.0
 
 
+@pytest.mark.parametrize("n", [9, 40, 300])
+def test_an_alias_among_many_tensors_is_guarded(n):
+    """Past 8 tensors the guards find aliases through a table of addresses."""
+    def f(ts, u):
+        return sum(ts[1:], ts[0] * 2) + u * 3
+
+    cf = fastad.compile(f)
+    ts = [fastad.tensor(float(k)) for k in range(n)]
+    for u in (fastad.tensor(0.5), ts[-1], ts[n // 2], fastad.tensor(0.25), ts[0], ts[-1]):
+        assert cf(ts, u).item() == f(ts, u).item()
+    assert len(cf._plans) == 4      # u fresh, then aliasing ts[-1], ts[n // 2], ts[0]
+
+
+def test_a_python_int_past_a_c_integer_in_the_guards_retraces():
+    """A key's int of any size, where the call walks a C integer, is a mismatch."""
+    def f(a, b):
+        return a * 2 if isinstance(b, int) else a * 3
+
+    cf = fastad.compile(f)
+    x = fastad.tensor(1.0)
+    for b in (2 ** 80, [1], 2 ** 80, -1, [1]):
+        assert cf(x, b).item() == f(x, b).item()
+
+
 EXITS = {
     "item": lambda t: t.item(),
     "float": float,
