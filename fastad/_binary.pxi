@@ -207,8 +207,8 @@ def can_cast(from_, to):
     return _cat(_dt_code(from_)) <= _cat(_dt_code(to))
 
 
-# The arithmetic dunders' bodies (Tensor.__add__ is _op_add, ...), apart so that a
-# compiled replay (_trace.pxi) runs the very code the operator runs.
+# The arithmetic dunders' body (Tensor.__add__ is _scalar_dunder(B_ADD, ...), ...),
+# apart so that a compiled replay (_trace.pxi) runs the very code the operator runs.
 cdef inline uint8_t _scalar_formula(int code, double x, double y, bint y_tensor, double *v,
                                     double *dx, double *dy) noexcept:
     """x op y on the scalar tape, y a tensor's value or a number (code: a B_ of
@@ -260,12 +260,12 @@ cdef inline bint _takes_scalar_tensor(int code) noexcept:
 cdef inline object _scalar_dunder(int code, Tensor a, object other):
     """a op other (code: a B_ of _trace.pxi): one scalar tape record when a is
     inline and other an inline tensor (where code takes one) or a number, else
-    _binary's path (other op a for the reflected codes)."""
+    _binary's path (other op a for the reflected codes; always for number ** a)."""
     cdef Tensor b = None
     cdef double y, v, dx, dy
     cdef int dt
     cdef uint8_t op
-    if a._data is None:
+    if a._data is None and code != B_RPOW:
         if (isinstance(other, Tensor) and (<Tensor>other)._data is None
                 and _takes_scalar_tensor(code)):
             b = <Tensor>other
@@ -282,54 +282,10 @@ cdef inline object _scalar_dunder(int code, Tensor a, object other):
 
 
 cdef object _binary_dunder(int code, Tensor a, object other):
-    """a op other (code: a B_) through _binary."""
-    if code == B_ADD or code == B_RADD:
-        return _binary(OP_ADD, a, other) if code == B_ADD else _binary(OP_ADD, other, a, True)
-    if code == B_SUB or code == B_RSUB:
-        return _binary(OP_SUB, a, other) if code == B_SUB else _binary(OP_SUB, other, a, True)
-    if code == B_MUL or code == B_RMUL:
-        return _binary(OP_MUL, a, other) if code == B_MUL else _binary(OP_MUL, other, a, True)
-    if code == B_TRUEDIV or code == B_RTRUEDIV:
-        return (_binary(OP_DIV, a, other) if code == B_TRUEDIV
-                else _binary(OP_DIV, other, a, True))
-    return _binary(OP_POW, a, other) if code == B_POW else _binary(OP_POW, other, a, True)
-
-
-cdef inline object _op_add(Tensor self, object other):
-    return _scalar_dunder(B_ADD, self, other)
-
-
-cdef inline object _op_radd(Tensor self, object other):
-    return _scalar_dunder(B_RADD, self, other)
-
-
-cdef inline object _op_sub(Tensor self, object other):
-    return _scalar_dunder(B_SUB, self, other)
-
-
-cdef inline object _op_rsub(Tensor self, object other):
-    return _scalar_dunder(B_RSUB, self, other)
-
-
-cdef inline object _op_mul(Tensor self, object other):
-    return _scalar_dunder(B_MUL, self, other)
-
-
-cdef inline object _op_rmul(Tensor self, object other):
-    return _scalar_dunder(B_RMUL, self, other)
-
-
-cdef inline object _op_truediv(Tensor self, object other):
-    return _scalar_dunder(B_TRUEDIV, self, other)
-
-
-cdef inline object _op_rtruediv(Tensor self, object other):
-    return _scalar_dunder(B_RTRUEDIV, self, other)
-
-
-cdef inline object _op_pow(Tensor self, object other):
-    return _scalar_dunder(B_POW, self, other)
-
-
-cdef inline object _op_rpow(Tensor self, object other):
-    return _binary(OP_POW, other, self, True)
+    """a op other (code: a B_) through _binary: the B_ codes come in pairs, each
+    op then its reflected form (odd)."""
+    cdef int op = (OP_ADD if code < B_SUB else OP_SUB if code < B_MUL else
+                   OP_MUL if code < B_TRUEDIV else OP_DIV if code < B_POW else OP_POW)
+    if code & 1:
+        return _binary(op, other, a, True)
+    return _binary(op, a, other)

@@ -23,7 +23,7 @@ cdef inline object _address(object x):
 
 
 cdef enum:
-    S_BINARY = 0     # a's arithmetic dunder code (B_) with b: its body, _op_add, ...
+    S_BINARY = 0     # a's arithmetic dunder code (B_) with b: its body, _scalar_dunder
     S_INPLACE = 1    # _inplace(a, op, b): a op= b
     S_UNARY = 2      # _unary(a, op, p, q): the op table's elementwise ops
     S_GETITEM = 3    # _getitem(a, b)
@@ -33,6 +33,7 @@ cdef enum:
     S_SCALARS = 6    # a run of scalar steps lowered to the _Block ca (_plan)
 
 cdef enum:
+    # each op, then its reflected form (_binary_dunder reads the order)
     B_ADD, B_RADD, B_SUB, B_RSUB, B_MUL, B_RMUL, B_TRUEDIV, B_RTRUEDIV, B_POW, B_RPOW
 
 
@@ -180,25 +181,7 @@ cdef bint _took_scalar_path(int kind, int code, object a, object b, object out):
 cdef object _run(_Step s, object a, object b):
     cdef int k = s.kind, op = s.code
     if k == S_BINARY:
-        if op == B_ADD:
-            return _op_add(<Tensor>a, b)
-        if op == B_RADD:
-            return _op_radd(<Tensor>a, b)
-        if op == B_SUB:
-            return _op_sub(<Tensor>a, b)
-        if op == B_RSUB:
-            return _op_rsub(<Tensor>a, b)
-        if op == B_MUL:
-            return _op_mul(<Tensor>a, b)
-        if op == B_RMUL:
-            return _op_rmul(<Tensor>a, b)
-        if op == B_TRUEDIV:
-            return _op_truediv(<Tensor>a, b)
-        if op == B_RTRUEDIV:
-            return _op_rtruediv(<Tensor>a, b)
-        if op == B_POW:
-            return _op_pow(<Tensor>a, b)
-        return _op_rpow(<Tensor>a, b)
+        return _scalar_dunder(op, <Tensor>a, b)
     if k == S_INPLACE:
         return _inplace(<Tensor>a, op, b)
     if k == S_UNARY:
@@ -264,6 +247,7 @@ cdef struct _Ins:
     int32_t a, b         # operand registers
     double p, q
     uint8_t code         # a B_ code, or the table's op code (I_UNARY)
+    uint8_t op           # its record's op code (_scalar_formula's, or OP_ACT + code)
     uint8_t flags
 
 
@@ -303,7 +287,6 @@ cdef class _Block:
     cdef _Ins *ins
     cdef double *val
     cdef int32_t *slot       # a register's record; -1: none; -2: an outside leaf not on the graph yet
-    cdef uint8_t *op         # its record's op code
     cdef PyObject **outside  # the outside operands of this run (borrowed from vals)
     cdef Py_ssize_t n, nx, base, nkept
     cdef Py_ssize_t *xslot
@@ -318,7 +301,6 @@ cdef class _Block:
         PyMem_Free(self.ins)
         PyMem_Free(self.val)
         PyMem_Free(self.slot)
-        PyMem_Free(self.op)
         PyMem_Free(self.outside)
         PyMem_Free(self.xslot)
         PyMem_Free(self.xstate)
@@ -330,12 +312,11 @@ cdef class _Block:
         self.ins = <_Ins *>PyMem_Malloc(n * sizeof(_Ins))
         self.val = <double *>PyMem_Malloc(nregs * sizeof(double))
         self.slot = <int32_t *>PyMem_Malloc(nregs * sizeof(int32_t))
-        self.op = <uint8_t *>PyMem_Malloc(nregs)
         self.outside = <PyObject **>PyMem_Malloc(nx * sizeof(PyObject *) + 1)
         self.xslot = <Py_ssize_t *>PyMem_Malloc(nx * sizeof(Py_ssize_t) + 1)
         self.xstate = <uint8_t *>PyMem_Malloc(nx + 1)
         self.kept = <Py_ssize_t *>PyMem_Malloc(n * sizeof(Py_ssize_t))
-        if not (self.ins and self.val and self.slot and self.op and self.outside
+        if not (self.ins and self.val and self.slot and self.outside
                 and self.xslot and self.xstate and self.kept):
             raise MemoryError()
         for k, c in enumerate(numbers):
@@ -343,57 +324,58 @@ cdef class _Block:
         return 0
 
     cdef int run(self, list vals) except -1:
-        if self.busy:       # another thread's replay of it let go of the GIL (a finalizer)
-            return self.run_steps(vals)
-        self.busy = True
-        try:
-            return self.run_registers(vals)
-        finally:
-            self.busy = False
+        """Appends the kept results to vals, and lets go of the slots read last here."""
+        cdef Py_ssize_t k
+        cdef list results = None
+        if not self.busy:   # else another thread's replay of it let go of the GIL (a finalizer)
+            self.busy = True
+            try:
+                results = self.run_registers(vals)
+            finally:
+                self.busy = False
+        if results is None:
+            results = self.run_steps(vals)
+        vals.extend(results)
+        for k in self.drops:
+            vals[k] = None
+        return 0
 
     @cython.boundscheck(False)      # registers and slots are the block's own (_plan)
     @cython.wraparound(False)
-    cdef int run_registers(self, list vals) except -1:
-        cdef Py_ssize_t i, k
+    cdef list run_registers(self, list vals):
+        """The kept results, computed on the registers; None if an outside
+        operand is not as traced."""
+        cdef Py_ssize_t k
         cdef Tensor t
         cdef Graph g
         cdef PyObject *common = NULL      # the one graph of the outside operands on one
         for k in range(self.nx):
             x = vals[self.xslot[k]]
             if not isinstance(x, Tensor) or (<Tensor>x)._data is not None:
-                return self.run_steps(vals)
+                return None
             t = <Tensor>x
             if t._dt * 8 + _state(t) != self.xstate[k]:
-                return self.run_steps(vals)
+                return None
             if t._graph is not None:
                 if t._graph.dead or (common != NULL and common != <PyObject *>t._graph):
-                    return self.run_steps(vals)
+                    return None
                 common = <PyObject *>t._graph
             _fresh(t)
             self.val[k] = t._val
             self.slot[k] = -1 if not t._rg else (-2 if t._graph is None else t._slot)
             self.outside[k] = <PyObject *>t
         g = self.compute(None if common == NULL else <Graph>common)
-        for i in range(self.nkept):
-            k = self.kept[i]
-            vals.append(self.tensor(g, self.base + k, &self.ins[k]))
-        for k in self.drops:
-            vals[k] = None
-        return 0
+        return [self.tensor(g, self.kept[k]) for k in range(self.nkept)]
 
-    cdef int run_steps(self, list vals) except -1:
-        """run, by the steps it lowers, on its registers as slots."""
+    cdef list run_steps(self, list vals):
+        """The kept results, by the steps it lowers, on its registers as slots."""
         cdef Py_ssize_t i, k
         cdef list local = ([vals[self.xslot[k]] for k in range(self.nx)]
                            + [None] * (self.base - self.nx))
         if self.local_steps is None:
             self.local_steps = [self.local_step(i) for i in range(self.n)]
         _replay(self.local_steps, local)
-        for i in range(self.nkept):
-            vals.append(local[self.base + self.kept[i]])
-        for k in self.drops:
-            vals[k] = None
-        return 0
+        return [local[self.base + self.kept[i]] for i in range(self.nkept)]
 
     @cython.boundscheck(False)
     @cython.wraparound(False)
@@ -401,15 +383,15 @@ cdef class _Block:
         """The steps on the registers, recording on g (None: this thread's
         graph, looked up at the first record, as _graph_of does); returns the
         graph it recorded on.  The records are written as graph_push writes
-        them, through the tape's arrays held in locals (t); t.sync() hands its
-        count back to g before anything else pushes or grows g's arrays."""
+        them, through the tape's arrays held in locals (t); _tape_sync hands
+        their count back to g before anything else pushes or grows g's arrays."""
         cdef Py_ssize_t i, r
         cdef _Ins *s
         cdef double *val = self.val
         cdef int32_t *slot = self.slot
         cdef double v, dx, dy
         cdef int32_t sa, sb, k
-        cdef uint8_t op, f
+        cdef uint8_t f
         cdef _Tape t
         t.g = NULL
         try:
@@ -420,17 +402,15 @@ cdef class _Block:
                 if f & I_UNARY:
                     if scalar_unary(s.code, not (f & I_F32), val[s.a], s.p, s.q, &v, &dx) < 0:
                         raise ValueError(f"no scalar kernel for op code {s.code}")
-                    op, dy = OP_ACT + s.code, s.p
+                    dy = s.p
                 else:
-                    op = _scalar_formula(s.code, val[s.a], val[s.b], f & I_B_TENSOR,
-                                         &v, &dx, &dy)
+                    _scalar_formula(s.code, val[s.a], val[s.b], f & I_B_TENSOR, &v, &dx, &dy)
                 if f & I_F32:
                     v = <double>(<float>v)
                 val[r] = v
                 slot[r] = -1
                 if not (f & I_REC):
                     continue
-                self.op[r] = op
                 if t.g == NULL:
                     if g is None:
                         g = current_graph()
@@ -448,13 +428,13 @@ cdef class _Block:
                     _tape_sync(&t)
                     g.grow()
                     _tape_load(&t, g)
-                t.op[k] = op if f & I_F32 else op | OP_F64
+                t.op[k] = s.op if f & I_F32 else s.op | OP_F64
                 t.in0[k], t.in1[k], t.d0[k], t.d1[k], t.val[k] = sa, sb, dx, dy, v
                 t.n = k + 1
                 slot[r] = k
                 if f & (I_PARAMS | I_VIEWS):
                     _tape_sync(&t)
-                    self.extras(g, s, k, op, dy)
+                    self.extras(g, s, k, dy)
         finally:
             if t.g != NULL:
                 _tape_sync(&t)
@@ -469,13 +449,13 @@ cdef class _Block:
             _tape_load(t, <Graph>t.g)
         return self.slot[k]
 
-    cdef int extras(self, Graph g, _Ins *s, int32_t i, uint8_t op, double dy) except -1:
+    cdef int extras(self, Graph g, _Ins *s, int32_t i, double dy) except -1:
         """What _sop and _unary note beside record i, the result of s."""
         cdef bint b = s.flags & I_B_TENSOR
         if s.flags & I_PARAMS:
             g.params[i] = s.q
         if s.flags & I_VIEWS:
-            _save_elements(g, i, op, self.view(s.a), self.view(s.b) if b else None, b,
+            _save_elements(g, i, s.op, self.view(s.a), self.view(s.b) if b else None, b,
                            s.flags & I_A_RG, s.flags & I_B_RG, dy)
         return 0
 
@@ -494,12 +474,14 @@ cdef class _Block:
         c.ib = self.ins[i].b if self.ins[i].flags & I_B_TENSOR else -1
         return c
 
-    cdef Tensor tensor(self, Graph g, Py_ssize_t k, _Ins *s):
-        """The tensor _sop would have made of register k, the result of s (g:
-        the graph compute recorded on)."""
-        cdef Tensor out = _scalar(self.val[k], DT_F32 if s.flags & I_F32 else DT_F64)
+    cdef Tensor tensor(self, Graph g, Py_ssize_t i):
+        """The tensor _sop would have made of step i's result (g: the graph
+        compute recorded on)."""
+        cdef _Ins *s = &self.ins[i]
+        cdef Py_ssize_t r = self.base + i
+        cdef Tensor out = _scalar(self.val[r], DT_F32 if s.flags & I_F32 else DT_F64)
         if s.flags & I_REC:
-            out._graph, out._rg, out._op, out._slot = g, True, self.op[k], self.slot[k]
+            out._graph, out._rg, out._op, out._slot = g, True, s.op, self.slot[r]
         return out
 
 
@@ -604,6 +586,7 @@ cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv
     cdef Py_ssize_t i, k, x, nb
     cdef _Ins *ins
     cdef uint8_t f
+    cdef double v, dx, dy           # _scalar_formula's outputs, unread: its op code is wanted
     cdef bytearray rg               # register -> whether it requires grad
     for i in range(i0, i1):
         s = steps[i]
@@ -626,6 +609,8 @@ cdef _Step _block_step(list steps, Py_ssize_t i0, Py_ssize_t i1, Py_ssize_t nenv
         u.reg[nenv + i0 + i] = blk.base + i
         ins = &blk.ins[i]
         ins.code, ins.p, ins.q, ins.a = s.code, s.p, s.q, u.reg[s.ia]
+        ins.op = (OP_ACT + s.code if s.kind == S_UNARY
+                  else _scalar_formula(s.code, 1.0, 1.0, s.ib >= 0, &v, &dx, &dy))
         f = (I_F32 if s.dt == DT_F32 else 0) | (I_UNARY if s.kind == S_UNARY else 0)
         if s.ib >= 0:
             ins.b = u.reg[s.ib]
@@ -682,14 +667,11 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
     last is [key, plan] of the plan that ran last: its key is checked first, in
     place, without making this call's key."""
     cdef _Env e = _Env.__new__(_Env)
-    cdef tuple plan
     if last[0] is not None:
         e.expect = <tuple>last[0]
         e.environment(fn, args, kwargs)
         if not e.mismatch and e.pos == len(e.expect):
-            plan = <tuple>last[1]
-            _replay(<list>plan[0], e.tensors)
-            return _result_of(plan[1], e.tensors)
+            return _run_plan(<tuple>last[1], e.tensors)
         e = _Env.__new__(_Env)
     e.environment(fn, args, kwargs)
     key = tuple(e.key)
@@ -697,9 +679,13 @@ def _call(dict plans, list last, fn, tuple args, dict kwargs):
     if type(entry) is not tuple:
         return _Miss(key, e.tensors, e.objects, entry)
     last[0], last[1] = key, entry
-    plan = <tuple>entry
-    _replay(<list>plan[0], e.tensors)
-    return _result_of(plan[1], e.tensors)
+    return _run_plan(<tuple>entry, e.tensors)
+
+
+cdef object _run_plan(tuple plan, list vals):
+    """A plan (its steps, its result's template) replayed on vals."""
+    _replay(<list>plan[0], vals)
+    return _result_of(plan[1], vals)
 
 
 cdef class _CompiledCall:
