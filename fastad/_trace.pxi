@@ -251,27 +251,6 @@ cdef struct _Ins:
     uint8_t flags
 
 
-cdef struct _Tape:
-    # a graph's record arrays and count, held in locals by _Block.compute
-    PyObject *g
-    int32_t n, cap
-    uint8_t *op
-    int32_t *in0
-    int32_t *in1
-    double *d0
-    double *d1
-    double *val
-
-
-cdef inline void _tape_load(_Tape *t, Graph g) noexcept:
-    t.g, t.n, t.cap = <PyObject *>g, g.n, g.cap
-    t.op, t.in0, t.in1, t.d0, t.d1, t.val = g.op, g.in0, g.in1, g.d0, g.d1, g.val
-
-
-cdef inline void _tape_sync(_Tape *t) noexcept:
-    (<Graph>t.g).n = t.n
-
-
 @cython.no_gc          # holds C arrays, the steps it lowers and slot numbers
 cdef class _Block:
     """A run of a plan's scalar steps (_Step.scalar), lowered: a replay computes
@@ -382,71 +361,41 @@ cdef class _Block:
     cdef Graph compute(self, Graph g):
         """The steps on the registers, recording on g (None: this thread's
         graph, looked up at the first record, as _graph_of does); returns the
-        graph it recorded on.  The records are written as graph_push writes
-        them, through the tape's arrays held in locals (t); _tape_sync hands
-        their count back to g before anything else pushes or grows g's arrays."""
+        graph it recorded on."""
         cdef Py_ssize_t i, r
         cdef _Ins *s
         cdef double *val = self.val
         cdef int32_t *slot = self.slot
         cdef double v, dx, dy
-        cdef int32_t sa, sb, k
         cdef uint8_t f
-        cdef _Tape t
-        t.g = NULL
-        try:
-            for i in range(self.n):
-                s = &self.ins[i]
-                f = s.flags
-                r = self.base + i
-                if f & I_UNARY:
-                    if scalar_unary(s.code, not (f & I_F32), val[s.a], s.p, s.q, &v, &dx) < 0:
-                        raise ValueError(f"no scalar kernel for op code {s.code}")
-                    dy = s.p
-                else:
-                    _scalar_formula(s.code, val[s.a], val[s.b], f & I_B_TENSOR, &v, &dx, &dy)
-                if f & I_F32:
-                    v = <double>(<float>v)
-                val[r] = v
-                slot[r] = -1
-                if not (f & I_REC):
-                    continue
-                if t.g == NULL:
-                    if g is None:
-                        g = current_graph()
-                    _tape_load(&t, g)
-                sa = slot[s.a]
-                if sa == -2:
-                    sa = self.leaf_slot(&t, s.a)
-                sb = -1
-                if f & I_B_TENSOR:
-                    sb = slot[s.b]
-                    if sb == -2:
-                        sb = self.leaf_slot(&t, s.b)
-                k = t.n
-                if k == t.cap:
-                    _tape_sync(&t)
-                    g.grow()
-                    _tape_load(&t, g)
-                t.op[k] = s.op if f & I_F32 else s.op | OP_F64
-                t.in0[k], t.in1[k], t.d0[k], t.d1[k], t.val[k] = sa, sb, dx, dy, v
-                t.n = k + 1
-                slot[r] = k
-                if f & (I_PARAMS | I_VIEWS):
-                    _tape_sync(&t)
-                    self.extras(g, s, k, dy)
-        finally:
-            if t.g != NULL:
-                _tape_sync(&t)
+        for i in range(self.n):
+            s = &self.ins[i]
+            f = s.flags
+            r = self.base + i
+            if f & I_UNARY:
+                if scalar_unary(s.code, not (f & I_F32), val[s.a], s.p, s.q, &v, &dx) < 0:
+                    raise ValueError(f"no scalar kernel for op code {s.code}")
+                dy = s.p
+            else:
+                _scalar_formula(s.code, val[s.a], val[s.b], f & I_B_TENSOR, &v, &dx, &dy)
+            if f & I_F32:
+                v = <double>(<float>v)
+            val[r] = v
+            slot[r] = -1
+            if not (f & I_REC):
+                continue
+            if g is None:
+                g = current_graph()
+            slot[r] = graph_push(g, s.op if f & I_F32 else s.op | OP_F64, self.slot_of(g, s.a),
+                                 self.slot_of(g, s.b) if f & I_B_TENSOR else -1, dx, dy, v)
+            if f & (I_PARAMS | I_VIEWS):
+                self.extras(g, s, slot[r], dy)
         return g
 
-    cdef int32_t leaf_slot(self, _Tape *t, int32_t k) except -2:
-        """Outside leaf k's record, made at its first use as _slot_on makes it."""
-        _tape_sync(t)
-        try:
-            self.slot[k] = _slot_on(<Graph>t.g, <Tensor>self.outside[k])
-        finally:            # it may have pushed, or grown the arrays, before raising
-            _tape_load(t, <Graph>t.g)
+    cdef inline int32_t slot_of(self, Graph g, int32_t k) except -2:
+        """Register k's record; an outside leaf's is made at its first use, as _slot_on."""
+        if self.slot[k] == -2:
+            self.slot[k] = _slot_on(g, <Tensor>self.outside[k])
         return self.slot[k]
 
     cdef int extras(self, Graph g, _Ins *s, int32_t i, double dy) except -1:
