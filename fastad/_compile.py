@@ -19,9 +19,9 @@ of two or more ops on 0-d tensors (and numbers) runs as one scalar block
 records the ops would push, and making tensors only of the results read after
 the run or returned.  The values, the tape, ``.grad``, the parameters and the
 optimizer's state are those the eager call leaves, bit for bit, because the
-same code computes them.  An optimizer's step is still called as eager calls
-it (issue 19's later stages run it from the plan).  docs/compile.rst says it
-for users.
+same code computes them.  The step() of SGD, Adam and AdamW replays as their
+update kernels on the arrays (fastad._tensor's _OptimizerStep), or as eager's
+step where that would differ.  docs/compile.rst says it for users.
 
 Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
 and for each argument and each value the function's code (or that of a helper
@@ -57,8 +57,10 @@ import warnings
 from fastad import _tensor as _T
 from fastad._tensor import Tensor
 from fastad.nn.modules import Module
+from fastad.optim.adam import Adam, AdamW
 from fastad.optim.lr_scheduler import LRScheduler
-from fastad.optim.optimizer import Optimizer, _subclasses
+from fastad.optim.optimizer import Optimizer, _runs_bare, _subclasses
+from fastad.optim.sgd import SGD
 
 __all__ = ["compile"]
 
@@ -70,6 +72,7 @@ _RECOMPILE_LIMIT = 8        # torch._dynamo.config.recompile_limit
 _EAGER = object()           # a key whose trace ended early
 _TRACING = threading.Lock()  # one trace at a time: the optimizer methods are patched during it
 _WRAPPERS = {}              # an optimizer's or scheduler's method -> its traced form (_patch_methods)
+_LOWERED_STEPS = (SGD, Adam, AdamW)     # exact types: a subclass may change the update
 
 
 class InvalidBackend(RuntimeError):
@@ -123,11 +126,17 @@ class OptimizedModule(Module):
 
 
 def _traced_method(f):
-    """An optimizer's or LR scheduler's method as one traced step (while a trace runs)."""
+    """An optimizer's or LR scheduler's method as one traced step (while a trace
+    runs); the bare step() of SGD, Adam and AdamW, called without a closure, as
+    the step of the plan that runs their update kernels (_T._OptimizerStep)."""
     @functools.wraps(f)
     def method(self, *args, **kwargs):
         if not _T._tracing():
             return f(self, *args, **kwargs)
+        if f.__name__ == "step" and type(self) in _LOWERED_STEPS and not args and not kwargs:
+            lowered = _T._OptimizerStep(self, getattr(f, "__wrapped__", f),
+                                        type(self) is not SGD, _runs_bare)
+            return _T._trace_call(lowered, "__call__", (), {})
         return _T._trace_call(self, f.__name__, args, kwargs)
     return method
 

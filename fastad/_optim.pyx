@@ -15,17 +15,6 @@ from fastad._fmath cimport f_sqrt
 cnp.import_array()
 
 
-cdef struct OptCtx:
-    int f64
-    int kind             # 0 sgd, 1 adam
-    void* p
-    void* g
-    void* m              # momentum buffer / exp_avg
-    void* v              # exp_avg_sq
-    double lr, momentum, dampening, wd, eps, beta1, beta2, step_size, bc2_sqrt
-    bint nesterov, first, decoupled
-
-
 @cython.boundscheck(False)
 @cython.wraparound(False)
 @cython.cdivision(True)
@@ -80,6 +69,11 @@ cdef void opt_range(void* vctx, Py_ssize_t lo, Py_ssize_t hi) noexcept nogil:
         opt_impl(c, <float*>c.p, <const float*>c.g, <float*>c.m, <float*>c.v, lo, hi)
 
 
+cdef void opt_apply(OptCtx* c, Py_ssize_t n) noexcept nogil:
+    """The update c on its n-element arrays."""
+    run_blocks(opt_range, c, n, 1)
+
+
 cdef _opt_run_half(list params, list grads, list bufs1, list bufs2, OptCtx* proto,
                    bint need1, bint need2):
     """The update on float32 copies of the float16 arrays, rounded back into them:
@@ -124,10 +118,29 @@ cdef _opt_run(list params, list grads, list bufs1, list bufs2, OptCtx* proto, bi
             sizes[k] = n
         with nogil:
             for k in range(np_):
-                run_blocks(opt_range, &ctxs[k], sizes[k], 1)
+                opt_apply(&ctxs[k], sizes[k])
     finally:
         free(ctxs)
         free(sizes)
+
+
+cdef void sgd_setup(OptCtx* c, double lr, double momentum, double dampening,
+                    double weight_decay, bint nesterov, bint first_step) noexcept:
+    c.kind = 0; c.lr = lr; c.momentum = momentum; c.dampening = dampening
+    c.wd = weight_decay; c.nesterov = nesterov; c.first = first_step
+    c.eps = c.beta1 = c.beta2 = c.step_size = c.bc2_sqrt = 0; c.decoupled = False
+
+
+cdef int adam_setup(OptCtx* c, double lr, double beta1, double beta2, double eps,
+                    double weight_decay, bint decoupled, long step) except -1:
+    bias_correction1 = 1 - beta1 ** step
+    bias_correction2 = 1 - beta2 ** step
+    c.kind = 1; c.lr = lr; c.beta1 = beta1; c.beta2 = beta2; c.eps = eps
+    c.wd = weight_decay; c.decoupled = decoupled
+    c.step_size = lr / bias_correction1
+    c.bc2_sqrt = bias_correction2 ** 0.5
+    c.momentum = c.dampening = 0; c.nesterov = False; c.first = False
+    return 0
 
 
 def sgd_step(list params, list grads, list bufs, double lr, double momentum, double dampening,
@@ -136,9 +149,7 @@ def sgd_step(list params, list grads, list bufs, double lr, double momentum, dou
     cdef OptCtx c
     if nesterov and (momentum <= 0 or dampening != 0):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-    c.kind = 0; c.lr = lr; c.momentum = momentum; c.dampening = dampening
-    c.wd = weight_decay; c.nesterov = nesterov; c.first = first_step
-    c.eps = c.beta1 = c.beta2 = c.step_size = c.bc2_sqrt = 0; c.decoupled = False
+    sgd_setup(&c, lr, momentum, dampening, weight_decay, nesterov, first_step)
     _opt_run(params, grads, bufs if momentum != 0 else None, None, &c, momentum != 0, False)
 
 
@@ -149,11 +160,5 @@ def adam_step(list params, list grads, list exp_avgs, list exp_avg_sqs, double l
     cdef OptCtx c
     if step < 1:
         raise ValueError(f"step must be >= 1, got {step}")
-    bias_correction1 = 1 - beta1 ** step
-    bias_correction2 = 1 - beta2 ** step
-    c.kind = 1; c.lr = lr; c.beta1 = beta1; c.beta2 = beta2; c.eps = eps
-    c.wd = weight_decay; c.decoupled = decoupled
-    c.step_size = lr / bias_correction1
-    c.bc2_sqrt = bias_correction2 ** 0.5
-    c.momentum = c.dampening = 0; c.nesterov = False; c.first = False
+    adam_setup(&c, lr, beta1, beta2, eps, weight_decay, decoupled, step)
     _opt_run(params, grads, exp_avgs, exp_avg_sqs, &c, True, True)

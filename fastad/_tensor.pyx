@@ -85,6 +85,7 @@ include "_debug.pxi"
 
 
 include "_trace.pxi"
+include "_compiled_optim.pxi"
 
 
 # ---------------------------------------------------------------- grad mode

@@ -158,6 +158,87 @@ def test_an_optimizer_step_is_looked_up_at_each_replay():
     assert seen.n == 2
 
 
+_OPTIMIZERS = {
+    "sgd": lambda groups: fastad.optim.SGD(groups, lr=0.1),
+    "sgd nesterov, decay": lambda groups: fastad.optim.SGD(groups, lr=0.1, momentum=0.9,
+                                                           nesterov=True, weight_decay=0.01),
+    "sgd dampening": lambda groups: fastad.optim.SGD(groups, lr=0.1, momentum=0.5, dampening=0.3),
+    "adam": lambda groups: fastad.optim.Adam(groups, lr=1e-2),
+    "adam decay": lambda groups: fastad.optim.Adam(groups, lr=1e-2, weight_decay=0.1),
+    "adamw": lambda groups: fastad.optim.AdamW(groups, lr=1e-2, betas=(0.8, 0.99)),
+}
+# what a training loop does to its optimizer at its 4th step: the compiled
+# step must see it as eager's does (the replay runs eager's step where it must)
+_CHANGES = {
+    "nothing": lambda opt, params: None,
+    "an lr": lambda opt, params: opt.param_groups[1].__setitem__("lr", 0.03),
+    "a Tensor lr": lambda opt, params: opt.param_groups[0].__setitem__("lr", fastad.tensor(0.02)),
+    "maximize": lambda opt, params: [g.__setitem__("maximize", True) for g in opt.param_groups],
+    "state cleared": lambda opt, params: opt.state.clear(),
+    "state loaded": lambda opt, params: opt.load_state_dict(opt.state_dict()),
+    "a param's storage": lambda opt, params: params[0].data.__setitem__(
+        slice(None), params[0].detach().t().contiguous().t()),
+    "a new param group": lambda opt, params: opt.add_param_group({"params": [params[-1]]}),
+    "a step hook": lambda opt, params: opt.register_step_post_hook(
+        lambda *args: params[2].data.mul_(0.5)),
+}
+
+
+def _train_with(make_opt, change, compiled, steps=8):
+    rng = np.random.default_rng(5)
+    w = fastad.tensor(rng.standard_normal((3, 4)), dtype=fastad.float32, requires_grad=True)
+    b = fastad.tensor(rng.standard_normal(4), dtype=fastad.float32, requires_grad=True)
+    v = fastad.tensor(rng.standard_normal(2), dtype=fastad.float64, requires_grad=True)
+    unused = fastad.zeros(3, requires_grad=True)
+    late = fastad.tensor(rng.standard_normal(2), requires_grad=True)
+    params = [w, b, v, unused, late]
+    opt = make_opt([{"params": [w, unused]}, {"params": [b, v], "lr": 0.05}])
+    ones_y, ones_z = fastad.ones(3, 4), fastad.ones(2)
+
+    def step():
+        opt.zero_grad()
+        y = (w * b).tanh() * (w - 1.0)
+        y.backward(ones_y)
+        z = (v * v).exp() + late * late
+        z.backward(ones_z)
+        opt.step()
+        return y, z
+
+    run = fastad.compile(step, fullgraph=True) if compiled else step
+    out = []
+    for i in range(steps):
+        if i == 4:
+            change(opt, params)
+        out.append([_bits(t) for t in run()])
+    state = [_bits(t) for st in opt.state.values() for t in st.values()
+             if isinstance(t, fastad.Tensor)]
+    return out, [_bits(p) for p in params], state
+
+
+@pytest.mark.parametrize("change", list(_CHANGES))
+@pytest.mark.parametrize("name", list(_OPTIMIZERS))
+def test_an_optimizer_step_replayed_by_its_kernels_is_bitwise_eager(name, change, monkeypatch):
+    """SGD's, Adam's and AdamW's step in a plan runs their kernels without their
+    Python (the eager update's Python runs only at the trace), as eager's does
+    when a loop changes the optimizer between steps."""
+    eager_updates = _Count()
+    cls = fastad.optim.SGD if name.startswith("sgd") else fastad.optim.Adam
+    update = "_sgd" if cls is fastad.optim.SGD else "_step_group"
+    python_update = getattr(cls, update)
+
+    def counted(*args):
+        eager_updates.n += 1
+        return python_update(*args)
+
+    monkeypatch.setattr(cls, update, counted)
+    make = _OPTIMIZERS[name]
+    eager = _train_with(make, _CHANGES[change], False)
+    eager_updates.n = 0
+    assert _train_with(make, _CHANGES[change], True) == eager
+    if change == "nothing":
+        assert eager_updates.n == 2     # the trace's step: one update per group
+
+
 def test_w1_scalar_mlp_with_sgd_compiled_is_bitwise_eager():
     def train(compiled):
         params, data = w1_setup(fastad, samples=4)

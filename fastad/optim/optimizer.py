@@ -83,6 +83,13 @@ def _hooked(step):
     return wrapper
 
 
+def _runs_bare(opt):
+    """Whether opt's hooked step would run only the step: no step hook to run, no profile."""
+    return not (_global_step_pre_hooks or _global_step_post_hooks
+                or opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
+                or _current_profiler() is not None)
+
+
 def _run_hooked(self, step, args, kwargs):
     for pre_hook in chain(_global_step_pre_hooks.values(),
                           self._optimizer_step_pre_hooks.values()):
