@@ -138,6 +138,11 @@ cdef tuple _matmul_derivative(object g, object x, object y):
 
 
 # ---------------------------------------------------------------- softmax
+cdef inline object _last_axis(object a, int d, bint last_dim):
+    """a with axis d moved last."""
+    return a if last_dim else np.moveaxis(a, d, -1)
+
+
 def softmax(input, dim=None, dtype=None):
     return _softmax(input, dim, False)
 
@@ -159,20 +164,20 @@ cdef object _softmax(object input, object dim, bint take_log):
         dim = 0 if a.ndim in (0, 1, 3) else 1
     d = _norm_dim(dim, a.ndim)
     shape = a.shape
-    last = np.ascontiguousarray(np.moveaxis(a.reshape(shape or (1,)), d, -1))
+    last_dim = d == len(shape) - 1 or not shape
+    # (np.moveaxis is Python: a few µs, a small softmax's whole kernel time)
+    last = np.ascontiguousarray(_last_axis(a.reshape(shape or (1,)), d, last_dim))
     rows = last.reshape(last.size // last.shape[-1] if last.shape[-1] else 0, last.shape[-1])
     y_rows = _K.empty_like(rows)
     if rows.size:
         (_K.log_softmax_forward if take_log else _K.softmax_forward)(rows, y_rows)
-    y = np.moveaxis(y_rows.reshape(last.shape), -1, d).reshape(shape)
+    y = y_rows.reshape(shape) if last_dim else np.moveaxis(y_rows.reshape(last.shape), -1, d)
     cdef Tensor out = _wrap(np.ascontiguousarray(y).reshape(shape), x._dt)  # 0-d stays 0-d
     if not (x._rg and grad_enabled()):
         return _unrecorded(out, "log_softmax" if take_log else "softmax")
 
-    last_dim = d == len(shape) - 1 or not shape
-
     def backward(g):
-        g_rows = np.ascontiguousarray(np.moveaxis(g.reshape(shape or (1,)), d, -1),
+        g_rows = np.ascontiguousarray(_last_axis(g.reshape(shape or (1,)), d, last_dim),
                                       dtype=y_rows.dtype).reshape(y_rows.shape)
         # over the last dim the kernel writes straight into the gradient, an array
         # of its own that the sweep may keep as .grad without copying it

@@ -285,6 +285,13 @@ cdef tuple _class_weights(object rows, object target, object weight, long ignore
     the rows not ignored; the row count for class probabilities), as the kernels
     take them."""
     cdef Py_ssize_t M = rows.shape[0], C = rows.shape[1]
+    if weight is None and label_smoothing == 0 and not probs:
+        # the common case, its few numpy calls (the general one's cost more
+        # than a small loss's kernels): the same q, a one-hot of the rows kept
+        kept = (target != ignore_index).nonzero()[0]
+        q = np.zeros((M, C), rows.dtype)
+        q[kept, target[kept]] = 1.0
+        return q, float(len(kept))
     w = np.ones(C, rows.dtype) if weight is None else weight
     smooth = np.broadcast_to(w * (label_smoothing / C), (M, C))
     if probs:

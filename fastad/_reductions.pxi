@@ -11,7 +11,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
     dims = _norm_dims(dim, a.ndim)
     quiet = _fp_quiet()
     try:
-        r = a.sum(axis=dims, keepdims=keepdim, dtype=NP_DTYPES[dt])
+        r = np.add.reduce(a, dims, NP_DTYPES[dt], None, keepdim)    # ndarray.sum's own call
     finally:
         _fp_restore(quiet)
     cdef Tensor out = _wrap(r, dt)
@@ -39,7 +39,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None
         count *= shape[d]
     quiet = _fp_quiet()
     try:
-        r = a.sum(axis=dims, keepdims=keepdim) / (count if count else np.nan)
+        r = np.add.reduce(a, dims, None, None, keepdim) / (count if count else np.nan)
     finally:
         _fp_restore(quiet)
     cdef Tensor out = _wrap(r, x._dt)

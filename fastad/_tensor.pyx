@@ -411,11 +411,12 @@ cdef object _unbroadcast(object g, tuple shape):
     if g.shape == shape:
         return g
     cdef int nd = g.ndim - len(shape)
+    # np.add.reduce is what ndarray.sum runs, without its Python wrapper
     if nd > 0:
-        g = g.sum(axis=tuple(range(nd)))
+        g = np.add.reduce(g, tuple(range(nd)))
     axes = tuple([i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1])
     if axes:
-        g = g.sum(axis=axes, keepdims=True)
+        g = np.add.reduce(g, axes, None, None, True)
     return g.reshape(shape)
 
 

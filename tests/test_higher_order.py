@@ -397,6 +397,33 @@ def test_double_backward_workloads_give_torchs_gradients(workload):
 
 
 @needs_torch
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_class_loss_second_derivative_with_ignored_rows_matches_torch(loss, reduction):
+    """The unweighted class losses' recorded derivative (its one-hot of the
+    rows kept) against PyTorch's, ignored rows and all."""
+    import torch
+    rng = np.random.default_rng(3)
+    x0 = rng.standard_normal((6, 4))
+    target = np.array([1, -100, 3, 0, -100, 2])
+    upstream = rng.uniform(-1, 1, () if reduction != "none" else (6,))
+    w = rng.uniform(-1, 1, (6, 4))
+    results = []
+    for lib in (fastad, torch):
+        x = lib.tensor(x0, dtype=lib.float64, requires_grad=True)
+        out = getattr(lib.nn.functional, loss)(x, lib.tensor(target), reduction=reduction)
+        g, = lib.autograd.grad(out, x, lib.tensor(upstream, dtype=lib.float64),
+                               create_graph=True)
+        # (nll's gradient is constant in x: its first derivative only)
+        h = (lib.autograd.grad((g * lib.tensor(w, dtype=lib.float64)).sum(), x)[0].numpy()
+             if loss == "cross_entropy" else None)
+        results.append((g.detach().numpy(), h))
+    for got, want in zip(*results):
+        if got is not None or want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+@needs_torch
 @pytest.mark.parametrize("act", ["Tanh", "SELU"])
 def test_gradients_of_some_inputs_stay_differentiable_in_the_others(act):
     """autograd.grad(create_graph=True) for some inputs skips the records and
