@@ -21,7 +21,8 @@ the run or returned.  The values, the tape, ``.grad``, the parameters and the
 optimizer's state are those the eager call leaves, bit for bit, because the
 same code computes them.  The step() of SGD, Adam and AdamW replays as their
 update kernels on the arrays (fastad._tensor's _OptimizerStep), or as eager's
-step where that would differ.  docs/compile.rst says it for users.
+step where that would differ; Optimizer.zero_grad() as the grads let go of
+(_ZeroGrad).  docs/compile.rst says it for users.
 
 Guards.  A plan is kept per key: the grad mode, default dtype and debug modes;
 and for each argument and each value the function's code (or that of a helper
@@ -73,6 +74,7 @@ _EAGER = object()           # a key whose trace ended early
 _TRACING = threading.Lock()  # one trace at a time: the optimizer methods are patched during it
 _WRAPPERS = {}              # an optimizer's or scheduler's method -> its traced form (_patch_methods)
 _LOWERED_STEPS = (SGD, Adam, AdamW)     # exact types: a subclass may change the update
+_ZERO_GRAD = Optimizer.zero_grad
 
 
 class InvalidBackend(RuntimeError):
@@ -127,12 +129,15 @@ class OptimizedModule(Module):
 
 def _traced_method(f):
     """An optimizer's or LR scheduler's method as one traced step (while a trace
-    runs); the bare step() of SGD, Adam and AdamW, called without a closure, as
-    the step of the plan that runs their update kernels (_T._OptimizerStep)."""
+    runs); Optimizer.zero_grad() and the step() of SGD, Adam and AdamW, called
+    without arguments, as steps of the plan that run in C (_T._ZeroGrad,
+    _T._OptimizerStep)."""
     @functools.wraps(f)
     def method(self, *args, **kwargs):
         if not _T._tracing():
             return f(self, *args, **kwargs)
+        if f is _ZERO_GRAD and not args and not kwargs:
+            return _T._trace_call(_T._ZeroGrad(self, f), "__call__", (), {})
         if f.__name__ == "step" and type(self) in _LOWERED_STEPS and not args and not kwargs:
             lowered = _T._OptimizerStep(self, getattr(f, "__wrapped__", f),
                                         type(self) is not SGD, _runs_bare)

@@ -1,6 +1,7 @@
 # ---------------------------------------------------------------- optimizer steps in a plan
-# Included by _tensor.pyx after _trace.pxi.  fastad._compile lowers the step()
-# of SGD, Adam and AdamW (called without a closure) to an _OptimizerStep: a replay calls the update kernel on the arrays
+# Included by _tensor.pyx after _trace.pxi.  fastad._compile lowers an
+# optimizer's zero_grad() to a _ZeroGrad, and the step() of SGD, Adam and AdamW
+# (called without a closure) to an _OptimizerStep: a replay calls the update kernel on the arrays
 # of the parameters, their grads and their state, with the scalars eager's
 # step computes (adam_setup, sgd_setup: one formula for both), without the
 # optimizer's Python.
@@ -125,9 +126,9 @@ cdef class _OptimizerStep:
             if not (isinstance(step, Tensor) and (<Tensor>step)._data is None):
                 return False
             beta1, beta2 = group["betas"]
-            # the step count is set when the updates run
-            adam_setup(&u.c, lr, beta1, beta2, group["eps"], group["weight_decay"],
-                       group["decoupled_weight_decay"], 1)
+            # adam_setup's arguments, converted as adam_step's are; it runs with the step count
+            u.c.lr, u.c.beta1, u.c.beta2, u.c.eps = lr, beta1, beta2, group["eps"]
+            u.c.wd, u.c.decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         else:
             sgd_setup(&u.c, lr, group["momentum"], group["dampening"], group["weight_decay"],
                       group["nesterov"], False)
@@ -142,3 +143,24 @@ cdef class _OptimizerStep:
             raise MemoryError()
         self.ups, self.cap = ups, n
         return 0
+
+
+cdef class _ZeroGrad:
+    """opt.zero_grad() in a plan (Optimizer.zero_grad, set_to_none): each leaf
+    parameter's grad let go of, as the property's setter does; the call is the
+    optimizer's zero_grad() when its class's is another function by then."""
+    cdef object opt, bare
+
+    def __cinit__(self, opt, bare):
+        self.opt, self.bare = opt, bare
+
+    def __call__(self):
+        if getattr(type(self.opt), "zero_grad") is not self.bare:
+            return self.opt.zero_grad()
+        for group in self.opt.param_groups:
+            for p in group["params"]:
+                if isinstance(p, Tensor) and (<Tensor>p)._graph is None:
+                    (<Tensor>p)._grad = None
+                else:
+                    p.grad = None
+        return None

@@ -145,9 +145,14 @@ cdef int _check_nan_grads(str name, tuple grads) except -1:
 cdef int _sweep_records(Graph g, int32_t top, int32_t stop, bint retain) except -1:
     """Records top..stop+1 swept: in C, or a record at a time while anomaly mode
     or the profiler is on."""
-    global _anomaly_parent
     if not _debug:
         return g.sweep(top, stop, retain)
+    return _debug_sweep_records(g, top, stop, retain)
+
+
+cdef int _debug_sweep_records(Graph g, int32_t top, int32_t stop, bint retain) except -1:
+    # apart from _sweep_records: its lambdas' closure would be made at every sweep
+    global _anomaly_parent
     anomaly = bool(_debug & DEBUG_ANOMALY)
     outer = _anomaly_parent
     try:

@@ -42,11 +42,16 @@ cdef object _index_key(object idx):
 
 
 cdef object _getitem(Tensor x, object idx):
-    cdef Tensor out
     if fad_tracing:
         return _traced(S_GETITEM, 0, x, idx, 0.0, 0.0)
     if type(idx) is int and x._data is not None and x._dt <= DT_F64 and x._data.ndim == 1:
         return _gather1(x, idx)
+    return _indexed(x, idx)
+
+
+cdef object _indexed(Tensor x, object idx):
+    # apart from _getitem: the closure of its backward would be made at every x[i]
+    cdef Tensor out
     a = _arr(x)
     key, basic = _index_key(idx)
     try:

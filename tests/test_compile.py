@@ -239,6 +239,36 @@ def test_an_optimizer_step_replayed_by_its_kernels_is_bitwise_eager(name, change
         assert eager_updates.n == 2     # the trace's step: one update per group
 
 
+def test_zero_grad_in_a_plan_is_looked_up_at_each_replay(monkeypatch):
+    """Optimizer.zero_grad replays in C while it is the class's; a zero_grad put
+    in its place after the trace runs at the replays, as eager's call would."""
+    x = fastad.tensor([1.0, 2.0], requires_grad=True)
+    opt = fastad.optim.SGD([x], lr=0.1)
+    calls = _Count()
+
+    def step():
+        opt.zero_grad()
+        loss = x[0] * x[1]
+        loss.backward()
+        opt.step()
+        return loss
+
+    cf = fastad.compile(step, fullgraph=True)
+    cf()
+    cf()
+    assert x.grad is not None and calls.n == 0
+    eager_zero_grad = fastad.optim.Optimizer.zero_grad
+
+    def counted(self, set_to_none=True):
+        calls.n += 1
+        eager_zero_grad(self, set_to_none)
+
+    monkeypatch.setattr(fastad.optim.Optimizer, "zero_grad", counted)
+    cf()
+    cf()
+    assert calls.n == 2
+
+
 def test_w1_scalar_mlp_with_sgd_compiled_is_bitwise_eager():
     def train(compiled):
         params, data = w1_setup(fastad, samples=4)
