@@ -245,8 +245,14 @@ cdef inline uint8_t _scalar_formula(int code, double x, double y, bint y_tensor,
         dx[0] = _div(-y, x * x)
         dy[0] = y
         return OP_RDIV
-    v[0] = pow(x, y)
-    dx[0] = 0.0 if y == 0 else y * pow(x, y - 1)
+    if y == 2.0:
+        # the square as PyTorch's pow computes it, and cheaper than libm's pow;
+        # pow(x, 1.0) is x exactly, so the partial is the general case's bits
+        v[0] = x * x
+        dx[0] = 2.0 * x
+    else:
+        v[0] = pow(x, y)
+        dx[0] = 0.0 if y == 0 else y * pow(x, y - 1)
     dy[0] = y
     return OP_POW
 

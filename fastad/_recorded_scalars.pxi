@@ -166,7 +166,7 @@ cdef int _sweep_scalars(Graph g, int32_t top, _Adj *ad, dict adj, dict leaf_at, 
                         set keep) except -1:
     cdef int32_t i, a, b, s
     cdef uint8_t o
-    cdef double c, p
+    cdef double c, p, pv, pdx, pdy
     cdef _Adj gi, ga, gb, h, t
     cdef dict made = {}     # record -> the tensor a Python derivative returned for it
     cdef dict reads = {}    # array leaf slot -> [element adjoints, how many reads]
@@ -228,9 +228,10 @@ cdef int _sweep_scalars(Graph g, int32_t top, _Adj *ad, dict adj, dict leaf_at, 
             if c == 0:
                 ga = _rmul_num(g, gi, 0.0)
             else:
-                p = c - 1       # gi * (c * self ** (c - 1))
+                p = c - 1       # gi * (c * self ** (c - 1)), as the dunder computes it
                 h = _value_at(g, a, leaf_at)
-                h = _rop(g, OP_POW, h, -1, 0.0 if p == 0 else p * pow(h.v, p - 1), p, pow(h.v, p))
+                _scalar_formula(B_POW, h.v, p, False, &pv, &pdx, &pdy)
+                h = _rop(g, OP_POW, h, -1, pdx, p, pv)
                 ga = _rmul(g, gi, _rmul_num(g, h, c))
         elif o >= OP_ACT:
             fn = _ACT_DERIVATIVES[o - OP_ACT]
