@@ -68,7 +68,8 @@ cdef class _OptimizerStep:
         cdef Py_ssize_t k = 0, i
         cdef _Update *u
         step_fn = getattr(type(self.opt), "step")
-        if step_fn is not self.bare and not (getattr(step_fn, "__wrapped__", None) is self.bare
+        if step_fn is not self.bare and not (getattr(step_fn, "_hooked", False)
+                                             and step_fn.__wrapped__ is self.bare
                                              and self.runs_bare(self.opt)):
             return -1
         state = self.opt.state
@@ -132,6 +133,8 @@ cdef class _OptimizerStep:
         else:
             sgd_setup(&u.c, lr, group["momentum"], group["dampening"], group["weight_decay"],
                       group["nesterov"], False)
+            if u.c.nesterov and (u.c.momentum <= 0 or u.c.dampening != 0):
+                return False        # eager's step raises sgd_step's error
             # no momentum: the kernel reads no buffer (eager's passes the parameter)
             u.c.m = u.c.p if u.c.momentum == 0 else _flat_data(
                 None if st is None else (<dict>st).get("momentum_buffer"), t, u.n, True)
