@@ -1,11 +1,11 @@
 # ---------------------------------------------------------------- optimizer steps in a plan
 # Included by _tensor.pyx after _trace.pxi.  fastad._compile lowers an
-# optimizer's zero_grad() to a _ZeroGrad, and the step() of SGD, Adam and AdamW
-# (called without a closure) to an _OptimizerStep: a replay calls the update kernel on the arrays
-# of the parameters, their grads and their state, with the scalars eager's
-# step computes (adam_setup, sgd_setup: one formula for both), without the
-# optimizer's Python.
-# (not _runtime's run_blocks: its header makes every `cdef inline` always inlined)
+# optimizer's zero_grad() to a _ZeroGrad, and the step() of SGD, Adam and
+# AdamW (called without a closure) to an _OptimizerStep: a replay calls the
+# update kernel on the arrays of the parameters, their grads and their state,
+# with the scalars eager's step computes (adam_setup, sgd_setup: one formula
+# for both), without the optimizer's Python.  (Not _runtime's run_blocks: its
+# header makes every `cdef inline` of the module that cimports it always inlined.)
 from fastad._optim cimport OptCtx, adam_setup, sgd_setup, opt_apply
 from cpython.mem cimport PyMem_Realloc
 
@@ -164,6 +164,6 @@ cdef class _ZeroGrad:
             for p in group["params"]:
                 if isinstance(p, Tensor) and (<Tensor>p)._graph is None:
                     (<Tensor>p)._grad = None
-                else:
+                elif p.grad is not None:
                     p.grad = None
         return None
