@@ -10,9 +10,10 @@ from fastad._optim cimport OptCtx, adam_setup, sgd_setup, opt_apply
 from cpython.mem cimport PyMem_Realloc
 
 
-cdef void *_flat_data(object t, int typenum, Py_ssize_t n, bint writable):
+cdef void *_flat_data(object t, int typenum, Py_ssize_t n, bint writable, list alive):
     """The data of tensor t if it is a C-contiguous array of typenum with n
-    elements (writable if asked), as the update kernels take it; else NULL."""
+    elements (writable if asked), as the update kernels take it, its array kept
+    in alive while they run without the GIL; else NULL."""
     if not isinstance(t, Tensor):
         return NULL
     a = (<Tensor>t)._data
@@ -22,6 +23,7 @@ cdef void *_flat_data(object t, int typenum, Py_ssize_t n, bint writable):
             or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
             or (writable and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)) or n == 0):
         return NULL
+    alive.append(a)
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
@@ -67,6 +69,9 @@ cdef class _OptimizerStep:
         step must run instead."""
         cdef Py_ssize_t k = 0, i
         cdef _Update *u
+        # the arrays the kernels write and read: another thread may replace a
+        # tensor's while they run without the GIL
+        cdef list alive = []
         step_fn = getattr(type(self.opt), "step")
         if step_fn is not self.bare and not (getattr(step_fn, "_hooked", False)
                                              and step_fn.__wrapped__ is self.bare
@@ -88,7 +93,7 @@ cdef class _OptimizerStep:
                 g = (<Tensor>p)._grad
                 if g is None:
                     continue
-                if not self.update(&self.ups[k], group, <Tensor>p, g, state.get(p)):
+                if not self.update(&self.ups[k], group, <Tensor>p, g, state.get(p), alive):
                     return -1
                 k += 1
         for i in range(k):
@@ -103,7 +108,8 @@ cdef class _OptimizerStep:
                 opt_apply(&self.ups[i].c, self.ups[i].n)
         return k
 
-    cdef bint update(self, _Update *u, dict group, Tensor p, object g, object st) except -1:
+    cdef bint update(self, _Update *u, dict group, Tensor p, object g, object st,
+                     list alive) except -1:
         """Sets u to p's update (st: p's state), as eager's step would run it;
         False if eager's step must run instead."""
         a = p._data
@@ -117,12 +123,12 @@ cdef class _OptimizerStep:
         u.c.f64 = t == cnp.NPY_FLOAT64
         if not u.c.f64 and t != cnp.NPY_FLOAT32:
             return False
-        u.c.p = u.c.v = _flat_data(p, t, u.n, True)
-        u.c.g = _flat_data(g, t, u.n, False)
+        u.c.p = u.c.v = _flat_data(p, t, u.n, True, alive)
+        u.c.g = _flat_data(g, t, u.n, False, alive)
         u.state = <PyObject *>st
         if self.adam:
-            u.c.m = _flat_data((<dict>st).get("exp_avg"), t, u.n, True)
-            u.c.v = _flat_data((<dict>st).get("exp_avg_sq"), t, u.n, True)
+            u.c.m = _flat_data((<dict>st).get("exp_avg"), t, u.n, True, alive)
+            u.c.v = _flat_data((<dict>st).get("exp_avg_sq"), t, u.n, True, alive)
             step = (<dict>st).get("step")
             if not (isinstance(step, Tensor) and (<Tensor>step)._data is None):
                 return False
@@ -137,7 +143,7 @@ cdef class _OptimizerStep:
                 return False        # eager's step raises sgd_step's error
             # no momentum: the kernel reads no buffer (eager's passes the parameter)
             u.c.m = u.c.p if u.c.momentum == 0 else _flat_data(
-                None if st is None else (<dict>st).get("momentum_buffer"), t, u.n, True)
+                None if st is None else (<dict>st).get("momentum_buffer"), t, u.n, True, alive)
         return u.c.p != NULL and u.c.g != NULL and u.c.m != NULL and u.c.v != NULL
 
     cdef int grow(self, Py_ssize_t n) except -1:
