@@ -6,25 +6,20 @@
 # with the scalars eager's step computes (adam_setup, sgd_setup: one formula
 # for both), without the optimizer's Python.  (Not _runtime's run_blocks: its
 # header makes every `cdef inline` of the module that cimports it always inlined.)
-from fastad._optim cimport OptCtx, adam_setup, sgd_setup, opt_apply
+from fastad._optim cimport OptCtx, adam_setup, sgd_setup, opt_apply, opt_data
 from cpython.mem cimport PyMem_Realloc
 
 
 cdef void *_flat_data(object t, int typenum, Py_ssize_t n, bint writable, list alive):
-    """The data of tensor t if it is a C-contiguous array of typenum with n
-    elements (writable if asked), as the update kernels take it, its array kept
-    in alive while they run without the GIL; else NULL."""
-    if not isinstance(t, Tensor):
+    """The data of tensor t's array if it passes the update kernels' checks
+    (opt_data), the array kept in alive while they run without the GIL; else NULL."""
+    if not isinstance(t, Tensor) or (<Tensor>t)._data is None:
         return NULL
     a = (<Tensor>t)._data
-    if a is None:
-        return NULL
-    if (cnp.PyArray_TYPE(<cnp.ndarray>a) != typenum or cnp.PyArray_SIZE(<cnp.ndarray>a) != n
-            or not cnp.PyArray_IS_C_CONTIGUOUS(<cnp.ndarray>a)
-            or (writable and not cnp.PyArray_ISWRITEABLE(<cnp.ndarray>a)) or n == 0):
-        return NULL
-    alive.append(a)
-    return cnp.PyArray_DATA(<cnp.ndarray>a)
+    cdef void *data = opt_data(a, typenum, n, writable)
+    if data != NULL:
+        alive.append(a)
+    return data
 
 
 cdef struct _Update:
@@ -137,9 +132,8 @@ cdef class _OptimizerStep:
             u.c.lr, u.c.beta1, u.c.beta2, u.c.eps = lr, beta1, beta2, group["eps"]
             u.c.wd, u.c.decoupled = group["weight_decay"], group["decoupled_weight_decay"]
         else:
-            sgd_setup(&u.c, lr, group["momentum"], group["dampening"], group["weight_decay"],
-                      group["nesterov"], False)
-            if u.c.nesterov and (u.c.momentum <= 0 or u.c.dampening != 0):
+            if not sgd_setup(&u.c, lr, group["momentum"], group["dampening"],
+                             group["weight_decay"], group["nesterov"], False):
                 return False        # eager's step raises sgd_step's error
             # no momentum: the kernel reads no buffer (eager's passes the parameter)
             u.c.m = u.c.p if u.c.momentum == 0 else _flat_data(

@@ -1,5 +1,6 @@
 # What fastad._tensor's compiled optimizer steps (_compiled_optim.pxi) cimport:
-# an update's scalars set once, in one place, for the def wrappers and for them.
+# an update's scalars and its arrays' checks, in one place for the def wrappers
+# and for them.
 
 cdef struct OptCtx:
     int f64
@@ -12,8 +13,9 @@ cdef struct OptCtx:
     bint nesterov, first, decoupled
 
 
-cdef void sgd_setup(OptCtx* c, double lr, double momentum, double dampening,
+cdef bint sgd_setup(OptCtx* c, double lr, double momentum, double dampening,
                     double weight_decay, bint nesterov, bint first_step) noexcept
+cdef void* opt_data(object arr, int typenum, Py_ssize_t size, bint writable) noexcept
 cdef int adam_setup(OptCtx* c, double lr, double beta1, double beta2, double eps,
                     double weight_decay, bint decoupled, long step) except -1
 cdef void opt_apply(OptCtx* c, Py_ssize_t n) noexcept nogil

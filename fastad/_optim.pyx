@@ -124,11 +124,23 @@ cdef _opt_run(list params, list grads, list bufs1, list bufs2, OptCtx* proto, bi
         free(sizes)
 
 
-cdef void sgd_setup(OptCtx* c, double lr, double momentum, double dampening,
+cdef bint sgd_setup(OptCtx* c, double lr, double momentum, double dampening,
                     double weight_decay, bint nesterov, bint first_step) noexcept:
+    """Sets c; False (c unset) if the options are not a valid SGD's."""
+    if nesterov and (momentum <= 0 or dampening != 0):
+        return False
     c.kind = 0; c.lr = lr; c.momentum = momentum; c.dampening = dampening
     c.wd = weight_decay; c.nesterov = nesterov; c.first = first_step
     c.eps = c.beta1 = c.beta2 = c.step_size = c.bc2_sqrt = 0; c.decoupled = False
+    return True
+
+
+cdef void* opt_data(object arr, int typenum, Py_ssize_t size, bint writable) noexcept:
+    """_arr's pointer where arr passes its checks; NULL (no error) where not."""
+    try:
+        return _arr(arr, "an optimizer's array", typenum, size, writable)
+    except (TypeError, ValueError):
+        return NULL
 
 
 cdef int adam_setup(OptCtx* c, double lr, double beta1, double beta2, double eps,
@@ -147,9 +159,8 @@ def sgd_step(list params, list grads, list bufs, double lr, double momentum, dou
              double weight_decay, bint nesterov, bint first_step):
     """torch.optim.SGD (single-tensor): first_step initialises bufs to the grad."""
     cdef OptCtx c
-    if nesterov and (momentum <= 0 or dampening != 0):
+    if not sgd_setup(&c, lr, momentum, dampening, weight_decay, nesterov, first_step):
         raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-    sgd_setup(&c, lr, momentum, dampening, weight_decay, nesterov, first_step)
     _opt_run(params, grads, bufs if momentum != 0 else None, None, &c, momentum != 0, False)
 
 
